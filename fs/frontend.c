@@ -1,0 +1,1571 @@
+/*
+ * The FUSE front end (low-level API); see frontend.h.
+ *
+ * Shape: one ops table, one reply per request, inode numbers as the handle
+ * to store objects (as in libfuse's passthrough_ll). Mutating handlers build
+ * a struct entry, encode it and submit it to the log with a struct fs_op
+ * that remembers how to answer; fs_op_done() answers once the entry is
+ * applied here.
+ *
+ * Inode numbers are chosen here, by the proposing node, so that a name can
+ * be answered before it is committed (pending creates, below) and so that
+ * every node uses the same number for the same object (watches are per
+ * inode): node id (16 bits) | start epoch (16 bits) | counter (32 bits).
+ *
+ * O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC): the truncation is held on the handle
+ * and fused with the first write at offset 0 into one "replace content"
+ * entry, so `echo x > f` is one commit; if no write comes, FLUSH commits the
+ * truncation (DESIGN §3).
+ *
+ * Pending creates: in a typed directory (gates/) an empty file is not a
+ * valid value, so O_CREAT there is answered with an inode that exists only
+ * on this node until the first write (or close) commits name and content in
+ * one CREATE entry, which the namespace validates. A rejected value thus
+ * leaves nothing behind: `echo maybe > gates/feature.x` fails and creates
+ * nothing.
+ *
+ * Orphans: an unlinked file stays usable through open descriptors; the
+ * store keeps it at nlink 0 and this module drops it when the last local
+ * descriptor closes (open counts per inode).
+ */
+#define FUSE_USE_VERSION 312
+#include "frontend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <uthash.h>
+
+#include "../common/log.h"
+#include "ns.h"
+
+#define FS_XATTR_REVISION "user.clusterfs.revision"
+#define FS_XATTR_WRITER "user.clusterfs.writer"
+#define FS_FSNAME "clusterfs"
+#define FS_NAME_MAX 255
+
+struct fs_open_count {
+	uint64_t ino;
+	unsigned count;
+	UT_hash_handle hh;
+};
+
+/* A file created in a typed directory, not yet committed (see top). */
+struct fs_pending {
+	uint64_t ino;
+	uint64_t parent;
+	char name[FS_NAME_MAX + 1];
+	uint32_t mode, uid, gid;
+	int64_t ctime_ns;
+	UT_hash_handle hh;
+};
+
+struct fs_handle {
+	uint64_t ino;
+	int flags;
+	bool trunc_pending; /* O_TRUNC not yet committed */
+	bool append;
+	char *plug_data; /* generated files: content rendered at open */
+	size_t plug_len;
+};
+
+struct fs_dirent {
+	char *name;
+	uint64_t ino;
+	uint32_t mode;
+};
+
+struct fs_dir {
+	struct fs_dirent *ents;
+	size_t n, cap;
+};
+
+struct fs {
+	uv_loop_t *loop;
+	struct store *store;
+	struct fs_log log;
+	struct fs_config cfg;
+	char mountpoint[PATH_MAX];
+	struct fuse_session *se;
+	uv_poll_t poll;
+	bool polling;
+	struct fuse_buf buf;
+	uint64_t ino_base;
+	uint32_t ino_counter;
+	uint64_t request_id;
+	unsigned in_flight;
+	struct fs_open_count *opens;
+	struct fs_pending *pending;
+};
+
+/* How to answer a request once its entry is applied. */
+enum fs_reply {
+	REPLY_ERR0,   /* success is fuse_reply_err(req, 0) */
+	REPLY_ENTRY,  /* fuse_reply_entry for the created/linked inode */
+	REPLY_CREATE, /* fuse_reply_create */
+	REPLY_ATTR,   /* fuse_reply_attr */
+	REPLY_WRITE,  /* fuse_reply_write */
+};
+
+struct fs_op {
+	struct fs *fs;
+	fuse_req_t req;
+	enum fs_reply reply;
+	uint64_t ino; /* LINK/SETATTR/WRITE: the inode; CREATE: the proposed one */
+	struct fs_handle *h;
+	struct fuse_file_info fi;
+	size_t size;	       /* WRITE: bytes to report */
+	bool clear_trunc;      /* success commits the handle's pending O_TRUNC */
+	bool commits_pending;  /* success commits a pending create */
+	bool trunc_if_existed; /* CREATE(O_TRUNC) that found an existing file */
+};
+
+/* --- helpers ---------------------------------------------------------------- */
+
+static struct fs_handle *fh(const struct fuse_file_info *fi)
+{
+	return (struct fs_handle *)(uintptr_t)fi->fh;
+}
+
+/* .cluster/ and its files: the generated range of reserved inodes. */
+static bool is_plug_ino(uint64_t ino)
+{
+	return ino >= FS_CLUSTER_DIR_INO && ino < STORE_FIRST_DYNAMIC_INO;
+}
+
+static const struct fs_plug_file *plug_of(struct fs *fs, uint64_t ino)
+{
+	if (ino < FS_CLUSTER_FIRST_INO || ino >= FS_CLUSTER_FIRST_INO + fs->cfg.n_plugs)
+		return NULL;
+	return &fs->cfg.plugs[ino - FS_CLUSTER_FIRST_INO];
+}
+
+static uint64_t fs_new_ino(struct fs *fs)
+{
+	return fs->ino_base | ++fs->ino_counter;
+}
+
+static void attr_to_stat(const struct store_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
+	st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
+	st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
+	st->st_atim = st->st_mtim; /* atime is not tracked: it would be a write */
+}
+
+/* Render a generated file; *out is malloc'd. */
+static int plug_render(const struct fs_plug_file *p, char **out, size_t *len)
+{
+	char *buf = malloc(FS_PLUG_MAX);
+	int n;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	n = p->render(p->arg, buf, FS_PLUG_MAX);
+	if (n < 0) {
+		free(buf);
+		return n;
+	}
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Attributes of any inode: generated, pending or stored. */
+static int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a)
+{
+	struct fs_pending *p;
+
+	if (ino == FS_CLUSTER_DIR_INO || plug_of(fs, ino) != NULL) {
+		struct store_attr root;
+		int rv = store_getattr(fs->store, STORE_ROOT_INO, &root);
+
+		if (rv != 0)
+			return rv;
+		memset(a, 0, sizeof(*a));
+		a->ino = ino;
+		a->mtime_ns = a->ctime_ns = root.mtime_ns;
+		if (ino == FS_CLUSTER_DIR_INO) {
+			a->mode = S_IFDIR | 0555;
+			a->nlink = 2;
+		} else {
+			char *data;
+			size_t len;
+
+			a->mode = S_IFREG | 0444;
+			a->nlink = 1;
+			if (plug_render(plug_of(fs, ino), &data, &len) == 0) {
+				a->size = len;
+				free(data);
+			}
+		}
+		return 0;
+	}
+	HASH_FIND(hh, fs->pending, &ino, sizeof(ino), p);
+	if (p != NULL) {
+		memset(a, 0, sizeof(*a));
+		a->ino = ino;
+		a->mode = p->mode;
+		a->nlink = 1;
+		a->uid = p->uid;
+		a->gid = p->gid;
+		a->mtime_ns = a->ctime_ns = p->ctime_ns;
+		a->parent = p->parent;
+		return 0;
+	}
+	return store_getattr(fs->store, ino, a);
+}
+
+static struct fs_pending *pending_by_name(struct fs *fs, uint64_t parent, const char *name)
+{
+	struct fs_pending *p, *tmp;
+
+	HASH_ITER(hh, fs->pending, p, tmp)
+	{
+		if (p->parent == parent && strcmp(p->name, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static void pending_drop(struct fs *fs, uint64_t ino)
+{
+	struct fs_pending *p;
+
+	HASH_FIND(hh, fs->pending, &ino, sizeof(ino), p);
+	if (p != NULL) {
+		HASH_DEL(fs->pending, p);
+		free(p);
+	}
+}
+
+static bool is_pending(struct fs *fs, uint64_t ino)
+{
+	struct fs_pending *p;
+
+	HASH_FIND(hh, fs->pending, &ino, sizeof(ino), p);
+	return p != NULL;
+}
+
+static void open_count_add(struct fs *fs, uint64_t ino, int delta)
+{
+	struct fs_open_count *c;
+
+	HASH_FIND(hh, fs->opens, &ino, sizeof(ino), c);
+	if (c == NULL) {
+		if (delta <= 0)
+			return;
+		c = calloc(1, sizeof(*c));
+		if (c == NULL)
+			return; /* worst case: an orphan lives until restart */
+		c->ino = ino;
+		HASH_ADD(hh, fs->opens, ino, sizeof(c->ino), c);
+	}
+	c->count = (unsigned)((int)c->count + delta);
+	if (c->count == 0) {
+		HASH_DEL(fs->opens, c);
+		free(c);
+		store_drop_orphan(fs->store, ino); /* no-op unless nlink is 0 */
+	}
+}
+
+static bool is_open(struct fs *fs, uint64_t ino)
+{
+	struct fs_open_count *c;
+
+	HASH_FIND(hh, fs->opens, &ino, sizeof(ino), c);
+	return c != NULL;
+}
+
+static void reply_entry_of(struct fs *fs, fuse_req_t req, const struct store_attr *a)
+{
+	struct fuse_entry_param e;
+	bool volatile_attr = is_plug_ino(a->ino);
+
+	memset(&e, 0, sizeof(e));
+	e.ino = a->ino;
+	e.generation = a->gen;
+	attr_to_stat(a, &e.attr);
+	/* Generated and pending objects change without the kernel knowing. */
+	if (!volatile_attr && !is_pending(fs, a->ino)) {
+		e.attr_timeout = fs->cfg.cache_timeout;
+		e.entry_timeout = fs->cfg.cache_timeout;
+	}
+	fuse_reply_entry(req, &e);
+}
+
+static void reply_attr_of(struct fs *fs, fuse_req_t req, uint64_t ino, bool trunc_pending)
+{
+	struct store_attr a;
+	struct stat st;
+	int rv = fs_getattr_any(fs, ino, &a);
+
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	if (trunc_pending)
+		a.size = 0;
+	attr_to_stat(&a, &st);
+	fuse_reply_attr(req, &st, is_plug_ino(ino) || is_pending(fs, ino) ? 0 : fs->cfg.cache_timeout);
+}
+
+/* --- proposing entries -------------------------------------------------------- */
+
+static void fs_op_done(void *arg, int64_t result);
+
+static struct fs_op *op_new(struct fs *fs, fuse_req_t req, enum fs_reply reply)
+{
+	struct fs_op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return NULL;
+	}
+	op->fs = fs;
+	op->req = req;
+	op->reply = reply;
+	return op;
+}
+
+static void entry_init(struct fs *fs, fuse_req_t req, struct entry *e, uint8_t op)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	memset(e, 0, sizeof(*e));
+	e->op = op;
+	e->node_id = fs->cfg.node_id;
+	e->request_id = ++fs->request_id;
+	e->uid = ctx->uid;
+	e->gid = ctx->gid;
+}
+
+/* Encode and submit; on failure answer the request, free the op and
+ * return the -errno (the caller still owns op->h then). */
+static int fs_submit(struct fs_op *op, const struct entry *e)
+{
+	struct fs *fs = op->fs;
+	struct entry_buf b;
+	int rv;
+
+	rv = entry_encode(e, &b);
+	if (rv == 0)
+		rv = fs->log.submit(fs->log.impl, &b, fs_op_done, op);
+	if (rv != 0) {
+		fuse_reply_err(op->req, -rv);
+		free(op);
+		return rv;
+	}
+	fs->in_flight++;
+	return 0;
+}
+
+static void fs_op_done(void *arg, int64_t result)
+{
+	struct fs_op *op = arg;
+	struct fs *fs = op->fs;
+	struct store_attr a;
+	int rv;
+
+	fs->in_flight--;
+	if (result < 0) {
+		fuse_reply_err(op->req, (int)-result);
+		goto out;
+	}
+	if (op->commits_pending && op->h != NULL)
+		pending_drop(fs, op->h->ino);
+	if (op->clear_trunc && op->h != NULL)
+		op->h->trunc_pending = false;
+
+	switch (op->reply) {
+	case REPLY_ERR0:
+		fuse_reply_err(op->req, 0);
+		break;
+	case REPLY_WRITE:
+		fuse_reply_write(op->req, op->size);
+		break;
+	case REPLY_ATTR:
+		reply_attr_of(fs, op->req, op->ino, false);
+		break;
+	case REPLY_ENTRY:
+		rv = store_getattr(fs->store, op->ino ? op->ino : (uint64_t)result, &a);
+		if (rv != 0)
+			fuse_reply_err(op->req, -rv);
+		else
+			reply_entry_of(fs, op->req, &a);
+		break;
+	case REPLY_CREATE: {
+		struct fuse_entry_param e;
+
+		rv = store_getattr(fs->store, (uint64_t)result, &a);
+		if (rv != 0) {
+			fuse_reply_err(op->req, -rv);
+			free(op->h);
+			break;
+		}
+		op->h->ino = a.ino;
+		/* Another node created the name first: we opened its file, and
+		 * O_TRUNC applies to it. */
+		if (op->trunc_if_existed && a.ino != op->ino && a.size > 0)
+			op->h->trunc_pending = true;
+		memset(&e, 0, sizeof(e));
+		e.ino = a.ino;
+		e.generation = a.gen;
+		attr_to_stat(&a, &e.attr);
+		e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout;
+		op->fi.fh = (uintptr_t)op->h;
+		open_count_add(fs, a.ino, 1);
+		if (fuse_reply_create(op->req, &e, &op->fi) != 0) {
+			open_count_add(fs, a.ino, -1);
+			free(op->h);
+		}
+		break;
+	}
+	}
+out:
+	free(op);
+}
+
+/* --- lookups and attributes -------------------------------------------------- */
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct store_attr a;
+	struct fs_pending *p;
+	int rv;
+
+	if (strlen(name) > FS_NAME_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	if (parent == STORE_ROOT_INO && strcmp(name, FS_CLUSTER_DIR) == 0) {
+		rv = fs_getattr_any(fs, FS_CLUSTER_DIR_INO, &a);
+		goto reply;
+	}
+	if (parent == FS_CLUSTER_DIR_INO) {
+		rv = -ENOENT;
+		for (size_t i = 0; i < fs->cfg.n_plugs; i++) {
+			if (strcmp(fs->cfg.plugs[i].name, name) == 0) {
+				rv = fs_getattr_any(fs, FS_CLUSTER_FIRST_INO + i, &a);
+				break;
+			}
+		}
+		goto reply;
+	}
+	p = pending_by_name(fs, parent, name);
+	if (p != NULL)
+		rv = fs_getattr_any(fs, p->ino, &a);
+	else
+		rv = store_lookup(fs->store, parent, name, &a);
+reply:
+	/* No negative entries: a name another node creates must appear. */
+	if (rv != 0)
+		fuse_reply_err(req, -rv);
+	else
+		reply_entry_of(fs, req, &a);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	(void)ino;
+	(void)nlookup;
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	(void)count;
+	(void)forgets;
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+
+	reply_attr_of(fs, req, ino, fi != NULL && fh(fi) != NULL && fh(fi)->trunc_pending);
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_handle *h = fi != NULL ? fh(fi) : NULL;
+	struct fs_op *op;
+	struct entry e;
+
+	if (is_plug_ino(ino)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (is_pending(fs, ino)) {
+		/* Nothing to change yet; the first write commits the file. */
+		reply_attr_of(fs, req, ino, false);
+		return;
+	}
+	entry_init(fs, req, &e, ENTRY_SETATTR);
+	e.ino = ino;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		e.valid |= ENTRY_SET_MODE;
+		e.mode = attr->st_mode;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		e.valid |= ENTRY_SET_UID;
+		e.set_uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		e.valid |= ENTRY_SET_GID;
+		e.set_gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		e.valid |= ENTRY_SET_SIZE;
+		e.size = (uint64_t)attr->st_size;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		e.valid |= ENTRY_SET_MTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		e.valid |= ENTRY_SET_MTIME;
+		e.mtime_ns = (int64_t)attr->st_mtim.tv_sec * 1000000000 + attr->st_mtim.tv_nsec;
+	}
+	if (e.valid == 0) {
+		/* atime or ctime only: not tracked, nothing to commit */
+		reply_attr_of(fs, req, ino, false);
+		return;
+	}
+	op = op_new(fs, req, REPLY_ATTR);
+	if (op == NULL)
+		return;
+	op->ino = ino;
+	op->h = h;
+	op->clear_trunc = (e.valid & ENTRY_SET_SIZE) != 0;
+	fs_submit(op, &e);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct store_attr a;
+	void *data;
+	size_t len;
+	int rv = store_getattr(fs->store, ino, &a);
+
+	if (rv == 0 && !S_ISLNK(a.mode))
+		rv = -EINVAL;
+	if (rv == 0)
+		rv = store_read_all(fs->store, ino, &data, &len);
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	fuse_reply_readlink(req, data);
+	free(data);
+}
+
+/* --- namespace changes --------------------------------------------------------- */
+
+/* Refuse early what the FSM would refuse anyway, without a log entry. */
+static int check_new_name(struct fs *fs, uint64_t parent, const char *name, uint32_t mode)
+{
+	(void)fs;
+	if (parent == FS_CLUSTER_DIR_INO || is_plug_ino(parent))
+		return -EROFS;
+	if (strlen(name) > FS_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (parent == STORE_ROOT_INO && strcmp(name, FS_CLUSTER_DIR) == 0)
+		return -EROFS;
+	return ns_check_name(parent, name, strlen(name), mode);
+}
+
+static void fs_make(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
+		    const char *target)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_op *op;
+	struct entry e;
+	int rv = check_new_name(fs, parent, name, mode);
+
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	op = op_new(fs, req, REPLY_ENTRY);
+	if (op == NULL)
+		return;
+	entry_init(fs, req, &e, ENTRY_CREATE);
+	e.flags = ENTRY_F_EXCL;
+	e.parent = parent;
+	e.ino = fs_new_ino(fs);
+	e.mode = mode;
+	e.name = name;
+	e.name_len = (uint32_t)strlen(name);
+	if (target != NULL) {
+		e.data = target;
+		e.data_len = (uint32_t)strlen(target);
+	}
+	fs_submit(op, &e);
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	(void)rdev;
+	/* Device nodes, FIFOs and sockets are refused (DESIGN §3). */
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	fs_make(req, parent, name, mode, NULL);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	fs_make(req, parent, name, S_IFDIR | (mode & 07777), NULL);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	if (strlen(link) >= STORE_MAX_PATH) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	fs_make(req, parent, name, S_IFLNK | 0777, link);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_op *op;
+	struct entry e;
+	int rv = check_new_name(fs, newparent, newname, S_IFREG);
+
+	if (rv == 0 && (is_plug_ino(ino) || is_pending(fs, ino)))
+		rv = is_plug_ino(ino) ? -EROFS : -EAGAIN;
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	op = op_new(fs, req, REPLY_ENTRY);
+	if (op == NULL)
+		return;
+	op->ino = ino;
+	entry_init(fs, req, &e, ENTRY_LINK);
+	e.ino = ino;
+	e.newparent = newparent;
+	e.newname = newname;
+	e.newname_len = (uint32_t)strlen(newname);
+	fs_submit(op, &e);
+}
+
+static void fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_pending *p;
+	struct fs_op *op;
+	struct entry e;
+
+	if (parent == FS_CLUSTER_DIR_INO ||
+	    (parent == STORE_ROOT_INO && strcmp(name, FS_CLUSTER_DIR) == 0)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	p = pending_by_name(fs, parent, name);
+	if (p != NULL) {
+		/* Never committed: forgetting it is the whole unlink. */
+		pending_drop(fs, p->ino);
+		fuse_reply_err(req, 0);
+		return;
+	}
+	op = op_new(fs, req, REPLY_ERR0);
+	if (op == NULL)
+		return;
+	entry_init(fs, req, &e, ENTRY_UNLINK);
+	e.flags = dir ? ENTRY_F_DIR : 0;
+	e.parent = parent;
+	e.name = name;
+	e.name_len = (uint32_t)strlen(name);
+	fs_submit(op, &e);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fs_remove(req, parent, name, false);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fs_remove(req, parent, name, true);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_op *op;
+	struct entry e;
+	int rv = check_new_name(fs, newparent, newname, S_IFREG);
+
+	if (rv == -EINVAL && !ns_is_typed(parent))
+		rv = -EXDEV; /* into a typed dir from outside: let mv copy */
+	if (rv == 0 && (parent == FS_CLUSTER_DIR_INO ||
+			(parent == STORE_ROOT_INO && strcmp(name, FS_CLUSTER_DIR) == 0)))
+		rv = -EROFS;
+	if (rv == 0 && pending_by_name(fs, parent, name) != NULL)
+		rv = -EAGAIN;
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	op = op_new(fs, req, REPLY_ERR0);
+	if (op == NULL)
+		return;
+	entry_init(fs, req, &e, ENTRY_RENAME);
+	e.parent = parent;
+	e.name = name;
+	e.name_len = (uint32_t)strlen(name);
+	e.newparent = newparent;
+	e.newname = newname;
+	e.newname_len = (uint32_t)strlen(newname);
+	e.xflags = flags;
+	fs_submit(op, &e);
+}
+
+/* --- files ------------------------------------------------------------------------ */
+
+static struct fs_handle *handle_new(uint64_t ino, int flags)
+{
+	struct fs_handle *h = calloc(1, sizeof(*h));
+
+	if (h != NULL) {
+		h->ino = ino;
+		h->flags = flags;
+		h->append = (flags & O_APPEND) != 0;
+	}
+	return h;
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	const struct fs_plug_file *plug = plug_of(fs, ino);
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct fs_handle *h;
+	struct store_attr a;
+	int rv;
+
+	if (plug != NULL && writing) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	rv = fs_getattr_any(fs, ino, &a);
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	if (S_ISDIR(a.mode)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	h = handle_new(ino, fi->flags);
+	if (h == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (plug != NULL) {
+		rv = plug_render(plug, &h->plug_data, &h->plug_len);
+		if (rv != 0) {
+			free(h);
+			fuse_reply_err(req, -rv);
+			return;
+		}
+		fi->direct_io = 1;
+	}
+	if (writing && (fi->flags & O_TRUNC) && a.size > 0)
+		h->trunc_pending = true;
+	/* Typed values are normalized by the cluster: never serve the bytes the
+	 * writer sent from the page cache. */
+	if (ns_is_typed(a.parent) && !S_ISDIR(a.mode))
+		fi->direct_io = 1;
+	fi->fh = (uintptr_t)h;
+	open_count_add(fs, ino, 1);
+	if (fuse_reply_open(req, fi) != 0) {
+		open_count_add(fs, ino, -1);
+		free(h->plug_data);
+		free(h);
+	}
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_handle *h;
+	struct fs_op *op;
+	struct entry e;
+	int rv = check_new_name(fs, parent, name, S_IFREG | (mode & 07777));
+
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	h = handle_new(0, fi->flags);
+	if (h == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (ns_is_typed(parent)) {
+		struct fs_pending *p = calloc(1, sizeof(*p));
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+		struct store_attr a;
+		struct timespec now;
+
+		if (p == NULL) {
+			free(h);
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		p->ino = fs_new_ino(fs);
+		p->parent = parent;
+		snprintf(p->name, sizeof(p->name), "%s", name);
+		p->mode = S_IFREG | (mode & 07777);
+		p->uid = ctx->uid;
+		p->gid = ctx->gid;
+		p->ctime_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+		HASH_ADD(hh, fs->pending, ino, sizeof(p->ino), p);
+		h->ino = p->ino;
+		fs_getattr_any(fs, p->ino, &a);
+		struct fuse_entry_param ep;
+		memset(&ep, 0, sizeof(ep));
+		ep.ino = a.ino;
+		attr_to_stat(&a, &ep.attr);
+		fi->fh = (uintptr_t)h;
+		fi->direct_io = 1;
+		open_count_add(fs, p->ino, 1);
+		if (fuse_reply_create(req, &ep, fi) != 0) {
+			open_count_add(fs, p->ino, -1);
+			pending_drop(fs, p->ino);
+			free(h);
+		}
+		return;
+	}
+	op = op_new(fs, req, REPLY_CREATE);
+	if (op == NULL) {
+		free(h);
+		return;
+	}
+	op->h = h;
+	op->fi = *fi;
+	op->trunc_if_existed = (fi->flags & O_TRUNC) != 0;
+	entry_init(fs, req, &e, ENTRY_CREATE);
+	e.flags = (fi->flags & O_EXCL) ? ENTRY_F_EXCL : 0;
+	e.parent = parent;
+	e.ino = op->ino = fs_new_ino(fs);
+	e.mode = S_IFREG | (mode & 07777);
+	e.name = name;
+	e.name_len = (uint32_t)strlen(name);
+	if (fs_submit(op, &e) != 0)
+		free(h); /* the op is gone, the handle is still ours */
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_handle *h = fh(fi);
+	size_t n = 0;
+	char *buf;
+	int rv;
+
+	if (h->plug_data != NULL || plug_of(fs, ino) != NULL) {
+		if ((size_t)off >= h->plug_len) {
+			fuse_reply_buf(req, NULL, 0);
+			return;
+		}
+		n = h->plug_len - (size_t)off;
+		fuse_reply_buf(req, h->plug_data + off, n < size ? n : size);
+		return;
+	}
+	if (h->trunc_pending || is_pending(fs, ino)) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	buf = malloc(size > 0 ? size : 1);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rv = store_read(fs->store, ino, (uint64_t)off, size, buf, &n);
+	if (rv != 0)
+		fuse_reply_err(req, -rv);
+	else
+		fuse_reply_buf(req, buf, n);
+	free(buf);
+}
+
+/* Commit a pending create with @data as its content. */
+static void commit_pending(struct fs *fs, fuse_req_t req, struct fs_handle *h, struct fs_op *op,
+			   const void *data, size_t len)
+{
+	struct fs_pending *p;
+	struct entry e;
+
+	HASH_FIND(hh, fs->pending, &h->ino, sizeof(h->ino), p);
+	op->h = h;
+	op->commits_pending = true;
+	entry_init(fs, req, &e, ENTRY_CREATE);
+	/* Another node may have created the name meanwhile: do not write into
+	 * its file what was meant as a new one. */
+	e.flags = ENTRY_F_EXCL;
+	e.parent = p->parent;
+	e.ino = p->ino;
+	e.mode = p->mode;
+	e.uid = p->uid;
+	e.gid = p->gid;
+	e.name = p->name;
+	e.name_len = (uint32_t)strlen(p->name);
+	e.data = data;
+	e.data_len = (uint32_t)len;
+	fs_submit(op, &e);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_handle *h = fh(fi);
+	struct fs_op *op;
+	struct entry e;
+
+	if (plug_of(fs, ino) != NULL) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	op = op_new(fs, req, REPLY_WRITE);
+	if (op == NULL)
+		return;
+	op->size = size;
+	op->ino = ino;
+	if (is_pending(fs, ino)) {
+		if (off != 0) {
+			free(op);
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		commit_pending(fs, req, h, op, buf, size);
+		return;
+	}
+	entry_init(fs, req, &e, ENTRY_WRITE);
+	e.ino = ino;
+	e.offset = (uint64_t)off;
+	e.data = buf;
+	e.data_len = (uint32_t)size;
+	if (h->append) {
+		/* The kernel's offset may be stale: append where the content
+		 * ends when the entry is applied (DESIGN §3). */
+		e.flags |= ENTRY_F_APPEND;
+	} else if (h->trunc_pending) {
+		/* O_TRUNC + this write: one "replace content" entry. */
+		e.flags |= ENTRY_F_REPLACE;
+		op->h = h;
+		op->clear_trunc = true;
+	}
+	fs_submit(op, &e);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_handle *h = fh(fi);
+	struct fs_op *op;
+	struct entry e;
+
+	if (!h->trunc_pending && !is_pending(fs, ino)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	op = op_new(fs, req, REPLY_ERR0);
+	if (op == NULL)
+		return;
+	if (is_pending(fs, ino)) {
+		/* Created and closed without a write: commit it empty, and let
+		 * the namespace say whether an empty value is acceptable. */
+		commit_pending(fs, req, h, op, NULL, 0);
+		return;
+	}
+	op->h = h;
+	op->clear_trunc = true;
+	entry_init(fs, req, &e, ENTRY_SETATTR);
+	e.ino = ino;
+	e.valid = ENTRY_SET_SIZE;
+	e.size = 0;
+	fs_submit(op, &e);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_handle *h = fh(fi);
+
+	/* A pending create nobody committed (the flush failed) vanishes. */
+	if (is_pending(fs, ino))
+		pending_drop(fs, ino);
+	open_count_add(fs, ino, -1);
+	free(h->plug_data);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_sync(fuse_req_t req)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_op *op = op_new(fs, req, REPLY_ERR0);
+	int rv;
+
+	if (op == NULL)
+		return;
+	rv = fs->log.barrier(fs->log.impl, fs_op_done, op);
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		free(op);
+		return;
+	}
+	fs->in_flight++;
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fs_sync(req);
+}
+
+/* --- directories ---------------------------------------------------------------- */
+
+static int dir_add(struct fs_dir *d, const char *name, size_t len, uint64_t ino, uint32_t mode)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		struct fs_dirent *grown = realloc(d->ents, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return -ENOMEM;
+		d->ents = grown;
+		d->cap = cap;
+	}
+	d->ents[d->n].name = strndup(name, len);
+	if (d->ents[d->n].name == NULL)
+		return -ENOMEM;
+	d->ents[d->n].ino = ino;
+	d->ents[d->n].mode = mode;
+	d->n++;
+	return 0;
+}
+
+static int dir_add_cb(void *arg, const char *name, size_t len, uint64_t ino, uint32_t mode)
+{
+	return dir_add(arg, name, len, ino, mode);
+}
+
+static void dir_free(struct fs_dir *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->ents[i].name);
+	free(d->ents);
+	free(d);
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_dir *d = calloc(1, sizeof(*d));
+	struct store_attr a;
+	int rv;
+
+	if (d == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rv = fs_getattr_any(fs, ino, &a);
+	if (rv == 0 && !S_ISDIR(a.mode))
+		rv = -ENOTDIR;
+	if (rv == 0)
+		rv = dir_add(d, ".", 1, ino, S_IFDIR);
+	if (rv == 0)
+		rv = dir_add(d, "..", 2, ino == STORE_ROOT_INO ? ino : a.parent, S_IFDIR);
+	if (rv == 0 && ino == FS_CLUSTER_DIR_INO) {
+		for (size_t i = 0; rv == 0 && i < fs->cfg.n_plugs; i++)
+			rv = dir_add(d, fs->cfg.plugs[i].name, strlen(fs->cfg.plugs[i].name),
+				     FS_CLUSTER_FIRST_INO + i, S_IFREG);
+	} else if (rv == 0) {
+		if (ino == STORE_ROOT_INO)
+			rv = dir_add(d, FS_CLUSTER_DIR, strlen(FS_CLUSTER_DIR), FS_CLUSTER_DIR_INO,
+				     S_IFDIR);
+		if (rv == 0)
+			rv = store_readdir(fs->store, ino, dir_add_cb, d);
+	}
+	if (rv != 0) {
+		dir_free(d);
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) != 0)
+		dir_free(d);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0;
+
+	(void)ino;
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; i < d->n; i++) {
+		struct stat st = {.st_ino = d->ents[i].ino, .st_mode = d->ents[i].mode};
+		size_t need = fuse_add_direntry(req, buf + used, size - used, d->ents[i].name, &st,
+						(off_t)(i + 1));
+
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	dir_free((struct fs_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fs_sync(req);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct store_stats st;
+	struct statvfs sv;
+	const uint64_t bsize = 4096;
+
+	(void)ino;
+	if (store_stats(fs->store, &st) != 0) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = sv.f_frsize = bsize;
+	sv.f_blocks = st.max_bytes / bsize;
+	sv.f_bfree = sv.f_bavail = st.bytes < st.max_bytes ? (st.max_bytes - st.bytes) / bsize : 0;
+	sv.f_files = st.inodes + sv.f_bfree;
+	sv.f_ffree = sv.f_favail = sv.f_bfree;
+	sv.f_namemax = FS_NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* --- xattrs ------------------------------------------------------------------ */
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_op *op;
+	struct entry e;
+
+	if (is_plug_ino(ino)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (is_pending(fs, ino)) {
+		fuse_reply_err(req, EAGAIN);
+		return;
+	}
+	if (strncmp(name, "user.", 5) != 0) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
+	if (strlen(name) > XATTR_NAME_MAX) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	op = op_new(fs, req, REPLY_ERR0);
+	if (op == NULL)
+		return;
+	entry_init(fs, req, &e, ENTRY_SETXATTR);
+	e.ino = ino;
+	e.name = name;
+	e.name_len = (uint32_t)strlen(name);
+	e.data = value;
+	e.data_len = (uint32_t)size;
+	e.xflags = (uint32_t)flags;
+	fs_submit(op, &e);
+}
+
+/* The generated xattrs (DESIGN §3); *len gets the length. */
+static int generated_xattr(struct fs *fs, uint64_t ino, const char *name, char *out, size_t cap,
+			   size_t *len)
+{
+	struct store_attr a;
+	int rv, n;
+
+	if (strcmp(name, FS_XATTR_REVISION) != 0 && strcmp(name, FS_XATTR_WRITER) != 0)
+		return -ENOENT;
+	rv = store_getattr(fs->store, ino, &a);
+	if (rv != 0)
+		return rv == -ENOENT ? -ENODATA : rv;
+	if (strcmp(name, FS_XATTR_REVISION) == 0)
+		n = snprintf(out, cap, "%llu", (unsigned long long)a.revision);
+	else
+		n = snprintf(out, cap, "node=%llu uid=%u", (unsigned long long)a.writer_node,
+			     a.writer_uid);
+	*len = (size_t)n;
+	return 0;
+}
+
+static void reply_xattr_value(fuse_req_t req, const void *value, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, len);
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	char gen[128];
+	size_t len;
+	void *value;
+	int rv;
+
+	if (strncmp(name, "user.", 5) != 0 || is_plug_ino(ino) || is_pending(fs, ino)) {
+		/* security.capability is asked on every write: answer at once */
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	rv = generated_xattr(fs, ino, name, gen, sizeof(gen), &len);
+	if (rv == 0) {
+		reply_xattr_value(req, gen, len, size);
+		return;
+	}
+	if (rv != -ENOENT) {
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	rv = store_getxattr(fs->store, ino, name, &value, &len);
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	reply_xattr_value(req, value, len, size);
+	free(value);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	static const char gen[] = FS_XATTR_REVISION "\0" FS_XATTR_WRITER;
+	struct fs *fs = fuse_req_userdata(req);
+	char *names = NULL, *all;
+	size_t len = 0;
+	int rv;
+
+	if (is_plug_ino(ino) || is_pending(fs, ino)) {
+		reply_xattr_value(req, "", 0, size);
+		return;
+	}
+	rv = store_listxattr(fs->store, ino, &names, &len);
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		return;
+	}
+	all = malloc(sizeof(gen) + len);
+	if (all == NULL) {
+		free(names);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(all, gen, sizeof(gen));
+	if (len > 0)
+		memcpy(all + sizeof(gen), names, len);
+	reply_xattr_value(req, all, sizeof(gen) + len, size);
+	free(all);
+	free(names);
+}
+
+static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_op *op;
+	struct entry e;
+
+	if (is_plug_ino(ino)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (strncmp(name, "user.", 5) != 0 || is_pending(fs, ino)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	op = op_new(fs, req, REPLY_ERR0);
+	if (op == NULL)
+		return;
+	entry_init(fs, req, &e, ENTRY_REMOVEXATTR);
+	e.ino = ino;
+	e.name = name;
+	e.name_len = (uint32_t)strlen(name);
+	fs_submit(op, &e);
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Rules from the remote-inotify prototype: no writeback cache (stale
+	 * sizes padded with NULs), and splice brought nothing for small ops. */
+	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
+				  FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.readlink = fs_readlink,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.symlink = fs_symlink,
+	.rename = fs_rename,
+	.link = fs_link,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.fsync = fs_fsync,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
+	.fsyncdir = fs_fsyncdir,
+	.statfs = fs_statfs,
+	.setxattr = fs_setxattr,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.removexattr = fs_removexattr,
+	.create = fs_create,
+};
+
+/* --- hooks, mount, event loop ------------------------------------------------------ */
+
+void fs_applied(void *arg, uint64_t index, const struct entry *e, const struct store_change *ch)
+{
+	struct fs *fs = arg;
+
+	(void)index;
+	(void)e;
+	if (fs == NULL)
+		return;
+	/* Unlinked files nobody here holds open can go now. */
+	for (int i = 0; i < 2; i++) {
+		if (ch->orphaned[i] != 0 && !is_open(fs, ch->orphaned[i]))
+			store_drop_orphan(fs->store, ch->orphaned[i]);
+	}
+}
+
+static void fs_poll_cb(uv_poll_t *p, int status, int events)
+{
+	struct fs *fs = p->data;
+
+	(void)events;
+	if (status < 0) {
+		log_error("FUSE device: %s", uv_strerror(status));
+		return;
+	}
+	/* Drain what the kernel has queued, then go back to the loop. */
+	for (int i = 0; i < 64 && fs->polling; i++) {
+		int rv = fuse_session_receive_buf(fs->se, &fs->buf);
+
+		if (rv == -EAGAIN)
+			return;
+		if (rv == -EINTR)
+			continue;
+		if (rv <= 0 || fuse_session_exited(fs->se)) {
+			log_warn("the mount at %s went away", fs->mountpoint);
+			fs_stop_intake(fs);
+			return;
+		}
+		fuse_session_process_buf(fs->se, &fs->buf);
+	}
+}
+
+int fs_clear_stale_mount(const char *dir)
+{
+	struct stat st;
+	char line[PATH_MAX + 256];
+	bool ours = false;
+	FILE *f;
+
+	if (stat(dir, &st) == 0 || errno != ENOTCONN)
+		return 0;
+	f = fopen("/proc/self/mounts", "re");
+	if (f == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char src[256], mnt[PATH_MAX], type[64];
+
+		if (sscanf(line, "%255s %4095s %63s", src, mnt, type) == 3 &&
+		    strcmp(mnt, dir) == 0 && strcmp(type, "fuse." FS_FSNAME) == 0)
+			ours = true;
+	}
+	fclose(f);
+	if (!ours)
+		return -ENOTCONN;
+	log_warn("%s is the mount of a clusterfsd that died; detaching it", dir);
+	return umount2(dir, MNT_DETACH) == 0 ? 0 : -errno;
+}
+
+int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct fs_log *log,
+	     const struct fs_config *cfg, char *err, size_t errlen)
+{
+	char *argv[] = {"clusterfsd", "-o",
+			"allow_other,default_permissions,fsname=" FS_FSNAME ",subtype=" FS_FSNAME,
+			NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	struct stat st;
+	struct fs *fs;
+	int fd, rv;
+
+	if (realpath(cfg->mountpoint, (char[PATH_MAX]){0}) == NULL && errno == ENOENT &&
+	    mkdir(cfg->mountpoint, 0755) != 0) {
+		snprintf(err, errlen, "cannot create mount point %s: %s", cfg->mountpoint,
+			 strerror(errno));
+		return -errno;
+	}
+	rv = fs_clear_stale_mount(cfg->mountpoint);
+	if (rv != 0) {
+		snprintf(err, errlen,
+			 "mount point %s is a dead FUSE mount of another program; unmount it "
+			 "(fusermount3 -u %s)",
+			 cfg->mountpoint, cfg->mountpoint);
+		return rv;
+	}
+	if (stat(cfg->mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "mount point %s is not a directory; pass --mount DIR",
+			 cfg->mountpoint);
+		return -ENOTDIR;
+	}
+
+	fs = calloc(1, sizeof(*fs));
+	if (fs == NULL)
+		return -ENOMEM;
+	fs->loop = loop;
+	fs->store = store;
+	fs->log = *log;
+	fs->cfg = *cfg;
+	if (realpath(cfg->mountpoint, fs->mountpoint) == NULL)
+		snprintf(fs->mountpoint, sizeof(fs->mountpoint), "%s", cfg->mountpoint);
+	fs->cfg.mountpoint = fs->mountpoint;
+	fs->ino_base = (cfg->node_id << 48) | ((uint64_t)(cfg->epoch & 0xffff) << 32);
+
+	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	if (fs->se == NULL) {
+		snprintf(err, errlen, "cannot create the FUSE session");
+		free(fs);
+		return -EIO;
+	}
+	if (fuse_session_mount(fs->se, fs->mountpoint) != 0) {
+		snprintf(err, errlen, "cannot mount on %s (is /dev/fuse there, and are we root?)",
+			 fs->mountpoint);
+		fuse_session_destroy(fs->se);
+		free(fs);
+		return -EIO;
+	}
+	fd = fuse_session_fd(fs->se);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	uv_poll_init(loop, &fs->poll, fd);
+	fs->poll.data = fs;
+	uv_poll_start(&fs->poll, UV_READABLE, fs_poll_cb);
+	fs->polling = true;
+	*out = fs;
+	return 0;
+}
+
+void fs_stop_intake(struct fs *fs)
+{
+	if (fs->polling) {
+		uv_poll_stop(&fs->poll);
+		fs->polling = false;
+	}
+}
+
+unsigned fs_in_flight(struct fs *fs)
+{
+	return fs->in_flight;
+}
+
+static void fs_poll_closed(uv_handle_t *h)
+{
+	struct fs *fs = h->data;
+	struct fs_open_count *c, *ct;
+	struct fs_pending *p, *pt;
+
+	fuse_session_destroy(fs->se);
+	free(fs->buf.mem);
+	HASH_ITER(hh, fs->opens, c, ct)
+	{
+		HASH_DEL(fs->opens, c);
+		free(c);
+	}
+	HASH_ITER(hh, fs->pending, p, pt)
+	{
+		HASH_DEL(fs->pending, p);
+		free(p);
+	}
+	free(fs);
+}
+
+void fs_unmount(struct fs *fs)
+{
+	fs_stop_intake(fs);
+	fuse_session_unmount(fs->se);
+	uv_close((uv_handle_t *)&fs->poll, fs_poll_closed);
+}

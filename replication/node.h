@@ -1,0 +1,110 @@
+/*
+ * A node: this process's member of the cluster — its data directory, the
+ * raft instance over libuv, the FSM and the store — and the one door through
+ * which the rest of the daemon proposes changes (node_submit, node_barrier).
+ *
+ * Everything here is owned by the libuv loop thread; no function may be
+ * called from another thread.
+ *
+ * Data directory layout (DESIGN §2 --data):
+ *   node.conf   id and address of this node (written once, at bootstrap/join)
+ *   epoch       start counter, part of every inode number this node allocates
+ *   lock        flock()ed while a daemon uses the directory
+ *   raft/       raft_uv's log segments, metadata and snapshots
+ *   store.db    the sqlite store (plus -wal/-shm)
+ */
+#ifndef CFS_NODE_H
+#define CFS_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "entry.h"
+#include "fsm.h"
+#include "store.h"
+
+/* Defaults, all overridable in struct node_config. */
+#define NODE_DEFAULT_ADDRESS "127.0.0.1:7440"
+#define NODE_DEFAULT_COMMIT_TIMEOUT_MS 5000
+/* Tuned for a LAN (raft's own defaults, 1000/100, made failover take ~3 s). */
+#define NODE_DEFAULT_ELECTION_TIMEOUT_MS 300
+#define NODE_DEFAULT_HEARTBEAT_MS 50
+#define NODE_DEFAULT_SNAPSHOT_THRESHOLD 1024
+#define NODE_DEFAULT_SNAPSHOT_TRAILING 2048
+/* How often the node looks at raft's state (leadership, timeouts). */
+#define NODE_TICK_MS 50
+
+struct node_config {
+	const char *data_dir;
+	const char *address; /* NULL: from node.conf, else the default */
+	bool bootstrap;	     /* start a new cluster if the data dir is new */
+	unsigned commit_timeout_ms;
+	unsigned election_timeout_ms;
+	unsigned heartbeat_ms;
+	unsigned snapshot_threshold;
+	unsigned snapshot_trailing;
+	const struct store_validator *validator;
+};
+
+void node_config_defaults(struct node_config *c);
+
+struct node;
+
+/* Open the data directory (creating it), the store and raft; bootstrap a
+ * single-voter cluster if the directory is new and cfg->bootstrap is set.
+ * On failure returns a negative errno and a one-line reason in @err. */
+int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg, char *err,
+	      size_t errlen);
+
+/* Start raft (listening on the address). */
+int node_start(struct node *n, char *err, size_t errlen);
+
+/* True once this node knows a leader and has applied everything that was
+ * committed when it became ready to serve (see node.c). */
+bool node_ready(struct node *n);
+
+/* The outcome of a proposal: >= 0 success (the FSM's result), < 0 -errno:
+ * EROFS (no leader known), ETIMEDOUT (no outcome within the commit timeout:
+ * it may still commit), or the FSM's refusal. */
+typedef void (*node_done_cb)(void *arg, int64_t result);
+
+/* Propose an encoded entry. Takes ownership of b->base in every case. The
+ * callback runs once the entry is applied on this node (or failed), never
+ * from within this call. Returns 0, or -errno if it could not be proposed
+ * (the callback will then not run). */
+int node_submit(struct node *n, struct entry_buf *b, node_done_cb cb, void *arg);
+
+/* Linearizable sync: cb runs once this node has applied everything that was
+ * committed anywhere before the call. Same return contract as submit. */
+int node_barrier(struct node *n, node_done_cb cb, void *arg);
+
+void node_set_applied_hook(struct node *n, fsm_applied_cb cb, void *arg);
+
+struct node_status {
+	uint64_t id;
+	const char *address;
+	const char *state; /* leader, follower, candidate, unavailable */
+	const char *role;  /* voter, standby, spare */
+	const char *phase; /* joining, member */
+	uint64_t term;
+	uint64_t commit_index, applied_index, last_index;
+	uint64_t leader_id;
+	const char *leader_address;
+	bool quorum;
+	unsigned voters;
+};
+
+void node_status(struct node *n, struct node_status *st);
+
+uint64_t node_id(struct node *n);
+uint32_t node_epoch(struct node *n);
+struct store *node_store(struct node *n);
+
+/* Fail every request still waiting (shutdown), then close raft; @cb runs
+ * when everything is closed and the node can be freed with node_free. */
+void node_close(struct node *n, void (*cb)(void *arg), void *arg);
+void node_free(struct node *n);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * The store: one node's copy of the tree, in a sqlite3 database.
+ *
+ * Owned by the libuv loop thread: the FSM applies entries to it and the FUSE
+ * front end reads from it, both on that thread, so it takes no locks.
+ *
+ * Schema (see docs/architecture.md):
+ *   meta(key, value)             applied index, limits, byte count
+ *   inodes(ino, mode, uid, gid, nlink, size, mtime, ctime, revision,
+ *          writer_node, writer_uid, gen, parent, data)
+ *   dentries(parent, name, ino)  names; a regular file may have several
+ *   xattrs(ino, name, value)     user xattrs
+ *
+ * Each applied entry is one transaction that also records the applied raft
+ * index, so an entry that raft re-applies at start-up is recognised and
+ * skipped (raft replays everything after the last snapshot on every start).
+ *
+ * Inode numbers are chosen by the proposing node (see fs/frontend.c) and
+ * never change; the namespace directories have fixed numbers so that every
+ * node creates the same initial tree without a log entry.
+ */
+#ifndef CFS_STORE_H
+#define CFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "entry.h"
+
+#define STORE_ROOT_INO 1
+#define STORE_GATES_INO 2
+#define STORE_PEERS_INO 3
+#define STORE_LEASES_INO 4
+#define STORE_ROUTING_INO 5
+#define STORE_CONFIG_INO 6
+/* Inodes below this are reserved for fixed and generated objects. */
+#define STORE_FIRST_DYNAMIC_INO 4096
+
+/* Default limits (DESIGN §9); stored in meta at creation, the same on every
+ * node because the FSM enforces them. */
+#define STORE_DEFAULT_MAX_FILE (1u << 20)
+#define STORE_DEFAULT_MAX_BYTES (256ull << 20)
+#define STORE_MAX_XATTR_VALUE 65536
+#define STORE_MAX_PATH 4096
+
+struct store;
+
+struct store_attr {
+	uint64_t ino;
+	uint32_t mode;
+	uint32_t nlink;
+	uint32_t uid, gid;
+	uint64_t size;
+	int64_t mtime_ns, ctime_ns;
+	uint64_t revision;
+	uint64_t writer_node;
+	uint32_t writer_uid;
+	uint64_t gen;
+	uint64_t parent; /* directories: the containing directory */
+};
+
+/* Typed namespaces (see fs/ns.c) plug in here, so that the FSM, not the node
+ * that proposed a change, has the last word on names and values. A typed
+ * directory holds only regular files; links and renames across the boundary
+ * of a typed directory fail with EXDEV (mv then falls back to copy, which
+ * validates). All callbacks get the directory's inode. */
+struct store_validator {
+	/* Is @dir a typed directory? */
+	bool (*is_typed)(uint64_t dir);
+	/* Is @name (of type @mode) acceptable in @dir? 0 or -EINVAL. */
+	int (*check_name)(uint64_t dir, const char *name, size_t len, uint32_t mode);
+	/* Validate the whole new content of a file in @dir: 0, possibly with
+	 * the data and length replaced by a normalized value written to @scratch
+	 * (@scratch_len bytes) or pointing to static memory; or -EINVAL. */
+	int (*check_content)(uint64_t dir, const void **data, size_t *len, char *scratch,
+			     size_t scratch_len);
+};
+
+/* What an applied entry changed, for the front end's hooks. */
+struct store_change {
+	int64_t result; /* >= 0 success (CREATE: the inode), < 0 -errno */
+	bool noop;	/* success, but nothing changed (identical write) */
+	uint64_t orphaned[2]; /* inodes that reached nlink 0 (unlink/rename) */
+};
+
+/* Open (creating if missing) the store at @path. Returns 0 or -errno; on
+ * failure *errmsg says why in words. */
+int store_open(const char *path, const struct store_validator *v, struct store **out,
+	       char *errmsg, size_t errlen);
+void store_close(struct store *s);
+
+uint64_t store_applied_index(struct store *s);
+
+/* Apply the entry at raft @index. Returns 0 when the entry was applied or
+ * refused (see change->result), 1 when it was already applied (skipped), or
+ * a negative errno for a failure of the store itself (disk full, I/O). */
+int store_apply(struct store *s, uint64_t index, const struct entry *e,
+		struct store_change *change);
+
+/* Record @index as applied without changing the tree (barriers, config). */
+int store_apply_noop(struct store *s, uint64_t index);
+
+/* Reads. All return 0 or a negative errno. */
+int store_getattr(struct store *s, uint64_t ino, struct store_attr *a);
+int store_lookup(struct store *s, uint64_t parent, const char *name, struct store_attr *a);
+/* Read up to @size bytes at @off into @buf; *n gets the count. */
+int store_read(struct store *s, uint64_t ino, uint64_t off, size_t size, void *buf, size_t *n);
+/* Whole content (regular files, symlink targets): *data is malloc'd. */
+int store_read_all(struct store *s, uint64_t ino, void **data, size_t *len);
+
+typedef int (*store_dirent_cb)(void *arg, const char *name, size_t len, uint64_t ino,
+			       uint32_t mode);
+/* Call @cb for every entry of @dir in name order; stops early if cb != 0. */
+int store_readdir(struct store *s, uint64_t dir, store_dirent_cb cb, void *arg);
+
+int store_getxattr(struct store *s, uint64_t ino, const char *name, void **value,
+		   size_t *len);
+/* All xattr names, each NUL-terminated, concatenated; *names is malloc'd. */
+int store_listxattr(struct store *s, uint64_t ino, char **names, size_t *len);
+
+struct store_stats {
+	uint64_t bytes, max_bytes, max_file, inodes;
+};
+int store_stats(struct store *s, struct store_stats *st);
+
+/* Delete an unlinked inode that nobody on this node holds open any more.
+ * Local housekeeping, not a log entry: orphans are invisible in the tree. */
+int store_drop_orphan(struct store *s, uint64_t ino);
+/* Drop all orphans (at start-up, when no descriptor can be open). */
+int store_drop_all_orphans(struct store *s);
+
+/* Snapshots: the whole database as one buffer (raft_malloc'd), and back. */
+int store_snapshot(struct store *s, void **buf, size_t *len);
+/* Replace the store's content with a snapshot unless the store is already
+ * at or past the snapshot's applied index. */
+int store_restore(struct store *s, const void *buf, size_t len);
+
+#endif

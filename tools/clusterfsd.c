@@ -1,0 +1,341 @@
+/*
+ * clusterfsd: one node of a clusterfs cluster (DESIGN §2).
+ *
+ * Start-up: parse flags, open the node (data dir, store, raft), start raft,
+ * wait until the node is ready (leader known, log applied), mount, tell
+ * systemd, then run the libuv loop, which serves raft, the FSM and FUSE.
+ * SIGTERM/SIGINT: stop reading FUSE requests, let those in flight finish
+ * (bounded by the commit timeout), unmount, close raft, exit 0.
+ *
+ * Every start-up failure is one line on stderr and exit status 1; bad
+ * usage is exit status 2.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "../common/log.h"
+#include "../common/version.h"
+#include "../fs/frontend.h"
+#include "../fs/ns.h"
+#include "../replication/node.h"
+
+#define DEFAULT_MOUNT "/var/lib/clusterfs"
+#define DEFAULT_DATA "/var/lib/clusterfsd"
+/* How long start-up may wait for the node to become ready. */
+#define READY_TIMEOUT_MS 30000
+/* How often shutdown checks whether in-flight requests are done. */
+#define DRAIN_POLL_MS 20
+
+struct daemon {
+	uv_loop_t loop;
+	struct node *node;
+	struct fs *fs;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t drain;
+	uint64_t drain_deadline;
+	unsigned commit_timeout_ms;
+	bool stopping;
+	int exit_code;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: clusterfsd [OPTIONS]\n"
+		"  --mount DIR            mount point (default " DEFAULT_MOUNT ")\n"
+		"  --data DIR             this node's state (default " DEFAULT_DATA ")\n"
+		"  --address HOST:PORT    node-to-node address (default " NODE_DEFAULT_ADDRESS ")\n"
+		"  --bootstrap            start a new cluster (default when --data is empty)\n"
+		"  --join HOST:PORT[,...] join an existing cluster (with --cluster-key)\n"
+		"  --join-token TOKEN     join with a line from `clusterfsctl join-token`\n"
+		"  --cluster-key FILE     shared cluster secret (default DATA/cluster.key)\n"
+		"  --commit-timeout SECS  give up on a commit after this long (default 5)\n"
+		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
+		"  --version              print the version and exit\n");
+}
+
+static void fail(const char *msg)
+{
+	fprintf(stderr, "clusterfsd: %s\n", msg);
+}
+
+/* --- .cluster/ files ---------------------------------------------------------- */
+
+static int render_self(void *arg, char *buf, size_t cap)
+{
+	struct daemon *d = arg;
+
+	return snprintf(buf, cap, "%llu\n", (unsigned long long)node_id(d->node));
+}
+
+static int render_status(void *arg, char *buf, size_t cap)
+{
+	struct daemon *d = arg;
+	struct node_status st;
+
+	node_status(d->node, &st);
+	return snprintf(buf, cap,
+			"id=%llu\naddress=%s\nstate=%s\nrole=%s\nphase=%s\nterm=%llu\n"
+			"commit_index=%llu\napplied_index=%llu\nlast_index=%llu\n"
+			"leader=%llu\nleader_address=%s\nquorum=%s\nvoters=%u\n",
+			(unsigned long long)st.id, st.address, st.state, st.role, st.phase,
+			(unsigned long long)st.term, (unsigned long long)st.commit_index,
+			(unsigned long long)st.applied_index, (unsigned long long)st.last_index,
+			(unsigned long long)st.leader_id, st.leader_address,
+			st.quorum ? "yes" : "no", st.voters);
+}
+
+static int render_leader(void *arg, char *buf, size_t cap)
+{
+	struct daemon *d = arg;
+	struct node_status st;
+
+	node_status(d->node, &st);
+	if (st.leader_id == 0)
+		return snprintf(buf, cap, "none\n");
+	return snprintf(buf, cap, "%llu %s\n", (unsigned long long)st.leader_id,
+			st.leader_address);
+}
+
+static int render_version(void *arg, char *buf, size_t cap)
+{
+	(void)arg;
+	return snprintf(buf, cap, "clusterfs %s\n", CFS_VERSION);
+}
+
+/* --- the log, as the front end sees it ----------------------------------------- */
+
+static int log_submit(void *impl, struct entry_buf *b, fs_done_cb cb, void *arg)
+{
+	return node_submit(impl, b, cb, arg);
+}
+
+static int log_barrier(void *impl, fs_done_cb cb, void *arg)
+{
+	return node_barrier(impl, cb, arg);
+}
+
+/* --- shutdown ------------------------------------------------------------------ */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void node_closed(void *arg)
+{
+	struct daemon *d = arg;
+
+	uv_close((uv_handle_t *)&d->sigterm, handle_closed);
+	uv_close((uv_handle_t *)&d->sigint, handle_closed);
+	uv_close((uv_handle_t *)&d->drain, handle_closed);
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	if (fs_in_flight(d->fs) > 0 && now_ms() < d->drain_deadline)
+		return;
+	uv_timer_stop(t);
+	if (fs_in_flight(d->fs) > 0)
+		log_warn("%u requests still waiting for a commit at shutdown",
+			 fs_in_flight(d->fs));
+	node_set_applied_hook(d->node, NULL, NULL);
+	fs_unmount(d->fs);
+	d->fs = NULL;
+	node_close(d->node, node_closed, d);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info("%s: leaving", strsignal(signum));
+	sd_notify(0, "STOPPING=1");
+	fs_stop_intake(d->fs);
+	d->drain_deadline = now_ms() + d->commit_timeout_ms + 1000;
+	uv_timer_start(&d->drain, drain_cb, 0, DRAIN_POLL_MS);
+}
+
+/* --- main ------------------------------------------------------------------------ */
+
+enum { OPT_MOUNT = 256, OPT_DATA, OPT_ADDRESS, OPT_BOOTSTRAP, OPT_JOIN, OPT_JOIN_TOKEN,
+       OPT_KEY, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_VERSION, OPT_HELP };
+
+static const struct option options[] = {
+	{"mount", required_argument, NULL, OPT_MOUNT},
+	{"data", required_argument, NULL, OPT_DATA},
+	{"address", required_argument, NULL, OPT_ADDRESS},
+	{"bootstrap", no_argument, NULL, OPT_BOOTSTRAP},
+	{"join", required_argument, NULL, OPT_JOIN},
+	{"join-token", required_argument, NULL, OPT_JOIN_TOKEN},
+	{"cluster-key", required_argument, NULL, OPT_KEY},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"commit-timeout", required_argument, NULL, OPT_COMMIT_TIMEOUT},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static bool wait_ready(struct daemon *d)
+{
+	uint64_t deadline = now_ms() + READY_TIMEOUT_MS;
+
+	while (!node_ready(d->node)) {
+		if (now_ms() > deadline)
+			return false;
+		uv_run(&d->loop, UV_RUN_ONCE);
+	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	struct node_config ncfg;
+	struct fs_config fcfg = {0};
+	enum log_level level = LOG_LEVEL_INFO;
+	const char *mount = DEFAULT_MOUNT;
+	char err[512] = "";
+	int opt, rv;
+
+	/* raft writes to dead peers' sockets; a SIGPIPE would kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	node_config_defaults(&ncfg);
+	ncfg.data_dir = DEFAULT_DATA;
+	ncfg.bootstrap = true;
+	ncfg.validator = ns_validator();
+
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_MOUNT:
+			mount = optarg;
+			break;
+		case OPT_DATA:
+			ncfg.data_dir = optarg;
+			break;
+		case OPT_ADDRESS:
+			ncfg.address = optarg;
+			break;
+		case OPT_BOOTSTRAP:
+			ncfg.bootstrap = true;
+			break;
+		case OPT_JOIN:
+		case OPT_JOIN_TOKEN:
+		case OPT_KEY:
+			fail("joining a cluster is not available in this build yet (single node "
+			     "only); start without --join");
+			return 2;
+		case OPT_LOG_LEVEL:
+			if (log_parse_level(optarg, &level) != 0) {
+				fail("--log-level must be debug, info, warn or error");
+				return 2;
+			}
+			break;
+		case OPT_COMMIT_TIMEOUT: {
+			char *end;
+			double secs = strtod(optarg, &end);
+
+			if (*end != '\0' || secs <= 0 || secs > 3600) {
+				fail("--commit-timeout must be a number of seconds (0 < S <= 3600)");
+				return 2;
+			}
+			ncfg.commit_timeout_ms = (unsigned)(secs * 1000);
+			break;
+		}
+		case OPT_VERSION:
+			printf("clusterfsd %s\n", CFS_VERSION);
+			return 0;
+		case OPT_HELP:
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "clusterfsd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_setup("clusterfsd", level,
+		  isatty(STDERR_FILENO) || getenv("CLUSTERFS_LOG_STDERR") != NULL);
+	d.commit_timeout_ms = ncfg.commit_timeout_ms;
+
+	uv_loop_init(&d.loop);
+	rv = node_open(&d.node, &d.loop, &ncfg, err, sizeof(err));
+	if (rv != 0) {
+		fail(err[0] ? err : strerror(-rv));
+		return 1;
+	}
+	rv = node_start(d.node, err, sizeof(err));
+	if (rv != 0) {
+		fail(err);
+		return 1;
+	}
+	if (!wait_ready(&d)) {
+		fail("the node did not become ready in time (no leader); see the log");
+		return 1;
+	}
+	store_drop_all_orphans(node_store(d.node));
+
+	static const char *const plug_names[] = {"self", "status", "leader", "version"};
+	static fs_render_fn const plug_fns[] = {render_self, render_status, render_leader,
+						render_version};
+	static struct fs_plug_file plugs[4];
+	for (int i = 0; i < 4; i++)
+		plugs[i] = (struct fs_plug_file){plug_names[i], plug_fns[i], &d};
+
+	struct fs_log log = {.impl = d.node, .submit = log_submit, .barrier = log_barrier};
+	fcfg.mountpoint = mount;
+	fcfg.node_id = node_id(d.node);
+	fcfg.epoch = node_epoch(d.node);
+	fcfg.cache_timeout = FS_DEFAULT_CACHE_TIMEOUT;
+	fcfg.plugs = plugs;
+	fcfg.n_plugs = 4;
+	rv = fs_mount(&d.fs, &d.loop, node_store(d.node), &log, &fcfg, err, sizeof(err));
+	if (rv != 0) {
+		fail(err);
+		return 1;
+	}
+	node_set_applied_hook(d.node, fs_applied, d.fs);
+
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_timer_init(&d.loop, &d.drain);
+	d.sigterm.data = d.sigint.data = d.drain.data = &d;
+	uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&d.sigint, signal_cb, SIGINT);
+
+	log_info("node %llu serving %s", (unsigned long long)node_id(d.node), mount);
+	sd_notify(0, "READY=1");
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+
+	rv = uv_loop_close(&d.loop);
+	if (rv != 0)
+		log_warn("event loop closed with handles open: %s", uv_strerror(rv));
+	node_free(d.node);
+	log_info("stopped");
+	return d.exit_code;
+}
