@@ -800,6 +800,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (writing && (fi->flags & O_TRUNC) && a.size > 0)
 		h->trunc_pending = true;
+	/* Nothing is ever committed at the close of a read-only descriptor:
+	 * spare the kernel the FLUSH round trip. */
+	if (!writing)
+		fi->noflush = 1;
 	/* Typed values are normalized by the cluster: never serve the bytes the
 	 * writer sent from the page cache. */
 	if (ns_is_typed(a.parent) && !S_ISDIR(a.mode))
