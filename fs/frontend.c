@@ -388,6 +388,8 @@ static void fs_op_done(void *arg, int64_t result)
 	fs->in_flight--;
 	if (result < 0) {
 		fuse_reply_err(op->req, (int)-result);
+		if (op->reply == REPLY_CREATE)
+			free(op->h); /* never handed to the kernel */
 		goto out;
 	}
 	if (op->commits_pending && op->h != NULL)

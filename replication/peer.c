@@ -1,0 +1,256 @@
+/*
+ * Node protocol framing and connections; see peer.h.
+ */
+#include "peer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+
+struct peer_conn {
+	uv_stream_t *stream;
+	uint64_t peer_id;
+	peer_msg_cb on_msg;
+	peer_close_cb on_close;
+	void *data;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	bool closing;
+	int pending_writes;
+	bool stream_closed;
+};
+
+struct peer_write {
+	uv_write_t req;
+	struct peer_conn *c;
+	void *buf;
+};
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+int peer_encode(const struct peer_msg *m, void **out, size_t *out_len)
+{
+	size_t body = PEER_HEADER_SIZE + 4 + m->len;
+	uint8_t *p;
+
+	if (m->type == 0 || m->type >= PEER_TYPE_MAX || body > PEER_MAX_FRAME)
+		return -EINVAL;
+	p = malloc(4 + body);
+	if (p == NULL)
+		return -ENOMEM;
+	put_le(p, body, 4);
+	p[4] = m->type;
+	p[5] = m->response ? 1 : 0;
+	put_le(p + 6, 0, 2);
+	put_le(p + 8, m->seq, 8);
+	put_le(p + 16, (uint64_t)m->status, 8);
+	put_le(p + 24, m->value, 8);
+	put_le(p + 32, m->len, 4);
+	if (m->len > 0)
+		memcpy(p + 36, m->data, m->len);
+	*out = p;
+	*out_len = 4 + body;
+	return 0;
+}
+
+int peer_decode(const void *buf, size_t len, struct peer_msg *m)
+{
+	const uint8_t *p = buf;
+
+	memset(m, 0, sizeof(*m));
+	if (len < PEER_HEADER_SIZE + 4 || len > PEER_MAX_FRAME)
+		return -EINVAL;
+	m->type = p[0];
+	if (m->type == 0 || m->type >= PEER_TYPE_MAX || p[1] > 1 || get_le(p + 2, 2) != 0)
+		return -EINVAL;
+	m->response = p[1] == 1;
+	m->seq = get_le(p + 4, 8);
+	m->status = (int64_t)get_le(p + 12, 8);
+	m->value = get_le(p + 20, 8);
+	m->len = (uint32_t)get_le(p + 28, 4);
+	if ((size_t)m->len != len - (PEER_HEADER_SIZE + 4))
+		return -EINVAL;
+	m->data = m->len > 0 ? p + 32 : NULL;
+	return 0;
+}
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct peer_conn *c = h->data;
+
+	free(h);
+	c->stream_closed = true;
+	if (c->pending_writes > 0)
+		return; /* the last write callback finishes the job */
+	if (c->on_close != NULL)
+		c->on_close(c);
+	free(c->rbuf);
+	free(c);
+}
+
+void peer_conn_close(struct peer_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	uv_read_stop(c->stream);
+	uv_close((uv_handle_t *)c->stream, conn_closed);
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct peer_conn *c = h->data;
+
+	if (suggested < 65536)
+		suggested = 65536;
+	if (c->rcap - c->rlen < suggested) {
+		size_t cap = c->rlen + suggested;
+		uint8_t *grown = realloc(c->rbuf, cap);
+
+		if (grown == NULL) {
+			buf->base = NULL;
+			buf->len = 0;
+			return;
+		}
+		c->rbuf = grown;
+		c->rcap = cap;
+	}
+	buf->base = (char *)c->rbuf + c->rlen;
+	buf->len = c->rcap - c->rlen;
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct peer_conn *c = s->data;
+	size_t off = 0;
+
+	(void)buf;
+	if (nread < 0) {
+		peer_conn_close(c);
+		return;
+	}
+	c->rlen += (size_t)nread;
+	while (!c->closing && c->rlen - off >= 4) {
+		uint64_t body = get_le(c->rbuf + off, 4);
+		struct peer_msg m;
+
+		if (body > PEER_MAX_FRAME || body < PEER_HEADER_SIZE + 4) {
+			log_warn("node %llu sent a malformed frame; closing",
+				 (unsigned long long)c->peer_id);
+			peer_conn_close(c);
+			return;
+		}
+		if (c->rlen - off < 4 + body)
+			break;
+		if (peer_decode(c->rbuf + off + 4, (size_t)body, &m) != 0) {
+			log_warn("node %llu sent an undecodable frame; closing",
+				 (unsigned long long)c->peer_id);
+			peer_conn_close(c);
+			return;
+		}
+		c->on_msg(c, &m);
+		off += 4 + (size_t)body;
+	}
+	if (off > 0 && !c->closing) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+}
+
+struct peer_conn *peer_conn_new(uv_stream_t *stream, uint64_t peer_id, peer_msg_cb on_msg,
+				peer_close_cb on_close, void *data)
+{
+	struct peer_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		uv_close((uv_handle_t *)stream, free_handle);
+		return NULL;
+	}
+	c->stream = stream;
+	c->peer_id = peer_id;
+	c->on_msg = on_msg;
+	c->on_close = on_close;
+	c->data = data;
+	stream->data = c;
+	uv_read_start(stream, conn_alloc, conn_read);
+	return c;
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+	struct peer_write *w = req->data;
+	struct peer_conn *c = w->c;
+
+	free(w->buf);
+	free(w);
+	c->pending_writes--;
+	if (status != 0 && !c->closing)
+		peer_conn_close(c);
+	if (c->stream_closed && c->pending_writes == 0) {
+		if (c->on_close != NULL)
+			c->on_close(c);
+		free(c->rbuf);
+		free(c);
+	}
+}
+
+int peer_conn_send(struct peer_conn *c, const struct peer_msg *m)
+{
+	struct peer_write *w;
+	uv_buf_t b;
+	size_t len;
+	int rv;
+
+	if (c->closing)
+		return -ENOTCONN;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	rv = peer_encode(m, &w->buf, &len);
+	if (rv != 0) {
+		free(w);
+		return rv;
+	}
+	w->c = c;
+	w->req.data = w;
+	b = uv_buf_init(w->buf, (unsigned)len);
+	rv = uv_write(&w->req, c->stream, &b, 1, write_done);
+	if (rv != 0) {
+		free(w->buf);
+		free(w);
+		peer_conn_close(c);
+		return -ENOTCONN;
+	}
+	c->pending_writes++;
+	return 0;
+}
+
+void *peer_conn_data(struct peer_conn *c)
+{
+	return c->data;
+}
+
+uint64_t peer_conn_id(struct peer_conn *c)
+{
+	return c->peer_id;
+}

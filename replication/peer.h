@@ -1,0 +1,70 @@
+/*
+ * The node protocol: what nodes ask each other besides raft's own traffic —
+ * join, promote, forwarded entries, barriers (linearizable sync), removal.
+ * It runs over authenticated streams from transport.c.
+ *
+ * Frame (little-endian): u32 length of the rest, then
+ *   u8 type, u8 is_response, u16 0, u64 seq, i64 status, u64 value,
+ *   u32 data length, data
+ * A request carries value and data; the response echoes type and seq and
+ * adds status (0 or -errno; PEER_REDIRECT: ask the leader named in data).
+ * Frames are length-checked before anything is read from them; a bad frame
+ * closes the connection.
+ *
+ * Loop thread only.
+ */
+#ifndef CFS_PEER_H
+#define CFS_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define PEER_HEADER_SIZE 32
+/* A forwarded entry is at most ENTRY_MAX_DATA plus its header. */
+#define PEER_MAX_FRAME (8u << 20)
+/* Response status: not the leader; data holds the leader's address. */
+#define PEER_REDIRECT 1
+
+enum peer_type {
+	PEER_JOIN = 1,	  /* value: -, data: joiner's address -> value: new id */
+	PEER_PROMOTE,	  /* value: id -> value: role given */
+	PEER_FORWARD,	  /* data: encoded entry -> status: FSM result, value: index */
+	PEER_BARRIER,	  /* -> value: index every node must apply to be in sync */
+	PEER_REMOVE,	  /* value: id */
+	PEER_TYPE_MAX
+};
+
+struct peer_msg {
+	uint8_t type;
+	bool response;
+	uint64_t seq;
+	int64_t status;
+	uint64_t value;
+	const void *data;
+	uint32_t len;
+};
+
+/* Encode into a malloc'd buffer (length prefix included). 0 or -errno. */
+int peer_encode(const struct peer_msg *m, void **buf, size_t *len);
+/* Decode one frame body (without the length prefix); m->data points into
+ * @buf. 0 or -EINVAL. */
+int peer_decode(const void *buf, size_t len, struct peer_msg *m);
+
+struct peer_conn;
+typedef void (*peer_msg_cb)(struct peer_conn *c, const struct peer_msg *m);
+typedef void (*peer_close_cb)(struct peer_conn *c);
+
+/* Wrap an authenticated stream (ownership passes to the connection).
+ * on_msg gets every decoded frame; on_close runs once when the connection
+ * is gone (peer closed, bad frame, peer_conn_close), after which the
+ * connection is freed. */
+struct peer_conn *peer_conn_new(uv_stream_t *stream, uint64_t peer_id, peer_msg_cb on_msg,
+				peer_close_cb on_close, void *data);
+int peer_conn_send(struct peer_conn *c, const struct peer_msg *m);
+void peer_conn_close(struct peer_conn *c);
+void *peer_conn_data(struct peer_conn *c);
+uint64_t peer_conn_id(struct peer_conn *c);
+
+#endif

@@ -1,0 +1,837 @@
+/*
+ * The authenticated one-port transport; see transport.h for the handshake.
+ *
+ * Each connection being set up is a struct hs (handshake) that owns a
+ * malloc'd uv_tcp_t, a deadline timer and a small state machine. Reads are
+ * done with buffers of exactly the size the current step expects, so not a
+ * byte past the handshake is consumed: what follows belongs to raft or to
+ * the node protocol, which get the stream with reading stopped and nothing
+ * of ours pending on it.
+ *
+ * raft overwrites raft_uv_transport.data after init, so our state lives in
+ * .impl (../shared/notes/raft-0.15.md).
+ */
+#include "transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+
+#define HS_MAGIC "CFSH"
+#define HS_HELLO_SIZE (4 + 1 + 1 + 2 + TRANSPORT_NONCE_SIZE)
+#define HS_SERVER_SIZE (TRANSPORT_NONCE_SIZE + TRANSPORT_MAC_SIZE)
+#define HS_CLIENT_FIXED (TRANSPORT_MAC_SIZE + 8 + 2)
+#define HS_LISTEN_BACKLOG 128
+
+struct transport {
+	uv_loop_t *loop;
+	struct raft_uv_transport *rt;
+	uint8_t key[TRANSPORT_KEY_SIZE];
+	uint64_t id;
+	char address[TRANSPORT_ADDRESS_MAX + 1];
+	uv_tcp_t listener;
+	bool listening;
+	raft_uv_accept_cb raft_accept;
+	transport_peer_cb peer_cb;
+	void *peer_arg;
+	struct hs *handshakes; /* in progress, for close */
+	bool closing;
+	int closing_handles;
+	raft_uv_transport_close_cb close_cb;
+};
+
+enum hs_step {
+	HS_RESOLVE,
+	HS_CONNECT,
+	HS_C_READ_SERVER, /* client: nonce + MAC */
+	HS_C_READ_ACK,
+	HS_S_READ_HELLO,
+	HS_S_READ_CLIENT,
+	HS_S_READ_ADDRESS,
+	HS_S_WRITE_ACK,
+	HS_DONE,
+};
+
+struct hs {
+	struct transport *t;
+	struct hs *next;
+	bool outbound;
+	uint8_t purpose;
+	enum hs_step step;
+	uv_tcp_t *tcp;
+	bool tcp_open;
+	uv_timer_t timer;
+	uv_getaddrinfo_t gai;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	int pending; /* handles or requests still to call back before free */
+	bool failed;
+	int status; /* outbound: why it failed, for the callback */
+
+	uint8_t hello[HS_HELLO_SIZE];
+	uint8_t server[HS_SERVER_SIZE];
+	uint8_t client[HS_CLIENT_FIXED + TRANSPORT_ADDRESS_MAX];
+	uint8_t out[HS_CLIENT_FIXED + TRANSPORT_ADDRESS_MAX]; /* what we write */
+	size_t need, have;
+	uint8_t *rbuf;
+
+	uint64_t self_id;
+	char self_address[TRANSPORT_ADDRESS_MAX + 1];
+	uint64_t peer_id;
+	char peer_address[TRANSPORT_ADDRESS_MAX + 1];
+	char target[TRANSPORT_ADDRESS_MAX + 1]; /* outbound: where to */
+	char remote[64];			/* inbound: peer's IP, for logs */
+
+	/* outbound completion */
+	struct raft_uv_connect *raft_req;
+	transport_peer_cb peer_cb;
+	void *peer_arg;
+};
+
+static void close_free(uv_handle_t *handle)
+{
+	free(handle);
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* --- keys ------------------------------------------------------------------- */
+
+void transport_key_hex(const uint8_t key[TRANSPORT_KEY_SIZE], char out[2 * TRANSPORT_KEY_SIZE + 1])
+{
+	sodium_bin2hex(out, 2 * TRANSPORT_KEY_SIZE + 1, key, TRANSPORT_KEY_SIZE);
+}
+
+int transport_key_from_hex(const char *hex, size_t len, uint8_t key[TRANSPORT_KEY_SIZE])
+{
+	size_t bin_len = 0;
+
+	if (len != 2 * TRANSPORT_KEY_SIZE)
+		return -EINVAL;
+	if (sodium_hex2bin(key, TRANSPORT_KEY_SIZE, hex, len, NULL, &bin_len, NULL) != 0 ||
+	    bin_len != TRANSPORT_KEY_SIZE)
+		return -EINVAL;
+	return 0;
+}
+
+int transport_key_load(const char *path, uint8_t key[TRANSPORT_KEY_SIZE], char *err, size_t errlen)
+{
+	char text[2 * TRANSPORT_KEY_SIZE + 8];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read cluster key %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read cluster key %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+		n--;
+	if (transport_key_from_hex(text, (size_t)n, key) != 0) {
+		snprintf(err, errlen, "cluster key %s is not 64 hex characters", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int transport_key_generate(const char *path, uint8_t key[TRANSPORT_KEY_SIZE])
+{
+	char hex[2 * TRANSPORT_KEY_SIZE + 2];
+	int fd, rv = 0;
+
+	randombytes_buf(key, TRANSPORT_KEY_SIZE);
+	transport_key_hex(key, hex);
+	strcat(hex, "\n");
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex) || fsync(fd) != 0)
+		rv = -EIO;
+	close(fd);
+	return rv;
+}
+
+int transport_split_address(const char *address, char *host, size_t hostlen, char *port,
+			    size_t portlen)
+{
+	const char *colon, *h = address;
+	size_t hl;
+
+	if (address[0] == '[') {
+		const char *end = strchr(address, ']');
+
+		if (end == NULL || end[1] != ':')
+			return -EINVAL;
+		h = address + 1;
+		hl = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		colon = strrchr(address, ':');
+		if (colon == NULL || strchr(address, ':') != colon)
+			return -EINVAL;
+		hl = (size_t)(colon - address);
+	}
+	if (hl == 0 || hl >= hostlen || strlen(colon + 1) == 0 || strlen(colon + 1) >= portlen)
+		return -EINVAL;
+	for (const char *p = colon + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+	if (atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+/* --- MACs ------------------------------------------------------------------- */
+
+static void mac_server(const struct hs *h, uint8_t out[TRANSPORT_MAC_SIZE])
+{
+	crypto_auth_hmacsha512256_state st;
+	static const char label[] = "cfs server";
+
+	crypto_auth_hmacsha512256_init(&st, h->t->key, TRANSPORT_KEY_SIZE);
+	crypto_auth_hmacsha512256_update(&st, (const uint8_t *)label, sizeof(label));
+	crypto_auth_hmacsha512256_update(&st, h->hello, HS_HELLO_SIZE);
+	crypto_auth_hmacsha512256_update(&st, h->server, TRANSPORT_NONCE_SIZE);
+	crypto_auth_hmacsha512256_final(&st, out);
+}
+
+/* Over the client message's id, length and address (@tail, @tail_len). */
+static void mac_client(const struct hs *h, const uint8_t *tail, size_t tail_len,
+		       uint8_t out[TRANSPORT_MAC_SIZE])
+{
+	crypto_auth_hmacsha512256_state st;
+	static const char label[] = "cfs client";
+
+	crypto_auth_hmacsha512256_init(&st, h->t->key, TRANSPORT_KEY_SIZE);
+	crypto_auth_hmacsha512256_update(&st, (const uint8_t *)label, sizeof(label));
+	crypto_auth_hmacsha512256_update(&st, h->hello, HS_HELLO_SIZE);
+	crypto_auth_hmacsha512256_update(&st, h->server, TRANSPORT_NONCE_SIZE);
+	crypto_auth_hmacsha512256_update(&st, tail, tail_len);
+	crypto_auth_hmacsha512256_final(&st, out);
+}
+
+/* --- handshake plumbing ------------------------------------------------------ */
+
+static void hs_unlink(struct hs *h)
+{
+	struct hs **pp = &h->t->handshakes;
+
+	while (*pp != NULL && *pp != h)
+		pp = &(*pp)->next;
+	if (*pp == h)
+		*pp = h->next;
+}
+
+static void transport_maybe_closed(struct transport *t);
+
+static void hs_release(struct hs *h)
+{
+	struct transport *t = h->t;
+
+	if (--h->pending > 0)
+		return;
+	hs_unlink(h);
+	free(h);
+	transport_maybe_closed(t);
+}
+
+static void hs_handle_closed(uv_handle_t *handle)
+{
+	struct hs *h = handle->data;
+
+	if ((uv_handle_t *)h->tcp == handle) {
+		free(h->tcp);
+		h->tcp = NULL;
+	}
+	hs_release(h);
+}
+
+/* Report the outcome of an outbound handshake to whoever asked. */
+static void hs_complete_outbound(struct hs *h, uv_stream_t *stream, int status)
+{
+	if (h->purpose == TRANSPORT_RAFT) {
+		struct raft_uv_connect *req = h->raft_req;
+
+		h->raft_req = NULL;
+		if (req != NULL)
+			req->cb(req, stream,
+				status == 0		? 0
+				: status == -ECANCELED ? RAFT_CANCELED
+							: RAFT_NOCONNECTION);
+	} else if (h->peer_cb != NULL) {
+		transport_peer_cb cb = h->peer_cb;
+
+		h->peer_cb = NULL;
+		cb(h->peer_arg, stream, h->peer_id, h->target, status);
+	}
+}
+
+/* Abandon a handshake: close everything, tell the connector. */
+static void hs_fail(struct hs *h, int status, const char *why)
+{
+	if (h->failed || h->step == HS_DONE)
+		return;
+	h->failed = true;
+	if (h->outbound)
+		log_debug("connection to %s failed: %s", h->target, why);
+	else
+		log_warn("dropped a connection from %s: %s", h->remote[0] ? h->remote : "?", why);
+	uv_timer_stop(&h->timer);
+	if (h->step == HS_RESOLVE) {
+		/* uv_cancel may fail if the lookup already runs; its callback
+		 * sees h->failed either way. */
+		uv_cancel((uv_req_t *)&h->gai);
+	}
+	if (h->tcp_open && !uv_is_closing((uv_handle_t *)h->tcp)) {
+		h->pending++;
+		uv_close((uv_handle_t *)h->tcp, hs_handle_closed);
+	}
+	if (h->outbound)
+		hs_complete_outbound(h, NULL, status);
+	h->pending++;
+	uv_close((uv_handle_t *)&h->timer, hs_handle_closed);
+	hs_release(h); /* the handshake's own reference */
+}
+
+/* The handshake succeeded: hand the stream over. */
+static void hs_succeed(struct hs *h)
+{
+	uv_stream_t *stream = (uv_stream_t *)h->tcp;
+	struct transport *t = h->t;
+	int fd;
+
+	h->step = HS_DONE;
+	uv_read_stop(stream);
+	uv_timer_stop(&h->timer);
+	/* Notice dead peers: raft never reads its outbound connections. */
+	uv_tcp_keepalive(h->tcp, 1, TRANSPORT_KEEPALIVE_S);
+	if (uv_fileno((uv_handle_t *)h->tcp, &fd) == 0) {
+		unsigned timeout = TRANSPORT_USER_TIMEOUT_MS;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout));
+	}
+	h->tcp->data = NULL;
+	h->tcp = NULL;
+	h->tcp_open = false;
+	if (h->outbound) {
+		hs_complete_outbound(h, stream, 0);
+	} else if (h->purpose == TRANSPORT_RAFT) {
+		if (t->raft_accept != NULL && !t->closing)
+			t->raft_accept(t->rt, h->peer_id, h->peer_address, stream);
+		else
+			uv_close((uv_handle_t *)stream, close_free);
+	} else {
+		if (t->peer_cb != NULL && !t->closing)
+			t->peer_cb(t->peer_arg, stream, h->peer_id, h->peer_address, 0);
+		else
+			uv_close((uv_handle_t *)stream, close_free);
+	}
+	h->pending++;
+	uv_close((uv_handle_t *)&h->timer, hs_handle_closed);
+	hs_release(h);
+}
+
+static void hs_timeout(uv_timer_t *timer)
+{
+	hs_fail(timer->data, -ETIMEDOUT, "handshake timed out");
+}
+
+static void hs_read(struct hs *h, uint8_t *buf, size_t need, enum hs_step step);
+static void hs_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+static void hs_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void hs_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	struct hs *h = handle->data;
+
+	(void)suggested;
+	/* Exactly what this step still needs: never read past the handshake. */
+	buf->base = (char *)h->rbuf + h->have;
+	buf->len = h->need - h->have;
+}
+
+static void hs_write_done(uv_write_t *req, int status);
+
+static void hs_write(struct hs *h, const uint8_t *data, size_t len)
+{
+	uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+
+	h->pending++;
+	if (uv_write(&h->wreq, (uv_stream_t *)h->tcp, &buf, 1, hs_write_done) != 0) {
+		h->pending--;
+		hs_fail(h, -EIO, "write failed");
+	}
+}
+
+/* The client message after the server proved the key. */
+static void client_send_auth(struct hs *h)
+{
+	size_t alen = strlen(h->self_address);
+	uint8_t *tail = h->out + TRANSPORT_MAC_SIZE;
+
+	put_u64(tail, h->self_id);
+	tail[8] = (uint8_t)alen;
+	tail[9] = (uint8_t)(alen >> 8);
+	memcpy(tail + 10, h->self_address, alen);
+	mac_client(h, tail, 10 + alen, h->out);
+	hs_write(h, h->out, HS_CLIENT_FIXED + alen);
+	hs_read(h, h->client, 1, HS_C_READ_ACK);
+}
+
+static void server_check_client(struct hs *h)
+{
+	const uint8_t *tail = h->client + TRANSPORT_MAC_SIZE;
+	size_t alen = (size_t)tail[8] | ((size_t)tail[9] << 8);
+	uint8_t expect[TRANSPORT_MAC_SIZE];
+
+	mac_client(h, tail, 10 + alen, expect);
+	if (sodium_memcmp(expect, h->client, TRANSPORT_MAC_SIZE) != 0) {
+		hs_fail(h, -EACCES, "wrong cluster key");
+		return;
+	}
+	h->peer_id = get_u64(tail);
+	memcpy(h->peer_address, tail + 10, alen);
+	h->peer_address[alen] = '\0';
+	if (h->purpose == TRANSPORT_RAFT && (h->peer_id == 0 || alen == 0)) {
+		hs_fail(h, -EPROTO, "raft connection without an identity");
+		return;
+	}
+	static const uint8_t ack = 1;
+	h->step = HS_S_WRITE_ACK;
+	hs_write(h, &ack, 1);
+}
+
+static void hs_on_data(struct hs *h)
+{
+	switch (h->step) {
+	case HS_S_READ_HELLO: {
+		if (memcmp(h->hello, HS_MAGIC, 4) != 0 || h->hello[4] != TRANSPORT_VERSION ||
+		    (h->hello[5] != TRANSPORT_RAFT && h->hello[5] != TRANSPORT_PEER)) {
+			hs_fail(h, -EPROTO, "not a clusterfs handshake");
+			return;
+		}
+		h->purpose = h->hello[5];
+		randombytes_buf(h->server, TRANSPORT_NONCE_SIZE);
+		mac_server(h, h->server + TRANSPORT_NONCE_SIZE);
+		hs_write(h, h->server, HS_SERVER_SIZE);
+		hs_read(h, h->client, HS_CLIENT_FIXED, HS_S_READ_CLIENT);
+		break;
+	}
+	case HS_S_READ_CLIENT: {
+		const uint8_t *tail = h->client + TRANSPORT_MAC_SIZE;
+		size_t alen = (size_t)tail[8] | ((size_t)tail[9] << 8);
+
+		if (alen > TRANSPORT_ADDRESS_MAX) {
+			hs_fail(h, -EPROTO, "address too long");
+			return;
+		}
+		if (alen == 0) {
+			server_check_client(h);
+			return;
+		}
+		h->step = HS_S_READ_ADDRESS;
+		h->need = HS_CLIENT_FIXED + alen; /* keep reading into the same buffer */
+		uv_read_start((uv_stream_t *)h->tcp, hs_alloc, hs_on_read);
+		break;
+	}
+	case HS_S_READ_ADDRESS:
+		server_check_client(h);
+		break;
+	case HS_C_READ_SERVER: {
+		uint8_t expect[TRANSPORT_MAC_SIZE];
+
+		mac_server(h, expect);
+		if (sodium_memcmp(expect, h->server + TRANSPORT_NONCE_SIZE, TRANSPORT_MAC_SIZE) !=
+		    0) {
+			h->status = -EACCES;
+			hs_fail(h, -EACCES, "the peer does not have our cluster key");
+			return;
+		}
+		client_send_auth(h);
+		break;
+	}
+	case HS_C_READ_ACK:
+		if (h->client[0] != 1) {
+			hs_fail(h, -EACCES, "refused");
+			return;
+		}
+		hs_succeed(h);
+		break;
+	default:
+		hs_fail(h, -EPROTO, "unexpected data");
+	}
+}
+
+static void hs_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct hs *h = stream->data;
+
+	(void)buf;
+	if (h == NULL || h->failed)
+		return;
+	if (nread < 0) {
+		hs_fail(h, -ECONNRESET,
+			nread == UV_EOF ? "closed by the peer" : uv_strerror((int)nread));
+		return;
+	}
+	h->have += (size_t)nread;
+	if (h->have < h->need)
+		return;
+	uv_read_stop(stream);
+	hs_on_data(h); /* starts the next read, if any */
+}
+
+static void hs_read(struct hs *h, uint8_t *buf, size_t need, enum hs_step step)
+{
+	h->rbuf = buf;
+	h->need = need;
+	h->have = 0;
+	h->step = step;
+	uv_read_start((uv_stream_t *)h->tcp, hs_alloc, hs_on_read);
+}
+
+static void hs_write_done(uv_write_t *req, int status)
+{
+	struct hs *h = req->data;
+
+	if (status != 0)
+		hs_fail(h, -EIO, uv_strerror(status));
+	else if (h->step == HS_S_WRITE_ACK && !h->failed)
+		hs_succeed(h);
+	hs_release(h);
+}
+
+static struct hs *hs_new(struct transport *t, bool outbound)
+{
+	struct hs *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->t = t;
+	h->outbound = outbound;
+	h->pending = 1; /* the handshake's own reference */
+	h->wreq.data = h;
+	h->creq.data = h;
+	h->gai.data = h;
+	uv_timer_init(t->loop, &h->timer);
+	h->timer.data = h;
+	uv_timer_start(&h->timer, hs_timeout, TRANSPORT_HANDSHAKE_MS, 0);
+	h->next = t->handshakes;
+	t->handshakes = h;
+	return h;
+}
+
+static int hs_tcp_init(struct hs *h)
+{
+	h->tcp = malloc(sizeof(*h->tcp));
+	if (h->tcp == NULL)
+		return -ENOMEM;
+	uv_tcp_init(h->t->loop, h->tcp);
+	h->tcp->data = h;
+	h->tcp_open = true;
+	uv_tcp_nodelay(h->tcp, 1);
+	return 0;
+}
+
+/* --- outbound ---------------------------------------------------------------- */
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct hs *h = req->data;
+
+	if (!h->failed) {
+		if (status != 0) {
+			hs_fail(h, -ECONNREFUSED, uv_strerror(status));
+		} else {
+			memcpy(h->hello, HS_MAGIC, 4);
+			h->hello[4] = TRANSPORT_VERSION;
+			h->hello[5] = h->purpose;
+			randombytes_buf(h->hello + 8, TRANSPORT_NONCE_SIZE);
+			hs_write(h, h->hello, HS_HELLO_SIZE);
+			hs_read(h, h->server, HS_SERVER_SIZE, HS_C_READ_SERVER);
+		}
+	}
+	hs_release(h);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct hs *h = req->data;
+
+	if (!h->failed) {
+		if (status != 0 || res == NULL) {
+			hs_fail(h, -EHOSTUNREACH, status ? uv_strerror(status) : "no address");
+		} else if (hs_tcp_init(h) != 0) {
+			hs_fail(h, -ENOMEM, "out of memory");
+		} else {
+			h->step = HS_CONNECT;
+			h->pending++;
+			if (uv_tcp_connect(&h->creq, h->tcp, res->ai_addr, on_connect) != 0) {
+				h->pending--;
+				hs_fail(h, -ECONNREFUSED, "connect failed");
+			}
+		}
+	}
+	uv_freeaddrinfo(res);
+	hs_release(h);
+}
+
+static int hs_start_connect(struct hs *h)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	char host[TRANSPORT_ADDRESS_MAX + 1], port[8];
+
+	if (transport_split_address(h->target, host, sizeof(host), port, sizeof(port)) != 0)
+		return -EINVAL;
+	h->step = HS_RESOLVE;
+	h->pending++;
+	if (uv_getaddrinfo(h->t->loop, &h->gai, on_resolved, host, port, &hints) != 0) {
+		h->pending--;
+		return -EHOSTUNREACH;
+	}
+	return 0;
+}
+
+static struct hs *hs_new_outbound(struct transport *t, uint8_t purpose, const char *target,
+				  uint64_t self_id, const char *self_address)
+{
+	struct hs *h;
+
+	if (strlen(target) > TRANSPORT_ADDRESS_MAX ||
+	    strlen(self_address) > TRANSPORT_ADDRESS_MAX || t->closing)
+		return NULL;
+	h = hs_new(t, true);
+	if (h == NULL)
+		return NULL;
+	h->purpose = purpose;
+	h->self_id = self_id;
+	strcpy(h->self_address, self_address);
+	strcpy(h->target, target);
+	return h;
+}
+
+static int tr_connect(struct raft_uv_transport *rt, struct raft_uv_connect *req, raft_id id,
+		      const char *address, raft_uv_connect_cb cb)
+{
+	struct transport *t = rt->impl;
+	struct hs *h = hs_new_outbound(t, TRANSPORT_RAFT, address, t->id, t->address);
+	int rv;
+
+	if (h == NULL)
+		return RAFT_NOMEM;
+	req->cb = cb;
+	h->raft_req = req;
+	h->peer_id = id;
+	rv = hs_start_connect(h);
+	if (rv != 0) {
+		h->raft_req = NULL; /* raft gets the error from our return */
+		hs_fail(h, rv, "bad address");
+		return RAFT_NOCONNECTION;
+	}
+	return 0;
+}
+
+int transport_connect_peer(struct raft_uv_transport *rt, uint64_t self_id,
+			   const char *self_address, const char *address, transport_peer_cb cb,
+			   void *arg)
+{
+	struct transport *t = rt->impl;
+	struct hs *h = hs_new_outbound(t, TRANSPORT_PEER, address, self_id, self_address);
+	int rv;
+
+	if (h == NULL)
+		return -ENOMEM;
+	h->peer_cb = cb;
+	h->peer_arg = arg;
+	rv = hs_start_connect(h);
+	if (rv != 0) {
+		h->peer_cb = NULL;
+		hs_fail(h, rv, "bad address");
+		return rv;
+	}
+	return 0;
+}
+
+/* --- inbound ------------------------------------------------------------------ */
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct transport *t = server->data;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	struct hs *h;
+
+	if (status != 0 || t->closing)
+		return;
+	h = hs_new(t, false);
+	if (h == NULL)
+		return;
+	if (hs_tcp_init(h) != 0 || uv_accept(server, (uv_stream_t *)h->tcp) != 0) {
+		hs_fail(h, -EIO, "accept failed");
+		return;
+	}
+	if (uv_tcp_getpeername(h->tcp, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			uv_ip4_name((struct sockaddr_in *)&ss, h->remote, sizeof(h->remote));
+		else
+			uv_ip6_name((struct sockaddr_in6 *)&ss, h->remote, sizeof(h->remote));
+	}
+	hs_read(h, h->hello, HS_HELLO_SIZE, HS_S_READ_HELLO);
+}
+
+static int tr_init(struct raft_uv_transport *rt, raft_id id, const char *address)
+{
+	struct transport *t = rt->impl;
+
+	if (strlen(address) > TRANSPORT_ADDRESS_MAX)
+		return RAFT_NAMETOOLONG;
+	t->id = id;
+	strcpy(t->address, address);
+	return 0;
+}
+
+static int tr_listen(struct raft_uv_transport *rt, raft_uv_accept_cb cb)
+{
+	struct transport *t = rt->impl;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+	char host[TRANSPORT_ADDRESS_MAX + 1], port[8];
+	struct addrinfo *res = NULL;
+	int rv;
+
+	t->raft_accept = cb;
+	if (transport_split_address(t->address, host, sizeof(host), port, sizeof(port)) != 0) {
+		snprintf(rt->errmsg, sizeof(rt->errmsg), "bad address %.100s", t->address);
+		return RAFT_INVALID;
+	}
+	/* Blocking resolution, once, at start-up: the node cannot do anything
+	 * before it listens anyway. */
+	rv = getaddrinfo(host, port, &hints, &res);
+	if (rv != 0 || res == NULL) {
+		snprintf(rt->errmsg, sizeof(rt->errmsg), "cannot resolve %.100s: %s", host,
+			 gai_strerror(rv));
+		return RAFT_IOERR;
+	}
+	uv_tcp_init(t->loop, &t->listener);
+	t->listener.data = t;
+	t->listening = true;
+	rv = uv_tcp_bind(&t->listener, res->ai_addr, 0);
+	freeaddrinfo(res);
+	if (rv == 0)
+		rv = uv_listen((uv_stream_t *)&t->listener, HS_LISTEN_BACKLOG, on_connection);
+	if (rv != 0) {
+		snprintf(rt->errmsg, sizeof(rt->errmsg), "listen on %.100s: %s", t->address,
+			 uv_strerror(rv));
+		return RAFT_IOERR;
+	}
+	return 0;
+}
+
+static void transport_maybe_closed(struct transport *t)
+{
+	if (!t->closing || t->handshakes != NULL || t->closing_handles > 0 || t->close_cb == NULL)
+		return;
+	raft_uv_transport_close_cb cb = t->close_cb;
+
+	t->close_cb = NULL;
+	cb(t->rt);
+}
+
+static void listener_closed(uv_handle_t *handle)
+{
+	struct transport *t = handle->data;
+
+	t->closing_handles--;
+	transport_maybe_closed(t);
+}
+
+static void tr_close(struct raft_uv_transport *rt, raft_uv_transport_close_cb cb)
+{
+	struct transport *t = rt->impl;
+	struct hs *h, *next;
+
+	t->closing = true;
+	t->close_cb = cb;
+	if (t->listening) {
+		t->listening = false;
+		t->closing_handles++;
+		uv_close((uv_handle_t *)&t->listener, listener_closed);
+	}
+	for (h = t->handshakes; h != NULL; h = next) {
+		next = h->next;
+		hs_fail(h, -ECANCELED, "shutting down");
+	}
+	transport_maybe_closed(t);
+}
+
+void transport_set_peer_cb(struct raft_uv_transport *rt, transport_peer_cb cb, void *arg)
+{
+	struct transport *t = rt->impl;
+
+	t->peer_cb = cb;
+	t->peer_arg = arg;
+}
+
+int transport_init(struct raft_uv_transport *rt, uv_loop_t *loop,
+		   const uint8_t key[TRANSPORT_KEY_SIZE])
+{
+	struct transport *t;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	t->loop = loop;
+	t->rt = rt;
+	memcpy(t->key, key, TRANSPORT_KEY_SIZE);
+	memset(rt, 0, sizeof(*rt));
+	rt->impl = t;
+	rt->init = tr_init;
+	rt->listen = tr_listen;
+	rt->connect = tr_connect;
+	rt->close = tr_close;
+	return 0;
+}
+
+void transport_free(struct raft_uv_transport *rt)
+{
+	struct transport *t = rt->impl;
+
+	if (t != NULL) {
+		sodium_memzero(t->key, sizeof(t->key));
+		free(t);
+	}
+	rt->impl = NULL;
+}

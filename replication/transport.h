@@ -1,0 +1,86 @@
+/*
+ * The transport: one TCP port per node (--address) for all node-to-node
+ * traffic, every connection mutually authenticated by the cluster key.
+ *
+ * It implements raft's struct raft_uv_transport (raft's own TCP transport
+ * has no authentication, parses only IPv4 and has no timeouts) and also
+ * hands authenticated streams of our node protocol (forwarding, join; see
+ * peer.c) to a callback. The first bytes of every connection say which of
+ * the two it carries.
+ *
+ * Handshake (all integers little-endian), deadline TRANSPORT_HANDSHAKE_MS:
+ *
+ *   C → S  hello:  "CFSH" u8 version, u8 purpose, u16 0, client nonce[32]
+ *   S → C  server nonce[32], MAC("cfs server" | hello | server nonce)
+ *   C → S  MAC("cfs client" | hello | server nonce | id | len | address),
+ *          u64 id, u16 len, address[len]
+ *   S → C  u8 1 (accepted)
+ *
+ * MAC is HMAC-SHA-512/256 (libsodium crypto_auth) under the cluster key,
+ * compared in constant time. Both sides prove the key over the other's
+ * fresh nonce, so nothing can be replayed; the id and address a peer claims
+ * are covered by its MAC and are what raft learns. On any failure the
+ * connection is closed without explanation (and logged). The connector
+ * waits for the final byte before using the stream. Traffic after the
+ * handshake is authenticated at connection level only, not encrypted
+ * (docs/security.md).
+ *
+ * Loop thread only.
+ */
+#ifndef CFS_TRANSPORT_H
+#define CFS_TRANSPORT_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define TRANSPORT_KEY_SIZE 32
+#define TRANSPORT_NONCE_SIZE 32
+#define TRANSPORT_MAC_SIZE 32
+#define TRANSPORT_HANDSHAKE_MS 5000
+#define TRANSPORT_VERSION 1
+/* Dead peers are noticed when a write has not been acknowledged for this
+ * long (TCP_USER_TIMEOUT), and idle connections are probed (keepalive). */
+#define TRANSPORT_USER_TIMEOUT_MS 5000
+#define TRANSPORT_KEEPALIVE_S 2
+#define TRANSPORT_ADDRESS_MAX 255
+
+enum transport_purpose { TRANSPORT_RAFT = 1, TRANSPORT_PEER = 2 };
+
+/* An authenticated node-protocol stream, accepted or connected. The stream
+ * (a malloc'd uv_tcp_t) is the callee's: it must uv_close and free it. On
+ * failure of a connect, stream is NULL and status a negative errno. */
+typedef void (*transport_peer_cb)(void *arg, uv_stream_t *stream, uint64_t id,
+				  const char *address, int status);
+
+struct transport;
+
+/* Set up @rt (the struct raft_uv_init takes) over a new transport. */
+int transport_init(struct raft_uv_transport *rt, uv_loop_t *loop,
+		   const uint8_t key[TRANSPORT_KEY_SIZE]);
+/* Free what transport_init allocated, once raft has closed it. */
+void transport_free(struct raft_uv_transport *rt);
+
+/* Where to hand accepted node-protocol streams. */
+void transport_set_peer_cb(struct raft_uv_transport *rt, transport_peer_cb cb, void *arg);
+
+/* Connect to @address for the node protocol; cb runs exactly once. Works
+ * before raft listens (a joining node uses it before it has an id: pass
+ * id 0). */
+int transport_connect_peer(struct raft_uv_transport *rt, uint64_t self_id,
+			   const char *self_address, const char *address, transport_peer_cb cb,
+			   void *arg);
+
+/* Split "HOST:PORT" / "[V6]:PORT" into host and port. 0 or -EINVAL. */
+int transport_split_address(const char *address, char *host, size_t hostlen, char *port,
+			    size_t portlen);
+
+/* Key file: 64 hex characters (and an optional newline). */
+int transport_key_load(const char *path, uint8_t key[TRANSPORT_KEY_SIZE], char *err,
+		       size_t errlen);
+int transport_key_generate(const char *path, uint8_t key[TRANSPORT_KEY_SIZE]);
+void transport_key_hex(const uint8_t key[TRANSPORT_KEY_SIZE], char out[2 * TRANSPORT_KEY_SIZE + 1]);
+int transport_key_from_hex(const char *hex, size_t len, uint8_t key[TRANSPORT_KEY_SIZE]);
+
+#endif
