@@ -45,6 +45,7 @@
 #include <uthash.h>
 
 #include "../common/log.h"
+#include "notify.h"
 #include "ns.h"
 
 #define FS_XATTR_REVISION "user.clusterfs.revision"
@@ -104,6 +105,7 @@ struct fs {
 	unsigned in_flight;
 	struct fs_open_count *opens;
 	struct fs_pending *pending;
+	struct notify *notify;
 };
 
 /* How to answer a request once its entry is applied. */
@@ -210,7 +212,7 @@ static int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a)
 			char *data;
 			size_t len;
 
-			a->mode = S_IFREG | 0444;
+			a->mode = S_IFREG | (plug_of(fs, ino)->mode ? plug_of(fs, ino)->mode : 0444);
 			a->nlink = 1;
 			if (plug_render(plug_of(fs, ino), &data, &len) == 0) {
 				a->size = len;
@@ -353,7 +355,9 @@ static void entry_init(struct fs *fs, fuse_req_t req, struct entry *e, uint8_t o
 	memset(e, 0, sizeof(*e));
 	e->op = op;
 	e->node_id = fs->cfg.node_id;
-	e->request_id = ++fs->request_id;
+	/* Unique across restarts (the epoch changes at each start), as the
+	 * FSM remembers outcomes by (node, request id). */
+	e->request_id = ((uint64_t)fs->cfg.epoch << 40) | ++fs->request_id;
 	e->uid = ctx->uid;
 	e->gid = ctx->gid;
 }
@@ -1402,14 +1406,87 @@ static const struct fuse_lowlevel_ops fs_ops = {
 
 /* --- hooks, mount, event loop ------------------------------------------------------ */
 
+/* An entry proposed by another node changed the store behind the kernel's
+ * back: drop what the kernel may cache about it. */
+static void invalidate_remote(struct fs *fs, const struct entry *e, const struct store_change *ch)
+{
+	struct notify *nt = fs->notify;
+
+	switch (e->op) {
+	case ENTRY_CREATE:
+		notify_entry(nt, e->parent, e->name, e->name_len);
+		notify_inode(nt, e->parent);
+		break;
+	case ENTRY_LINK:
+		notify_entry(nt, e->newparent, e->newname, e->newname_len);
+		notify_inode(nt, e->newparent);
+		notify_inode(nt, e->ino);
+		break;
+	case ENTRY_UNLINK:
+		notify_entry(nt, e->parent, e->name, e->name_len);
+		notify_inode(nt, e->parent);
+		notify_inode(nt, ch->ino);
+		break;
+	case ENTRY_RENAME:
+		notify_entry(nt, e->parent, e->name, e->name_len);
+		notify_entry(nt, e->newparent, e->newname, e->newname_len);
+		notify_inode(nt, e->parent);
+		if (e->newparent != e->parent)
+			notify_inode(nt, e->newparent);
+		notify_inode(nt, ch->ino);
+		if (ch->replaced != 0)
+			notify_inode(nt, ch->replaced);
+		break;
+	case ENTRY_WRITE:
+	case ENTRY_SETATTR:
+	case ENTRY_SETXATTR:
+	case ENTRY_REMOVEXATTR:
+		notify_inode(nt, e->ino);
+		break;
+	default:
+		break;
+	}
+}
+
+static int invalidate_dirent(void *arg, const char *name, size_t len, uint64_t ino, uint32_t mode)
+{
+	struct fs *fs = ((void **)arg)[0];
+	uint64_t dir = *(uint64_t *)((void **)arg)[1];
+
+	notify_entry(fs->notify, dir, name, len);
+	notify_inode(fs->notify, ino);
+	if (S_ISDIR(mode)) {
+		void *sub[2] = {fs, &ino};
+
+		store_readdir(fs->store, ino, invalidate_dirent, sub);
+	}
+	return 0;
+}
+
+void fs_restored(void *arg)
+{
+	struct fs *fs = arg;
+	uint64_t root = STORE_ROOT_INO;
+	void *ctx[2] = {fs, &root};
+
+	if (fs == NULL)
+		return;
+	/* A snapshot may have changed anything: drop every cached name and
+	 * attribute we know of. (Names it removed expire with the cache
+	 * timeout.) */
+	notify_inode(fs->notify, STORE_ROOT_INO);
+	store_readdir(fs->store, STORE_ROOT_INO, invalidate_dirent, ctx);
+}
+
 void fs_applied(void *arg, uint64_t index, const struct entry *e, const struct store_change *ch)
 {
 	struct fs *fs = arg;
 
 	(void)index;
-	(void)e;
 	if (fs == NULL)
 		return;
+	if (e->node_id != fs->cfg.node_id && ch->result >= 0 && !ch->noop)
+		invalidate_remote(fs, e, ch);
 	/* Unlinked files nobody here holds open can go now. */
 	for (int i = 0; i < 2; i++) {
 		if (ch->orphaned[i] != 0 && !is_open(fs, ch->orphaned[i]))
@@ -1525,6 +1602,14 @@ int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct
 		free(fs);
 		return -EIO;
 	}
+	rv = notify_start(&fs->notify, fs->se);
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot start the notifier thread: %s", strerror(-rv));
+		fuse_session_unmount(fs->se);
+		fuse_session_destroy(fs->se);
+		free(fs);
+		return rv;
+	}
 	fd = fuse_session_fd(fs->se);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	uv_poll_init(loop, &fs->poll, fd);
@@ -1569,9 +1654,16 @@ static void fs_poll_closed(uv_handle_t *h)
 	free(fs);
 }
 
+bool fs_idle(struct fs *fs)
+{
+	return fs->in_flight == 0 && notify_idle(fs->notify);
+}
+
 void fs_unmount(struct fs *fs)
 {
 	fs_stop_intake(fs);
+	notify_stop(fs->notify);
+	fs->notify = NULL;
 	fuse_session_unmount(fs->se);
 	uv_close((uv_handle_t *)&fs->poll, fs_poll_closed);
 }

@@ -13,6 +13,7 @@
 #ifndef CFS_FRONTEND_H
 #define CFS_FRONTEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -50,6 +51,7 @@ struct fs_plug_file {
 	const char *name;
 	fs_render_fn render;
 	void *arg;
+	unsigned mode; /* permission bits; 0 means 0444 */
 };
 
 struct fs_config {
@@ -70,8 +72,13 @@ int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct
 /* Hook for the FSM (fsm_applied_cb): housekeeping after each applied entry. */
 void fs_applied(void *fs, uint64_t index, const struct entry *e, const struct store_change *ch);
 
+/* Hook for the FSM: a snapshot replaced the store's content. */
+void fs_restored(void *fs);
+
 /* Stop reading new requests; requests in flight still get their answers. */
 void fs_stop_intake(struct fs *fs);
+/* No mutation in flight and no invalidation pending. */
+bool fs_idle(struct fs *fs);
 /* Number of mutations waiting for their entry. */
 unsigned fs_in_flight(struct fs *fs);
 /* Unmount and free. */

@@ -134,6 +134,7 @@ static const unsigned entry_fields[ENTRY_OP_MAX] = {
 	[ENTRY_SETATTR] = F_INO | F_SETATTR,
 	[ENTRY_SETXATTR] = F_INO | F_NAME | F_DATA | F_XFLAGS,
 	[ENTRY_REMOVEXATTR] = F_INO | F_NAME,
+	[ENTRY_NODE] = F_OFFSET | F_DATA,
 };
 
 static const char *const entry_names[ENTRY_OP_MAX] = {
@@ -141,6 +142,7 @@ static const char *const entry_names[ENTRY_OP_MAX] = {
 	[ENTRY_UNLINK] = "unlink",   [ENTRY_RENAME] = "rename",
 	[ENTRY_WRITE] = "write",     [ENTRY_SETATTR] = "setattr",
 	[ENTRY_SETXATTR] = "setxattr", [ENTRY_REMOVEXATTR] = "removexattr",
+	[ENTRY_NODE] = "node",
 };
 
 const char *entry_op_name(int op)

@@ -49,6 +49,9 @@ enum entry_op {
 	ENTRY_SETXATTR,
 	/* ino, name */
 	ENTRY_REMOVEXATTR,
+	/* offset: lowest acceptable id, data: the joining node's address.
+	 * Allocates a node id that was never used (result: the id). */
+	ENTRY_NODE,
 	ENTRY_OP_MAX
 };
 

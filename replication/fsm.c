@@ -107,6 +107,8 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 	}
 	/* On success raft expects us to own and free the buffer. */
 	raft_free(buf->base);
+	if (f->restored_cb != NULL)
+		f->restored_cb(f->restored_arg);
 	return 0;
 }
 
@@ -123,4 +125,6 @@ void fsm_init(struct fsm *f, struct store *store, struct raft *r)
 	f->store = store;
 	f->applied_cb = NULL;
 	f->applied_arg = NULL;
+	f->restored_cb = NULL;
+	f->restored_arg = NULL;
 }

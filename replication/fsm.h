@@ -26,6 +26,9 @@ struct fsm {
 	struct store *store;
 	fsm_applied_cb applied_cb;
 	void *applied_arg;
+	/* Called after a snapshot replaced the store's content. */
+	void (*restored_cb)(void *arg);
+	void *restored_arg;
 	struct raft *r; /* to learn the index being applied, see fsm.c */
 };
 

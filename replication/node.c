@@ -1,46 +1,67 @@
 /*
- * The node: data directory, raft over libuv, proposals; see node.h.
+ * The node: data directory, raft, membership, and proposals from anywhere
+ * reaching the leader; see node.h.
  *
- * Proposals. node_submit() stamps the leader's clock into the entry and
- * hands it to raft_apply(); raft calls back once the entry is committed and
- * applied here. Every request also sits on a FIFO list with its deadline;
- * the tick timer answers ETIMEDOUT for requests past the commit timeout and
- * marks them abandoned, so the late raft callback only frees them. Since all
- * requests share one timeout, the list is ordered by deadline and the sweep
- * only looks at its head.
+ * Proposals. node_submit() keeps a copy of the encoded entry in a struct
+ * node_req and dispatches it: on the leader, raft_apply() (stamping the
+ * leader's clock first); on a follower, a PEER_FORWARD to the leader over
+ * one persistent node-protocol connection, whose answer carries the FSM's
+ * result and the entry's index — the request then waits until this node
+ * has applied that index (read-your-writes). If the leader changes, the
+ * connection drops, or raft reports the leadership lost, the request is
+ * dispatched again with the same request id: the FSM remembers the outcome
+ * of every (node, request id), so a retry never applies twice. A request
+ * ends with the FSM's result, ETIMEDOUT at the commit timeout, or EROFS if
+ * no leader was known for NODE_NO_LEADER_GRACE_MS.
  *
- * Readiness. raft 0.15 does not append a no-op entry when a node becomes
- * leader, so after a restart the entries of earlier terms are neither
- * committed nor applied until something new is. The node therefore issues a
- * barrier whenever it becomes leader (Raft dissertation §6.4: a leader must
- * commit an entry of its term before serving reads) and is ready once that
- * barrier has been applied.
+ * Serving. Every node accepts node-protocol connections (transport.c); a
+ * node that does not lead answers PEER_REDIRECT with the leader's address.
+ * The leader serves forwarded entries, barriers, joins (a new id from the
+ * FSM, then raft_add), promotions (raft_assign: voter while there are fewer
+ * than max_voters, else standby) and removals (raft_remove, then a standby
+ * is promoted if a voter left).
+ *
+ * Readiness. raft 0.15 appends nothing when a node becomes leader, so the
+ * entries of earlier terms are neither committed nor applied until something
+ * new is (Raft dissertation §6.4: a leader must commit an entry of its own
+ * term before serving reads). A leader therefore issues a barrier whenever
+ * it gains leadership; a follower syncs through the leader once; the node
+ * is ready when that has been applied here.
  */
 #include "node.h"
 
-#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "peer.h"
 
 #define NODE_CONF "node.conf"
+#define NODE_KEY "cluster.key"
 #define NODE_EPOCH "epoch"
 #define NODE_LOCK "lock"
 #define NODE_RAFT_DIR "raft"
 #define NODE_STORE "store.db"
-#define NODE_ADDRESS_MAX 256
+#define NODE_ADDRESS_MAX TRANSPORT_ADDRESS_MAX
+#define NODE_TRANSFER_MS 1000
+#define NODE_TOKEN_PREFIX "cfs1:"
+
+enum req_state {
+	RS_QUEUED,    /* waiting for a leader or a connection to it */
+	RS_RAFT,      /* in raft on this node (the leader) */
+	RS_FORWARDED, /* sent to the leader */
+	RS_APPLYING,  /* committed; waiting for this node to apply it */
+};
 
 struct node_req {
 	union {
@@ -48,39 +69,107 @@ struct node_req {
 		struct raft_barrier barrier;
 	};
 	struct node *n;
-	node_done_cb cb; /* NULL once answered (timeout) */
+	node_done_cb cb;
 	void *arg;
-	uint64_t deadline_ms;
+	bool is_barrier;
+	void *entry; /* our copy of the encoded entry, for retries */
+	size_t len;
+	uint64_t seq; /* matches forwarded answers */
+	uint64_t submitted_ms, deadline_ms;
+	enum req_state state;
+	bool in_raft;  /* raft holds the raft_apply/raft_barrier struct */
+	bool answered; /* cb has run; free when raft lets go */
+	uint64_t wait_index;
+	int64_t result;
 	struct node_req *prev, *next;
 };
+
+/* An accepted node-protocol connection. */
+struct inbound {
+	struct node *n;
+	struct peer_conn *c;
+	int refs; /* serve requests in flight */
+	bool closed;
+	struct inbound *prev, *next;
+};
+
+/* A request another node sent us, being served. */
+struct serve {
+	union {
+		struct raft_apply apply;
+		struct raft_barrier barrier;
+		struct raft_change change;
+	};
+	struct node *n;
+	struct inbound *in;
+	uint8_t type;
+	uint64_t seq;
+	uint64_t value;
+	int64_t result;
+	char address[NODE_ADDRESS_MAX + 1];
+};
+
+enum join_state { JOIN_NONE, JOIN_CONNECTING, JOIN_ASKED, JOIN_PROMOTING, JOIN_DONE };
 
 struct node {
 	uv_loop_t *loop;
 	struct node_config cfg;
 	char data_dir[PATH_MAX];
-	char address[NODE_ADDRESS_MAX];
+	char address[NODE_ADDRESS_MAX + 1];
 	uint64_t id;
 	uint32_t epoch;
 	int lock_fd;
-	bool fresh; /* the data directory was new */
+	bool fresh; /* the data directory held no node */
+	uint8_t key[TRANSPORT_KEY_SIZE];
 
 	struct store *store;
 	struct fsm fsm;
 	struct raft raft;
 	struct raft_io io;
 	struct raft_uv_transport transport;
-	bool raft_started;
+	bool transport_ready, raft_inited, raft_started;
 
 	uv_timer_t tick;
-	struct node_req *head, *tail; /* in flight, oldest first */
+	uv_check_t check; /* after each loop iteration: applied-index waiters */
+	bool handles_ready;
+	struct node_req *head, *tail;
+	uint64_t seq;
+	unsigned applying; /* requests in RS_APPLYING */
 
-	/* Leadership: a barrier per term in which we lead. */
+	/* Follower → leader connection. */
+	struct peer_conn *lconn;
+	uint64_t lconn_leader;
+	bool lconn_connecting;
+	uint64_t lconn_next_ms;
+
+	struct inbound *inbound;
+
+	/* Joining a cluster. */
+	enum join_state join;
+	char join_targets[1024];
+	char join_target[NODE_ADDRESS_MAX + 1];
+	size_t join_next;
+	struct peer_conn *jconn;
+	bool jconn_connecting;
+	uint64_t join_retry_ms;
+	unsigned join_refused;
+	char failure[512];
+
+	/* Readiness. */
 	uint64_t barrier_term;
 	bool barrier_pending;
 	bool ready;
 
+	fsm_applied_cb user_hook;
+	void *user_arg;
+	void (*restored_cb)(void *arg);
+	void *restored_arg;
+
+	struct raft_transfer transfer;
+	uv_timer_t transfer_timer;
 	void (*close_cb)(void *arg);
 	void *close_arg;
+	bool closing;
 	int closing_handles;
 };
 
@@ -88,11 +177,17 @@ void node_config_defaults(struct node_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->data_dir = "/var/lib/clusterfsd";
+	c->max_voters = NODE_DEFAULT_MAX_VOTERS;
 	c->commit_timeout_ms = NODE_DEFAULT_COMMIT_TIMEOUT_MS;
 	c->election_timeout_ms = NODE_DEFAULT_ELECTION_TIMEOUT_MS;
 	c->heartbeat_ms = NODE_DEFAULT_HEARTBEAT_MS;
 	c->snapshot_threshold = NODE_DEFAULT_SNAPSHOT_THRESHOLD;
 	c->snapshot_trailing = NODE_DEFAULT_SNAPSHOT_TRAILING;
+}
+
+static void close_free(uv_handle_t *h)
+{
+	free(h);
 }
 
 static uint64_t now_ms(void)
@@ -123,13 +218,13 @@ static int path_join(char *out, size_t len, const char *dir, const char *name)
 /* Write a small file atomically and durably (tmp, fsync, rename, fsync dir). */
 static int write_file_atomic(const char *dir, const char *name, const char *text)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	size_t len = strlen(text);
 	int fd, dfd, rv = 0;
 
-	if (path_join(path, sizeof(path), dir, name) != 0 ||
-	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (path_join(path, sizeof(path), dir, name) != 0)
 		return -ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -172,13 +267,13 @@ static int read_file(const char *dir, const char *name, char *buf, size_t len)
 /* node.conf: "id=N\naddress=HOST:PORT\n". */
 static int node_conf_load(struct node *n, char *err, size_t errlen)
 {
-	char text[1024], addr[NODE_ADDRESS_MAX];
+	char text[1024], addr[NODE_ADDRESS_MAX + 1];
 	unsigned long long id;
 	int rv = read_file(n->data_dir, NODE_CONF, text, sizeof(text));
 
 	if (rv != 0)
 		return rv;
-	if (sscanf(text, "id=%llu\naddress=%255s", &id, addr) != 2 || id == 0) {
+	if (sscanf(text, "id=%llu\naddress=%255s", &id, addr) != 2 || id == 0 || id >= 65536) {
 		snprintf(err, errlen,
 			 "%s/%s is corrupt; restore the data directory from a backup or "
 			 "start with an empty --data",
@@ -206,9 +301,8 @@ static int node_conf_save(struct node *n)
 	return write_file_atomic(n->data_dir, NODE_CONF, text);
 }
 
-/* Each start gets a new epoch; it is part of the inode numbers this node
- * allocates, so numbers never repeat even if an entry proposed before a
- * crash commits after the restart. */
+/* Each start gets a new epoch; it is part of the inode numbers and request
+ * ids this node allocates, so neither repeats across restarts. */
 static int node_bump_epoch(struct node *n)
 {
 	char text[32];
@@ -265,57 +359,126 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* raft_uv_tcp understands IPv4 dotted quads and a port only. */
-static int parse_address(const char *address, struct sockaddr_in *sa)
+/* A data directory that never completed a bootstrap or join may hold the
+ * leftovers of one that was interrupted: start from nothing. */
+static void wipe_unfinished(struct node *n)
 {
-	char host[64];
-	const char *colon = strrchr(address, ':');
-	char *end;
-	long port;
+	static const char *const files[] = {NODE_STORE, NODE_STORE "-wal", NODE_STORE "-shm"};
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
 
-	if (colon == NULL || (size_t)(colon - address) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, address, (size_t)(colon - address));
-	host[colon - address] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port <= 0 || port > 65535)
-		return -EINVAL;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -EINVAL;
-	return 0;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (path_join(path, sizeof(path), n->data_dir, files[i]) == 0)
+			unlink(path);
+	}
+	if (path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0)
+		return;
+	d = opendir(path);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char file[PATH_MAX + 256];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		unlink(file);
+	}
+	closedir(d);
 }
 
 /* Find out before raft does whether the port is free, to say so plainly. */
 static int probe_port(const char *address, char *err, size_t errlen)
 {
-	struct sockaddr_in sa;
+	char host[NODE_ADDRESS_MAX + 1], port[8];
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+	struct addrinfo *res = NULL;
 	int fd, one = 1, rv = 0;
 
-	if (parse_address(address, &sa) != 0) {
-		snprintf(err, errlen, "bad address '%s'; pass --address IPV4:PORT", address);
+	if (transport_split_address(address, host, sizeof(host), port, sizeof(port)) != 0) {
+		snprintf(err, errlen, "bad address '%s'; pass --address HOST:PORT", address);
 		return -EINVAL;
 	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL) {
+		snprintf(err, errlen, "cannot resolve '%s'; pass --address HOST:PORT", host);
+		return -EINVAL;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(res);
 		return -errno;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
 		rv = -errno;
 		if (rv == -EADDRINUSE)
-			snprintf(err, errlen, "port %u is in use; pass --address HOST:PORT",
-				 ntohs(sa.sin_port));
+			snprintf(err, errlen, "port %s is in use; pass --address HOST:PORT", port);
 		else
-			snprintf(err, errlen, "cannot listen on %s: %s", address,
-				 strerror(errno));
+			snprintf(err, errlen, "cannot listen on %s: %s", address, strerror(errno));
 	}
 	close(fd);
+	freeaddrinfo(res);
 	return rv;
 }
 
-/* --- requests ------------------------------------------------------------ */
+/* The cluster key: from the token, --cluster-key, or DATA/cluster.key; a
+ * new cluster generates one. Joined and bootstrapped nodes keep a copy in
+ * DATA/cluster.key, so a restart needs only --data. */
+static int node_load_key(struct node *n, char *err, size_t errlen)
+{
+	char path[PATH_MAX], hex[2 * TRANSPORT_KEY_SIZE + 2];
+	int rv;
+
+	if (path_join(path, sizeof(path), n->data_dir, NODE_KEY) != 0)
+		return -ENAMETOOLONG;
+	if (n->cfg.key != NULL) {
+		memcpy(n->key, n->cfg.key, TRANSPORT_KEY_SIZE);
+	} else if (n->cfg.key_file != NULL) {
+		rv = transport_key_load(n->cfg.key_file, n->key, err, errlen);
+		if (rv != 0)
+			return rv;
+	} else if (access(path, F_OK) == 0) {
+		return transport_key_load(path, n->key, err, errlen);
+	} else if (n->fresh && n->cfg.join == NULL) {
+		rv = transport_key_generate(path, n->key);
+		if (rv != 0)
+			snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rv));
+		return rv;
+	} else {
+		snprintf(err, errlen,
+			 "no cluster key: pass --cluster-key FILE (a copy of a member's "
+			 "DATA/cluster.key) or --join-token");
+		return -ENOKEY;
+	}
+	transport_key_hex(n->key, hex);
+	strcat(hex, "\n");
+	rv = write_file_atomic(n->data_dir, NODE_KEY, hex);
+	if (rv != 0)
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rv));
+	return rv;
+}
+
+int node_parse_join_token(const char *token, uint8_t key[TRANSPORT_KEY_SIZE], char *members,
+			  size_t members_len)
+{
+	size_t plen = strlen(NODE_TOKEN_PREFIX);
+	const char *at;
+
+	if (strncmp(token, NODE_TOKEN_PREFIX, plen) != 0)
+		return -EINVAL;
+	at = strchr(token, '@');
+	if (at == NULL || transport_key_from_hex(token + plen, (size_t)(at - token - (long)plen), key) != 0)
+		return -EINVAL;
+	if (strlen(at + 1) == 0 || strlen(at + 1) >= members_len)
+		return -EINVAL;
+	strcpy(members, at + 1);
+	return 0;
+}
+
+/* --- requests: dispatch, retry, completion -------------------------------------- */
 
 static void req_link(struct node *n, struct node_req *r)
 {
@@ -341,17 +504,28 @@ static void req_unlink(struct node *n, struct node_req *r)
 	r->prev = r->next = NULL;
 }
 
-static struct node_req *req_new(struct node *n, node_done_cb cb, void *arg)
+static void req_free(struct node_req *r)
 {
-	struct node_req *r = calloc(1, sizeof(*r));
+	free(r->entry);
+	free(r);
+}
 
-	if (r == NULL)
-		return NULL;
-	r->n = n;
-	r->cb = cb;
-	r->arg = arg;
-	r->deadline_ms = now_ms() + n->cfg.commit_timeout_ms;
-	return r;
+/* Answer a request once; it is freed now unless raft still holds it. */
+static void req_finish(struct node_req *r, int64_t result)
+{
+	struct node *n = r->n;
+	node_done_cb cb = r->cb;
+	void *arg = r->arg;
+
+	if (r->answered)
+		return;
+	if (r->state == RS_APPLYING)
+		n->applying--;
+	r->answered = true;
+	req_unlink(n, r);
+	if (!r->in_raft)
+		req_free(r);
+	cb(arg, result);
 }
 
 /* Map a raft status to the errno the user sees. */
@@ -371,124 +545,863 @@ static int64_t raft_status_errno(int status)
 		return -ENOMEM;
 	case RAFT_TOOBIG:
 		return -EFBIG;
+	case RAFT_SHUTDOWN:
+		return -ESHUTDOWN;
 	default:
 		return -EIO;
 	}
 }
 
-/* Answer a request (unless the timeout already did) and free it. */
-static void req_finish(struct node_req *r, int64_t result)
+static bool is_retryable(int status)
+{
+	return status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST;
+}
+
+/* The entry (or barrier) at @index is committed with @result: answer now if
+ * this node has applied it, else wait (node_check_applied). */
+static void req_committed(struct node_req *r, uint64_t index, int64_t result)
 {
 	struct node *n = r->n;
-	node_done_cb cb = r->cb;
-	void *arg = r->arg;
 
-	if (cb != NULL)
-		req_unlink(n, r);
-	free(r);
-	if (cb != NULL)
-		cb(arg, result);
+	if (raft_last_applied(&n->raft) >= index) {
+		req_finish(r, result);
+		return;
+	}
+	r->state = RS_APPLYING;
+	r->wait_index = index;
+	r->result = result;
+	n->applying++;
 }
+
+static void node_dispatch_all(struct node *n);
 
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct node_req *r = req->data;
 
-	req_finish(r, status == 0 ? fsm_result(result) : raft_status_errno(status));
+	r->in_raft = false;
+	if (r->answered) {
+		req_free(r);
+		return;
+	}
+	if (is_retryable(status)) {
+		r->state = RS_QUEUED; /* same request id: the FSM dedups */
+		return;
+	}
+	if (status != 0) {
+		req_finish(r, raft_status_errno(status));
+		return;
+	}
+	req_finish(r, fsm_result(result)); /* the leader applied it before calling */
 }
 
 static void barrier_cb(struct raft_barrier *req, int status)
 {
 	struct node_req *r = req->data;
 
+	r->in_raft = false;
+	if (r->answered) {
+		req_free(r);
+		return;
+	}
+	if (is_retryable(status)) {
+		r->state = RS_QUEUED;
+		return;
+	}
 	req_finish(r, raft_status_errno(status));
 }
 
-/* Why this node cannot commit right now, as an errno. */
-static int node_unavailable(struct node *n)
+static int dispatch_local(struct node_req *r)
 {
-	(void)n;
-	return -EROFS;
+	struct node *n = r->n;
+	struct raft_buffer buf;
+	int rv;
+
+	if (r->is_barrier) {
+		r->barrier.data = r;
+		rv = raft_barrier(&n->raft, &r->barrier, barrier_cb);
+	} else {
+		struct entry_buf b = {.base = raft_malloc(r->len), .len = r->len};
+
+		if (b.base == NULL)
+			return RAFT_NOMEM;
+		memcpy(b.base, r->entry, r->len);
+		entry_set_stamp(&b, wall_ns());
+		buf.base = b.base;
+		buf.len = b.len;
+		r->apply.data = r;
+		rv = raft_apply(&n->raft, &r->apply, &buf, 1, apply_cb);
+		if (rv != 0)
+			raft_free(buf.base);
+	}
+	if (rv == 0) {
+		r->state = RS_RAFT;
+		r->in_raft = true;
+	}
+	return rv;
+}
+
+static int dispatch_forward(struct node_req *r)
+{
+	struct node *n = r->n;
+	struct peer_msg m = {
+		.type = r->is_barrier ? PEER_BARRIER : PEER_FORWARD,
+		.seq = r->seq,
+		.data = r->entry,
+		.len = (uint32_t)r->len,
+	};
+	int rv = peer_conn_send(n->lconn, &m);
+
+	if (rv == 0)
+		r->state = RS_FORWARDED;
+	return rv;
+}
+
+/* Try to move a queued request on: to raft if we lead, to the leader if
+ * we are connected to it. Otherwise it stays queued for the next tick. */
+static void req_dispatch(struct node_req *r)
+{
+	struct node *n = r->n;
+	int rv;
+
+	if (r->state != RS_QUEUED || n->closing)
+		return;
+	if (n->raft_started && raft_state(&n->raft) == RAFT_LEADER) {
+		rv = dispatch_local(r);
+		if (rv != 0 && !is_retryable(rv))
+			req_finish(r, raft_status_errno(rv));
+		return;
+	}
+	if (n->lconn != NULL && !n->lconn_connecting) {
+		raft_id leader = 0;
+		const char *addr = NULL;
+
+		raft_leader(&n->raft, &leader, &addr);
+		if (leader == n->lconn_leader)
+			dispatch_forward(r);
+	}
+}
+
+static void node_dispatch_all(struct node *n)
+{
+	struct node_req *r, *next;
+
+	for (r = n->head; r != NULL; r = next) {
+		next = r->next;
+		req_dispatch(r);
+	}
+}
+
+static struct node_req *req_new(struct node *n, node_done_cb cb, void *arg)
+{
+	struct node_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->n = n;
+	r->cb = cb;
+	r->arg = arg;
+	r->seq = ++n->seq;
+	r->submitted_ms = now_ms();
+	r->deadline_ms = r->submitted_ms + n->cfg.commit_timeout_ms;
+	r->state = RS_QUEUED;
+	return r;
 }
 
 int node_submit(struct node *n, struct entry_buf *b, node_done_cb cb, void *arg)
 {
-	struct raft_buffer buf;
 	struct node_req *r;
-	int rv;
 
-	if (n->close_cb != NULL || raft_state(&n->raft) != RAFT_LEADER) {
+	if (n->closing) {
 		raft_free(b->base);
-		return n->close_cb != NULL ? -ESHUTDOWN : node_unavailable(n);
+		return -ESHUTDOWN;
 	}
 	r = req_new(n, cb, arg);
-	if (r == NULL) {
+	if (r != NULL)
+		r->entry = malloc(b->len);
+	if (r == NULL || r->entry == NULL) {
+		free(r);
 		raft_free(b->base);
 		return -ENOMEM;
 	}
-	entry_set_stamp(b, wall_ns());
-	buf.base = b->base;
-	buf.len = b->len;
-	r->apply.data = r;
-	rv = raft_apply(&n->raft, &r->apply, &buf, 1, apply_cb);
-	if (rv != 0) {
-		raft_free(b->base);
-		free(r);
-		return (int)raft_status_errno(rv);
-	}
+	memcpy(r->entry, b->base, b->len);
+	r->len = b->len;
+	raft_free(b->base);
 	req_link(n, r);
+	req_dispatch(r);
 	return 0;
 }
 
 int node_barrier(struct node *n, node_done_cb cb, void *arg)
 {
 	struct node_req *r;
-	int rv;
 
-	if (n->close_cb != NULL || raft_state(&n->raft) != RAFT_LEADER)
-		return n->close_cb != NULL ? -ESHUTDOWN : node_unavailable(n);
+	if (n->closing)
+		return -ESHUTDOWN;
 	r = req_new(n, cb, arg);
 	if (r == NULL)
 		return -ENOMEM;
-	r->barrier.data = r;
-	rv = raft_barrier(&n->raft, &r->barrier, barrier_cb);
-	if (rv != 0) {
-		free(r);
-		return (int)raft_status_errno(rv);
-	}
+	r->is_barrier = true;
 	req_link(n, r);
+	req_dispatch(r);
 	return 0;
 }
 
-/* Requests past their deadline get ETIMEDOUT now; raft's late callback then
- * finds cb == NULL and only frees them. */
+/* Deadlines: ETIMEDOUT, or EROFS if no leader has been known all along. */
 static void node_expire(struct node *n)
 {
 	uint64_t now = now_ms();
+	raft_id leader = 0;
+	const char *addr = NULL;
+	struct node_req *r, *next;
 
-	while (n->head != NULL && n->head->deadline_ms <= now) {
-		struct node_req *r = n->head;
-		node_done_cb cb = r->cb;
-
-		req_unlink(n, r);
-		r->cb = NULL;
-		cb(r->arg, -ETIMEDOUT);
+	if (n->raft_started)
+		raft_leader(&n->raft, &leader, &addr);
+	for (r = n->head; r != NULL; r = next) {
+		next = r->next;
+		if (r->state == RS_QUEUED && leader == 0 &&
+		    now >= r->submitted_ms + NODE_NO_LEADER_GRACE_MS)
+			req_finish(r, -EROFS);
+		else if (now >= r->deadline_ms)
+			req_finish(r, -ETIMEDOUT);
 	}
 }
 
-/* --- leadership and readiness --------------------------------------------- */
+/* Requests committed elsewhere wait for this node to apply their index. */
+static void node_check_applied(struct node *n)
+{
+	uint64_t applied;
+	struct node_req *r, *next;
 
-static void leader_barrier_done(void *arg, int64_t result)
+	if (n->applying == 0 || !n->raft_started)
+		return;
+	applied = raft_last_applied(&n->raft);
+	for (r = n->head; r != NULL && n->applying > 0; r = next) {
+		next = r->next;
+		if (r->state == RS_APPLYING && applied >= r->wait_index)
+			req_finish(r, r->result);
+	}
+}
+
+static void check_cb(uv_check_t *c)
+{
+	node_check_applied(c->data);
+}
+
+/* --- the connection to the leader (follower side) --------------------------------- */
+
+static void lconn_msg(struct peer_conn *c, const struct peer_msg *m)
+{
+	struct node *n = peer_conn_data(c);
+	struct node_req *r;
+
+	if (!m->response)
+		return;
+	for (r = n->head; r != NULL; r = r->next)
+		if (r->seq == m->seq && r->state == RS_FORWARDED)
+			break;
+	if (r == NULL)
+		return; /* answered already (timeout) */
+	if (m->value == 0) {
+		/* Not committed: the leader moved or lost its leadership. Try
+		 * again (same request id) once we know the new leader. */
+		if (m->status == PEER_REDIRECT || m->status == -EROFS || m->status == -ETIMEDOUT) {
+			r->state = RS_QUEUED;
+			return;
+		}
+		req_finish(r, m->status < 0 ? m->status : -EIO);
+		return;
+	}
+	req_committed(r, m->value, m->status);
+}
+
+static void lconn_closed(struct peer_conn *c)
+{
+	struct node *n = peer_conn_data(c);
+	struct node_req *r;
+
+	if (n->lconn == c) {
+		n->lconn = NULL;
+		n->lconn_connecting = false;
+		n->lconn_next_ms = now_ms() + NODE_RETRY_MS;
+	}
+	/* What was sent may or may not commit: send it again (same id). */
+	for (r = n->head; r != NULL; r = r->next)
+		if (r->state == RS_FORWARDED)
+			r->state = RS_QUEUED;
+}
+
+static void lconn_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+			    int status)
+{
+	struct node *n = arg;
+
+	(void)id;
+	n->lconn_connecting = false;
+	if (status != 0 || n->closing) {
+		if (stream != NULL)
+			uv_close((uv_handle_t *)stream, close_free);
+		log_debug("cannot reach the leader at %s: %s", address, strerror(-status));
+		n->lconn_next_ms = now_ms() + NODE_RETRY_MS;
+		return;
+	}
+	n->lconn = peer_conn_new(stream, n->lconn_leader, lconn_msg, lconn_closed, n);
+	if (n->lconn != NULL)
+		node_dispatch_all(n);
+}
+
+/* Keep one connection to the current leader while we are a follower. */
+static void node_track_leader(struct node *n)
+{
+	raft_id leader = 0;
+	const char *addr = NULL;
+
+	if (!n->raft_started || n->closing)
+		return;
+	raft_leader(&n->raft, &leader, &addr);
+	if (n->lconn != NULL && (leader != n->lconn_leader || leader == n->id)) {
+		peer_conn_close(n->lconn); /* lconn_closed requeues */
+		n->lconn = NULL;
+	}
+	if (leader == 0 || leader == n->id || n->lconn != NULL || n->lconn_connecting ||
+	    now_ms() < n->lconn_next_ms || addr == NULL)
+		return;
+	n->lconn_leader = leader;
+	n->lconn_connecting = true;
+	if (transport_connect_peer(&n->transport, n->id, n->address, addr, lconn_connected, n) !=
+	    0) {
+		n->lconn_connecting = false;
+		n->lconn_next_ms = now_ms() + NODE_RETRY_MS;
+	}
+}
+
+/* --- serving other nodes ---------------------------------------------------------- */
+
+static void inbound_put(struct inbound *in)
+{
+	if (--in->refs > 0 || !in->closed)
+		return;
+	free(in);
+}
+
+static void serve_reply(struct serve *s, int64_t status, uint64_t value, const char *data)
+{
+	struct peer_msg m = {
+		.type = s->type,
+		.response = true,
+		.seq = s->seq,
+		.status = status,
+		.value = value,
+		.data = data,
+		.len = data ? (uint32_t)strlen(data) : 0,
+	};
+
+	if (!s->in->closed)
+		peer_conn_send(s->in->c, &m);
+	inbound_put(s->in);
+	free(s);
+}
+
+static void serve_apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct serve *s = req->data;
+
+	if (status != 0)
+		serve_reply(s, is_retryable(status) ? -ETIMEDOUT : raft_status_errno(status), 0,
+			    NULL);
+	else
+		serve_reply(s, fsm_result(result), req->index, NULL);
+}
+
+static void serve_barrier_cb(struct raft_barrier *req, int status)
+{
+	struct serve *s = req->data;
+
+	if (status != 0)
+		serve_reply(s, is_retryable(status) ? -ETIMEDOUT : raft_status_errno(status), 0,
+			    NULL);
+	else
+		serve_reply(s, 0, req->index, NULL);
+}
+
+static unsigned count_role(struct node *n, int role)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].role == role)
+			k++;
+	return k;
+}
+
+static uint64_t max_server_id(struct node *n)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	uint64_t max = 0;
+
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].id > max)
+			max = c->servers[i].id;
+	return max;
+}
+
+static void serve_change_cb(struct raft_change *req, int status)
+{
+	struct serve *s = req->data;
+
+	if (status != 0) {
+		log_warn("membership change for node %llu failed: %s",
+			 (unsigned long long)s->value, raft_strerror(status));
+		serve_reply(s, status == RAFT_CANTCHANGE ? -EBUSY : raft_status_errno(status), 0,
+			    NULL);
+		return;
+	}
+	switch (s->type) {
+	case PEER_JOIN:
+		log_info("node %llu at %s added", (unsigned long long)s->value, s->address);
+		serve_reply(s, 0, s->value, NULL);
+		break;
+	case PEER_PROMOTE:
+		log_info("node %llu is now a%s", (unsigned long long)s->value,
+			 s->result == RAFT_VOTER ? " voter" : " standby");
+		serve_reply(s, 0, (uint64_t)s->result, NULL);
+		break;
+	default:
+		log_info("node %llu removed", (unsigned long long)s->value);
+		serve_reply(s, 0, s->value, NULL);
+	}
+}
+
+/* JOIN, step 2: the FSM allocated an id; add the node as a spare. */
+static void serve_join_id_cb(struct raft_apply *req, int status, void *result)
+{
+	struct serve *s = req->data;
+	int64_t id = status == 0 ? fsm_result(result) : raft_status_errno(status);
+	int rv;
+
+	if (id <= 0) {
+		serve_reply(s, id < 0 ? id : -EIO, 0, NULL);
+		return;
+	}
+	s->value = (uint64_t)id;
+	s->change.data = s;
+	rv = raft_add(&s->n->raft, &s->change, (raft_id)id, s->address, serve_change_cb);
+	if (rv != 0)
+		serve_reply(s, rv == RAFT_CANTCHANGE ? -EBUSY : raft_status_errno(rv), 0, NULL);
+}
+
+static int serve_join(struct serve *s)
+{
+	struct entry e = {.op = ENTRY_NODE,
+			  .offset = max_server_id(s->n),
+			  .data = s->address,
+			  .data_len = (uint32_t)strlen(s->address),
+			  .stamp_ns = wall_ns(),
+			  .node_id = s->n->id};
+	struct entry_buf b;
+	struct raft_buffer buf;
+	int rv = entry_encode(&e, &b);
+
+	if (rv != 0)
+		return rv;
+	buf.base = b.base;
+	buf.len = b.len;
+	s->apply.data = s;
+	rv = raft_apply(&s->n->raft, &s->apply, &buf, 1, serve_join_id_cb);
+	if (rv != 0) {
+		raft_free(b.base);
+		return (int)raft_status_errno(rv);
+	}
+	return 0;
+}
+
+static int server_role(struct node *n, uint64_t id)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].id == id)
+			return c->servers[i].role;
+	return -1;
+}
+
+static int serve_promote(struct serve *s)
+{
+	struct node *n = s->n;
+	int role = count_role(n, RAFT_VOTER) < n->cfg.max_voters ? RAFT_VOTER : RAFT_STANDBY;
+	int current = server_role(n, s->value);
+
+	if (current < 0)
+		return -ENOENT;
+	if (current == role || (current == RAFT_VOTER)) {
+		serve_reply(s, 0, (uint64_t)current, NULL);
+		return 0;
+	}
+	s->result = role;
+	s->change.data = s;
+	return raft_assign(&n->raft, &s->change, s->value, role, serve_change_cb) == 0 ? 0 : -EBUSY;
+}
+
+static void promote_standby_cb(struct raft_change *req, int status)
+{
+	if (status != 0)
+		log_warn("could not promote a standby: %s", raft_strerror(status));
+	free(req);
+}
+
+/* After a voter left: promote the standby with the lowest id, if any. */
+static void node_promote_standby(struct node *n)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	struct raft_change *req;
+	uint64_t best = 0;
+
+	if (raft_state(&n->raft) != RAFT_LEADER || count_role(n, RAFT_VOTER) >= n->cfg.max_voters)
+		return;
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].role == RAFT_STANDBY && (best == 0 || c->servers[i].id < best))
+			best = c->servers[i].id;
+	if (best == 0)
+		return;
+	req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return;
+	if (raft_assign(&n->raft, req, best, RAFT_VOTER, promote_standby_cb) != 0)
+		free(req);
+	else
+		log_info("promoting standby %llu to voter", (unsigned long long)best);
+}
+
+static void serve_remove_cb(struct raft_change *req, int status)
+{
+	struct serve *s = req->data;
+	struct node *n = s->n;
+
+	serve_change_cb(req, status);
+	if (status == 0)
+		node_promote_standby(n);
+}
+
+static int serve_remove(struct serve *s)
+{
+	if (s->value == s->n->id && count_role(s->n, RAFT_VOTER) > 1) {
+		/* Removing the leader: hand leadership away first; the caller
+		 * asks again and reaches the new leader. */
+		s->n->transfer.data = s->n;
+		raft_transfer(&s->n->raft, &s->n->transfer, 0, NULL);
+		return -EAGAIN;
+	}
+	if (server_role(s->n, s->value) < 0)
+		return -ENOENT;
+	s->change.data = s;
+	return raft_remove(&s->n->raft, &s->change, s->value, serve_remove_cb) == 0 ? 0 : -EBUSY;
+}
+
+static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
+{
+	struct inbound *in = peer_conn_data(c);
+	struct node *n = in->n;
+	raft_id leader = 0;
+	const char *laddr = NULL;
+	struct serve *s;
+	int rv = 0;
+
+	if (m->response)
+		return;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return;
+	s->n = n;
+	s->in = in;
+	s->type = m->type;
+	s->seq = m->seq;
+	s->value = m->value;
+	in->refs++;
+	if (!n->raft_started || raft_state(&n->raft) != RAFT_LEADER || n->closing) {
+		if (n->raft_started)
+			raft_leader(&n->raft, &leader, &laddr);
+		if (leader != 0 && leader != n->id && laddr != NULL)
+			serve_reply(s, PEER_REDIRECT, 0, laddr);
+		else
+			serve_reply(s, -EROFS, 0, NULL);
+		return;
+	}
+	switch (m->type) {
+	case PEER_FORWARD: {
+		struct entry e;
+		struct raft_buffer buf;
+
+		if (entry_decode(m->data, m->len, &e) != 0) {
+			rv = -EINVAL;
+			break;
+		}
+		buf.base = raft_malloc(m->len);
+		if (buf.base == NULL) {
+			rv = -ENOMEM;
+			break;
+		}
+		memcpy(buf.base, m->data, m->len);
+		buf.len = m->len;
+		entry_set_stamp(&(struct entry_buf){buf.base, buf.len}, wall_ns());
+		s->apply.data = s;
+		rv = raft_apply(&n->raft, &s->apply, &buf, 1, serve_apply_cb);
+		if (rv != 0) {
+			raft_free(buf.base);
+			rv = is_retryable(rv) ? -ETIMEDOUT : (int)raft_status_errno(rv);
+		}
+		break;
+	}
+	case PEER_BARRIER:
+		s->barrier.data = s;
+		rv = raft_barrier(&n->raft, &s->barrier, serve_barrier_cb);
+		if (rv != 0)
+			rv = is_retryable(rv) ? -ETIMEDOUT : (int)raft_status_errno(rv);
+		break;
+	case PEER_JOIN:
+		if (m->len == 0 || m->len > NODE_ADDRESS_MAX) {
+			rv = -EINVAL;
+			break;
+		}
+		memcpy(s->address, m->data, m->len);
+		s->address[m->len] = '\0';
+		rv = serve_join(s);
+		break;
+	case PEER_PROMOTE:
+		rv = serve_promote(s);
+		break;
+	case PEER_REMOVE:
+		rv = serve_remove(s);
+		break;
+	default:
+		rv = -EOPNOTSUPP;
+	}
+	if (rv != 0)
+		serve_reply(s, rv, 0, NULL);
+}
+
+static void inbound_closed(struct peer_conn *c)
+{
+	struct inbound *in = peer_conn_data(c);
+	struct node *n = in->n;
+
+	if (in->prev != NULL)
+		in->prev->next = in->next;
+	else
+		n->inbound = in->next;
+	if (in->next != NULL)
+		in->next->prev = in->prev;
+	in->closed = true;
+	in->refs++;
+	inbound_put(in);
+}
+
+static void inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+			   int status)
+{
+	struct node *n = arg;
+	struct inbound *in;
+
+	(void)address;
+	if (status != 0)
+		return;
+	in = calloc(1, sizeof(*in));
+	if (in == NULL || n->closing) {
+		free(in);
+		uv_close((uv_handle_t *)stream, close_free);
+		return;
+	}
+	in->n = n;
+	in->c = peer_conn_new(stream, id, inbound_msg, inbound_closed, in);
+	if (in->c == NULL) {
+		free(in);
+		return;
+	}
+	in->next = n->inbound;
+	if (n->inbound != NULL)
+		n->inbound->prev = in;
+	n->inbound = in;
+}
+
+/* --- joining ------------------------------------------------------------------------ */
+
+static int node_raft_setup(struct node *n, char *err, size_t errlen);
+static int node_raft_start(struct node *n, char *err, size_t errlen);
+
+static void join_fail(struct node *n, const char *why)
+{
+	snprintf(n->failure, sizeof(n->failure), "%s", why);
+	log_error("%s", why);
+}
+
+/* The next join target, round robin; false if the list is empty. */
+static bool join_pick(struct node *n)
+{
+	const char *list = n->join_targets;
+	size_t len = strlen(list), start = n->join_next, end;
+
+	if (len == 0)
+		return false;
+	if (start >= len)
+		start = 0;
+	end = start;
+	while (end < len && list[end] != ',')
+		end++;
+	if (end - start == 0 || end - start > NODE_ADDRESS_MAX)
+		return false;
+	memcpy(n->join_target, list + start, end - start);
+	n->join_target[end - start] = '\0';
+	n->join_next = end + 1;
+	return true;
+}
+
+static void join_connect(struct node *n);
+
+static void join_msg(struct peer_conn *c, const struct peer_msg *m)
+{
+	struct node *n = peer_conn_data(c);
+	char err[512] = "";
+
+	if (!m->response)
+		return;
+	if (m->status == PEER_REDIRECT && m->len > 0 && m->len <= NODE_ADDRESS_MAX) {
+		/* Ask the leader itself. */
+		memcpy(n->join_target, m->data, m->len);
+		n->join_target[m->len] = '\0';
+		n->join_next = strlen(n->join_targets) + 1; /* keep this target next */
+		peer_conn_close(c);
+		return;
+	}
+	if (m->status != 0) {
+		log_info("join via %s: %s; retrying", n->join_target, strerror((int)-m->status));
+		n->join_retry_ms = now_ms() + NODE_RETRY_MS * 2;
+		peer_conn_close(c);
+		return;
+	}
+	if (m->type == PEER_JOIN) {
+		n->id = m->value;
+		log_info("joined as node %llu via %s", (unsigned long long)n->id, n->join_target);
+		if (node_raft_setup(n, err, sizeof(err)) != 0 ||
+		    node_raft_start(n, err, sizeof(err)) != 0) {
+			join_fail(n, err);
+			return;
+		}
+		struct peer_msg p = {.type = PEER_PROMOTE, .seq = 2, .value = n->id};
+		n->join = JOIN_PROMOTING;
+		peer_conn_send(c, &p);
+	} else if (m->type == PEER_PROMOTE) {
+		int rv = node_conf_save(n);
+
+		if (rv != 0) {
+			snprintf(err, sizeof(err), "cannot write %s/%s: %s", n->data_dir, NODE_CONF,
+				 strerror(-rv));
+			join_fail(n, err);
+			return;
+		}
+		n->join = JOIN_DONE;
+		n->fresh = false;
+		log_info("node %llu is a %s", (unsigned long long)n->id,
+			 m->value == RAFT_VOTER ? "voter" : "standby");
+		peer_conn_close(c);
+	}
+}
+
+static void join_closed(struct peer_conn *c)
+{
+	struct node *n = peer_conn_data(c);
+
+	if (n->jconn == c)
+		n->jconn = NULL;
+	/* Unless done, the tick asks again (JOIN, or PROMOTE once we have an
+	 * id: the FSM never reuses ids, so asking twice is harmless). */
+	if (n->join == JOIN_ASKED)
+		n->join = JOIN_CONNECTING;
+}
+
+static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+			   int status)
+{
+	struct node *n = arg;
+
+	(void)id;
+	n->jconn_connecting = false;
+	if (status != 0 || n->closing) {
+		if (stream != NULL)
+			uv_close((uv_handle_t *)stream, close_free);
+		if (status == -EACCES && ++n->join_refused >= 3) {
+			char why[512];
+
+			snprintf(why, sizeof(why),
+				 "%s refused our cluster key: pass the key of that cluster "
+				 "(--cluster-key FILE or --join-token)",
+				 address);
+			join_fail(n, why);
+			return;
+		}
+		log_info("cannot reach %s to join: %s; retrying", address, strerror(-status));
+		n->join_retry_ms = now_ms() + NODE_RETRY_MS;
+		n->jconn = NULL;
+		return;
+	}
+	n->jconn = peer_conn_new(stream, 0, join_msg, join_closed, n);
+	if (n->jconn == NULL)
+		return;
+	if (n->join == JOIN_PROMOTING) {
+		struct peer_msg p = {.type = PEER_PROMOTE, .seq = 2, .value = n->id};
+
+		peer_conn_send(n->jconn, &p);
+		return;
+	}
+	struct peer_msg m = {.type = PEER_JOIN,
+			     .seq = 1,
+			     .data = n->address,
+			     .len = (uint32_t)strlen(n->address)};
+	n->join = JOIN_ASKED;
+	peer_conn_send(n->jconn, &m);
+}
+
+static void join_connect(struct node *n)
+{
+	raft_id leader = 0;
+	const char *laddr = NULL;
+
+	if (n->jconn != NULL || n->jconn_connecting || n->closing || n->failure[0] != '\0' ||
+	    now_ms() < n->join_retry_ms)
+		return;
+	n->join_retry_ms = now_ms() + TRANSPORT_HANDSHAKE_MS + NODE_RETRY_MS;
+	/* Once raft runs, promote through whoever leads now. */
+	if (n->join == JOIN_PROMOTING && n->raft_started) {
+		raft_leader(&n->raft, &leader, &laddr);
+		if (laddr != NULL)
+			snprintf(n->join_target, sizeof(n->join_target), "%s", laddr);
+	} else if (n->join_next > strlen(n->join_targets) && n->join_target[0] != '\0') {
+		n->join_next = 0; /* the redirect target, once */
+	} else if (!join_pick(n)) {
+		join_fail(n, "no address to join: pass --join HOST:PORT[,HOST:PORT...]");
+		return;
+	}
+	n->jconn_connecting = true;
+	if (transport_connect_peer(&n->transport, n->join == JOIN_PROMOTING ? n->id : 0,
+				   n->address, n->join_target, join_connected, n) != 0) {
+		n->jconn_connecting = false;
+		n->join_retry_ms = now_ms() + NODE_RETRY_MS;
+	}
+}
+
+/* --- leadership and readiness ------------------------------------------------------ */
+
+static void ready_barrier_done(void *arg, int64_t result)
 {
 	struct node *n = arg;
 
 	n->barrier_pending = false;
 	if (result == 0) {
 		if (!n->ready)
-			log_info("node %llu is leader (term %llu) and has applied index %llu",
+			log_info("node %llu is %s (term %llu) and has applied index %llu",
 				 (unsigned long long)n->id,
+				 raft_state(&n->raft) == RAFT_LEADER ? "leader" : "a follower",
 				 (unsigned long long)n->raft.current_term,
-				 (unsigned long long)n->raft.last_applied);
+				 (unsigned long long)raft_last_applied(&n->raft));
 		n->ready = true;
 	} else {
 		n->barrier_term = 0; /* try again on the next tick */
@@ -497,19 +1410,26 @@ static void leader_barrier_done(void *arg, int64_t result)
 
 static void node_poll(struct node *n)
 {
-	int state = raft_state(&n->raft);
+	int state;
 
-	if (state == RAFT_LEADER && n->barrier_term != n->raft.current_term &&
-	    !n->barrier_pending && n->close_cb == NULL) {
+	if (n->join != JOIN_NONE && n->join != JOIN_DONE)
+		join_connect(n);
+	if (!n->raft_started || n->closing)
+		return;
+	state = raft_state(&n->raft);
+	/* A new leader commits a barrier of its term before it is "ready";
+	 * a follower syncs once through the leader. */
+	if (!n->barrier_pending && (n->join == JOIN_NONE || n->join == JOIN_DONE) &&
+	    ((state == RAFT_LEADER && n->barrier_term != n->raft.current_term) ||
+	     (state == RAFT_FOLLOWER && !n->ready))) {
 		n->barrier_term = n->raft.current_term;
 		n->barrier_pending = true;
-		if (node_barrier(n, leader_barrier_done, n) != 0) {
+		if (node_barrier(n, ready_barrier_done, n) != 0) {
 			n->barrier_pending = false;
 			n->barrier_term = 0;
 		}
 	}
-	if (state != RAFT_LEADER && state != RAFT_FOLLOWER)
-		n->ready = n->ready && state != RAFT_UNAVAILABLE;
+	node_track_leader(n);
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -517,6 +1437,7 @@ static void tick_cb(uv_timer_t *t)
 	struct node *n = t->data;
 
 	node_poll(n);
+	node_dispatch_all(n);
 	node_expire(n);
 }
 
@@ -526,7 +1447,12 @@ bool node_ready(struct node *n)
 	return n->ready;
 }
 
-/* --- status ---------------------------------------------------------------- */
+const char *node_failed(struct node *n)
+{
+	return n->failure[0] ? n->failure : NULL;
+}
+
+/* --- status ---------------------------------------------------------------------- */
 
 static const char *state_name(int state)
 {
@@ -542,26 +1468,30 @@ static const char *state_name(int state)
 	}
 }
 
+static const char *role_name(int role)
+{
+	return role == RAFT_VOTER ? "voter" : role == RAFT_STANDBY ? "standby" : "spare";
+}
+
 void node_status(struct node *n, struct node_status *st)
 {
-	const struct raft_configuration *c = &n->raft.configuration;
 	const char *leader_address = NULL;
 	raft_id leader = 0;
+	int role;
 
 	memset(st, 0, sizeof(*st));
 	st->id = n->id;
 	st->address = n->address;
-	st->state = state_name(raft_state(&n->raft));
+	st->leader_address = "";
+	st->state = "unavailable";
 	st->role = "spare";
-	for (unsigned i = 0; i < c->n; i++) {
-		if (c->servers[i].role == RAFT_VOTER)
-			st->voters++;
-		if (c->servers[i].id == n->id)
-			st->role = c->servers[i].role == RAFT_VOTER     ? "voter"
-				   : c->servers[i].role == RAFT_STANDBY ? "standby"
-									: "spare";
-	}
 	st->phase = n->ready ? "member" : "joining";
+	if (!n->raft_started)
+		return;
+	st->state = state_name(raft_state(&n->raft));
+	role = server_role(n, n->id);
+	st->role = role < 0 ? "spare" : role_name(role);
+	st->voters = count_role(n, RAFT_VOTER);
 	st->term = n->raft.current_term;
 	st->commit_index = n->raft.commit_index;
 	st->applied_index = raft_last_applied(&n->raft);
@@ -569,10 +1499,70 @@ void node_status(struct node *n, struct node_status *st)
 	raft_leader(&n->raft, &leader, &leader_address);
 	st->leader_id = leader;
 	st->leader_address = leader_address != NULL ? leader_address : "";
-	/* A leader that raft keeps as leader has heard from a majority within
-	 * an election timeout (raft steps down otherwise); a follower can commit
-	 * through a known leader. */
+	/* raft keeps a leader only while a majority answers within an election
+	 * timeout; a follower commits through a known leader. */
 	st->quorum = leader != 0 && n->ready;
+}
+
+int node_render_members(struct node *n, char *buf, size_t cap)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	raft_id leader = 0;
+	const char *laddr = NULL;
+	bool lead;
+	size_t used = 0;
+
+	if (!n->raft_started)
+		return 0;
+	lead = raft_state(&n->raft) == RAFT_LEADER;
+	raft_leader(&n->raft, &leader, &laddr);
+	for (unsigned i = 0; i < c->n && used < cap; i++) {
+		const struct raft_server *s = &c->servers[i];
+		const char *reach;
+		int k;
+
+		if (s->id == n->id)
+			reach = "yes";
+		else if (lead)
+			reach = n->raft.leader_state.progress[i].recent_recv ? "yes" : "no";
+		else if (s->id == leader)
+			reach = "yes";
+		else
+			reach = "unknown";
+		k = snprintf(buf + used, cap - used, "%llu %s %s %s%s\n", (unsigned long long)s->id,
+			     s->address, role_name(s->role), reach, s->id == leader ? " leader" : "");
+		if (k < 0)
+			return -EIO;
+		used += (size_t)k;
+	}
+	return (int)(used < cap ? used : cap);
+}
+
+int node_render_join_token(struct node *n, char *buf, size_t cap)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	char hex[2 * TRANSPORT_KEY_SIZE + 1];
+	size_t used;
+	int k;
+
+	transport_key_hex(n->key, hex);
+	k = snprintf(buf, cap, "%s%s@", NODE_TOKEN_PREFIX, hex);
+	if (k < 0 || (size_t)k >= cap)
+		return -ENOSPC;
+	used = (size_t)k;
+	for (unsigned i = 0; n->raft_started && i < c->n; i++) {
+		if (c->servers[i].role != RAFT_VOTER)
+			continue;
+		k = snprintf(buf + used, cap - used, "%s%s", buf[used - 1] == '@' ? "" : ",",
+			     c->servers[i].address);
+		if (k < 0 || (size_t)k >= cap - used)
+			return -ENOSPC;
+		used += (size_t)k;
+	}
+	if (buf[used - 1] == '@')
+		used += (size_t)snprintf(buf + used, cap - used, "%s", n->address);
+	k = snprintf(buf + used, cap - used, "\n");
+	return (int)used + (k > 0 ? k : 0);
 }
 
 uint64_t node_id(struct node *n)
@@ -590,13 +1580,78 @@ struct store *node_store(struct node *n)
 	return n->store;
 }
 
-void node_set_applied_hook(struct node *n, fsm_applied_cb cb, void *arg)
+static void node_applied(void *arg, uint64_t index, const struct entry *e,
+			 const struct store_change *ch)
 {
-	n->fsm.applied_cb = cb;
-	n->fsm.applied_arg = arg;
+	struct node *n = arg;
+
+	if (n->user_hook != NULL)
+		n->user_hook(n->user_arg, index, e, ch);
 }
 
-/* --- open, start, close ---------------------------------------------------- */
+void node_set_applied_hook(struct node *n, fsm_applied_cb cb, void *arg)
+{
+	n->user_hook = cb;
+	n->user_arg = arg;
+}
+
+static void node_restored(void *arg)
+{
+	struct node *n = arg;
+
+	if (n->restored_cb != NULL)
+		n->restored_cb(n->restored_arg);
+}
+
+void node_set_restored_hook(struct node *n, void (*cb)(void *arg), void *arg)
+{
+	n->restored_cb = cb;
+	n->restored_arg = arg;
+}
+
+/* --- open, start, close ------------------------------------------------------------ */
+
+static int node_raft_setup(struct node *n, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int rv;
+
+	if (path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0)
+		return -ENAMETOOLONG;
+	rv = raft_uv_init(&n->io, n->loop, path, &n->transport);
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot use raft directory %s: %s", path, n->io.errmsg);
+		return -EIO;
+	}
+	rv = raft_init(&n->raft, &n->io, &n->fsm.raft, n->id, n->address);
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot initialise raft: %s", raft_errmsg(&n->raft));
+		raft_uv_close(&n->io);
+		return -EIO;
+	}
+	n->raft_inited = true;
+	raft_set_election_timeout(&n->raft, n->cfg.election_timeout_ms);
+	raft_set_heartbeat_timeout(&n->raft, n->cfg.heartbeat_ms);
+	raft_set_snapshot_threshold(&n->raft, n->cfg.snapshot_threshold);
+	raft_set_snapshot_trailing(&n->raft, n->cfg.snapshot_trailing);
+	raft_set_pre_vote(&n->raft, true);
+	n->raft.data = n;
+	return 0;
+}
+
+static int node_raft_start(struct node *n, char *err, size_t errlen)
+{
+	int rv = raft_start(&n->raft);
+
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot start raft in %s: %s", n->data_dir,
+			 raft_errmsg(&n->raft));
+		return rv == RAFT_CORRUPT ? -EUCLEAN : -EIO;
+	}
+	n->raft_started = true;
+	node_poll(n);
+	return 0;
+}
 
 static int node_bootstrap(struct node *n, char *err, size_t errlen)
 {
@@ -619,6 +1674,7 @@ static int node_bootstrap(struct node *n, char *err, size_t errlen)
 			 strerror(-rv));
 		return rv;
 	}
+	n->fresh = false;
 	log_info("bootstrapped a new cluster: node %llu at %s", (unsigned long long)n->id,
 		 n->address);
 	return 0;
@@ -655,24 +1711,41 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 
 	rv = node_conf_load(n, err, errlen);
 	if (rv == -ENOENT) {
-		if (!cfg->bootstrap) {
+		if (cfg->join == NULL && !cfg->bootstrap) {
 			snprintf(err, errlen,
-				 "%s holds no node; pass --bootstrap to start a new cluster",
+				 "%s holds no node; pass --bootstrap or --join HOST:PORT",
 				 n->data_dir);
 			rv = -EINVAL;
 			goto err;
 		}
 		n->fresh = true;
-		n->id = 1;
 		snprintf(n->address, sizeof(n->address), "%s",
 			 cfg->address != NULL ? cfg->address : NODE_DEFAULT_ADDRESS);
+		wipe_unfinished(n);
+		if (cfg->join != NULL) {
+			if (strlen(cfg->join) >= sizeof(n->join_targets)) {
+				snprintf(err, errlen, "--join list is too long");
+				rv = -EINVAL;
+				goto err;
+			}
+			strcpy(n->join_targets, cfg->join);
+			n->join = JOIN_CONNECTING;
+		} else {
+			n->id = 1;
+		}
 	} else if (rv != 0) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "cannot read %s/%s: %s", n->data_dir, NODE_CONF,
 				 strerror(-rv));
 		goto err;
+	} else if (cfg->join != NULL) {
+		log_info("%s already holds node %llu; ignoring --join", n->data_dir,
+			 (unsigned long long)n->id);
 	}
 	rv = probe_port(n->address, err, errlen);
+	if (rv != 0)
+		goto err;
+	rv = node_load_key(n, err, errlen);
 	if (rv != 0)
 		goto err;
 	rv = node_bump_epoch(n);
@@ -681,7 +1754,6 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 			 strerror(-rv));
 		goto err;
 	}
-
 	if (path_join(path, sizeof(path), n->data_dir, NODE_STORE) != 0) {
 		rv = -ENAMETOOLONG;
 		goto err;
@@ -689,7 +1761,6 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 	rv = store_open(path, cfg->validator, &n->store, err, errlen);
 	if (rv != 0)
 		goto err;
-
 	if (path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0) {
 		rv = -ENAMETOOLONG;
 		goto err;
@@ -700,47 +1771,19 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		goto err;
 	}
 	fsm_init(&n->fsm, n->store, &n->raft);
-	rv = raft_uv_tcp_init(&n->transport, loop);
+	n->fsm.applied_cb = node_applied;
+	n->fsm.applied_arg = n;
+	n->fsm.restored_cb = node_restored;
+	n->fsm.restored_arg = n;
+	rv = transport_init(&n->transport, loop, n->key);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot set up the network transport");
-		rv = -ENOMEM;
 		goto err;
 	}
-	rv = raft_uv_init(&n->io, loop, path, &n->transport);
-	if (rv != 0) {
-		snprintf(err, errlen, "cannot use raft directory %s: %s", path, n->io.errmsg);
-		raft_uv_tcp_close(&n->transport);
-		rv = -EIO;
-		goto err;
-	}
-	rv = raft_init(&n->raft, &n->io, &n->fsm.raft, n->id, n->address);
-	if (rv != 0) {
-		snprintf(err, errlen, "cannot initialise raft: %s", raft_errmsg(&n->raft));
-		raft_uv_close(&n->io);
-		raft_uv_tcp_close(&n->transport);
-		rv = -EIO;
-		goto err;
-	}
-	raft_set_election_timeout(&n->raft, cfg->election_timeout_ms);
-	raft_set_heartbeat_timeout(&n->raft, cfg->heartbeat_ms);
-	raft_set_snapshot_threshold(&n->raft, cfg->snapshot_threshold);
-	raft_set_snapshot_trailing(&n->raft, cfg->snapshot_trailing);
-	raft_set_pre_vote(&n->raft, true);
-	n->raft.data = n;
-
-	if (n->fresh) {
-		rv = node_bootstrap(n, err, errlen);
-		if (rv != 0)
-			goto err_raft;
-	}
+	n->transport_ready = true;
+	transport_set_peer_cb(&n->transport, inbound_accept, n);
 	*out = n;
 	return 0;
-
-err_raft:
-	/* Undoing raft_init needs raft_close and a running loop; the caller
-	 * exits on any failure here, so leave it to the process exit. */
-	*out = NULL;
-	return rv;
 err:
 	node_free(n);
 	return rv;
@@ -748,19 +1791,28 @@ err:
 
 int node_start(struct node *n, char *err, size_t errlen)
 {
-	int rv = raft_start(&n->raft);
+	int rv;
 
-	if (rv != 0) {
-		snprintf(err, errlen, "cannot start raft in %s: %s", n->data_dir,
-			 raft_errmsg(&n->raft));
-		return rv == RAFT_CORRUPT ? -EUCLEAN : -EIO;
-	}
-	n->raft_started = true;
 	uv_timer_init(n->loop, &n->tick);
 	n->tick.data = n;
+	uv_check_init(n->loop, &n->check);
+	n->check.data = n;
+	uv_timer_init(n->loop, &n->transfer_timer);
+	n->transfer_timer.data = n;
+	n->handles_ready = true;
 	uv_timer_start(&n->tick, tick_cb, NODE_TICK_MS, NODE_TICK_MS);
-	node_poll(n);
-	return 0;
+	uv_check_start(&n->check, check_cb);
+	if (n->join != JOIN_NONE) {
+		log_info("joining the cluster via %s", n->join_targets);
+		node_poll(n); /* raft starts once we have an id */
+		return 0;
+	}
+	rv = node_raft_setup(n, err, errlen);
+	if (rv == 0 && n->fresh)
+		rv = node_bootstrap(n, err, errlen);
+	if (rv == 0)
+		rv = node_raft_start(n, err, errlen);
+	return rv;
 }
 
 static void node_handle_closed(uv_handle_t *h)
@@ -771,39 +1823,93 @@ static void node_handle_closed(uv_handle_t *h)
 		n->close_cb(n->close_arg);
 }
 
+static void transport_closed_cb(struct raft_uv_transport *t)
+{
+	(void)t;
+}
+
+static void node_close_handles(struct node *n)
+{
+	n->closing_handles = 1; /* ourselves, until all closes are issued */
+	if (n->handles_ready) {
+		n->closing_handles += 3;
+		uv_close((uv_handle_t *)&n->tick, node_handle_closed);
+		uv_close((uv_handle_t *)&n->check, node_handle_closed);
+		uv_close((uv_handle_t *)&n->transfer_timer, node_handle_closed);
+	}
+	node_handle_closed((uv_handle_t *)&n->tick);
+}
+
 static void node_raft_closed(struct raft *r)
 {
 	struct node *n = r->data;
 
 	raft_uv_close(&n->io);
-	raft_uv_tcp_close(&n->transport);
-	n->closing_handles = 1;
-	if (n->raft_started) {
-		uv_close((uv_handle_t *)&n->tick, node_handle_closed);
+	node_close_handles(n);
+}
+
+static void node_close_raft(struct node *n)
+{
+	struct inbound *in;
+
+	uv_timer_stop(&n->transfer_timer);
+	if (n->lconn != NULL)
+		peer_conn_close(n->lconn);
+	if (n->jconn != NULL)
+		peer_conn_close(n->jconn);
+	for (in = n->inbound; in != NULL; in = in->next)
+		peer_conn_close(in->c);
+	if (n->raft_inited) {
+		n->raft.data = n;
+		raft_close(&n->raft, node_raft_closed);
 	} else {
-		n->closing_handles = 0;
-		n->close_cb(n->close_arg);
+		if (n->transport_ready)
+			n->transport.close(&n->transport, transport_closed_cb);
+		node_close_handles(n);
 	}
+}
+
+static void transfer_cb(struct raft_transfer *req)
+{
+	struct node *n = req->data;
+
+	log_info("handed leadership over");
+	if (uv_is_active((uv_handle_t *)&n->transfer_timer)) {
+		uv_timer_stop(&n->transfer_timer);
+		node_close_raft(n);
+	}
+}
+
+static void transfer_timeout(uv_timer_t *t)
+{
+	struct node *n = t->data;
+
+	log_warn("leadership transfer did not complete; closing anyway");
+	node_close_raft(n);
 }
 
 void node_close(struct node *n, void (*cb)(void *arg), void *arg)
 {
 	n->close_cb = cb;
 	n->close_arg = arg;
-	if (n->raft_started)
+	n->closing = true;
+	if (n->handles_ready) {
 		uv_timer_stop(&n->tick);
-	/* Requests still in flight get their answer from raft's close (it
-	 * fails pending requests with RAFT_SHUTDOWN... which 0.15 only does for
-	 * some); answer any left ourselves. */
-	while (n->head != NULL) {
-		struct node_req *r = n->head;
-		node_done_cb done = r->cb;
-
-		req_unlink(n, r);
-		r->cb = NULL;
-		done(r->arg, -ESHUTDOWN);
+		uv_check_stop(&n->check);
 	}
-	raft_close(&n->raft, node_raft_closed);
+	while (n->head != NULL)
+		req_finish(n->head, -ESHUTDOWN);
+	/* A leader that leaves hands over first, so the cluster does not wait
+	 * an election timeout for a new one. */
+	if (n->raft_started && raft_state(&n->raft) == RAFT_LEADER &&
+	    count_role(n, RAFT_VOTER) > 1) {
+		n->transfer.data = n;
+		if (raft_transfer(&n->raft, &n->transfer, 0, transfer_cb) == 0) {
+			uv_timer_start(&n->transfer_timer, transfer_timeout, NODE_TRANSFER_MS, 0);
+			return;
+		}
+	}
+	node_close_raft(n);
 }
 
 void node_free(struct node *n)
@@ -811,6 +1917,8 @@ void node_free(struct node *n)
 	if (n == NULL)
 		return;
 	store_close(n->store);
+	if (n->transport_ready)
+		transport_free(&n->transport);
 	if (n->lock_fd >= 0)
 		close(n->lock_fd);
 	free(n);

@@ -1,17 +1,19 @@
 /*
  * A node: this process's member of the cluster — its data directory, the
- * raft instance over libuv, the FSM and the store — and the one door through
- * which the rest of the daemon proposes changes (node_submit, node_barrier).
+ * raft instance, the FSM and the store, its connections to other nodes —
+ * and the one door through which the rest of the daemon proposes changes
+ * (node_submit, node_barrier), whichever node leads.
  *
  * Everything here is owned by the libuv loop thread; no function may be
  * called from another thread.
  *
  * Data directory layout (DESIGN §2 --data):
- *   node.conf   id and address of this node (written once, at bootstrap/join)
- *   epoch       start counter, part of every inode number this node allocates
- *   lock        flock()ed while a daemon uses the directory
- *   raft/       raft_uv's log segments, metadata and snapshots
- *   store.db    the sqlite store (plus -wal/-shm)
+ *   node.conf     id and address of this node (written at bootstrap/join)
+ *   cluster.key   the shared cluster secret (64 hex characters)
+ *   epoch         start counter, part of every inode number and request id
+ *   lock          flock()ed while a daemon uses the directory
+ *   raft/         raft_uv's log segments, metadata and snapshots
+ *   store.db      the sqlite store (plus -wal/-shm)
  */
 #ifndef CFS_NODE_H
 #define CFS_NODE_H
@@ -24,22 +26,33 @@
 #include "entry.h"
 #include "fsm.h"
 #include "store.h"
+#include "transport.h"
 
 /* Defaults, all overridable in struct node_config. */
 #define NODE_DEFAULT_ADDRESS "127.0.0.1:7440"
 #define NODE_DEFAULT_COMMIT_TIMEOUT_MS 5000
-/* Tuned for a LAN (raft's own defaults, 1000/100, made failover take ~3 s). */
+/* Tuned for a LAN (raft's own defaults, 1000/100, made failover take ~3 s;
+ * ../shared/notes/raft-0.15.md). */
 #define NODE_DEFAULT_ELECTION_TIMEOUT_MS 300
 #define NODE_DEFAULT_HEARTBEAT_MS 50
 #define NODE_DEFAULT_SNAPSHOT_THRESHOLD 1024
 #define NODE_DEFAULT_SNAPSHOT_TRAILING 2048
-/* How often the node looks at raft's state (leadership, timeouts). */
+#define NODE_DEFAULT_MAX_VOTERS 3
+/* How often the node looks at raft's state (leadership, retries). */
 #define NODE_TICK_MS 50
+/* A mutation waits this long for a leader to be known before EROFS. */
+#define NODE_NO_LEADER_GRACE_MS 1500
+/* Pause between attempts to reach a join target or the leader. */
+#define NODE_RETRY_MS 200
 
 struct node_config {
 	const char *data_dir;
-	const char *address; /* NULL: from node.conf, else the default */
-	bool bootstrap;	     /* start a new cluster if the data dir is new */
+	const char *address;  /* NULL: from node.conf, else the default */
+	bool bootstrap;	      /* start a new cluster if the data dir is new */
+	const char *join;     /* "HOST:PORT[,HOST:PORT…]" to join, or NULL */
+	const char *key_file; /* NULL: DATA/cluster.key */
+	const uint8_t *key;   /* or the key itself (from a join token) */
+	unsigned max_voters;
 	unsigned commit_timeout_ms;
 	unsigned election_timeout_ms;
 	unsigned heartbeat_ms;
@@ -52,28 +65,30 @@ void node_config_defaults(struct node_config *c);
 
 struct node;
 
-/* Open the data directory (creating it), the store and raft; bootstrap a
- * single-voter cluster if the directory is new and cfg->bootstrap is set.
- * On failure returns a negative errno and a one-line reason in @err. */
+/* Open the data directory (creating it), the key, the store. On failure
+ * returns a negative errno and a one-line reason in @err. */
 int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg, char *err,
 	      size_t errlen);
 
-/* Start raft (listening on the address). */
+/* Bootstrap or join if the data directory is new, then start raft. Joining
+ * goes on in the loop; node_ready()/node_failed() tell how it ends. */
 int node_start(struct node *n, char *err, size_t errlen);
 
 /* True once this node knows a leader and has applied everything that was
  * committed when it became ready to serve (see node.c). */
 bool node_ready(struct node *n);
+/* Non-NULL once starting has failed for good (e.g. wrong cluster key). */
+const char *node_failed(struct node *n);
 
 /* The outcome of a proposal: >= 0 success (the FSM's result), < 0 -errno:
  * EROFS (no leader known), ETIMEDOUT (no outcome within the commit timeout:
  * it may still commit), or the FSM's refusal. */
 typedef void (*node_done_cb)(void *arg, int64_t result);
 
-/* Propose an encoded entry. Takes ownership of b->base in every case. The
- * callback runs once the entry is applied on this node (or failed), never
- * from within this call. Returns 0, or -errno if it could not be proposed
- * (the callback will then not run). */
+/* Propose an encoded entry, on the leader or forwarded to it. Takes
+ * ownership of b->base in every case. The callback runs once the entry is
+ * applied on this node (or failed), never from within this call. Returns 0,
+ * or -errno if it could not be proposed (the callback will then not run). */
 int node_submit(struct node *n, struct entry_buf *b, node_done_cb cb, void *arg);
 
 /* Linearizable sync: cb runs once this node has applied everything that was
@@ -81,6 +96,8 @@ int node_submit(struct node *n, struct entry_buf *b, node_done_cb cb, void *arg)
 int node_barrier(struct node *n, node_done_cb cb, void *arg);
 
 void node_set_applied_hook(struct node *n, fsm_applied_cb cb, void *arg);
+/* Called after a snapshot replaced the store's content. */
+void node_set_restored_hook(struct node *n, void (*cb)(void *arg), void *arg);
 
 struct node_status {
 	uint64_t id;
@@ -98,13 +115,24 @@ struct node_status {
 
 void node_status(struct node *n, struct node_status *st);
 
+/* .cluster/members: "ID ADDRESS ROLE REACHABLE" lines. Returns the length
+ * written or -errno. */
+int node_render_members(struct node *n, char *buf, size_t cap);
+/* The line `clusterfsd --join-token` accepts: key and member addresses. */
+int node_render_join_token(struct node *n, char *buf, size_t cap);
+
 uint64_t node_id(struct node *n);
 uint32_t node_epoch(struct node *n);
 struct store *node_store(struct node *n);
 
-/* Fail every request still waiting (shutdown), then close raft; @cb runs
- * when everything is closed and the node can be freed with node_free. */
+/* Hand leadership away if we lead, fail every request still waiting, then
+ * close raft; @cb runs when everything is closed and the node can be freed
+ * with node_free. */
 void node_close(struct node *n, void (*cb)(void *arg), void *arg);
 void node_free(struct node *n);
+
+/* Join tokens: "cfs1:<64 hex key>@HOST:PORT[,HOST:PORT…]". */
+int node_parse_join_token(const char *token, uint8_t key[TRANSPORT_KEY_SIZE], char *members,
+			  size_t members_len);
 
 #endif

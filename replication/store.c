@@ -66,6 +66,9 @@ enum stmt {
 	ST_META_SET,
 	ST_ORPHANS,
 	ST_COUNT_INODES,
+	ST_REQ_GET,
+	ST_REQ_PUT,
+	ST_REQ_PRUNE,
 	ST__N
 };
 
@@ -101,6 +104,10 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
 	[ST_ORPHANS] = "SELECT ino FROM inodes WHERE nlink = 0",
 	[ST_COUNT_INODES] = "SELECT count(*) FROM inodes",
+	[ST_REQ_GET] = "SELECT result FROM requests WHERE node = ?1 AND rid = ?2",
+	[ST_REQ_PUT] = "INSERT OR REPLACE INTO requests (node, rid, result, stamp) "
+		       "VALUES (?1, ?2, ?3, ?4)",
+	[ST_REQ_PRUNE] = "DELETE FROM requests WHERE stamp < ?1",
 };
 
 static const char store_schema[] =
@@ -115,7 +122,9 @@ static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS dentries (parent INTEGER NOT NULL, name BLOB NOT NULL,"
 	" ino INTEGER NOT NULL, PRIMARY KEY (parent, name)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS xattrs (ino INTEGER NOT NULL, name BLOB NOT NULL,"
-	" value BLOB NOT NULL, PRIMARY KEY (ino, name)) WITHOUT ROWID;";
+	" value BLOB NOT NULL, PRIMARY KEY (ino, name)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS requests (node INTEGER NOT NULL, rid INTEGER NOT NULL,"
+	" result INTEGER NOT NULL, stamp INTEGER NOT NULL, PRIMARY KEY (node, rid)) WITHOUT ROWID;";
 
 struct store {
 	sqlite3 *db;
@@ -731,6 +740,7 @@ static int apply_unlink(struct apply *ap)
 	rv = lookup_n(s, e->parent, e->name, e->name_len, &a);
 	if (rv != 0)
 		return rv;
+	ap->ch->ino = a.ino;
 	if (e->flags & ENTRY_F_DIR) {
 		if (!S_ISDIR(a.mode))
 			return -ENOTDIR;
@@ -786,6 +796,8 @@ static int apply_rename(struct apply *ap)
 	if (rv != 0 && rv != -ENOENT)
 		return rv;
 	have_dst = rv == 0;
+	ap->ch->ino = src.ino;
+	ap->ch->replaced = have_dst ? dst.ino : 0;
 
 	if (is_fixed_dir(src.ino) || (have_dst && is_fixed_dir(dst.ino)))
 		return -EPERM;
@@ -1111,8 +1123,27 @@ static int apply_removexattr(struct apply *ap)
 	return touch(ap, a.ino, 0);
 }
 
+/* Allocate a node id never used before: ids are part of inode numbers. */
+static int apply_node(struct apply *ap)
+{
+	uint64_t max = 1, id;
+	int rv = meta_get(ap->s, "node_max", &max);
+
+	if (rv != 0 && rv != -ENOENT)
+		return rv;
+	id = (max > ap->e->offset ? max : ap->e->offset) + 1;
+	if (id >= (1u << 16))
+		return -ENOSPC; /* 16 bits of every inode number */
+	rv = meta_set(ap->s, "node_max", id);
+	if (rv == 0)
+		ap->ch->result = (int64_t)id;
+	return rv;
+}
+
 static int apply_op(struct apply *ap)
 {
+	if (ap->e->op != ENTRY_NODE)
+		ap->ch->ino = ap->e->ino;
 	switch (ap->e->op) {
 	case ENTRY_CREATE:
 		return apply_create(ap);
@@ -1130,9 +1161,47 @@ static int apply_op(struct apply *ap)
 		return apply_setxattr(ap);
 	case ENTRY_REMOVEXATTR:
 		return apply_removexattr(ap);
+	case ENTRY_NODE:
+		return apply_node(ap);
 	default:
 		return -EINVAL;
 	}
+}
+
+/* Has this (node, request id) been applied before? Sets its outcome. */
+static bool request_seen(struct store *s, const struct entry *e, int64_t *result)
+{
+	sqlite3_stmt *st = stmt(s, ST_REQ_GET);
+	bool seen;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->node_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)e->request_id);
+	seen = sqlite3_step(st) == SQLITE_ROW;
+	if (seen)
+		*result = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return seen;
+}
+
+/* Remember the outcome of a request; now and then forget old ones (by the
+ * leader's clock in the entry, so every node forgets the same ones). */
+static int request_remember(struct store *s, uint64_t index, const struct entry *e,
+			    int64_t result)
+{
+	sqlite3_stmt *st = stmt(s, ST_REQ_PUT);
+	int rv;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->node_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)e->request_id);
+	sqlite3_bind_int64(st, 3, result);
+	sqlite3_bind_int64(st, 4, e->stamp_ns);
+	rv = step_done(s, st);
+	if (rv == 0 && index % STORE_PRUNE_EVERY == 0) {
+		st = stmt(s, ST_REQ_PRUNE);
+		sqlite3_bind_int64(st, 1, e->stamp_ns - STORE_REQUEST_MEMORY_NS);
+		rv = step_done(s, st);
+	}
+	return rv;
 }
 
 /* Errors that say the store itself failed, as opposed to a refusal. */
@@ -1154,6 +1223,11 @@ int store_apply(struct store *s, uint64_t index, const struct entry *e,
 	rv = exec(s, "BEGIN IMMEDIATE; SAVEPOINT op;");
 	if (rv != 0)
 		return rv;
+	if (e->request_id != 0 && request_seen(s, e, &change->result)) {
+		change->duplicate = true;
+		change->noop = true;
+		goto record;
+	}
 	rv = apply_op(&ap);
 	if (rv != 0) {
 		s->bytes = bytes_before;
@@ -1165,7 +1239,13 @@ int store_apply(struct store *s, uint64_t index, const struct entry *e,
 			exec(s, "ROLLBACK;");
 			return rv2 != 0 ? rv2 : rv;
 		}
+		rv = 0; /* a refusal is an outcome, remembered like any other */
 	}
+	if (e->request_id != 0)
+		rv = request_remember(s, index, e, change->result);
+	if (rv != 0)
+		goto fail;
+record:
 	rv = exec(s, "RELEASE op;");
 	if (rv == 0)
 		rv = meta_set(s, "applied", index);
@@ -1174,6 +1254,7 @@ int store_apply(struct store *s, uint64_t index, const struct entry *e,
 	if (rv == 0)
 		rv = exec(s, "COMMIT;");
 	if (rv != 0) {
+fail:
 		exec(s, "ROLLBACK;");
 		s->bytes = bytes_before;
 		return rv;
@@ -1297,6 +1378,8 @@ static int store_init_tree(struct store *s)
 		rv = meta_set(s, "max_file", STORE_DEFAULT_MAX_FILE);
 	if (rv == 0)
 		rv = meta_set(s, "max_bytes", STORE_DEFAULT_MAX_BYTES);
+	if (rv == 0)
+		rv = meta_set(s, "node_max", 1); /* the bootstrap node */
 	return rv;
 }
 

@@ -15,6 +15,12 @@
  * index, so an entry that raft re-applies at start-up is recognised and
  * skipped (raft replays everything after the last snapshot on every start).
  *
+ * Idempotency: an entry carries (node id, request id); the outcome of each
+ * is remembered in requests(node, rid, result, stamp) for
+ * STORE_REQUEST_MEMORY_NS of leader time, so a request retried after a lost
+ * reply or a leader change is answered with its first outcome and never
+ * applied twice.
+ *
  * Inode numbers are chosen by the proposing node (see fs/frontend.c) and
  * never change; the namespace directories have fixed numbers so that every
  * node creates the same initial tree without a log entry.
@@ -44,6 +50,10 @@
 #define STORE_DEFAULT_MAX_BYTES (256ull << 20)
 #define STORE_MAX_XATTR_VALUE 65536
 #define STORE_MAX_PATH 4096
+/* How long the outcome of a request is remembered for retries. */
+#define STORE_REQUEST_MEMORY_NS (600ll * 1000000000)
+/* Old outcomes are pruned when the applied index is a multiple of this. */
+#define STORE_PRUNE_EVERY 256
 
 struct store;
 
@@ -82,6 +92,9 @@ struct store_validator {
 struct store_change {
 	int64_t result; /* >= 0 success (CREATE: the inode), < 0 -errno */
 	bool noop;	/* success, but nothing changed (identical write) */
+	bool duplicate; /* a retry of an entry already applied: nothing done */
+	uint64_t ino;	/* the inode the entry changed (UNLINK/RENAME: source) */
+	uint64_t replaced; /* RENAME: the inode that was at the destination */
 	uint64_t orphaned[2]; /* inodes that reached nlink 0 (unlink/rename) */
 };
 

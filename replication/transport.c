@@ -72,7 +72,6 @@ struct hs {
 	uv_timer_t timer;
 	uv_getaddrinfo_t gai;
 	uv_connect_t creq;
-	uv_write_t wreq;
 	int pending; /* handles or requests still to call back before free */
 	bool failed;
 	int status; /* outbound: why it failed, for the callback */
@@ -382,12 +381,22 @@ static void hs_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 
 static void hs_write_done(uv_write_t *req, int status);
 
+/* Each write has its own request: a second write may be issued before the
+ * callback of the first has run, and a uv_write_t must not be reused until
+ * then. */
 static void hs_write(struct hs *h, const uint8_t *data, size_t len)
 {
 	uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+	uv_write_t *req = malloc(sizeof(*req));
 
+	if (req == NULL) {
+		hs_fail(h, -ENOMEM, "out of memory");
+		return;
+	}
+	req->data = h;
 	h->pending++;
-	if (uv_write(&h->wreq, (uv_stream_t *)h->tcp, &buf, 1, hs_write_done) != 0) {
+	if (uv_write(req, (uv_stream_t *)h->tcp, &buf, 1, hs_write_done) != 0) {
+		free(req);
 		h->pending--;
 		hs_fail(h, -EIO, "write failed");
 	}
@@ -524,6 +533,7 @@ static void hs_write_done(uv_write_t *req, int status)
 {
 	struct hs *h = req->data;
 
+	free(req);
 	if (status != 0)
 		hs_fail(h, -EIO, uv_strerror(status));
 	else if (h->step == HS_S_WRITE_ACK && !h->failed)
@@ -540,7 +550,6 @@ static struct hs *hs_new(struct transport *t, bool outbound)
 	h->t = t;
 	h->outbound = outbound;
 	h->pending = 1; /* the handshake's own reference */
-	h->wreq.data = h;
 	h->creq.data = h;
 	h->gai.data = h;
 	uv_timer_init(t->loop, &h->timer);

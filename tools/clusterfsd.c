@@ -29,8 +29,9 @@
 
 #define DEFAULT_MOUNT "/var/lib/clusterfs"
 #define DEFAULT_DATA "/var/lib/clusterfsd"
-/* How long start-up may wait for the node to become ready. */
-#define READY_TIMEOUT_MS 30000
+/* How long start-up may wait for the node to become ready (a join may
+ * bring a whole snapshot over). */
+#define READY_TIMEOUT_MS 120000
 /* How often shutdown checks whether in-flight requests are done. */
 #define DRAIN_POLL_MS 20
 
@@ -57,6 +58,7 @@ static void usage(FILE *out)
 		"  --join HOST:PORT[,...] join an existing cluster (with --cluster-key)\n"
 		"  --join-token TOKEN     join with a line from `clusterfsctl join-token`\n"
 		"  --cluster-key FILE     shared cluster secret (default DATA/cluster.key)\n"
+		"  --max-voters N         voters in the cluster, odd (default 3)\n"
 		"  --commit-timeout SECS  give up on a commit after this long (default 5)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
 		"  --version              print the version and exit\n");
@@ -105,6 +107,20 @@ static int render_leader(void *arg, char *buf, size_t cap)
 			st.leader_address);
 }
 
+static int render_members(void *arg, char *buf, size_t cap)
+{
+	struct daemon *d = arg;
+
+	return node_render_members(d->node, buf, cap);
+}
+
+static int render_join_token(void *arg, char *buf, size_t cap)
+{
+	struct daemon *d = arg;
+
+	return node_render_join_token(d->node, buf, cap);
+}
+
 static int render_version(void *arg, char *buf, size_t cap)
 {
 	(void)arg;
@@ -151,13 +167,14 @@ static void drain_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
 
-	if (fs_in_flight(d->fs) > 0 && now_ms() < d->drain_deadline)
+	if (!fs_idle(d->fs) && now_ms() < d->drain_deadline)
 		return;
 	uv_timer_stop(t);
 	if (fs_in_flight(d->fs) > 0)
 		log_warn("%u requests still waiting for a commit at shutdown",
 			 fs_in_flight(d->fs));
 	node_set_applied_hook(d->node, NULL, NULL);
+	node_set_restored_hook(d->node, NULL, NULL);
 	fs_unmount(d->fs);
 	d->fs = NULL;
 	node_close(d->node, node_closed, d);
@@ -172,7 +189,8 @@ static void signal_cb(uv_signal_t *s, int signum)
 	d->stopping = true;
 	log_info("%s: leaving", strsignal(signum));
 	sd_notify(0, "STOPPING=1");
-	fs_stop_intake(d->fs);
+	/* Keep serving while what is in flight finishes: an invalidation in
+	 * the kernel may wait for a request of ours. */
 	d->drain_deadline = now_ms() + d->commit_timeout_ms + 1000;
 	uv_timer_start(&d->drain, drain_cb, 0, DRAIN_POLL_MS);
 }
@@ -180,7 +198,7 @@ static void signal_cb(uv_signal_t *s, int signum)
 /* --- main ------------------------------------------------------------------------ */
 
 enum { OPT_MOUNT = 256, OPT_DATA, OPT_ADDRESS, OPT_BOOTSTRAP, OPT_JOIN, OPT_JOIN_TOKEN,
-       OPT_KEY, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_VERSION, OPT_HELP };
+       OPT_KEY, OPT_MAX_VOTERS, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_VERSION, OPT_HELP };
 
 static const struct option options[] = {
 	{"mount", required_argument, NULL, OPT_MOUNT},
@@ -190,6 +208,7 @@ static const struct option options[] = {
 	{"join", required_argument, NULL, OPT_JOIN},
 	{"join-token", required_argument, NULL, OPT_JOIN_TOKEN},
 	{"cluster-key", required_argument, NULL, OPT_KEY},
+	{"max-voters", required_argument, NULL, OPT_MAX_VOTERS},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"commit-timeout", required_argument, NULL, OPT_COMMIT_TIMEOUT},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -202,7 +221,7 @@ static bool wait_ready(struct daemon *d)
 	uint64_t deadline = now_ms() + READY_TIMEOUT_MS;
 
 	while (!node_ready(d->node)) {
-		if (now_ms() > deadline)
+		if (now_ms() > deadline || node_failed(d->node) != NULL)
 			return false;
 		uv_run(&d->loop, UV_RUN_ONCE);
 	}
@@ -216,6 +235,8 @@ int main(int argc, char **argv)
 	struct fs_config fcfg = {0};
 	enum log_level level = LOG_LEVEL_INFO;
 	const char *mount = DEFAULT_MOUNT;
+	static uint8_t token_key[TRANSPORT_KEY_SIZE];
+	static char token_members[1024];
 	char err[512] = "";
 	int opt, rv;
 
@@ -241,11 +262,31 @@ int main(int argc, char **argv)
 			ncfg.bootstrap = true;
 			break;
 		case OPT_JOIN:
+			ncfg.join = optarg;
+			break;
 		case OPT_JOIN_TOKEN:
+			if (node_parse_join_token(optarg, token_key, token_members,
+						  sizeof(token_members)) != 0) {
+				fail("--join-token is not a token from `clusterfsctl join-token`");
+				return 2;
+			}
+			ncfg.key = token_key;
+			ncfg.join = token_members;
+			break;
 		case OPT_KEY:
-			fail("joining a cluster is not available in this build yet (single node "
-			     "only); start without --join");
-			return 2;
+			ncfg.key_file = optarg;
+			break;
+		case OPT_MAX_VOTERS: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end != '\0' || v < 1 || v > 9 || v % 2 == 0) {
+				fail("--max-voters must be odd, from 1 to 9");
+				return 2;
+			}
+			ncfg.max_voters = (unsigned)v;
+			break;
+		}
 		case OPT_LOG_LEVEL:
 			if (log_parse_level(optarg, &level) != 0) {
 				fail("--log-level must be debug, info, warn or error");
@@ -295,17 +336,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!wait_ready(&d)) {
-		fail("the node did not become ready in time (no leader); see the log");
+		fail(node_failed(d.node) != NULL
+			     ? node_failed(d.node)
+			     : "the node did not become ready in time (no leader); see the log");
 		return 1;
 	}
 	store_drop_all_orphans(node_store(d.node));
 
-	static const char *const plug_names[] = {"self", "status", "leader", "version"};
-	static fs_render_fn const plug_fns[] = {render_self, render_status, render_leader,
-						render_version};
-	static struct fs_plug_file plugs[4];
-	for (int i = 0; i < 4; i++)
-		plugs[i] = (struct fs_plug_file){plug_names[i], plug_fns[i], &d};
+	static struct fs_plug_file plugs[] = {
+		{"self", render_self, &d, 0},	      {"status", render_status, &d, 0},
+		{"leader", render_leader, &d, 0},     {"members", render_members, &d, 0},
+		{"version", render_version, &d, 0},
+		/* holds the cluster key: root only */
+		{"join-token", render_join_token, &d, 0400},
+	};
 
 	struct fs_log log = {.impl = d.node, .submit = log_submit, .barrier = log_barrier};
 	fcfg.mountpoint = mount;
@@ -313,13 +357,14 @@ int main(int argc, char **argv)
 	fcfg.epoch = node_epoch(d.node);
 	fcfg.cache_timeout = FS_DEFAULT_CACHE_TIMEOUT;
 	fcfg.plugs = plugs;
-	fcfg.n_plugs = 4;
+	fcfg.n_plugs = sizeof(plugs) / sizeof(plugs[0]);
 	rv = fs_mount(&d.fs, &d.loop, node_store(d.node), &log, &fcfg, err, sizeof(err));
 	if (rv != 0) {
 		fail(err);
 		return 1;
 	}
 	node_set_applied_hook(d.node, fs_applied, d.fs);
+	node_set_restored_hook(d.node, fs_restored, d.fs);
 
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_init(&d.loop, &d.sigint);
