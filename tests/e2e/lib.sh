@@ -1,0 +1,441 @@
+# shellcheck shell=bash
+#
+# Shared helpers for the end-to-end tests: sourced by every tests/e2e/test_*.sh.
+#
+# A test drives real clusterfsd daemons through real FUSE mounts with plain
+# shell tools. Each test gets its own temporary directory (mounts, data dirs,
+# logs) and its own ports, so tests can run in parallel. On exit, whatever the
+# outcome, the EXIT trap stops every daemon this test started -- by PID, never
+# by name -- lazily unmounts what is left of this test's mounts and removes
+# the temporary directory. On failure it prints the tail of every node's log.
+#
+# Environment (set by tests/e2e/meson.build):
+#   CLUSTERFSD, CLUSTERFSCTL   the programs under test
+#   E2E_DIR                    this directory (errno_probe.py lives here)
+#   E2E_KEEP=1                 keep the temporary directory (for debugging)
+#
+# Node NAME lives in $TEST_TMP/NAME/{m,d,log}: mount point, data dir, stderr.
+
+set -euo pipefail
+
+E2E_DIR=${E2E_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+CLUSTERFSD=${CLUSTERFSD:-$E2E_DIR/../../build/clusterfsd}
+CLUSTERFSCTL=${CLUSTERFSCTL:-$E2E_DIR/../../build/clusterfsctl}
+PROBE="$E2E_DIR/errno_probe.py"
+TEST_NAME=$(basename "$0" .sh)
+
+# How long a node may take to become ready, and to stop after SIGTERM (the
+# daemon drains requests for up to the commit timeout + 1 s).
+NODE_START_TIMEOUT=${NODE_START_TIMEOUT:-20}
+NODE_STOP_TIMEOUT=${NODE_STOP_TIMEOUT:-15}
+
+declare -A NODE_PID=()  # NAME -> PID of the running (or last) daemon
+declare -A NODE_ADDR=() # NAME -> HOST:PORT it was first started with
+declare -a EXTRA_PIDS=() # helper processes to kill at exit (listeners, loops)
+declare -a CHECK_FAILURES=() # failed check(s), see check()
+
+say() { printf '%s: %s\n' "$TEST_NAME" "$*" >&2; }
+
+fail() {
+	printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2
+	exit 1
+}
+
+skip() {
+	printf '%s: SKIP: %s\n' "$TEST_NAME" "$*" >&2
+	exit 77
+}
+
+# --- prerequisites -------------------------------------------------------------
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (FUSE mounts with allow_other)"
+[ -c /dev/fuse ] || skip "needs /dev/fuse"
+[ -x "$CLUSTERFSD" ] || fail "CLUSTERFSD=$CLUSTERFSD is not executable (build first)"
+[ -x "$CLUSTERFSCTL" ] || fail "CLUSTERFSCTL=$CLUSTERFSCTL is not executable"
+command -v python3 >/dev/null || skip "needs python3"
+if ! command -v getfattr >/dev/null || ! command -v setfattr >/dev/null; then
+	skip "needs getfattr/setfattr (package attr)"
+fi
+
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/cfs-e2e-$TEST_NAME.XXXXXX")
+TEST_TMP=$(realpath "$TEST_TMP") # /proc/mounts shows resolved paths
+
+# --- cleanup --------------------------------------------------------------------
+
+pid_alive() {
+	local pid=$1 state
+	[ -n "$pid" ] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	# A zombie is dead for our purposes.
+	state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+	[ "$state" != Z ]
+}
+
+# Mount points of this test (under $TEST_TMP) that are still in /proc/mounts.
+test_mounts() {
+	awk -v pre="$TEST_TMP/" 'index($2, pre) == 1 { print $2 }' /proc/mounts
+}
+
+is_mounted() {
+	local dir
+	dir=$(realpath -m "$1")
+	awk -v d="$dir" '$2 == d { found = 1 } END { exit !found }' /proc/mounts
+}
+
+# Stop @pid: SIGTERM, bounded wait, then SIGKILL.
+stop_pid() {
+	local pid=$1 i
+	pid_alive "$pid" || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < NODE_STOP_TIMEOUT * 10; i++)); do
+		pid_alive "$pid" || return 0
+		sleep 0.1
+	done
+	say "pid $pid ignored SIGTERM for ${NODE_STOP_TIMEOUT}s; killing it"
+	kill -KILL "$pid" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		pid_alive "$pid" || return 0
+		sleep 0.1
+	done
+}
+
+cleanup() {
+	local rc=$? name pid m left f
+	set +e
+	trap - EXIT
+	if [ "${#CHECK_FAILURES[@]}" -gt 0 ]; then
+		say "${#CHECK_FAILURES[@]} check(s) failed:"
+		for f in "${CHECK_FAILURES[@]}"; do
+			say "  FAILED: $f"
+		done
+		[ "$rc" -eq 0 ] && rc=1
+	fi
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+		for name in "${!NODE_PID[@]}"; do
+			if [ -f "$TEST_TMP/$name/log" ]; then
+				say "--- last lines of node $name's log ($TEST_TMP/$name/log) ---"
+				tail -n 40 "$TEST_TMP/$name/log" >&2
+			fi
+		done
+	fi
+	for pid in "${EXTRA_PIDS[@]}"; do
+		if pid_alive "$pid"; then
+			kill -KILL "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+		fi
+	done
+	for name in "${!NODE_PID[@]}"; do
+		stop_pid "${NODE_PID[$name]}"
+	done
+	cd / || true
+	for m in $(test_mounts); do
+		say "lazily unmounting leftover mount $m"
+		umount -l "$m" 2>/dev/null
+	done
+	left=$(test_mounts)
+	if [ -n "$left" ]; then
+		say "mounts left behind, not removing $TEST_TMP: $left"
+		[ "$rc" -eq 0 ] && rc=1
+	elif [ "${E2E_KEEP:-0}" = 1 ]; then
+		say "keeping $TEST_TMP (E2E_KEEP=1)"
+	else
+		rm -rf --one-file-system "$TEST_TMP"
+	fi
+	if [ "$rc" -eq 0 ]; then
+		say "PASS"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- ports ----------------------------------------------------------------------
+
+# A random TCP port in 20000-60000 that nothing listens on and that this test
+# has not handed out yet (recorded in a file: free_port runs in $(...)).
+free_port() {
+	local port i
+	for ((i = 0; i < 200; i++)); do
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+		! grep -qx "$port" "$TEST_TMP/ports.given" 2>/dev/null || continue
+		if python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.close()' "$port" 2>/dev/null; then
+			echo "$port" >>"$TEST_TMP/ports.given"
+			echo "$port"
+			return 0
+		fi
+	done
+	fail "no free port found in 20000-60000"
+}
+
+# --- waiting --------------------------------------------------------------------
+
+# wait_for [-t SECONDS] CMD ARGS...: poll CMD until it succeeds, at most
+# SECONDS (default 10) and a bounded number of tries; fail the test otherwise.
+wait_for() {
+	local timeout=10 tries i
+	if [ "${1:-}" = -t ]; then
+		timeout=$2
+		shift 2
+	fi
+	tries=$(awk -v t="$timeout" 'BEGIN { printf "%d", t * 20 + 1 }')
+	for ((i = 0; i < tries; i++)); do
+		if "$@"; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "timed out after ${timeout}s waiting for: $*"
+}
+
+# --- nodes ----------------------------------------------------------------------
+
+node_mount() { echo "$TEST_TMP/$1/m"; }
+node_data() { echo "$TEST_TMP/$1/d"; }
+node_log() { echo "$TEST_TMP/$1/log"; }
+node_pid() { echo "${NODE_PID[$1]}"; }
+node_addr() { echo "${NODE_ADDR[$1]}"; }
+
+ctl() { "$CLUSTERFSCTL" "$@"; }
+
+# node_spawn NAME ARGS...: start clusterfsd with exactly ARGS in the
+# background (stderr appended to NAME's log); sets NODE_PID[NAME]. Does not wait.
+node_spawn() {
+	local name=$1
+	shift
+	mkdir -p "$TEST_TMP/$name"
+	echo "=== $(date +%T.%N) clusterfsd $*" >>"$(node_log "$name")"
+	CLUSTERFS_LOG_STDERR=1 "$CLUSTERFSD" "$@" 2>>"$(node_log "$name")" &
+	NODE_PID[$name]=$!
+}
+
+# node_wait_ready NAME: wait until `clusterfsctl wait` succeeds; fail with
+# the log if the daemon dies or the time is up.
+node_wait_ready() {
+	local name=$1 pid=${NODE_PID[$1]} m deadline
+	m=$(node_mount "$name")
+	deadline=$((SECONDS + NODE_START_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		if ctl --mount "$m" wait --timeout 1 2>/dev/null; then
+			return 0
+		fi
+		if ! pid_alive "$pid"; then
+			local rc=0
+			wait "$pid" || rc=$?
+			say "--- log of node $name ---"
+			cat "$(node_log "$name")" >&2
+			fail "node $name (pid $pid) exited with status $rc before it was ready"
+		fi
+	done
+	say "--- log of node $name ---"
+	cat "$(node_log "$name")" >&2
+	fail "node $name (pid $pid) was not ready after ${NODE_START_TIMEOUT}s"
+}
+
+# node_start NAME [EXTRA FLAGS...]: a new node with its own mount, data dir
+# and port; waits until it is ready.
+node_start() {
+	local name=$1 port
+	shift
+	port=$(free_port)
+	NODE_ADDR[$name]=127.0.0.1:$port
+	node_spawn "$name" --mount "$(node_mount "$name")" --data "$(node_data "$name")" \
+		--address "${NODE_ADDR[$name]}" --log-level debug "$@"
+	node_wait_ready "$name"
+}
+
+# node_restart NAME: start again with only --data and --mount (DESIGN §2:
+# identity and address are read back from the data dir).
+node_restart() {
+	local name=$1
+	if pid_alive "${NODE_PID[$name]:-}"; then
+		fail "node_restart $name: it is still running (pid ${NODE_PID[$name]})"
+	fi
+	node_spawn "$name" --mount "$(node_mount "$name")" --data "$(node_data "$name")"
+	node_wait_ready "$name"
+}
+
+# wait_exit PID SECONDS: wait (bounded) for a child of this shell to exit;
+# sets EXIT_STATUS to its exit status, or to "timeout". (Not to be called in
+# a $(...) subshell: only this shell can collect the status of its child.)
+EXIT_STATUS=""
+wait_exit() {
+	local pid=$1 secs=$2 i
+	for ((i = 0; i < secs * 20; i++)); do
+		pid_alive "$pid" || break
+		sleep 0.05
+	done
+	if pid_alive "$pid"; then
+		EXIT_STATUS=timeout
+		return 0
+	fi
+	EXIT_STATUS=0
+	wait "$pid" 2>/dev/null || EXIT_STATUS=$?
+}
+
+# node_stop NAME [SIGNAL]: SIGTERM (or SIGNAL), bounded wait, exit status 0,
+# and the mount gone from /proc/mounts.
+node_stop() {
+	local name=$1 sig=${2:-TERM} pid=${NODE_PID[$1]} rc
+	pid_alive "$pid" || fail "node_stop $name: pid $pid is not running"
+	kill -"$sig" "$pid"
+	wait_exit "$pid" "$NODE_STOP_TIMEOUT"
+	rc=$EXIT_STATUS
+	[ "$rc" != timeout ] || fail "node $name (pid $pid) did not exit ${NODE_STOP_TIMEOUT}s after SIG$sig"
+	[ "$rc" = 0 ] || fail "node $name exited with status $rc after SIG$sig, expected 0"
+	if is_mounted "$(node_mount "$name")"; then
+		fail "node $name exited but $(node_mount "$name") is still in /proc/mounts"
+	fi
+}
+
+# node_kill9 NAME: SIGKILL; the mount stays behind, dead (ENOTCONN).
+node_kill9() {
+	local name=$1 pid=${NODE_PID[$1]} rc
+	kill -KILL "$pid"
+	wait_exit "$pid" 10
+	rc=$EXIT_STATUS
+	[ "$rc" != timeout ] || fail "node $name (pid $pid) survived SIGKILL"
+}
+
+# --- assertions -----------------------------------------------------------------
+
+# Show a value so that invisible differences (newlines, NULs, spaces) show.
+show() { printf '%s' "$1" | od -An -c | head -n 8; }
+
+assert_eq() {
+	local expected=$1 actual=$2 what=${3:-value}
+	if [ "$expected" != "$actual" ]; then
+		say "$what: expected [$expected], got [$actual]"
+		say "expected bytes:"
+		show "$expected" >&2
+		say "actual bytes:"
+		show "$actual" >&2
+		fail "$what: expected $(printf %q "$expected"), got $(printf %q "$actual")"
+	fi
+}
+
+assert_ne() {
+	local unexpected=$1 actual=$2 what=${3:-value}
+	[ "$unexpected" != "$actual" ] || fail "$what: expected anything but [$unexpected], got it"
+}
+
+# assert_match REGEX ACTUAL [WHAT]: extended regex match.
+assert_match() {
+	local re=$1 actual=$2 what=${3:-value}
+	[[ $actual =~ $re ]] || fail "$what: expected to match /$re/, got [$actual]"
+}
+
+# Read a whole file exactly (trailing newlines kept) into stdout.
+read_exact() {
+	local content
+	content=$(
+		cat -- "$1"
+		printf x
+	) || return 1
+	printf '%s' "${content%x}"
+}
+
+# assert_file_content FILE EXPECTED: FILE holds exactly EXPECTED (use $'..\n').
+assert_file_content() {
+	local file=$1 expected=$2 actual
+	[ -f "$file" ] || fail "$file: expected a regular file with [$expected], it does not exist"
+	actual=$(
+		cat -- "$file"
+		printf x
+	) || fail "cat $file failed"
+	assert_eq "$expected" "${actual%x}" "content of $file"
+}
+
+assert_exists() {
+	[ -e "$1" ] || [ -L "$1" ] || fail "$1 should exist and does not"
+}
+
+assert_not_exists() {
+	if [ -e "$1" ] || [ -L "$1" ]; then
+		fail "$1 should not exist and does ($(ls -ld "$1" 2>&1))"
+	fi
+}
+
+# probe OP ARGS...: one syscall through errno_probe.py; prints OK or the errno.
+probe() { python3 "$PROBE" "$@"; }
+
+# assert_fails_with ERRNO OP ARGS...: the errno_probe operation fails with ERRNO.
+assert_fails_with() {
+	local want=$1 got
+	shift
+	got=$(probe "$@") || fail "errno_probe $* could not run"
+	[ "$got" = "$want" ] || fail "$*: expected $want, got $got"
+}
+
+# assert_ok OP ARGS...: the errno_probe operation succeeds.
+assert_ok() {
+	local got
+	got=$(probe "$@") || fail "errno_probe $* could not run"
+	[ "${got%% *}" = OK ] || fail "$*: expected success, got $got"
+}
+
+# assert_cmd_fails [-s STATUS] [-e REGEX] CMD ARGS...: CMD exits non-zero
+# (exactly STATUS if given) and its stderr matches REGEX (if given). The
+# captured stderr is left in $CMD_STDERR, stdout in $CMD_STDOUT.
+CMD_STDERR=""
+CMD_STDOUT=""
+assert_cmd_fails() {
+	local want_status="" re="" rc=0 errf outf
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-s) want_status=$2; shift 2 ;;
+		-e) re=$2; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	errf=$(mktemp "$TEST_TMP/stderr.XXXXXX")
+	outf=$(mktemp "$TEST_TMP/stdout.XXXXXX")
+	"$@" >"$outf" 2>"$errf" || rc=$?
+	CMD_STDERR=$(cat "$errf")
+	CMD_STDOUT=$(cat "$outf")
+	rm -f "$errf" "$outf"
+	[ "$rc" -ne 0 ] || fail "$*: expected failure, it succeeded (stdout [$CMD_STDOUT])"
+	if [ -n "$want_status" ] && [ "$rc" -ne "$want_status" ]; then
+		fail "$*: expected exit status $want_status, got $rc (stderr [$CMD_STDERR])"
+	fi
+	if [ -n "$re" ] && ! [[ $CMD_STDERR =~ $re ]]; then
+		fail "$*: stderr should match /$re/, got [$CMD_STDERR]"
+	fi
+}
+
+# assert_cmd_ok CMD ARGS...: CMD succeeds (stdout discarded); its stderr is
+# shown if not.
+assert_cmd_ok() {
+	local rc=0 errf
+	errf=$(mktemp "$TEST_TMP/stderr.XXXXXX")
+	"$@" >/dev/null 2>"$errf" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		cat "$errf" >&2
+		rm -f "$errf"
+		fail "$*: exit status $rc, expected 0"
+	fi
+	rm -f "$errf"
+}
+
+# The generated revision of a file (DESIGN §3).
+revision_of() { getfattr --absolute-names --only-values -n user.clusterfs.revision -- "$1"; }
+writer_of() { getfattr --absolute-names --only-values -n user.clusterfs.writer -- "$1"; }
+
+# check ASSERTION ARGS...: run one assertion (any command) in a subshell; if
+# it fails, record it and go on, so that one product bug does not hide the
+# checks after it. The test fails at exit if any check failed.
+check() {
+	local errf rc=0 why
+	errf=$(mktemp "$TEST_TMP/check.XXXXXX")
+	("$@") 2>"$errf" || rc=$?
+	cat "$errf" >&2
+	if [ "$rc" -ne 0 ]; then
+		why=$(grep -m1 ': FAIL: ' "$errf" | sed 's/^[^:]*: FAIL: //')
+		CHECK_FAILURES+=("${why:-$*}")
+		say "CHECK FAILED (continuing): ${why:-$*}"
+	fi
+	rm -f "$errf"
+}
