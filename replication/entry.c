@@ -155,6 +155,12 @@ const char *entry_op_name(int op)
 /* xattr names may be longer than file names (XATTR_NAME_MAX). */
 #define ENTRY_MAX_XATTR_NAME 255
 
+/* xattr names: 1..255 bytes, no NUL ('/' is allowed there). */
+static int xattr_name_ok(const char *name, uint32_t len)
+{
+	return len > 0 && len <= ENTRY_MAX_XATTR_NAME && memchr(name, '\0', len) == NULL;
+}
+
 static int entry_check(const struct entry *e)
 {
 	unsigned f;
@@ -162,8 +168,12 @@ static int entry_check(const struct entry *e)
 	if (e->op == 0 || e->op >= ENTRY_OP_MAX)
 		return -EINVAL;
 	f = entry_fields[e->op];
-	if ((f & F_NAME) && !name_ok(e->name, e->name_len))
+	if (e->op == ENTRY_SETXATTR || e->op == ENTRY_REMOVEXATTR) {
+		if (!xattr_name_ok(e->name, e->name_len))
+			return -EINVAL;
+	} else if ((f & F_NAME) && !name_ok(e->name, e->name_len)) {
 		return -EINVAL;
+	}
 	if ((f & F_NEWNAME) && !name_ok(e->newname, e->newname_len))
 		return -EINVAL;
 	if ((f & F_DATA) && e->data_len > ENTRY_MAX_DATA)

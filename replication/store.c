@@ -9,6 +9,8 @@
  */
 #include "store.h"
 
+#include "../common/log.h"
+
 #include <errno.h>
 #include <raft.h>
 #include <sqlite3.h>
@@ -103,7 +105,7 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
 	[ST_ORPHANS] = "SELECT ino FROM inodes WHERE nlink = 0",
-	[ST_COUNT_INODES] = "SELECT count(*) FROM inodes",
+	[ST_COUNT_INODES] = "SELECT count(*) FROM inodes WHERE nlink > 0",
 	[ST_REQ_GET] = "SELECT result FROM requests WHERE node = ?1 AND rid = ?2",
 	[ST_REQ_PUT] = "INSERT OR REPLACE INTO requests (node, rid, result, stamp) "
 		       "VALUES (?1, ?2, ?3, ?4)",
@@ -150,7 +152,10 @@ static int store_errno(struct store *s, int rc)
 {
 	switch (rc) {
 	case SQLITE_FULL:
-		return -ENOSPC;
+		/* The disk, not the store limit: a failure of this node, never a
+		 * refusal (other nodes may have room). */
+		log_error("the disk holding the store is full");
+		return -EIO;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
 	case SQLITE_CORRUPT:
@@ -503,11 +508,18 @@ static uint64_t xattr_bytes(struct store *s, uint64_t ino)
 	return n;
 }
 
-/* Delete an inode row and its xattrs, and release its bytes. */
+/* The bytes an inode holds against the store limit. */
+static uint64_t inode_bytes(struct store *s, const struct store_attr *a)
+{
+	return a->size + xattr_bytes(s, a->ino);
+}
+
+/* Delete an inode row and its xattrs. Orphans were already uncharged when
+ * they lost their last name, so only linked inodes give bytes back. */
 static int delete_inode(struct store *s, const struct store_attr *a)
 {
 	sqlite3_stmt *st;
-	uint64_t freed = a->size + xattr_bytes(s, a->ino);
+	uint64_t freed = a->nlink > 0 ? inode_bytes(s, a) : 0;
 	int rv;
 
 	st = stmt(s, ST_DELETE_XATTRS);
@@ -673,6 +685,8 @@ static int apply_link(struct apply *ap)
 	rv = store_getattr(s, e->ino, &a);
 	if (rv != 0)
 		return rv;
+	if (a.nlink == 0)
+		return -ENOENT; /* an orphan, whether or not this node still has it */
 	if (S_ISDIR(a.mode))
 		return -EPERM;
 	rv = dir_attr(s, e->newparent, &dir);
@@ -707,6 +721,9 @@ static int unlink_inode(struct apply *ap, const struct store_attr *a)
 	if (rv == 0 && a->nlink == 1) {
 		struct store_change *ch = ap->ch;
 
+		/* An orphan no longer counts against the store limit: every node
+		 * forgets its bytes now, whenever it drops the row itself. */
+		charge(ap->s, -(int64_t)inode_bytes(ap->s, a));
 		ch->orphaned[ch->orphaned[0] ? 1 : 0] = a->ino;
 	}
 	return rv;
@@ -783,7 +800,8 @@ static int apply_rename(struct apply *ap)
 	bool same_dir = e->parent == e->newparent;
 	int have_dst, rv;
 
-	if (e->xflags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+	if ((e->xflags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
+	    (e->xflags & RENAME_NOREPLACE && e->xflags & RENAME_EXCHANGE))
 		return -EINVAL;
 	rv = dir_attr(s, e->parent, &from);
 	if (rv == 0)
@@ -879,6 +897,27 @@ touch_dirs:
 	return rv;
 }
 
+/* The inode a by-inode entry (write, setattr, xattrs) targets. Such an
+ * entry may reach an orphan: a file unlinked while a descriptor on some node
+ * still holds it. Each node drops its orphans when its own descriptors are
+ * closed, so whether the row is still here differs from node to node; the
+ * outcome must not. So for orphans and missing inodes this returns 1: the
+ * caller applies what it can without charging the store limit or consulting
+ * the namespace, and reports success. */
+static int target_inode(struct store *s, uint64_t ino, struct store_attr *a)
+{
+	int rv = store_getattr(s, ino, a);
+
+	if (rv == -ENOENT) {
+		memset(a, 0, sizeof(*a));
+		a->ino = 0; /* nothing to change */
+		return 1;
+	}
+	if (rv != 0)
+		return rv;
+	return a->nlink == 0 && !S_ISDIR(a->mode) ? 1 : 0;
+}
+
 /* Replace the content of @a with @data/@len after the limits and the
  * namespace's check; identical content is a no-op. */
 static int set_content(struct apply *ap, const struct store_attr *a, const void *data, size_t len,
@@ -889,18 +928,24 @@ static int set_content(struct apply *ap, const struct store_attr *a, const void 
 	sqlite3_stmt *st;
 	int rv;
 
+	bool orphan = a->nlink == 0;
+
 	if (len > s->max_file)
-		return -EFBIG;
-	rv = check_content(s, a->parent, &data, &len, scratch);
-	if (rv != 0)
-		return rv;
+		return orphan ? 0 : -EFBIG;
+	if (!orphan) {
+		rv = check_content(s, a->parent, &data, &len, scratch);
+		if (rv != 0)
+			return rv;
+	}
 	if (len == old_len && (len == 0 || memcmp(data, old, len) == 0)) {
 		ap->ch->noop = true;
 		return 0;
 	}
-	rv = charge(s, (int64_t)len - (int64_t)old_len);
-	if (rv != 0)
-		return rv;
+	if (!orphan) {
+		rv = charge(s, (int64_t)len - (int64_t)old_len);
+		if (rv != 0)
+			return rv;
+	}
 	st = stmt(s, ST_SET_DATA);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->ino);
 	if (len > 0)
@@ -941,9 +986,17 @@ static int apply_write(struct apply *ap)
 	uint64_t off, end;
 	int rv;
 
-	rv = store_getattr(s, e->ino, &a);
-	if (rv != 0)
+	rv = target_inode(s, e->ino, &a);
+	if (rv < 0)
 		return rv;
+	if (rv == 1) {
+		/* An orphan: refuse only what the entry alone shows too big. */
+		if (!(e->flags & ENTRY_F_APPEND) &&
+		    (e->offset > s->max_file || e->data_len > s->max_file - e->offset))
+			return -EFBIG;
+		if (a.ino == 0)
+			return 0;
+	}
 	if (S_ISDIR(a.mode))
 		return -EISDIR;
 	if (!S_ISREG(a.mode))
@@ -961,7 +1014,7 @@ static int apply_write(struct apply *ap)
 	off = (e->flags & ENTRY_F_APPEND) ? old_len : e->offset;
 	if (off > s->max_file || e->data_len > s->max_file - off) {
 		free(old);
-		return -EFBIG;
+		return a.nlink == 0 ? 0 : -EFBIG;
 	}
 	end = off + e->data_len;
 	rv = splice_content(old, old_len, off, e->data, e->data_len, end > old_len ? end : old_len,
@@ -982,9 +1035,13 @@ static int apply_setattr(struct apply *ap)
 	uint32_t v = e->valid;
 	int rv;
 
-	rv = store_getattr(s, e->ino, &a);
-	if (rv != 0)
+	rv = target_inode(s, e->ino, &a);
+	if (rv < 0)
 		return rv;
+	if (rv == 1 && (v & ENTRY_SET_SIZE) && e->size > s->max_file)
+		return -EFBIG;
+	if (rv == 1 && a.ino == 0)
+		return 0; /* an orphan this node already dropped */
 	if (v & ENTRY_SET_SIZE) {
 		void *old = NULL, *buf = NULL;
 		size_t old_len;
@@ -1006,6 +1063,8 @@ static int apply_setattr(struct apply *ap)
 			return rv;
 		if (v == ENTRY_SET_SIZE)
 			return 0; /* plain truncate: set_content stamped it (or no-op) */
+		if (!ap->ch->noop)
+			a.mtime_ns = e->stamp_ns; /* the content changed */
 		ap->ch->noop = false;
 	}
 	if (v & ENTRY_SET_MODE)
@@ -1058,9 +1117,20 @@ static int apply_setxattr(struct apply *ap)
 		return rv;
 	if (e->data_len > STORE_MAX_XATTR_VALUE)
 		return -E2BIG;
-	rv = store_getattr(s, e->ino, &a);
-	if (rv != 0)
+	rv = target_inode(s, e->ino, &a);
+	if (rv < 0)
 		return rv;
+	if (rv == 1) {
+		/* An orphan: keep the value if the row is here, uncharged. */
+		if (a.ino == 0)
+			return 0;
+		st = stmt(s, ST_SETXATTR);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
+		sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, e->data_len ? e->data : "", (int)e->data_len,
+				  SQLITE_STATIC);
+		return step_done(s, st);
+	}
 	st = stmt(s, ST_GETXATTR);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
 	sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
@@ -1107,9 +1177,17 @@ static int apply_removexattr(struct apply *ap)
 	rv = xattr_name_ok(e);
 	if (rv != 0)
 		return rv;
-	rv = store_getattr(s, e->ino, &a);
-	if (rv != 0)
+	rv = target_inode(s, e->ino, &a);
+	if (rv < 0)
 		return rv;
+	if (rv == 1) {
+		if (a.ino == 0)
+			return 0;
+		st = stmt(s, ST_REMOVEXATTR);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
+		sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
+		return step_done(s, st);
+	}
 	uint64_t before = xattr_bytes(s, a.ino);
 	st = stmt(s, ST_REMOVEXATTR);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
@@ -1289,9 +1367,7 @@ int store_drop_orphan(struct store *s, uint64_t ino)
 	rv = exec(s, "BEGIN IMMEDIATE;");
 	if (rv != 0)
 		return rv;
-	rv = delete_inode(s, &a);
-	if (rv == 0)
-		rv = meta_set(s, "bytes", s->bytes);
+	rv = delete_inode(s, &a); /* nlink 0: changes no replicated value */
 	if (rv == 0)
 		rv = exec(s, "COMMIT;");
 	else
@@ -1518,10 +1594,25 @@ int store_restore(struct store *s, const void *buf, size_t len)
 				 SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY);
 	if (rc != SQLITE_OK)
 		goto out;
-	rc = sqlite3_prepare_v2(mem, "SELECT value FROM meta WHERE key = 'applied'", -1, &st, NULL);
-	if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+	/* Check the copy before it replaces anything: a store of our format
+	 * with every table and meta value we rely on. */
+	rc = sqlite3_prepare_v2(mem,
+				"SELECT (SELECT value FROM meta WHERE key = 'format'),"
+				" (SELECT value FROM meta WHERE key = 'applied'),"
+				" (SELECT count(*) FROM meta WHERE key IN"
+				"  ('bytes', 'max_file', 'max_bytes')),"
+				" (SELECT count(*) FROM inodes WHERE ino = 1),"
+				" (SELECT count(*) FROM dentries WHERE 0),"
+				" (SELECT count(*) FROM xattrs WHERE 0),"
+				" (SELECT count(*) FROM requests WHERE 0)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW ||
+	    sqlite3_column_type(st, 0) == SQLITE_NULL ||
+	    sqlite3_column_int64(st, 0) != STORE_FORMAT ||
+	    sqlite3_column_type(st, 1) == SQLITE_NULL || sqlite3_column_int64(st, 2) != 3 ||
+	    sqlite3_column_int64(st, 3) != 1)
 		goto out;
-	snap_applied = (uint64_t)sqlite3_column_int64(st, 0);
+	snap_applied = (uint64_t)sqlite3_column_int64(st, 1);
 	sqlite3_finalize(st);
 	st = NULL;
 	if (snap_applied <= s->applied) {

@@ -146,6 +146,10 @@ static inline void h_cleanup_run(void)
 
 /* --- entries --------------------------------------------------------------- */
 
+/* Every entry is a new request: the FSM remembers (node, request id) and
+ * answers a repeated one with its first outcome. */
+static uint64_t h_request_id;
+
 static inline struct entry h_entry(uint8_t op)
 {
 	struct entry e;
@@ -154,7 +158,7 @@ static inline struct entry h_entry(uint8_t op)
 	e.op = op;
 	e.stamp_ns = H_STAMP0;
 	e.node_id = H_NODE;
-	e.request_id = 1;
+	e.request_id = ++h_request_id;
 	e.uid = H_UID;
 	e.gid = H_GID;
 	return e;
@@ -332,6 +336,7 @@ static inline int64_t h_apply(struct h_store *t, struct entry *e)
 #define H_OK(t, e)                                                                                 \
 	do {                                                                                       \
 		struct entry h_e_ = (e);                                                           \
+		h_e_.request_id = ++h_request_id; /* a new request each time */                    \
 		int64_t h_r_ = h_apply((t), &h_e_);                                                \
 		cr_assert(h_r_ >= 0, "%s:%d: %s refused: %s", __FILE__, __LINE__,                  \
 			  entry_op_name(h_e_.op), strerror((int)-h_r_));                           \
@@ -341,6 +346,7 @@ static inline int64_t h_apply(struct h_store *t, struct entry *e)
 #define H_REFUSED(t, e, err)                                                                       \
 	do {                                                                                       \
 		struct entry h_e_ = (e);                                                           \
+		h_e_.request_id = ++h_request_id; /* a new request each time */                    \
 		int64_t h_r_ = h_apply((t), &h_e_);                                                \
 		cr_assert_eq(h_r_, -(int64_t)(err), "%s:%d: %s: expected -%s, got %lld (%s)",      \
 			     __FILE__, __LINE__, entry_op_name(h_e_.op), strerrorname_np(err),     \
