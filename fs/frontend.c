@@ -14,19 +14,25 @@
  *
  * O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC): the truncation is held on the handle
  * and fused with the first write at offset 0 into one "replace content"
- * entry, so `echo x > f` is one commit; if no write comes, FLUSH commits the
- * truncation (DESIGN §3).
+ * entry, so `echo x > f` is one commit and readers see the old content, then
+ * the new, never an empty file. If no write comes, RELEASE commits the
+ * truncation — not FLUSH: bash's `>` dup2()s the descriptor and closes the
+ * original before writing, and that close is a FLUSH. (So `: > f` empties
+ * the file just after the close returns, not before.) The handle itself
+ * reads the file as empty meanwhile.
  *
  * Pending creates: in a typed directory (gates/) an empty file is not a
  * valid value, so O_CREAT there is answered with an inode that exists only
- * on this node until the first write (or close) commits name and content in
- * one CREATE entry, which the namespace validates. A rejected value thus
- * leaves nothing behind: `echo maybe > gates/feature.x` fails and creates
- * nothing.
+ * on this node until the first write (or the release) commits name and
+ * content in one CREATE entry, which the namespace validates. A rejected
+ * value thus leaves nothing behind: `echo maybe > gates/feature.x` fails and
+ * creates nothing (and `touch gates/feature.x`, an empty value, creates
+ * nothing either).
  *
  * Orphans: an unlinked file stays usable through open descriptors; the
- * store keeps it at nlink 0 and this module drops it when the last local
- * descriptor closes (open counts per inode).
+ * store keeps it at nlink 0 and this module drops it once the kernel holds
+ * no reference to it: no open descriptor and no lookup it has not
+ * forgotten (a cached name may still lead a reader to it).
  */
 #define FUSE_USE_VERSION 312
 #include "frontend.h"
@@ -41,6 +47,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <uthash.h>
 
@@ -53,9 +60,12 @@
 #define FS_FSNAME "clusterfs"
 #define FS_NAME_MAX 255
 
-struct fs_open_count {
+/* What the kernel holds of an inode: lookups not yet forgotten, open
+ * handles. */
+struct fs_ref {
 	uint64_t ino;
-	unsigned count;
+	uint64_t lookups;
+	unsigned opens;
 	UT_hash_handle hh;
 };
 
@@ -103,7 +113,7 @@ struct fs {
 	uint32_t ino_counter;
 	uint64_t request_id;
 	unsigned in_flight;
-	struct fs_open_count *opens;
+	struct fs_ref *refs;
 	struct fs_pending *pending;
 	struct notify *notify;
 };
@@ -267,35 +277,66 @@ static bool is_pending(struct fs *fs, uint64_t ino)
 	return p != NULL;
 }
 
-static void open_count_add(struct fs *fs, uint64_t ino, int delta)
+static struct fs_ref *ref_get(struct fs *fs, uint64_t ino, bool create)
 {
-	struct fs_open_count *c;
+	struct fs_ref *r;
 
-	HASH_FIND(hh, fs->opens, &ino, sizeof(ino), c);
-	if (c == NULL) {
-		if (delta <= 0)
-			return;
-		c = calloc(1, sizeof(*c));
-		if (c == NULL)
-			return; /* worst case: an orphan lives until restart */
-		c->ino = ino;
-		HASH_ADD(hh, fs->opens, ino, sizeof(c->ino), c);
+	HASH_FIND(hh, fs->refs, &ino, sizeof(ino), r);
+	if (r == NULL && create) {
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return NULL; /* worst case: an orphan lives until restart */
+		r->ino = ino;
+		HASH_ADD(hh, fs->refs, ino, sizeof(r->ino), r);
 	}
-	c->count = (unsigned)((int)c->count + delta);
-	if (c->count == 0) {
-		HASH_DEL(fs->opens, c);
-		free(c);
-		store_drop_orphan(fs->store, ino); /* no-op unless nlink is 0 */
-	}
+	return r;
 }
 
-static bool is_open(struct fs *fs, uint64_t ino)
+/* Forget the record once the kernel holds nothing; an orphan goes then. */
+static void ref_release(struct fs *fs, struct fs_ref *r)
 {
-	struct fs_open_count *c;
+	uint64_t ino = r->ino;
 
-	HASH_FIND(hh, fs->opens, &ino, sizeof(ino), c);
-	return c != NULL;
+	if (r->lookups > 0 || r->opens > 0)
+		return;
+	HASH_DEL(fs->refs, r);
+	free(r);
+	store_drop_orphan(fs->store, ino); /* no-op unless nlink is 0 */
 }
+
+static void ref_lookup(struct fs *fs, uint64_t ino)
+{
+	struct fs_ref *r = ref_get(fs, ino, true);
+
+	if (r != NULL)
+		r->lookups++;
+}
+
+static void ref_forget(struct fs *fs, uint64_t ino, uint64_t n)
+{
+	struct fs_ref *r = ref_get(fs, ino, false);
+
+	if (r == NULL)
+		return;
+	r->lookups = r->lookups > n ? r->lookups - n : 0;
+	ref_release(fs, r);
+}
+
+static void ref_open(struct fs *fs, uint64_t ino, int delta)
+{
+	struct fs_ref *r = ref_get(fs, ino, delta > 0);
+
+	if (r == NULL)
+		return;
+	r->opens = (unsigned)((int)r->opens + delta);
+	ref_release(fs, r);
+}
+
+static bool is_referenced(struct fs *fs, uint64_t ino)
+{
+	return ref_get(fs, ino, false) != NULL;
+}
+
 
 static void reply_entry_of(struct fs *fs, fuse_req_t req, const struct store_attr *a)
 {
@@ -311,10 +352,11 @@ static void reply_entry_of(struct fs *fs, fuse_req_t req, const struct store_att
 		e.attr_timeout = fs->cfg.cache_timeout;
 		e.entry_timeout = fs->cfg.cache_timeout;
 	}
-	fuse_reply_entry(req, &e);
+	if (fuse_reply_entry(req, &e) == 0)
+		ref_lookup(fs, a->ino);
 }
 
-static void reply_attr_of(struct fs *fs, fuse_req_t req, uint64_t ino, bool trunc_pending)
+static void reply_attr_of(struct fs *fs, fuse_req_t req, uint64_t ino, bool trunc)
 {
 	struct store_attr a;
 	struct stat st;
@@ -324,7 +366,7 @@ static void reply_attr_of(struct fs *fs, fuse_req_t req, uint64_t ino, bool trun
 		fuse_reply_err(req, -rv);
 		return;
 	}
-	if (trunc_pending)
+	if (trunc)
 		a.size = 0;
 	attr_to_stat(&a, &st);
 	fuse_reply_attr(req, &st, is_plug_ino(ino) || is_pending(fs, ino) ? 0 : fs->cfg.cache_timeout);
@@ -430,18 +472,19 @@ static void fs_op_done(void *arg, int64_t result)
 		op->h->ino = a.ino;
 		/* Another node created the name first: we opened its file, and
 		 * O_TRUNC applies to it. */
-		if (op->trunc_if_existed && a.ino != op->ino && a.size > 0)
-			op->h->trunc_pending = true;
+		op->h->trunc_pending = op->trunc_if_existed && a.ino != op->ino && a.size > 0;
 		memset(&e, 0, sizeof(e));
 		e.ino = a.ino;
 		e.generation = a.gen;
 		attr_to_stat(&a, &e.attr);
 		e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout;
 		op->fi.fh = (uintptr_t)op->h;
-		open_count_add(fs, a.ino, 1);
+		ref_open(fs, a.ino, 1);
 		if (fuse_reply_create(op->req, &e, &op->fi) != 0) {
-			open_count_add(fs, a.ino, -1);
+			ref_open(fs, a.ino, -1);
 			free(op->h);
+		} else {
+			ref_lookup(fs, a.ino);
 		}
 		break;
 	}
@@ -456,7 +499,6 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct store_attr a;
-	struct fs_pending *p;
 	int rv;
 
 	if (strlen(name) > FS_NAME_MAX) {
@@ -477,11 +519,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 		goto reply;
 	}
-	p = pending_by_name(fs, parent, name);
-	if (p != NULL)
-		rv = fs_getattr_any(fs, p->ino, &a);
-	else
-		rv = store_lookup(fs->store, parent, name, &a);
+	/* A pending create is not found by name: it does not exist for anyone
+	 * but the descriptor that created it until it is committed. */
+	rv = store_lookup(fs->store, parent, name, &a);
 reply:
 	/* No negative entries: a name another node creates must appear. */
 	if (rv != 0)
@@ -492,15 +532,16 @@ reply:
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	(void)ino;
-	(void)nlookup;
+	ref_forget(fuse_req_userdata(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
-	(void)count;
-	(void)forgets;
+	struct fs *fs = fuse_req_userdata(req);
+
+	for (size_t i = 0; i < count; i++)
+		ref_forget(fs, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -562,7 +603,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	op->ino = ino;
 	op->h = h;
-	op->clear_trunc = (e.valid & ENTRY_SET_SIZE) != 0;
+	op->clear_trunc = h != NULL && (e.valid & ENTRY_SET_SIZE) != 0;
 	fs_submit(op, &e);
 }
 
@@ -807,17 +848,24 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (writing && (fi->flags & O_TRUNC) && a.size > 0)
 		h->trunc_pending = true;
 	/* Nothing is ever committed at the close of a read-only descriptor:
-	 * spare the kernel the FLUSH round trip. */
-	if (!writing)
+	 * spare the kernel the FLUSH round trip. And read it with direct I/O:
+	 * a writer's open(O_TRUNC) makes the kernel set the file's size to 0
+	 * until the replacing write arrives, so readers going through the page
+	 * cache would see an empty file in between; direct reads come to us and
+	 * get the old content, then the new. (The page cache is dropped at
+	 * every open anyway; what is lost is shared mmap of the file.) */
+	if (!writing) {
 		fi->noflush = 1;
+		fi->direct_io = 1;
+	}
 	/* Typed values are normalized by the cluster: never serve the bytes the
 	 * writer sent from the page cache. */
 	if (ns_is_typed(a.parent) && !S_ISDIR(a.mode))
 		fi->direct_io = 1;
 	fi->fh = (uintptr_t)h;
-	open_count_add(fs, ino, 1);
+	ref_open(fs, ino, 1);
 	if (fuse_reply_open(req, fi) != 0) {
-		open_count_add(fs, ino, -1);
+		ref_open(fs, ino, -1);
 		free(h->plug_data);
 		free(h);
 	}
@@ -869,11 +917,13 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		attr_to_stat(&a, &ep.attr);
 		fi->fh = (uintptr_t)h;
 		fi->direct_io = 1;
-		open_count_add(fs, p->ino, 1);
+		ref_open(fs, p->ino, 1);
 		if (fuse_reply_create(req, &ep, fi) != 0) {
-			open_count_add(fs, p->ino, -1);
+			ref_open(fs, p->ino, -1);
 			pending_drop(fs, p->ino);
 			free(h);
+		} else {
+			ref_lookup(fs, p->ino);
 		}
 		return;
 	}
@@ -931,30 +981,23 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
-/* Commit a pending create with @data as its content. */
-static void commit_pending(struct fs *fs, fuse_req_t req, struct fs_handle *h, struct fs_op *op,
-			   const void *data, size_t len)
+/* The CREATE entry that commits a pending create with @data as content.
+ * O_EXCL: another node may have created the name meanwhile, and what was
+ * meant for a new file must not land in its file. */
+static void pending_entry(struct fs *fs, fuse_req_t req, const struct fs_pending *p,
+			  struct entry *e, const void *data, size_t len)
 {
-	struct fs_pending *p;
-	struct entry e;
-
-	HASH_FIND(hh, fs->pending, &h->ino, sizeof(h->ino), p);
-	op->h = h;
-	op->commits_pending = true;
-	entry_init(fs, req, &e, ENTRY_CREATE);
-	/* Another node may have created the name meanwhile: do not write into
-	 * its file what was meant as a new one. */
-	e.flags = ENTRY_F_EXCL;
-	e.parent = p->parent;
-	e.ino = p->ino;
-	e.mode = p->mode;
-	e.uid = p->uid;
-	e.gid = p->gid;
-	e.name = p->name;
-	e.name_len = (uint32_t)strlen(p->name);
-	e.data = data;
-	e.data_len = (uint32_t)len;
-	fs_submit(op, &e);
+	entry_init(fs, req, e, ENTRY_CREATE);
+	e->flags = ENTRY_F_EXCL;
+	e->parent = p->parent;
+	e->ino = p->ino;
+	e->mode = p->mode;
+	e->uid = p->uid;
+	e->gid = p->gid;
+	e->name = p->name;
+	e->name_len = (uint32_t)strlen(p->name);
+	e->data = data;
+	e->data_len = (uint32_t)len;
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -975,12 +1018,18 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	op->size = size;
 	op->ino = ino;
 	if (is_pending(fs, ino)) {
+		struct fs_pending *p;
+
 		if (off != 0) {
 			free(op);
 			fuse_reply_err(req, EINVAL);
 			return;
 		}
-		commit_pending(fs, req, h, op, buf, size);
+		HASH_FIND(hh, fs->pending, &ino, sizeof(ino), p);
+		op->h = h;
+		op->commits_pending = true;
+		pending_entry(fs, req, p, &e, buf, size);
+		fs_submit(op, &e);
 		return;
 	}
 	entry_init(fs, req, &e, ENTRY_WRITE);
@@ -1001,47 +1050,80 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	fs_submit(op, &e);
 }
 
+/* Nothing is committed at FLUSH (see the top of this file). */
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs *fs = fuse_req_userdata(req);
-	struct fs_handle *h = fh(fi);
-	struct fs_op *op;
-	struct entry e;
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
 
-	if (!h->trunc_pending && !is_pending(fs, ino)) {
-		fuse_reply_err(req, 0);
-		return;
-	}
-	op = op_new(fs, req, REPLY_ERR0);
-	if (op == NULL)
-		return;
-	if (is_pending(fs, ino)) {
-		/* Created and closed without a write: commit it empty, and let
-		 * the namespace say whether an empty value is acceptable. */
-		commit_pending(fs, req, h, op, NULL, 0);
-		return;
-	}
-	op->h = h;
-	op->clear_trunc = true;
-	entry_init(fs, req, &e, ENTRY_SETATTR);
-	e.ino = ino;
-	e.valid = ENTRY_SET_SIZE;
-	e.size = 0;
-	fs_submit(op, &e);
+static void release_free(struct fs *fs, fuse_ino_t ino, struct fs_handle *h)
+{
+	if (is_pending(fs, ino))
+		pending_drop(fs, ino); /* never committed: it vanishes */
+	ref_open(fs, ino, -1);
+	free(h->plug_data);
+	free(h);
+}
+
+/* The last close: commit what the handle still holds back (an O_TRUNC with
+ * no write, a create in a typed directory with no write). Nobody can be told
+ * of a failure any more; it is logged. */
+static void release_done(void *arg, int64_t result)
+{
+	struct fs_op *op = arg;
+	struct fs *fs = op->fs;
+
+	fs->in_flight--;
+	if (result < 0)
+		log_info("a change committed at close was refused: %s", strerror((int)-result));
+	release_free(fs, op->ino, op->h);
+	fuse_reply_err(op->req, 0);
+	free(op);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_handle *h = fh(fi);
+	struct entry_buf b;
+	struct fs_op *op;
+	struct entry e;
+	int rv;
 
-	/* A pending create nobody committed (the flush failed) vanishes. */
-	if (is_pending(fs, ino))
-		pending_drop(fs, ino);
-	open_count_add(fs, ino, -1);
-	free(h->plug_data);
-	free(h);
-	fuse_reply_err(req, 0);
+	if (!h->trunc_pending && !is_pending(fs, ino)) {
+		release_free(fs, ino, h);
+		fuse_reply_err(req, 0);
+		return;
+	}
+	op = calloc(1, sizeof(*op));
+	if (op == NULL) {
+		release_free(fs, ino, h);
+		fuse_reply_err(req, 0);
+		return;
+	}
+	op->fs = fs;
+	op->req = req;
+	op->ino = ino;
+	op->h = h;
+	if (is_pending(fs, ino)) {
+		struct fs_pending *p;
+
+		HASH_FIND(hh, fs->pending, &h->ino, sizeof(h->ino), p);
+		pending_entry(fs, req, p, &e, NULL, 0);
+	} else {
+		entry_init(fs, req, &e, ENTRY_SETATTR);
+		e.ino = ino;
+		e.valid = ENTRY_SET_SIZE;
+		e.size = 0;
+	}
+	rv = entry_encode(&e, &b);
+	if (rv == 0)
+		rv = fs->log.submit(fs->log.impl, &b, release_done, op);
+	fs->in_flight++;
+	if (rv != 0)
+		release_done(op, rv);
 }
 
 static void fs_sync(fuse_req_t req)
@@ -1305,11 +1387,13 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	free(value);
 }
 
+/* The generated xattrs are readable by name but not listed (as CephFS does
+ * with its virtual xattrs): cp -a, mv across filesystems and rsync -X copy
+ * what is listed, and would fail to set them. */
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	static const char gen[] = FS_XATTR_REVISION "\0" FS_XATTR_WRITER;
 	struct fs *fs = fuse_req_userdata(req);
-	char *names = NULL, *all;
+	char *names = NULL;
 	size_t len = 0;
 	int rv;
 
@@ -1322,17 +1406,7 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, -rv);
 		return;
 	}
-	all = malloc(sizeof(gen) + len);
-	if (all == NULL) {
-		free(names);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	memcpy(all, gen, sizeof(gen));
-	if (len > 0)
-		memcpy(all + sizeof(gen), names, len);
-	reply_xattr_value(req, all, sizeof(gen) + len, size);
-	free(all);
+	reply_xattr_value(req, names != NULL ? names : "", len, size);
 	free(names);
 }
 
@@ -1489,7 +1563,7 @@ void fs_applied(void *arg, uint64_t index, const struct entry *e, const struct s
 		invalidate_remote(fs, e, ch);
 	/* Unlinked files nobody here holds open can go now. */
 	for (int i = 0; i < 2; i++) {
-		if (ch->orphaned[i] != 0 && !is_open(fs, ch->orphaned[i]))
+		if (ch->orphaned[i] != 0 && !is_referenced(fs, ch->orphaned[i]))
 			store_drop_orphan(fs->store, ch->orphaned[i]);
 	}
 }
@@ -1520,30 +1594,68 @@ static void fs_poll_cb(uv_poll_t *p, int status, int events)
 	}
 }
 
-int fs_clear_stale_mount(const char *dir)
+/* /proc/self/mounts escapes blanks and backslashes as \ooo. */
+static void unescape_mount_path(char *p)
 {
-	struct stat st;
-	char line[PATH_MAX + 256];
-	bool ours = false;
-	FILE *f;
+	char *out = p;
 
-	if (stat(dir, &st) == 0 || errno != ENOTCONN)
-		return 0;
-	f = fopen("/proc/self/mounts", "re");
+	while (*p) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*out++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 4;
+		} else {
+			*out++ = *p++;
+		}
+	}
+	*out = '\0';
+}
+
+/* The FUSE mount at exactly @dir, if any: *type gets its type. */
+static bool fuse_mounted_at(const char *dir, char *type, size_t typelen)
+{
+	char line[2 * PATH_MAX];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mounts", "re");
+
 	if (f == NULL)
-		return -errno;
+		return false;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char src[256], mnt[PATH_MAX], type[64];
+		char src[256], mnt[PATH_MAX], t[64];
 
-		if (sscanf(line, "%255s %4095s %63s", src, mnt, type) == 3 &&
-		    strcmp(mnt, dir) == 0 && strcmp(type, "fuse." FS_FSNAME) == 0)
-			ours = true;
+		if (sscanf(line, "%255s %4095s %63s", src, mnt, t) != 3)
+			continue;
+		unescape_mount_path(mnt);
+		if (strcmp(mnt, dir) == 0 && strncmp(t, "fuse", 4) == 0) {
+			snprintf(type, typelen, "%s", t);
+			found = true; /* keep the last: the one on top */
+		}
 	}
 	fclose(f);
-	if (!ours)
-		return -ENOTCONN;
-	log_warn("%s is the mount of a clusterfsd that died; detaching it", dir);
-	return umount2(dir, MNT_DETACH) == 0 ? 0 : -errno;
+	return found;
+}
+
+int fs_clear_stale_mount(const char *dir)
+{
+	char type[64];
+
+	/* Mounts can stack (a daemon killed twice): clear them from the top.
+	 * statfs always reaches the daemon (the kernel caches no answer), so
+	 * ENOTCONN tells a dead mount from a live one. */
+	for (int i = 0; i < 16 && fuse_mounted_at(dir, type, sizeof(type)); i++) {
+		struct statfs sfs;
+
+		if (statfs(dir, &sfs) == 0)
+			return strcmp(type, "fuse." FS_FSNAME) == 0 ? -EBUSY : 0;
+		if (errno != ENOTCONN)
+			return -errno;
+		if (strcmp(type, "fuse." FS_FSNAME) != 0)
+			return -ENOTCONN;
+		log_warn("%s is the mount of a clusterfsd that died; detaching it", dir);
+		if (umount2(dir, MNT_DETACH) != 0)
+			return -errno;
+	}
+	return 0;
 }
 
 int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct fs_log *log,
@@ -1563,7 +1675,22 @@ int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct
 			 strerror(errno));
 		return -errno;
 	}
-	rv = fs_clear_stale_mount(cfg->mountpoint);
+	{
+		char real[PATH_MAX];
+
+		/* /proc/self/mounts lists canonical paths; realpath of a dead
+		 * mount point still works (it does not stat the mount's root). */
+		if (realpath(cfg->mountpoint, real) == NULL)
+			snprintf(real, sizeof(real), "%s", cfg->mountpoint);
+		rv = fs_clear_stale_mount(real);
+	}
+	if (rv == -EBUSY) {
+		snprintf(err, errlen,
+			 "%s is already mounted by a running clusterfsd; stop it or pass "
+			 "another --mount",
+			 cfg->mountpoint);
+		return rv;
+	}
 	if (rv != 0) {
 		snprintf(err, errlen,
 			 "mount point %s is a dead FUSE mount of another program; unmount it "
@@ -1636,14 +1763,14 @@ unsigned fs_in_flight(struct fs *fs)
 static void fs_poll_closed(uv_handle_t *h)
 {
 	struct fs *fs = h->data;
-	struct fs_open_count *c, *ct;
+	struct fs_ref *c, *ct;
 	struct fs_pending *p, *pt;
 
 	fuse_session_destroy(fs->se);
 	free(fs->buf.mem);
-	HASH_ITER(hh, fs->opens, c, ct)
+	HASH_ITER(hh, fs->refs, c, ct)
 	{
-		HASH_DEL(fs->opens, c);
+		HASH_DEL(fs->refs, c);
 		free(c);
 	}
 	HASH_ITER(hh, fs->pending, p, pt)

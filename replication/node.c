@@ -264,16 +264,29 @@ static int read_file(const char *dir, const char *name, char *buf, size_t len)
 	return 0;
 }
 
-/* node.conf: "id=N\naddress=HOST:PORT\n". */
+/* node.conf: "id=N\naddress=HOST:PORT\n", plus "joining=HOST:PORT,…"
+ * while a join is not complete (id allocated, not yet promoted): a restart
+ * then starts the join over from nothing. */
 static int node_conf_load(struct node *n, char *err, size_t errlen)
 {
-	char text[1024], addr[NODE_ADDRESS_MAX + 1];
-	unsigned long long id;
+	char text[2048], addr[NODE_ADDRESS_MAX + 1] = "", *save = NULL;
+	unsigned long long id = 0;
 	int rv = read_file(n->data_dir, NODE_CONF, text, sizeof(text));
 
 	if (rv != 0)
 		return rv;
-	if (sscanf(text, "id=%llu\naddress=%255s", &id, addr) != 2 || id == 0 || id >= 65536) {
+	n->join_targets[0] = '\0';
+	for (char *line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "id=", 3) == 0)
+			id = strtoull(line + 3, NULL, 10);
+		else if (strncmp(line, "address=", 8) == 0 && strlen(line + 8) <= NODE_ADDRESS_MAX)
+			strcpy(addr, line + 8);
+		else if (strncmp(line, "joining=", 8) == 0 &&
+			 strlen(line + 8) < sizeof(n->join_targets))
+			strcpy(n->join_targets, line + 8);
+	}
+	if (id == 0 || id >= 65536 || addr[0] == '\0') {
 		snprintf(err, errlen,
 			 "%s/%s is corrupt; restore the data directory from a backup or "
 			 "start with an empty --data",
@@ -292,13 +305,65 @@ static int node_conf_load(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
-static int node_conf_save(struct node *n)
+static int node_conf_save(struct node *n, bool joining)
 {
-	char text[512];
+	char text[2048];
 
-	snprintf(text, sizeof(text), "id=%llu\naddress=%s\n", (unsigned long long)n->id,
-		 n->address);
+	snprintf(text, sizeof(text), "id=%llu\naddress=%s\n%s%s%s", (unsigned long long)n->id,
+		 n->address, joining ? "joining=" : "", joining ? n->join_targets : "",
+		 joining ? "\n" : "");
 	return write_file_atomic(n->data_dir, NODE_CONF, text);
+}
+
+/* raft_uv does not always say that its metadata is unreadable (a garbled
+ * metadata file can leave the node without a term, waiting forever); check
+ * the two files' shape (u64 format 1, version, term, vote) ourselves. */
+static int check_raft_metadata(struct node *n, char *err, size_t errlen)
+{
+	for (int i = 1; i <= 2; i++) {
+		char name[32], path[PATH_MAX];
+		unsigned char buf[33];
+		ssize_t len;
+		int fd;
+
+		snprintf(name, sizeof(name), "%s/metadata%d", NODE_RAFT_DIR, i);
+		if (path_join(path, sizeof(path), n->data_dir, name) != 0)
+			return -ENAMETOOLONG;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf));
+		close(fd);
+		if (len != 32 || buf[0] != 1 || memcmp(buf + 1, "\0\0\0\0\0\0\0", 7) != 0) {
+			snprintf(err, errlen,
+				 "%s is corrupt; restore the data directory from a backup or "
+				 "remove it and join the cluster again",
+				 path);
+			return -EUCLEAN;
+		}
+	}
+	return 0;
+}
+
+/* Does the data directory hold state (a store or raft files)? */
+static bool has_state(struct node *n)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (path_join(path, sizeof(path), n->data_dir, NODE_STORE) == 0 && access(path, F_OK) == 0)
+		return true;
+	if (path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0)
+		return false;
+	d = opendir(path);
+	if (d == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL)
+		found = de->d_name[0] != '.';
+	closedir(d);
+	return found;
 }
 
 /* Each start gets a new epoch; it is part of the inode numbers and request
@@ -1279,8 +1344,17 @@ static void join_msg(struct peer_conn *c, const struct peer_msg *m)
 		return;
 	}
 	if (m->type == PEER_JOIN) {
+		int rv;
+
 		n->id = m->value;
 		log_info("joined as node %llu via %s", (unsigned long long)n->id, n->join_target);
+		rv = node_conf_save(n, true);
+		if (rv != 0) {
+			snprintf(err, sizeof(err), "cannot write %s/%s: %s", n->data_dir, NODE_CONF,
+				 strerror(-rv));
+			join_fail(n, err);
+			return;
+		}
 		if (node_raft_setup(n, err, sizeof(err)) != 0 ||
 		    node_raft_start(n, err, sizeof(err)) != 0) {
 			join_fail(n, err);
@@ -1290,7 +1364,7 @@ static void join_msg(struct peer_conn *c, const struct peer_msg *m)
 		n->join = JOIN_PROMOTING;
 		peer_conn_send(c, &p);
 	} else if (m->type == PEER_PROMOTE) {
-		int rv = node_conf_save(n);
+		int rv = node_conf_save(n, false);
 
 		if (rv != 0) {
 			snprintf(err, sizeof(err), "cannot write %s/%s: %s", n->data_dir, NODE_CONF,
@@ -1668,7 +1742,7 @@ static int node_bootstrap(struct node *n, char *err, size_t errlen)
 			 raft_errmsg(&n->raft));
 		return -EIO;
 	}
-	rv = node_conf_save(n);
+	rv = node_conf_save(n, false);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot write %s/%s: %s", n->data_dir, NODE_CONF,
 			 strerror(-rv));
@@ -1710,7 +1784,22 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		goto err;
 
 	rv = node_conf_load(n, err, errlen);
-	if (rv == -ENOENT) {
+	if (rv == 0 && n->join_targets[0] != '\0') {
+		/* A join that did not complete: start it over, with a new id. */
+		log_warn("the join of node %llu did not complete; joining again",
+			 (unsigned long long)n->id);
+		n->fresh = true;
+		n->id = 0;
+		wipe_unfinished(n);
+		n->join = JOIN_CONNECTING;
+	} else if (rv == -ENOENT && has_state(n)) {
+		snprintf(err, errlen,
+			 "%s holds raft state or a store but no %s; restore it from a backup, "
+			 "or remove the directory to start afresh",
+			 n->data_dir, NODE_CONF);
+		rv = -EUCLEAN;
+		goto err;
+	} else if (rv == -ENOENT) {
 		if (cfg->join == NULL && !cfg->bootstrap) {
 			snprintf(err, errlen,
 				 "%s holds no node; pass --bootstrap or --join HOST:PORT",
@@ -1721,7 +1810,6 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		n->fresh = true;
 		snprintf(n->address, sizeof(n->address), "%s",
 			 cfg->address != NULL ? cfg->address : NODE_DEFAULT_ADDRESS);
-		wipe_unfinished(n);
 		if (cfg->join != NULL) {
 			if (strlen(cfg->join) >= sizeof(n->join_targets)) {
 				snprintf(err, errlen, "--join list is too long");
@@ -1741,6 +1829,11 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 	} else if (cfg->join != NULL) {
 		log_info("%s already holds node %llu; ignoring --join", n->data_dir,
 			 (unsigned long long)n->id);
+	}
+	if (!n->fresh) {
+		rv = check_raft_metadata(n, err, errlen);
+		if (rv != 0)
+			goto err;
 	}
 	rv = probe_port(n->address, err, errlen);
 	if (rv != 0)
