@@ -165,6 +165,12 @@ struct node {
 	void (*restored_cb)(void *arg);
 	void *restored_arg;
 
+	/* Nudging followers to learn a commit (see node_nudge). */
+	struct raft_barrier nudge;
+	bool nudge_pending;
+	uint64_t nudge_sent;   /* applied index when the barrier was issued */
+	uint64_t nudge_wanted; /* applied index of the last forwarded entry */
+
 	struct raft_transfer transfer;
 	uv_timer_t transfer_timer;
 	void (*close_cb)(void *arg);
@@ -717,6 +723,8 @@ static int dispatch_forward(struct node_req *r)
 	};
 	int rv = peer_conn_send(n->lconn, &m);
 
+	log_debug("forwarding request %llu to node %llu", (unsigned long long)r->seq,
+		  (unsigned long long)n->lconn_leader);
 	if (rv == 0)
 		r->state = RS_FORWARDED;
 	return rv;
@@ -867,6 +875,9 @@ static void lconn_msg(struct peer_conn *c, const struct peer_msg *m)
 			break;
 	if (r == NULL)
 		return; /* answered already (timeout) */
+	log_debug("forwarded request %llu: status %lld, index %llu (applied here: %llu)",
+		  (unsigned long long)r->seq, (long long)m->status, (unsigned long long)m->value,
+		  (unsigned long long)raft_last_applied(&n->raft));
 	if (m->value == 0) {
 		/* Not committed: the leader moved or lost its leadership. Try
 		 * again (same request id) once we know the new leader. */
@@ -967,26 +978,63 @@ static void serve_reply(struct serve *s, int64_t status, uint64_t value, const c
 	free(s);
 }
 
+static void node_nudge(struct node *n);
+static unsigned count_role(struct node *n, int role);
+
+static void nudge_cb(struct raft_barrier *req, int status)
+{
+	struct node *n = req->data;
+
+	(void)status;
+	n->nudge_pending = false;
+	if (n->nudge_wanted > n->nudge_sent)
+		node_nudge(n);
+}
+
+/* A follower that forwarded an entry waits until it has applied it, and it
+ * learns that the entry is committed only from the leader's next
+ * AppendEntries — a heartbeat away (raft 0.15 does not send one when the
+ * commit index moves). A barrier entry makes the leader send one at once,
+ * carrying the new commit index. One barrier covers every entry committed
+ * before it is sent; entries committed meanwhile get another. */
+static void node_nudge(struct node *n)
+{
+	if (n->closing || raft_state(&n->raft) != RAFT_LEADER ||
+	    count_role(n, RAFT_VOTER) + count_role(n, RAFT_STANDBY) < 2)
+		return;
+	n->nudge_wanted = raft_last_applied(&n->raft);
+	if (n->nudge_pending)
+		return;
+	n->nudge.data = n;
+	n->nudge_sent = n->nudge_wanted;
+	if (raft_barrier(&n->raft, &n->nudge, nudge_cb) == 0)
+		n->nudge_pending = true;
+}
+
 static void serve_apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct serve *s = req->data;
+	struct node *n = s->n;
 
 	if (status != 0)
 		serve_reply(s, is_retryable(status) ? -ETIMEDOUT : raft_status_errno(status), 0,
 			    NULL);
 	else
 		serve_reply(s, fsm_result(result), req->index, NULL);
+	node_nudge(n);
 }
 
 static void serve_barrier_cb(struct raft_barrier *req, int status)
 {
 	struct serve *s = req->data;
+	struct node *n = s->n;
 
 	if (status != 0)
 		serve_reply(s, is_retryable(status) ? -ETIMEDOUT : raft_status_errno(status), 0,
 			    NULL);
 	else
 		serve_reply(s, 0, req->index, NULL);
+	node_nudge(n);
 }
 
 static unsigned count_role(struct node *n, int role)
