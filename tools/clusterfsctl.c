@@ -19,13 +19,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "../common/version.h"
+#include "../replication/node.h"
+#include "../replication/peer.h"
+#include "../replication/transport.h"
 
 #define DEFAULT_MOUNT "/var/lib/clusterfs"
 #define FUSE_SUPER_MAGIC 0x65735546
 #define STATUS_MAX 8192
 #define WAIT_POLL_MS 100
 #define WAIT_DEFAULT_S 60
+/* How long `remove` keeps trying (a leader change may be under way). */
+#define REMOVE_TIMEOUT_MS 15000
+#define REMOVE_RETRY_MS 300
+#define TOKEN_MAX 4096
 
 struct status {
 	char text[STATUS_MAX];
@@ -39,7 +48,12 @@ static void usage(FILE *out)
 	fprintf(out, "usage: clusterfsctl [--mount DIR] [--json] COMMAND\n"
 		     "commands:\n"
 		     "  status               show this node's state; exit 0 if it can commit\n"
-		     "  wait [--timeout S]   wait until status would succeed (default 60 s)\n");
+		     "  wait [--timeout S]   wait until status would succeed (default 60 s)\n"
+		     "  members              list the cluster's members\n"
+		     "  remove NODE_ID       remove a member (root)\n"
+		     "  join-token           print the line `clusterfsd --join-token` takes (root)\n"
+		     "  sync                 wait until this node has applied everything committed\n"
+		     "                       anywhere before the call (a linearizable read point)\n");
 }
 
 static const char *status_get(const struct status *st, const char *key)
@@ -170,6 +184,269 @@ static int cmd_wait(const char *mount, bool json, double timeout_s)
 	return 1;
 }
 
+/* Read MOUNT/.cluster/NAME into buf. 0 or -errno. */
+static int read_cluster_file(const char *mount, const char *name, char *buf, size_t cap)
+{
+	char path[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.cluster/%s", mount, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+static int cmd_members(const char *mount, bool json)
+{
+	char text[65536];
+	int rv = read_cluster_file(mount, "members", text, sizeof(text));
+	bool first = true;
+	char *save = NULL;
+
+	if (rv != 0) {
+		fprintf(stderr, "clusterfsctl: cannot read %s/.cluster/members: %s\n", mount,
+			strerror(-rv));
+		return 1;
+	}
+	if (json)
+		printf("[");
+	else
+		printf("%-6s %-28s %-8s %-10s %s\n", "ID", "ADDRESS", "ROLE", "REACHABLE", "");
+	for (char *line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char id[32], addr[300], role[16], reach[16], leader[16] = "";
+
+		if (sscanf(line, "%31s %299s %15s %15s %15s", id, addr, role, reach, leader) < 4)
+			continue;
+		if (json) {
+			printf("%s{\"id\": %s, \"address\": \"%s\", \"role\": \"%s\", "
+			       "\"reachable\": \"%s\", \"leader\": %s}",
+			       first ? "" : ", ", id, addr, role, reach,
+			       leader[0] ? "true" : "false");
+		} else {
+			printf("%-6s %-28s %-8s %-10s %s\n", id, addr, role, reach, leader);
+		}
+		first = false;
+	}
+	if (json)
+		printf("]\n");
+	return 0;
+}
+
+static int cmd_join_token(const char *mount)
+{
+	char token[TOKEN_MAX];
+	int rv = read_cluster_file(mount, "join-token", token, sizeof(token));
+
+	if (rv != 0) {
+		fprintf(stderr, "clusterfsctl: cannot read the join token from %s: %s%s\n", mount,
+			strerror(-rv), rv == -EACCES ? " (it holds the cluster key: run as root)" : "");
+		return 1;
+	}
+	fputs(token, stdout);
+	return 0;
+}
+
+static int cmd_sync(const char *mount)
+{
+	int fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	/* fsync of a directory is a barrier through the leader (DESIGN §3). */
+	if (fd < 0 || fsync(fd) != 0) {
+		fprintf(stderr, "clusterfsctl: sync through %s failed: %s\n", mount,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* `remove`: ask the leader over the node protocol, authenticated with the
+ * cluster key from the join token (root only). Followers answer with a
+ * redirect; a leader removing itself first hands leadership over (EAGAIN). */
+struct remove_ctx {
+	uv_loop_t loop;
+	uv_timer_t timer;
+	struct raft_uv_transport rt;
+	uint64_t id;
+	char members[TOKEN_MAX];
+	char target[TRANSPORT_ADDRESS_MAX + 1];
+	size_t next;
+	uint64_t deadline;
+	int result; /* 1: still trying */
+	const char *why;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void remove_try(struct remove_ctx *c);
+
+static void remove_timer(uv_timer_t *t)
+{
+	remove_try(t->data);
+}
+
+static void remove_retry(struct remove_ctx *c, const char *why)
+{
+	c->why = why;
+	if (mono_ms() >= c->deadline) {
+		c->result = 1;
+		uv_stop(&c->loop);
+		return;
+	}
+	uv_timer_start(&c->timer, remove_timer, REMOVE_RETRY_MS, 0);
+}
+
+static void remove_msg(struct peer_conn *conn, const struct peer_msg *m)
+{
+	struct remove_ctx *c = peer_conn_data(conn);
+
+	if (!m->response)
+		return;
+	peer_conn_close(conn);
+	if (m->status == 0) {
+		c->result = 0;
+		uv_stop(&c->loop);
+	} else if (m->status == PEER_REDIRECT && m->len > 0 && m->len <= TRANSPORT_ADDRESS_MAX) {
+		memcpy(c->target, m->data, m->len);
+		c->target[m->len] = '\0';
+		remove_retry(c, "redirected to the leader");
+	} else if (m->status == -EAGAIN || m->status == -EBUSY || m->status == -EROFS) {
+		c->target[0] = '\0';
+		remove_retry(c, strerror((int)-m->status));
+	} else {
+		c->result = (int)-m->status;
+		c->why = strerror((int)-m->status);
+		uv_stop(&c->loop);
+	}
+}
+
+static void remove_closed(struct peer_conn *conn)
+{
+	(void)conn;
+}
+
+static void remove_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+			     int status)
+{
+	struct remove_ctx *c = arg;
+	struct peer_conn *conn;
+
+	(void)id;
+	(void)address;
+	if (status != 0) {
+		c->target[0] = '\0';
+		remove_retry(c, status == -EACCES ? "the cluster refused the key" : strerror(-status));
+		return;
+	}
+	conn = peer_conn_new(stream, 0, remove_msg, remove_closed, c);
+	if (conn == NULL) {
+		remove_retry(c, "out of memory");
+		return;
+	}
+	struct peer_msg m = {.type = PEER_REMOVE, .seq = 1, .value = c->id};
+	peer_conn_send(conn, &m);
+}
+
+static void remove_try(struct remove_ctx *c)
+{
+	if (c->target[0] == '\0') {
+		/* round robin over the members in the token */
+		const char *list = c->members;
+		size_t len = strlen(list), start = c->next < len ? c->next : 0, end = start;
+
+		while (end < len && list[end] != ',')
+			end++;
+		if (end == start || end - start > TRANSPORT_ADDRESS_MAX) {
+			c->result = EINVAL;
+			c->why = "no member address in the join token";
+			uv_stop(&c->loop);
+			return;
+		}
+		memcpy(c->target, list + start, end - start);
+		c->target[end - start] = '\0';
+		c->next = end + 1;
+	}
+	if (transport_connect_peer(&c->rt, 0, "clusterfsctl", c->target, remove_connected, c) != 0)
+		remove_retry(c, "cannot connect");
+}
+
+static void remove_transport_closed(struct raft_uv_transport *t)
+{
+	(void)t;
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static int cmd_remove(const char *mount, const char *id_text)
+{
+	static struct remove_ctx c;
+	uint8_t key[TRANSPORT_KEY_SIZE];
+	char token[TOKEN_MAX], *end;
+	unsigned long long id = strtoull(id_text, &end, 10);
+	int rv;
+
+	if (*end != '\0' || id == 0) {
+		fprintf(stderr, "clusterfsctl: remove needs a node id (see `clusterfsctl members`)\n");
+		return 2;
+	}
+	rv = read_cluster_file(mount, "join-token", token, sizeof(token));
+	if (rv != 0) {
+		fprintf(stderr, "clusterfsctl: cannot read the cluster key through %s: %s%s\n", mount,
+			strerror(-rv), rv == -EACCES ? " (run as root)" : "");
+		return 1;
+	}
+	token[strcspn(token, "\n")] = '\0';
+	if (node_parse_join_token(token, key, c.members, sizeof(c.members)) != 0) {
+		fprintf(stderr, "clusterfsctl: %s/.cluster/join-token is not a join token\n", mount);
+		return 1;
+	}
+	c.id = id;
+	c.result = -1;
+	c.deadline = mono_ms() + REMOVE_TIMEOUT_MS;
+	uv_loop_init(&c.loop);
+	uv_timer_init(&c.loop, &c.timer);
+	c.timer.data = &c;
+	if (transport_init(&c.rt, &c.loop, key) != 0) {
+		fprintf(stderr, "clusterfsctl: cannot set up the transport\n");
+		return 1;
+	}
+	remove_try(&c);
+	uv_run(&c.loop, UV_RUN_DEFAULT);
+	c.rt.close(&c.rt, remove_transport_closed);
+	uv_walk(&c.loop, walk_close, NULL);
+	uv_run(&c.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&c.loop);
+	transport_free(&c.rt);
+	if (c.result == 0) {
+		printf("node %llu removed\n", id);
+		return 0;
+	}
+	fprintf(stderr, "clusterfsctl: could not remove node %llu: %s\n", id,
+		c.why ? c.why : "no answer");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -228,10 +505,23 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (strcmp(cmd, "remove") == 0) {
+		if (optind != argc - 1) {
+			fprintf(stderr, "clusterfsctl: usage: remove NODE_ID\n");
+			return 2;
+		}
+		return cmd_remove(mount, argv[optind]);
+	}
 	if (optind < argc) {
 		fprintf(stderr, "clusterfsctl: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (strcmp(cmd, "members") == 0)
+		return cmd_members(mount, json);
+	if (strcmp(cmd, "join-token") == 0)
+		return cmd_join_token(mount);
+	if (strcmp(cmd, "sync") == 0)
+		return cmd_sync(mount);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(mount, json);
 	if (strcmp(cmd, "wait") == 0)

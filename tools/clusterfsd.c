@@ -60,6 +60,9 @@ static void usage(FILE *out)
 		"  --cluster-key FILE     shared cluster secret (default DATA/cluster.key)\n"
 		"  --max-voters N         voters in the cluster, odd (default 3)\n"
 		"  --commit-timeout SECS  give up on a commit after this long (default 5)\n"
+		"  --election-timeout MS  raft election timeout (default 300; heartbeat 1/6)\n"
+		"  --snapshot-threshold N entries between snapshots (default 1024)\n"
+		"  --snapshot-trailing N  entries kept after a snapshot (default 2048)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
 		"  --version              print the version and exit\n");
 }
@@ -198,7 +201,8 @@ static void signal_cb(uv_signal_t *s, int signum)
 /* --- main ------------------------------------------------------------------------ */
 
 enum { OPT_MOUNT = 256, OPT_DATA, OPT_ADDRESS, OPT_BOOTSTRAP, OPT_JOIN, OPT_JOIN_TOKEN,
-       OPT_KEY, OPT_MAX_VOTERS, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_VERSION, OPT_HELP };
+       OPT_KEY, OPT_MAX_VOTERS, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_SNAPSHOT_THRESHOLD,
+       OPT_SNAPSHOT_TRAILING, OPT_ELECTION_TIMEOUT, OPT_VERSION, OPT_HELP };
 
 static const struct option options[] = {
 	{"mount", required_argument, NULL, OPT_MOUNT},
@@ -211,6 +215,9 @@ static const struct option options[] = {
 	{"max-voters", required_argument, NULL, OPT_MAX_VOTERS},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"commit-timeout", required_argument, NULL, OPT_COMMIT_TIMEOUT},
+	{"snapshot-threshold", required_argument, NULL, OPT_SNAPSHOT_THRESHOLD},
+	{"snapshot-trailing", required_argument, NULL, OPT_SNAPSHOT_TRAILING},
+	{"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
@@ -302,6 +309,30 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			ncfg.commit_timeout_ms = (unsigned)(secs * 1000);
+			break;
+		}
+		case OPT_SNAPSHOT_THRESHOLD:
+		case OPT_SNAPSHOT_TRAILING:
+		case OPT_ELECTION_TIMEOUT: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end != '\0' || v < (opt == OPT_ELECTION_TIMEOUT ? 50 : 1) || v > 1000000) {
+				fprintf(stderr, "clusterfsd: --%s needs a number%s\n",
+					opt == OPT_SNAPSHOT_THRESHOLD	? "snapshot-threshold"
+					: opt == OPT_SNAPSHOT_TRAILING ? "snapshot-trailing"
+									: "election-timeout",
+					opt == OPT_ELECTION_TIMEOUT ? " of ms >= 50" : " >= 1");
+				return 2;
+			}
+			if (opt == OPT_SNAPSHOT_THRESHOLD)
+				ncfg.snapshot_threshold = (unsigned)v;
+			else if (opt == OPT_SNAPSHOT_TRAILING)
+				ncfg.snapshot_trailing = (unsigned)v;
+			else {
+				ncfg.election_timeout_ms = (unsigned)v;
+				ncfg.heartbeat_ms = (unsigned)(v / 6 > 10 ? v / 6 : 10);
+			}
 			break;
 		}
 		case OPT_VERSION:
