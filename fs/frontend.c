@@ -186,9 +186,12 @@ static void attr_to_stat(const struct store_attr *a, struct stat *st)
 /* Render a generated file; *out is malloc'd. */
 static int plug_render(const struct fs_plug_file *p, char **out, size_t *len)
 {
-	char *buf = malloc(FS_PLUG_MAX);
+	char *buf;
 	int n;
 
+	if (p->render_alloc != NULL)
+		return p->render_alloc(p->arg, out, len);
+	buf = malloc(FS_PLUG_MAX);
 	if (buf == NULL)
 		return -ENOMEM;
 	n = p->render(p->arg, buf, FS_PLUG_MAX);
@@ -224,7 +227,8 @@ static int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a)
 
 			a->mode = S_IFREG | (plug_of(fs, ino)->mode ? plug_of(fs, ino)->mode : 0444);
 			a->nlink = 1;
-			if (plug_render(plug_of(fs, ino), &data, &len) == 0) {
+			if (plug_of(fs, ino)->render_alloc == NULL &&
+			    plug_render(plug_of(fs, ino), &data, &len) == 0) {
 				a->size = len;
 				free(data);
 			}

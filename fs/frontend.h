@@ -47,11 +47,16 @@ struct fs_log {
  * into buf (cap bytes) and returns the length or -errno. */
 typedef int (*fs_render_fn)(void *arg, char *buf, size_t cap);
 
+/* Or a file of any size: *out is malloc'd. Its size reads as 0 in stat
+ * (rendering it only to stat would be costly); reads still work. */
+typedef int (*fs_render_alloc_fn)(void *arg, char **out, size_t *len);
+
 struct fs_plug_file {
 	const char *name;
 	fs_render_fn render;
 	void *arg;
 	unsigned mode; /* permission bits; 0 means 0444 */
+	fs_render_alloc_fn render_alloc;
 };
 
 struct fs_config {

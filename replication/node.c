@@ -119,7 +119,8 @@ struct node {
 	uint64_t id;
 	uint32_t epoch;
 	int lock_fd;
-	bool fresh; /* the data directory held no node */
+	bool fresh;    /* the data directory held no node */
+	bool restored; /* seeded by `clusterfsctl restore`: bootstrap from it */
 	uint8_t key[TRANSPORT_KEY_SIZE];
 
 	struct store *store;
@@ -291,6 +292,8 @@ static int node_conf_load(struct node *n, char *err, size_t errlen)
 		else if (strncmp(line, "joining=", 8) == 0 &&
 			 strlen(line + 8) < sizeof(n->join_targets))
 			strcpy(n->join_targets, line + 8);
+		else if (strcmp(line, "restored=1") == 0)
+			n->restored = true;
 	}
 	if (id == 0 || id >= 65536 || addr[0] == '\0') {
 		snprintf(err, errlen,
@@ -1832,7 +1835,10 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		goto err;
 
 	rv = node_conf_load(n, err, errlen);
-	if (rv == 0 && n->join_targets[0] != '\0') {
+	if (rv == 0 && n->restored) {
+		/* A store restored from a backup: a new cluster grows from it. */
+		n->fresh = true;
+	} else if (rv == 0 && n->join_targets[0] != '\0') {
 		/* A join that did not complete: start it over, with a new id. */
 		log_warn("the join of node %llu did not complete; joining again",
 			 (unsigned long long)n->id);
@@ -1930,6 +1936,32 @@ err:
 	return rv;
 }
 
+int node_recover(struct node *n, char *err, size_t errlen)
+{
+	struct raft_configuration conf;
+	int rv;
+
+	if (n->fresh) {
+		snprintf(err, errlen, "%s holds no node to recover", n->data_dir);
+		return -EINVAL;
+	}
+	rv = node_raft_setup(n, err, errlen);
+	if (rv != 0)
+		return rv;
+	raft_configuration_init(&conf);
+	rv = raft_configuration_add(&conf, n->id, n->address, RAFT_VOTER);
+	if (rv == 0)
+		rv = raft_recover(&n->raft, &conf);
+	raft_configuration_close(&conf);
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot recover %s: %s", n->data_dir, raft_errmsg(&n->raft));
+		return -EIO;
+	}
+	log_info("node %llu forced a configuration with itself as the only voter",
+		 (unsigned long long)n->id);
+	return 0;
+}
+
 int node_start(struct node *n, char *err, size_t errlen)
 {
 	int rv;
@@ -1951,6 +1983,7 @@ int node_start(struct node *n, char *err, size_t errlen)
 	rv = node_raft_setup(n, err, errlen);
 	if (rv == 0 && n->fresh)
 		rv = node_bootstrap(n, err, errlen);
+	n->restored = false;
 	if (rv == 0)
 		rv = node_raft_start(n, err, errlen);
 	return rv;

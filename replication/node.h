@@ -74,6 +74,10 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
  * goes on in the loop; node_ready()/node_failed() tell how it ends. */
 int node_start(struct node *n, char *err, size_t errlen);
 
+/* Offline recovery after a majority was lost for good: force a
+ * configuration in which this node is the only voter (raft_recover). */
+int node_recover(struct node *n, char *err, size_t errlen);
+
 /* True once this node knows a leader and has applied everything that was
  * committed when it became ready to serve (see node.c). */
 bool node_ready(struct node *n);

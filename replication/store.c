@@ -1545,6 +1545,44 @@ void store_close(struct store *s)
 	free(s);
 }
 
+uint64_t store_node_max(struct store *s)
+{
+	uint64_t max = 1;
+
+	meta_get(s, "node_max", &max);
+	return max;
+}
+
+int64_t store_reseed(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t max = store_node_max(s), top = 0;
+	int rv;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(ino), 0) FROM inodes", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		top = (uint64_t)sqlite3_column_int64(st, 0) >> 48;
+	sqlite3_finalize(st);
+	if (top > max)
+		max = top;
+	if (max + 1 >= (1u << 16))
+		return -ENOSPC;
+	rv = exec(s, "BEGIN; DELETE FROM requests;");
+	if (rv == 0)
+		rv = meta_set(s, "applied", 0);
+	if (rv == 0)
+		rv = meta_set(s, "node_max", max + 1);
+	if (rv == 0)
+		rv = exec(s, "COMMIT;");
+	if (rv != 0) {
+		exec(s, "ROLLBACK;");
+		return rv;
+	}
+	s->applied = 0;
+	return (int64_t)(max + 1);
+}
+
 int store_snapshot(struct store *s, void **buf, size_t *len)
 {
 	sqlite3_int64 size = 0;

@@ -144,6 +144,15 @@ int store_drop_orphan(struct store *s, uint64_t ino);
 /* Drop all orphans (at start-up, when no descriptor can be open). */
 int store_drop_all_orphans(struct store *s);
 
+/* The highest node id ever allocated (the bootstrap node's is 1). */
+uint64_t store_node_max(struct store *s);
+
+/* Turn a store copied from a backup into the seed of a new cluster: no
+ * applied index, no remembered requests, and node ids (part of every inode
+ * number) above any the old cluster used. Returns the id the new cluster's
+ * first node must take, or -errno. */
+int64_t store_reseed(struct store *s);
+
 /* Snapshots: the whole database as one buffer (raft_malloc'd), and back. */
 int store_snapshot(struct store *s, void **buf, size_t *len);
 /* Replace the store's content with a snapshot unless the store is already

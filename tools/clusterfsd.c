@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <raft.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,9 @@ static void usage(FILE *out)
 		"  --snapshot-threshold N entries between snapshots (default 1024)\n"
 		"  --snapshot-trailing N  entries kept after a snapshot (default 2048)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
+		"  --recover              offline: make this node the only voter of its\n"
+		"                         cluster, after a majority was lost for good\n"
+		"                         (docs/operations.md), then exit\n"
 		"  --version              print the version and exit\n");
 }
 
@@ -122,6 +126,23 @@ static int render_join_token(void *arg, char *buf, size_t cap)
 	struct daemon *d = arg;
 
 	return node_render_join_token(d->node, buf, cap);
+}
+
+/* The store as one sqlite image, taken between two entries on the loop
+ * thread, so it is consistent. */
+static int render_backup(void *arg, char **out, size_t *len)
+{
+	struct daemon *d = arg;
+	void *img;
+	int rv = store_snapshot(node_store(d->node), &img, len);
+
+	if (rv != 0)
+		return rv;
+	*out = malloc(*len > 0 ? *len : 1);
+	if (*out != NULL)
+		memcpy(*out, img, *len);
+	raft_free(img);
+	return *out != NULL ? 0 : -ENOMEM;
 }
 
 static int render_version(void *arg, char *buf, size_t cap)
@@ -202,7 +223,7 @@ static void signal_cb(uv_signal_t *s, int signum)
 
 enum { OPT_MOUNT = 256, OPT_DATA, OPT_ADDRESS, OPT_BOOTSTRAP, OPT_JOIN, OPT_JOIN_TOKEN,
        OPT_KEY, OPT_MAX_VOTERS, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_SNAPSHOT_THRESHOLD,
-       OPT_SNAPSHOT_TRAILING, OPT_ELECTION_TIMEOUT, OPT_VERSION, OPT_HELP };
+       OPT_SNAPSHOT_TRAILING, OPT_ELECTION_TIMEOUT, OPT_RECOVER, OPT_VERSION, OPT_HELP };
 
 static const struct option options[] = {
 	{"mount", required_argument, NULL, OPT_MOUNT},
@@ -218,6 +239,7 @@ static const struct option options[] = {
 	{"snapshot-threshold", required_argument, NULL, OPT_SNAPSHOT_THRESHOLD},
 	{"snapshot-trailing", required_argument, NULL, OPT_SNAPSHOT_TRAILING},
 	{"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
+	{"recover", no_argument, NULL, OPT_RECOVER},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
@@ -245,6 +267,7 @@ int main(int argc, char **argv)
 	static uint8_t token_key[TRANSPORT_KEY_SIZE];
 	static char token_members[1024];
 	char err[512] = "";
+	bool recover = false;
 	int opt, rv;
 
 	/* raft writes to dead peers' sockets; a SIGPIPE would kill us. */
@@ -335,6 +358,9 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_RECOVER:
+			recover = true;
+			break;
 		case OPT_VERSION:
 			printf("clusterfsd %s\n", CFS_VERSION);
 			return 0;
@@ -361,6 +387,17 @@ int main(int argc, char **argv)
 		fail(err[0] ? err : strerror(-rv));
 		return 1;
 	}
+	if (recover) {
+		rv = node_recover(d.node, err, sizeof(err));
+		if (rv != 0) {
+			fail(err);
+			return 1;
+		}
+		printf("clusterfsd: node %llu is now the only voter of its cluster; start it as "
+		       "usual, then let other nodes join it afresh\n",
+		       (unsigned long long)node_id(d.node));
+		return 0;
+	}
 	rv = node_start(d.node, err, sizeof(err));
 	if (rv != 0) {
 		fail(err);
@@ -375,11 +412,15 @@ int main(int argc, char **argv)
 	store_drop_all_orphans(node_store(d.node));
 
 	static struct fs_plug_file plugs[] = {
-		{"self", render_self, &d, 0},	      {"status", render_status, &d, 0},
-		{"leader", render_leader, &d, 0},     {"members", render_members, &d, 0},
-		{"version", render_version, &d, 0},
+		{.name = "self", .render = render_self, .arg = &d},
+		{.name = "status", .render = render_status, .arg = &d},
+		{.name = "leader", .render = render_leader, .arg = &d},
+		{.name = "members", .render = render_members, .arg = &d},
+		{.name = "version", .render = render_version, .arg = &d},
 		/* holds the cluster key: root only */
-		{"join-token", render_join_token, &d, 0400},
+		{.name = "join-token", .render = render_join_token, .arg = &d, .mode = 0400},
+		/* a consistent copy of the whole store (clusterfsctl backup) */
+		{.name = "backup", .render_alloc = render_backup, .arg = &d, .mode = 0400},
 	};
 
 	struct fs_log log = {.impl = d.node, .submit = log_submit, .barrier = log_barrier};
