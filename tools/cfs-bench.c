@@ -6,6 +6,11 @@
  *   cfs-bench write DIR N     open(O_TRUNC)+write+close of a small file, N times
  *   cfs-bench read DIR N      open+read+close of a small file, N times
  *   cfs-bench fsync DIR N     pwrite 4 KiB + fsync, N times (the durability floor)
+ *   cfs-bench rtt - N         a 1-byte TCP round trip on 127.0.0.1, N times
+ *   cfs-bench parallel DIR N  8 processes doing N writes each: total ops/s
+ *   cfs-bench first-write DIR N
+ *                             retry one write until it succeeds (at most N ms):
+ *                             time to the first write after a failure
  *
  * Prints one line: "<what> n=N p50_us=… p99_us=… ops_per_s=…".
  */
@@ -15,6 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BENCH_FILES 16
@@ -89,6 +99,102 @@ static int op_fsync(const char *dir, long i)
 	return fsync(fsync_fd) == 0 ? 0 : -errno;
 }
 
+#define BENCH_WRITERS 8
+
+static int rtt_fd = -1;
+
+static int op_rtt(const char *dir, long i)
+{
+	char c = (char)i;
+
+	(void)dir;
+	if (write(rtt_fd, &c, 1) != 1 || read(rtt_fd, &c, 1) != 1)
+		return -EIO;
+	return 0;
+}
+
+/* A child echoing bytes over loopback TCP; rtt_fd is our end. */
+static int rtt_setup(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(ls, 1) != 0 ||
+	    getsockname(ls, (struct sockaddr *)&sa, &len) != 0)
+		return -errno;
+	if (fork() == 0) {
+		int c = accept(ls, NULL, NULL);
+		char b;
+
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		while (read(c, &b, 1) == 1 && write(c, &b, 1) == 1)
+			;
+		_exit(0);
+	}
+	close(ls);
+	rtt_fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(rtt_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		return -errno;
+	setsockopt(rtt_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 0;
+}
+
+static int bench_parallel(const char *dir, long n)
+{
+	double start = now_us(), secs;
+	int failed = 0;
+
+	for (int w = 0; w < BENCH_WRITERS; w++) {
+		if (fork() == 0) {
+			char path[4096], buf[64];
+
+			for (long i = 0; i < n; i++) {
+				int fd, len;
+
+				snprintf(path, sizeof(path), "%s/par-%d-%ld", dir, w, i % BENCH_FILES);
+				len = snprintf(buf, sizeof(buf), "value=%ld\n", i);
+				fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+				if (fd < 0 || write(fd, buf, (size_t)len) != len || close(fd) != 0)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (int w = 0; w < BENCH_WRITERS; w++) {
+		int st;
+
+		if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			failed++;
+	}
+	secs = (now_us() - start) / 1e6;
+	printf("parallel writers=%d n=%ld ops_per_s=%.0f failed=%d\n", BENCH_WRITERS,
+	       n * BENCH_WRITERS, (double)(n * BENCH_WRITERS) / secs, failed);
+	return failed ? 1 : 0;
+}
+
+static int bench_first_write(const char *dir, long max_ms)
+{
+	double start = now_us();
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/first-write", dir);
+	while (now_us() - start < (double)max_ms * 1000) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0 && write(fd, "x\n", 2) == 2 && close(fd) == 0) {
+			printf("first-write ms=%.0f\n", (now_us() - start) / 1000);
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		usleep(10000);
+	}
+	printf("first-write ms=timeout\n");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	int (*op)(const char *, long);
@@ -97,7 +203,7 @@ int main(int argc, char **argv)
 	long n;
 
 	if (argc != 4 || (n = strtol(argv[3], NULL, 10)) <= 0) {
-		fprintf(stderr, "usage: cfs-bench write|read|fsync DIR N\n");
+		fprintf(stderr, "usage: cfs-bench write|read|fsync|rtt|parallel|first-write DIR N\n");
 		return 2;
 	}
 	what = argv[1];
@@ -111,6 +217,16 @@ int main(int argc, char **argv)
 				perror("cfs-bench: prepare");
 				return 1;
 			}
+	} else if (strcmp(what, "parallel") == 0) {
+		return bench_parallel(dir, n);
+	} else if (strcmp(what, "first-write") == 0) {
+		return bench_first_write(dir, n);
+	} else if (strcmp(what, "rtt") == 0) {
+		if (rtt_setup() != 0) {
+			perror("cfs-bench: rtt");
+			return 1;
+		}
+		op = op_rtt;
 	} else if (strcmp(what, "fsync") == 0) {
 		char path[4096];
 
