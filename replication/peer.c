@@ -50,7 +50,7 @@ static uint64_t get_le(const uint8_t *p, int n)
 
 int peer_encode(const struct peer_msg *m, void **out, size_t *out_len)
 {
-	size_t body = PEER_HEADER_SIZE + 4 + m->len;
+	size_t body = PEER_HEADER_SIZE + m->len;
 	uint8_t *p;
 
 	if (m->type == 0 || m->type >= PEER_TYPE_MAX || body > PEER_MAX_FRAME)
@@ -78,7 +78,7 @@ int peer_decode(const void *buf, size_t len, struct peer_msg *m)
 	const uint8_t *p = buf;
 
 	memset(m, 0, sizeof(*m));
-	if (len < PEER_HEADER_SIZE + 4 || len > PEER_MAX_FRAME)
+	if (len < PEER_HEADER_SIZE || len > PEER_MAX_FRAME)
 		return -EINVAL;
 	m->type = p[0];
 	if (m->type == 0 || m->type >= PEER_TYPE_MAX || p[1] > 1 || get_le(p + 2, 2) != 0)
@@ -88,7 +88,7 @@ int peer_decode(const void *buf, size_t len, struct peer_msg *m)
 	m->status = (int64_t)get_le(p + 12, 8);
 	m->value = get_le(p + 20, 8);
 	m->len = (uint32_t)get_le(p + 28, 4);
-	if ((size_t)m->len != len - (PEER_HEADER_SIZE + 4))
+	if ((size_t)m->len != len - PEER_HEADER_SIZE)
 		return -EINVAL;
 	m->data = m->len > 0 ? p + 32 : NULL;
 	return 0;
@@ -154,7 +154,7 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		uint64_t body = get_le(c->rbuf + off, 4);
 		struct peer_msg m;
 
-		if (body > PEER_MAX_FRAME || body < PEER_HEADER_SIZE + 4) {
+		if (body > PEER_MAX_FRAME || body < PEER_HEADER_SIZE) {
 			log_warn("node %llu sent a malformed frame; closing",
 				 (unsigned long long)c->peer_id);
 			peer_conn_close(c);

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+/* The fixed part of a frame after its length prefix. */
 #define PEER_HEADER_SIZE 32
 /* A forwarded entry is at most ENTRY_MAX_DATA plus its header. */
 #define PEER_MAX_FRAME (8u << 20)
