@@ -86,6 +86,7 @@ struct fs_handle {
 	bool append;
 	char *plug_data; /* generated files: content rendered at open */
 	size_t plug_len;
+	bool replay; /* opened by the replay thread: writes are no-ops */
 };
 
 struct fs_dirent {
@@ -499,6 +500,88 @@ out:
 
 /* --- lookups and attributes -------------------------------------------------- */
 
+static struct fs_handle *handle_new(uint64_t ino, int flags);
+
+/* --- replays (notify.h): requests from the replay thread ------------------------ *
+ * The store already holds the change; these requests exist for the kernel's
+ * bookkeeping and its inotify events, and are answered from the replay's
+ * pre-change view or as no-ops, never with a log entry. */
+
+static bool replaying(struct fs *fs, fuse_req_t req)
+{
+	return notify_replaying(fs->notify, fuse_req_ctx(req)->pid);
+}
+
+/* Attributes of an object of the replay: from the store if it is still
+ * there, else made up from what the replay recorded (a later change may
+ * have removed it; the kernel only needs something consistent). */
+static void replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, struct store_attr *a)
+{
+	if (fs_getattr_any(fs, ino, a) == 0)
+		return;
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->mode = mode;
+	a->nlink = S_ISDIR(mode) ? 2 : 1;
+}
+
+static void replay_reply_entry(struct fs *fs, fuse_req_t req, uint64_t ino, uint32_t mode)
+{
+	struct store_attr a;
+	struct fuse_entry_param e;
+
+	replay_attr(fs, ino, mode, &a);
+	memset(&e, 0, sizeof(e));
+	e.ino = a.ino;
+	e.generation = a.gen;
+	attr_to_stat(&a, &e.attr);
+	if (fuse_reply_entry(req, &e) == 0)
+		ref_lookup(fs, a.ino);
+}
+
+/* create, mkdir, symlink, mknod, link by the replay thread: the object is
+ * already in the store. */
+static bool replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi)
+{
+	uint64_t ino;
+	uint32_t mode;
+	struct store_attr a;
+	struct fuse_entry_param e;
+	struct fs_handle *h;
+
+	if (!replaying(fs, req))
+		return false;
+	if (!notify_replay_object(fs->notify, &ino, &mode)) {
+		fuse_reply_err(req, EAGAIN);
+		return true;
+	}
+	if (fi == NULL) {
+		replay_reply_entry(fs, req, ino, mode);
+		return true;
+	}
+	h = handle_new(ino, fi->flags);
+	if (h == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return true;
+	}
+	h->replay = true;
+	replay_attr(fs, ino, mode, &a);
+	memset(&e, 0, sizeof(e));
+	e.ino = a.ino;
+	e.generation = a.gen;
+	attr_to_stat(&a, &e.attr);
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1; /* rule 5: never through the page cache */
+	ref_open(fs, ino, 1);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		ref_open(fs, ino, -1);
+		free(h);
+	} else {
+		ref_lookup(fs, ino);
+	}
+	return true;
+}
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fuse_req_userdata(req);
@@ -522,6 +605,20 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			}
 		}
 		goto reply;
+	}
+	if (replaying(fs, req)) {
+		uint64_t ino;
+		uint32_t mode;
+		int r = notify_replay_lookup(fs->notify, parent, name, &ino, &mode);
+
+		if (r == 0) {
+			fuse_reply_err(req, ENOENT); /* not there before the change */
+			return;
+		}
+		if (r == 1) {
+			replay_reply_entry(fs, req, ino, mode);
+			return;
+		}
 	}
 	/* A pending create is not found by name: it does not exist for anyone
 	 * but the descriptor that created it until it is committed. */
@@ -566,6 +663,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 	if (is_plug_ino(ino)) {
 		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if ((h != NULL && h->replay) || replaying(fs, req)) {
+		reply_attr_of(fs, req, ino, false);
 		return;
 	}
 	if (is_pending(fs, ino)) {
@@ -652,8 +753,11 @@ static void fs_make(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_op *op;
 	struct entry e;
-	int rv = check_new_name(fs, parent, name, mode);
+	int rv;
 
+	if (replay_make(fs, req, NULL))
+		return;
+	rv = check_new_name(fs, parent, name, mode);
 	if (rv != 0) {
 		fuse_reply_err(req, -rv);
 		return;
@@ -706,8 +810,13 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_op *op;
 	struct entry e;
-	int rv = check_new_name(fs, newparent, newname, S_IFREG);
+	int rv;
 
+	if (replaying(fs, req)) {
+		replay_reply_entry(fs, req, ino, S_IFREG | 0644);
+		return;
+	}
+	rv = check_new_name(fs, newparent, newname, S_IFREG);
 	if (rv == 0 && (is_plug_ino(ino) || is_pending(fs, ino)))
 		rv = is_plug_ino(ino) ? -EROFS : -EAGAIN;
 	if (rv != 0) {
@@ -736,6 +845,10 @@ static void fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 	if (parent == FS_CLUSTER_DIR_INO ||
 	    (parent == STORE_ROOT_INO && strcmp(name, FS_CLUSTER_DIR) == 0)) {
 		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (replaying(fs, req)) {
+		fuse_reply_err(req, 0);
 		return;
 	}
 	p = pending_by_name(fs, parent, name);
@@ -772,8 +885,13 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_op *op;
 	struct entry e;
-	int rv = check_new_name(fs, newparent, newname, S_IFREG);
+	int rv;
 
+	if (replaying(fs, req)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	rv = check_new_name(fs, newparent, newname, S_IFREG);
 	if (rv == -EINVAL && !ns_is_typed(parent))
 		rv = -EXDEV; /* into a typed dir from outside: let mv copy */
 	if (rv == 0 && (parent == FS_CLUSTER_DIR_INO ||
@@ -840,6 +958,17 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	if (replaying(fs, req)) {
+		h->replay = true;
+		fi->direct_io = 1;
+		fi->fh = (uintptr_t)h;
+		ref_open(fs, ino, 1);
+		if (fuse_reply_open(req, fi) != 0) {
+			ref_open(fs, ino, -1);
+			free(h);
+		}
+		return;
+	}
 	if (plug != NULL) {
 		rv = plug_render(plug, &h->plug_data, &h->plug_len);
 		if (rv != 0) {
@@ -882,8 +1011,11 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fs_handle *h;
 	struct fs_op *op;
 	struct entry e;
-	int rv = check_new_name(fs, parent, name, S_IFREG | (mode & 07777));
+	int rv;
 
+	if (replay_make(fs, req, fi))
+		return;
+	rv = check_new_name(fs, parent, name, S_IFREG | (mode & 07777));
 	if (rv != 0) {
 		fuse_reply_err(req, -rv);
 		return;
@@ -1016,6 +1148,10 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EROFS);
 		return;
 	}
+	if (h->replay) {
+		fuse_reply_write(req, size);
+		return;
+	}
 	op = op_new(fs, req, REPLY_WRITE);
 	if (op == NULL)
 		return;
@@ -1096,7 +1232,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct entry e;
 	int rv;
 
-	if (!h->trunc_pending && !is_pending(fs, ino)) {
+	if (h->replay || (!h->trunc_pending && !is_pending(fs, ino))) {
 		release_free(fs, ino, h);
 		fuse_reply_err(req, 0);
 		return;
@@ -1526,6 +1662,136 @@ static void invalidate_remote(struct fs *fs, const struct entry *e, const struct
 	}
 }
 
+/* The absolute path, through this node's mount, of @name in @dir (or of
+ * @dir itself when name is NULL). 0 or -errno. */
+static int mount_path(struct fs *fs, uint64_t dir, const char *name, size_t len, char *out)
+{
+	char rel[REPLAY_PATH_MAX];
+	int rv = store_path(fs->store, dir, rel, sizeof(rel)), n;
+
+	if (rv != 0)
+		return rv;
+	if (name != NULL)
+		n = snprintf(out, REPLAY_PATH_MAX, "%s%s%s/%.*s", fs->mountpoint, rel[0] ? "/" : "",
+			     rel, (int)len, name);
+	else
+		n = snprintf(out, REPLAY_PATH_MAX, "%s%s%s", fs->mountpoint, rel[0] ? "/" : "", rel);
+	return n < 0 || n >= REPLAY_PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static uint32_t mode_or(struct fs *fs, uint64_t ino, uint32_t fallback)
+{
+	struct store_attr a;
+
+	return ino != 0 && store_getattr(fs->store, ino, &a) == 0 ? a.mode : fallback;
+}
+
+static uint64_t size_of(struct fs *fs, uint64_t ino)
+{
+	struct store_attr a;
+
+	return store_getattr(fs->store, ino, &a) == 0 ? a.size : 0;
+}
+
+static void copy_name(char *dst, const char *src, size_t len)
+{
+	if (len > REPLAY_NAME_MAX)
+		len = REPLAY_NAME_MAX;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/* Queue the system call that makes this node's kernel see, and report to
+ * inotify, a change another node made (notes/remote-inotify.md). Paths
+ * are taken now, as the tree is right after this entry. */
+static void replay_remote(struct fs *fs, const struct entry *e, const struct store_change *ch)
+{
+	struct replay *r = calloc(1, sizeof(*r));
+	int rv = 0;
+
+	if (r == NULL)
+		return;
+	switch (e->op) {
+	case ENTRY_CREATE:
+		rv = mount_path(fs, e->parent, e->name, e->name_len, r->path);
+		r->parent = e->parent;
+		copy_name(r->name, e->name, e->name_len);
+		r->ino = e->ino;
+		r->ino_mode = e->mode;
+		r->mode = e->mode;
+		if (S_ISDIR(e->mode)) {
+			r->op = REPLAY_MKDIR;
+		} else if (S_ISLNK(e->mode)) {
+			r->op = REPLAY_SYMLINK;
+			memcpy(r->target, e->data, e->data_len < REPLAY_PATH_MAX ? e->data_len : 0);
+			r->target[e->data_len < REPLAY_PATH_MAX ? e->data_len : 0] = '\0';
+		} else {
+			r->op = REPLAY_CREATE;
+			r->size = size_of(fs, e->ino);
+		}
+		break;
+	case ENTRY_LINK:
+		r->op = REPLAY_LINK;
+		rv = mount_path(fs, e->newparent, e->newname, e->newname_len, r->path2);
+		if (rv == 0)
+			rv = mount_path(fs, e->ino, NULL, 0, r->path);
+		if (rv == 0 && strcmp(r->path, r->path2) == 0)
+			rv = -ENOENT; /* no other name to link from */
+		r->ino = e->ino;
+		r->ino_mode = mode_or(fs, e->ino, S_IFREG | 0644);
+		r->newparent = e->newparent;
+		copy_name(r->newname, e->newname, e->newname_len);
+		break;
+	case ENTRY_UNLINK:
+		r->op = (e->flags & ENTRY_F_DIR) ? REPLAY_RMDIR : REPLAY_UNLINK;
+		rv = mount_path(fs, e->parent, e->name, e->name_len, r->path);
+		r->parent = e->parent;
+		copy_name(r->name, e->name, e->name_len);
+		r->ino = ch->ino;
+		r->ino_mode = mode_or(fs, ch->ino,
+				      (e->flags & ENTRY_F_DIR) ? S_IFDIR | 0755 : S_IFREG | 0644);
+		break;
+	case ENTRY_RENAME:
+		r->op = REPLAY_RENAME;
+		rv = mount_path(fs, e->parent, e->name, e->name_len, r->path);
+		if (rv == 0)
+			rv = mount_path(fs, e->newparent, e->newname, e->newname_len, r->path2);
+		r->flags = e->xflags;
+		r->parent = e->parent;
+		copy_name(r->name, e->name, e->name_len);
+		r->newparent = e->newparent;
+		copy_name(r->newname, e->newname, e->newname_len);
+		r->ino = ch->ino;
+		r->ino_mode = mode_or(fs, ch->ino, S_IFREG | 0644);
+		r->replaced = ch->replaced;
+		r->replaced_mode = mode_or(fs, ch->replaced, mode_or(fs, ch->ino, S_IFREG | 0644));
+		break;
+	case ENTRY_WRITE:
+	case ENTRY_SETATTR:
+		rv = mount_path(fs, e->ino, NULL, 0, r->path);
+		if (e->op == ENTRY_WRITE || (e->valid & ENTRY_SET_SIZE)) {
+			r->op = REPLAY_MODIFY;
+			r->size = size_of(fs, e->ino);
+		} else {
+			r->op = REPLAY_ATTRIB;
+			r->mode = mode_or(fs, e->ino, S_IFREG | 0644);
+		}
+		break;
+	case ENTRY_SETXATTR:
+	case ENTRY_REMOVEXATTR:
+		rv = mount_path(fs, e->ino, NULL, 0, r->path);
+		r->op = REPLAY_ATTRIB;
+		r->mode = mode_or(fs, e->ino, S_IFREG | 0644);
+		break;
+	default:
+		rv = -EINVAL;
+	}
+	/* An object with no path (an orphan) has no watcher to tell either. */
+	if (rv == 0)
+		notify_replay(fs->notify, r);
+	free(r);
+}
+
 static int invalidate_dirent(void *arg, const char *name, size_t len, uint64_t ino, uint32_t mode)
 {
 	struct fs *fs = ((void **)arg)[0];
@@ -1563,8 +1829,10 @@ void fs_applied(void *arg, uint64_t index, const struct entry *e, const struct s
 	(void)index;
 	if (fs == NULL)
 		return;
-	if (e->node_id != fs->cfg.node_id && ch->result >= 0 && !ch->noop)
+	if (e->node_id != fs->cfg.node_id && ch->result >= 0 && !ch->noop) {
 		invalidate_remote(fs, e, ch);
+		replay_remote(fs, e, ch);
+	}
 	/* Unlinked files nobody here holds open can go now. */
 	for (int i = 0; i < 2; i++) {
 		if (ch->orphaned[i] != 0 && !is_referenced(fs, ch->orphaned[i]))

@@ -1,6 +1,16 @@
 /*
- * Kernel cache invalidation for changes the kernel did not see: entries
- * applied here that another node proposed, and snapshots installed.
+ * Changes the kernel did not see — entries applied here that another node
+ * proposed, snapshots installed — made known to it: its caches invalidated,
+ * and the change replayed as a real system call on this node's mount, so
+ * that inotify watchers see the events a local writer would have caused
+ * (DESIGN §5, ../shared/notes/remote-inotify.md).
+ *
+ * Replay: the notifier thread performs the equivalent system call (create,
+ * mkdir, unlink, rename, a write of the new size, a chmod for attributes…)
+ * through the mount. The FUSE handlers recognise requests from this thread
+ * (notify_replaying) and answer them from the pre-change view the replay
+ * carries (notify_replay_lookup) or as no-ops: the store already holds the
+ * change; only the kernel's bookkeeping, and its events, are wanted.
  *
  * fuse_lowlevel_notify_inval_* block inside the kernel until it has dropped
  * the cached pages and names, which may need a FUSE request answered by the
@@ -19,14 +29,61 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 struct fuse_session;
 struct notify;
+
+enum replay_op {
+	REPLAY_CREATE,	/* open(O_CREAT|O_EXCL) [+ write of size bytes] */
+	REPLAY_MKDIR,	/* mkdir */
+	REPLAY_SYMLINK, /* symlink(target, path) */
+	REPLAY_LINK,	/* link(path, path2) */
+	REPLAY_UNLINK,	/* unlink */
+	REPLAY_RMDIR,	/* rmdir */
+	REPLAY_RENAME,	/* renameat2(path, path2, flags) */
+	REPLAY_MODIFY,	/* open(O_WRONLY) + write of size bytes, or ftruncate(0) */
+	REPLAY_ATTRIB,	/* chmod to the current mode: IN_ATTRIB */
+};
+
+#define REPLAY_NAME_MAX 255
+#define REPLAY_PATH_MAX 4096
+
+/* One change to replay, with the pre-change view of the names it touches:
+ * (parent, name) held ino before the change (0: absent), and (newparent,
+ * newname) held replaced (0: absent). */
+struct replay {
+	enum replay_op op;
+	char path[REPLAY_PATH_MAX], path2[REPLAY_PATH_MAX];
+	char target[REPLAY_PATH_MAX];
+	uint32_t mode;
+	uint64_t size;
+	unsigned flags;
+	uint64_t parent, newparent;
+	char name[REPLAY_NAME_MAX + 1], newname[REPLAY_NAME_MAX + 1];
+	uint64_t ino, replaced;
+	uint32_t ino_mode, replaced_mode;
+};
 
 int notify_start(struct notify **out, struct fuse_session *se);
 /* Drop cached attributes and pages of @ino. */
 void notify_inode(struct notify *nt, uint64_t ino);
 /* Drop the cached name @name in @parent. */
 void notify_entry(struct notify *nt, uint64_t parent, const char *name, size_t len);
+/* Queue a replay (after the invalidations queued before it). */
+void notify_replay(struct notify *nt, const struct replay *r);
+
+/* Is @pid (fuse_req_ctx()->pid: the calling thread) the replay thread? */
+bool notify_replaying(struct notify *nt, pid_t pid);
+
+/* For a lookup by the replay thread: 1 with *ino, *mode if the name existed
+ * before the change being replayed, 0 if it did not, -1 if the replay has
+ * no opinion (the store answers). */
+int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, uint64_t *ino,
+			 uint32_t *mode);
+/* The object the replay creates (create, mkdir, symlink, link). */
+bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode);
+
 /* Nothing queued and nothing being sent to the kernel. */
 bool notify_idle(struct notify *nt);
 /* Stop: drop what is still queued; join the thread if it is idle, else

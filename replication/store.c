@@ -71,6 +71,7 @@ enum stmt {
 	ST_REQ_GET,
 	ST_REQ_PUT,
 	ST_REQ_PRUNE,
+	ST_NAME_OF,
 	ST__N
 };
 
@@ -110,6 +111,7 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_REQ_PUT] = "INSERT OR REPLACE INTO requests (node, rid, result, stamp) "
 		       "VALUES (?1, ?2, ?3, ?4)",
 	[ST_REQ_PRUNE] = "DELETE FROM requests WHERE stamp < ?1",
+	[ST_NAME_OF] = "SELECT parent, name FROM dentries WHERE ino = ?1 LIMIT 1",
 };
 
 static const char store_schema[] =
@@ -126,7 +128,8 @@ static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS xattrs (ino INTEGER NOT NULL, name BLOB NOT NULL,"
 	" value BLOB NOT NULL, PRIMARY KEY (ino, name)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS requests (node INTEGER NOT NULL, rid INTEGER NOT NULL,"
-	" result INTEGER NOT NULL, stamp INTEGER NOT NULL, PRIMARY KEY (node, rid)) WITHOUT ROWID;";
+	" result INTEGER NOT NULL, stamp INTEGER NOT NULL, PRIMARY KEY (node, rid)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS dentries_ino ON dentries (ino);";
 
 struct store {
 	sqlite3 *db;
@@ -1543,6 +1546,45 @@ void store_close(struct store *s)
 	store_finalize(s);
 	sqlite3_close(s->db);
 	free(s);
+}
+
+int store_path(struct store *s, uint64_t ino, char *buf, size_t len)
+{
+	char tmp[STORE_MAX_PATH + 1];
+	size_t used = 0; /* built backwards at the end of tmp */
+
+	for (int depth = 0; ino != STORE_ROOT_INO; depth++) {
+		sqlite3_stmt *st = stmt(s, ST_NAME_OF);
+		uint64_t parent;
+		size_t n;
+		int rc;
+
+		if (depth > STORE_MAX_PATH / 2)
+			return -ELOOP;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return rc == SQLITE_DONE ? -ENOENT : store_errno(s, rc);
+		}
+		parent = (uint64_t)sqlite3_column_int64(st, 0);
+		n = (size_t)sqlite3_column_bytes(st, 1);
+		if (used + n + 1 > STORE_MAX_PATH) {
+			sqlite3_reset(st);
+			return -ENAMETOOLONG;
+		}
+		if (used > 0)
+			tmp[STORE_MAX_PATH - ++used] = '/';
+		used += n;
+		memcpy(tmp + STORE_MAX_PATH - used, sqlite3_column_blob(st, 1), n);
+		sqlite3_reset(st);
+		ino = parent;
+	}
+	if (used + 1 > len)
+		return -ENAMETOOLONG;
+	memcpy(buf, tmp + STORE_MAX_PATH - used, used);
+	buf[used] = '\0';
+	return 0;
 }
 
 uint64_t store_node_max(struct store *s)

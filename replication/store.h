@@ -153,6 +153,10 @@ uint64_t store_node_max(struct store *s);
  * first node must take, or -errno. */
 int64_t store_reseed(struct store *s);
 
+/* The path of @ino below the root, through any of its names ("" for the
+ * root, "a/b" otherwise). 0, -ENOENT (no name: an orphan) or -ENAMETOOLONG. */
+int store_path(struct store *s, uint64_t ino, char *buf, size_t len);
+
 /* Snapshots: the whole database as one buffer (raft_malloc'd), and back. */
 int store_snapshot(struct store *s, void **buf, size_t *len);
 /* Replace the store's content with a snapshot unless the store is already
