@@ -87,6 +87,12 @@ struct fs_handle {
 	char *plug_data; /* generated files: content rendered at open */
 	size_t plug_len;
 	bool replay; /* opened by the replay thread: writes are no-ops */
+	/* A file in a typed directory: the raw bytes written through this
+	 * handle (see typed_raw_write). */
+	bool typed;
+	bool raw_loaded;
+	char *raw;
+	size_t raw_len;
 };
 
 struct fs_dirent {
@@ -139,6 +145,7 @@ struct fs_op {
 	bool clear_trunc;      /* success commits the handle's pending O_TRUNC */
 	bool commits_pending;  /* success commits a pending create */
 	bool trunc_if_existed; /* CREATE(O_TRUNC) that found an existing file */
+	bool typed_raw;	       /* a failure drops the handle's raw bytes */
 };
 
 /* --- helpers ---------------------------------------------------------------- */
@@ -441,6 +448,13 @@ static void fs_op_done(void *arg, int64_t result)
 		fuse_reply_err(op->req, (int)-result);
 		if (op->reply == REPLY_CREATE)
 			free(op->h); /* never handed to the kernel */
+		if (op->typed_raw && op->h != NULL) {
+			/* refused: start again from what the store holds */
+			free(op->h->raw);
+			op->h->raw = NULL;
+			op->h->raw_len = 0;
+			op->h->raw_loaded = false;
+		}
 		goto out;
 	}
 	if (op->commits_pending && op->h != NULL)
@@ -993,8 +1007,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* Typed values are normalized by the cluster: never serve the bytes the
 	 * writer sent from the page cache. */
-	if (ns_is_typed(a.parent) && !S_ISDIR(a.mode))
+	if (ns_is_typed(a.parent) && !S_ISDIR(a.mode)) {
 		fi->direct_io = 1;
+		h->typed = true;
+	}
 	fi->fh = (uintptr_t)h;
 	ref_open(fs, ino, 1);
 	if (fuse_reply_open(req, fi) != 0) {
@@ -1046,6 +1062,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		p->ctime_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 		HASH_ADD(hh, fs->pending, ino, sizeof(p->ino), p);
 		h->ino = p->ino;
+		h->typed = true;
 		fs_getattr_any(fs, p->ino, &a);
 		struct fuse_entry_param ep;
 		memset(&ep, 0, sizeof(ep));
@@ -1136,6 +1153,44 @@ static void pending_entry(struct fs *fs, fuse_req_t req, const struct fs_pending
 	e->data_len = (uint32_t)len;
 }
 
+/* Typed values are normalized by the FSM, so the stored bytes are not the
+ * bytes the writer sent and the kernel's offsets (of what it sent) stop
+ * matching the store — `printf 'address=h:1\n\n type=lan\n'` writes three
+ * times. A handle on a typed file therefore keeps the raw bytes written
+ * through it and proposes them whole, as a replacement, at every write. */
+static int typed_raw_write(struct fs *fs, struct fs_handle *h, uint64_t ino, const char *buf,
+			   size_t size, off_t off)
+{
+	uint64_t at, end;
+
+	if (!h->raw_loaded) {
+		void *data = NULL;
+		size_t len = 0;
+
+		if (!h->trunc_pending && !is_pending(fs, ino) &&
+		    store_read_all(fs->store, ino, &data, &len) != 0)
+			len = 0;
+		h->raw = data;
+		h->raw_len = len;
+		h->raw_loaded = true;
+	}
+	at = h->append ? h->raw_len : (uint64_t)off;
+	end = at + size;
+	if (end > STORE_DEFAULT_MAX_FILE)
+		return -EFBIG;
+	if (end > h->raw_len) {
+		char *grown = realloc(h->raw, end);
+
+		if (grown == NULL)
+			return -ENOMEM;
+		memset(grown + h->raw_len, 0, end - h->raw_len);
+		h->raw = grown;
+		h->raw_len = end;
+	}
+	memcpy(h->raw + at, buf, size);
+	return 0;
+}
+
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -1152,23 +1207,37 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, size);
 		return;
 	}
+	if (h->typed) {
+		int rv = typed_raw_write(fs, h, ino, buf, size, off);
+
+		if (rv != 0) {
+			fuse_reply_err(req, -rv);
+			return;
+		}
+	}
 	op = op_new(fs, req, REPLY_WRITE);
 	if (op == NULL)
 		return;
 	op->size = size;
 	op->ino = ino;
+	op->h = h;
+	op->typed_raw = h->typed;
 	if (is_pending(fs, ino)) {
 		struct fs_pending *p;
 
-		if (off != 0) {
-			free(op);
-			fuse_reply_err(req, EINVAL);
-			return;
-		}
 		HASH_FIND(hh, fs->pending, &ino, sizeof(ino), p);
-		op->h = h;
 		op->commits_pending = true;
-		pending_entry(fs, req, p, &e, buf, size);
+		pending_entry(fs, req, p, &e, h->raw, h->raw_len);
+		fs_submit(op, &e);
+		return;
+	}
+	if (h->typed) {
+		entry_init(fs, req, &e, ENTRY_WRITE);
+		e.ino = ino;
+		e.flags = ENTRY_F_REPLACE;
+		e.data = h->raw;
+		e.data_len = (uint32_t)h->raw_len;
+		op->clear_trunc = h->trunc_pending;
 		fs_submit(op, &e);
 		return;
 	}
@@ -1200,6 +1269,7 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void release_free(struct fs *fs, fuse_ino_t ino, struct fs_handle *h)
 {
+	free(h->raw);
 	if (is_pending(fs, ino))
 		pending_drop(fs, ino); /* never committed: it vanishes */
 	ref_open(fs, ino, -1);

@@ -7,7 +7,7 @@
 
 static bool ns_typed(uint64_t dir)
 {
-	return dir == STORE_GATES_INO;
+	return dir == STORE_GATES_INO || dir == STORE_PEERS_INO || dir == STORE_CONFIG_INO;
 }
 
 bool ns_is_typed(uint64_t dir)
@@ -25,21 +25,31 @@ int ns_check_name(uint64_t dir, const char *name, size_t len, uint32_t mode)
 	switch (dir) {
 	case STORE_GATES_INO:
 		return ns_gates_check_name(name, len);
+	case STORE_PEERS_INO:
+		return ns_peers_check_name(name, len);
 	default:
 		return 0;
 	}
 }
 
-static int ns_check_content(uint64_t dir, const void **data, size_t *len, char *scratch,
-			    size_t scratch_len)
+static int ns_check_content(uint64_t dir, const char *name, size_t name_len, const void **data,
+			    size_t *len, char *scratch, size_t scratch_len)
 {
 	static const char yes[] = "true\n", no[] = "false\n";
+	size_t out_len;
 	bool value;
 	int rv;
 
-	(void)scratch;
-	(void)scratch_len;
 	switch (dir) {
+	case STORE_PEERS_INO:
+		rv = ns_peers_normalize(*data, *len, scratch, scratch_len, &out_len);
+		if (rv != 0)
+			return rv;
+		*data = scratch;
+		*len = out_len;
+		return 0;
+	case STORE_CONFIG_INO:
+		return ns_config_check(name, name_len, data, len);
 	case STORE_GATES_INO:
 		rv = ns_gates_parse(*data, *len, &value);
 		if (rv != 0)
@@ -52,10 +62,17 @@ static int ns_check_content(uint64_t dir, const void **data, size_t *len, char *
 	}
 }
 
+/* Peers carry credentials: 0600 whatever the creator asked. */
+static uint32_t ns_create_mode(uint64_t dir, uint32_t requested)
+{
+	return dir == STORE_PEERS_INO ? 0600 : requested & 07777;
+}
+
 static const struct store_validator ns_store_validator = {
 	.is_typed = ns_typed,
 	.check_name = ns_check_name,
 	.check_content = ns_check_content,
+	.create_mode = ns_create_mode,
 };
 
 const struct store_validator *ns_validator(void)

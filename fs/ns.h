@@ -31,4 +31,16 @@ int ns_gates_check_name(const char *name, size_t len);
  * whitespace ignored). Returns 0 and sets *value, or -EINVAL. */
 int ns_gates_parse(const char *text, size_t len, bool *value);
 
+/* peers/: remote peers. */
+int ns_peers_check_name(const char *name, size_t len);
+/* HOST:PORT with an IPv4 address, [IPv6] or a host name. 0 or -EINVAL. */
+int ns_peers_check_address(const char *value, size_t len);
+/* Validate key=value pairs and write them one per line to @out (@cap
+ * bytes). 0 or -EINVAL. */
+int ns_peers_normalize(const char *in, size_t len, char *out, size_t cap, size_t *out_len);
+
+/* config/: deployment.type is local or maas; other keys free-form. May
+ * replace the data with the normalized value. 0 or -EINVAL. */
+int ns_config_check(const char *name, size_t name_len, const void **data, size_t *len);
+
 #endif

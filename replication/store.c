@@ -35,7 +35,7 @@
 #define SQLITE_HDR_READ_VERSION 19
 
 /* Largest normalized value a typed namespace may produce. */
-#define STORE_SCRATCH 4096
+#define STORE_SCRATCH 65536
 
 #define ATTR_COLS                                                                  \
 	"i.ino, i.mode, i.uid, i.gid, i.nlink, i.size, i.mtime, i.ctime, i.revision, " \
@@ -72,6 +72,9 @@ enum stmt {
 	ST_REQ_PUT,
 	ST_REQ_PRUNE,
 	ST_NAME_OF,
+	ST_LOG_PUT,
+	ST_LOG_PRUNE,
+	ST_LOG_READ,
 	ST__N
 };
 
@@ -112,6 +115,11 @@ static const char *const stmt_sql[ST__N] = {
 		       "VALUES (?1, ?2, ?3, ?4)",
 	[ST_REQ_PRUNE] = "DELETE FROM requests WHERE stamp < ?1",
 	[ST_NAME_OF] = "SELECT parent, name FROM dentries WHERE ino = ?1 LIMIT 1",
+	[ST_LOG_PUT] = "INSERT OR REPLACE INTO changes (idx, stamp, node, uid, op, path) "
+		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_LOG_PRUNE] = "DELETE FROM changes WHERE idx < (SELECT idx FROM changes ORDER BY idx DESC "
+			 "LIMIT 1 OFFSET ?1)",
+	[ST_LOG_READ] = "SELECT idx, stamp, node, uid, op, path FROM changes ORDER BY idx",
 };
 
 static const char store_schema[] =
@@ -129,7 +137,9 @@ static const char store_schema[] =
 	" value BLOB NOT NULL, PRIMARY KEY (ino, name)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS requests (node INTEGER NOT NULL, rid INTEGER NOT NULL,"
 	" result INTEGER NOT NULL, stamp INTEGER NOT NULL, PRIMARY KEY (node, rid)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS dentries_ino ON dentries (ino);";
+	"CREATE INDEX IF NOT EXISTS dentries_ino ON dentries (ino);"
+	"CREATE TABLE IF NOT EXISTS changes (idx INTEGER PRIMARY KEY, stamp INTEGER NOT NULL,"
+	" node INTEGER NOT NULL, uid INTEGER NOT NULL, op INTEGER NOT NULL, path BLOB NOT NULL);";
 
 struct store {
 	sqlite3 *db;
@@ -139,6 +149,7 @@ struct store {
 	uint64_t bytes;
 	uint64_t max_file;
 	uint64_t max_bytes;
+	char scratch[STORE_SCRATCH]; /* for normalized values (loop thread only) */
 };
 
 /* The fixed directories every node has from the start (DESIGN §4). */
@@ -568,12 +579,30 @@ static int check_name(struct store *s, uint64_t dir, const char *name, size_t le
 	return s->v->check_name(dir, name, len, mode);
 }
 
-static int check_content(struct store *s, uint64_t dir, const void **data, size_t *len,
-			 char *scratch)
+static int check_content(struct store *s, uint64_t dir, const char *name, size_t name_len,
+			 const void **data, size_t *len)
 {
 	if (s->v == NULL || s->v->check_content == NULL)
 		return 0;
-	return s->v->check_content(dir, data, len, scratch, STORE_SCRATCH);
+	return s->v->check_content(dir, name, name_len, data, len, s->scratch, STORE_SCRATCH);
+}
+
+/* A name of @ino in @dir, for a namespace's content check. */
+static size_t name_in(struct store *s, uint64_t ino, char *buf, size_t cap)
+{
+	sqlite3_stmt *st = stmt(s, ST_NAME_OF);
+	size_t n = 0;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		n = (size_t)sqlite3_column_bytes(st, 1);
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(buf, sqlite3_column_blob(st, 1), n);
+	}
+	sqlite3_reset(st);
+	buf[n] = '\0';
+	return n;
 }
 
 static int dir_attr(struct store *s, uint64_t ino, struct store_attr *a)
@@ -607,7 +636,7 @@ static int apply_create(struct apply *ap)
 	uint32_t type = e->mode & S_IFMT;
 	const void *data = e->data;
 	size_t len = e->data_len;
-	char scratch[STORE_SCRATCH];
+	uint32_t mode = e->mode;
 	sqlite3_stmt *st;
 	int rv;
 
@@ -642,9 +671,11 @@ static int apply_create(struct apply *ap)
 	if (type == S_IFREG) {
 		if (len > s->max_file)
 			return -EFBIG;
-		rv = check_content(s, e->parent, &data, &len, scratch);
+		rv = check_content(s, e->parent, e->name, e->name_len, &data, &len);
 		if (rv != 0)
 			return rv;
+		if (s->v != NULL && s->v->create_mode != NULL)
+			mode = S_IFREG | (s->v->create_mode(e->parent, e->mode) & 07777);
 	}
 	rv = charge(s, (int64_t)len);
 	if (rv != 0)
@@ -652,7 +683,7 @@ static int apply_create(struct apply *ap)
 
 	st = stmt(s, ST_INSERT_INODE);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->ino);
-	sqlite3_bind_int64(st, 2, e->mode);
+	sqlite3_bind_int64(st, 2, mode);
 	sqlite3_bind_int64(st, 3, e->uid);
 	sqlite3_bind_int64(st, 4, e->gid);
 	sqlite3_bind_int64(st, 5, type == S_IFDIR ? 2 : 1);
@@ -927,16 +958,17 @@ static int set_content(struct apply *ap, const struct store_attr *a, const void 
 		       const void *old, size_t old_len)
 {
 	struct store *s = ap->s;
-	char scratch[STORE_SCRATCH];
+	bool orphan = a->nlink == 0;
 	sqlite3_stmt *st;
 	int rv;
 
-	bool orphan = a->nlink == 0;
-
 	if (len > s->max_file)
 		return orphan ? 0 : -EFBIG;
-	if (!orphan) {
-		rv = check_content(s, a->parent, &data, &len, scratch);
+	if (!orphan && typed(s, a->parent)) {
+		char name[ENTRY_MAX_NAME + 1];
+		size_t n = name_in(s, a->ino, name, sizeof(name));
+
+		rv = check_content(s, a->parent, name, n, &data, &len);
 		if (rv != 0)
 			return rv;
 	}
@@ -1285,6 +1317,89 @@ static int request_remember(struct store *s, uint64_t index, const struct entry 
 	return rv;
 }
 
+/* "dir/name" for @name in @dir, into @out (@cap bytes). */
+static void child_path(struct store *s, uint64_t dir, const char *name, size_t len, char *out,
+		       size_t cap)
+{
+	char rel[STORE_MAX_PATH + 1];
+
+	if (store_path(s, dir, rel, sizeof(rel)) != 0)
+		snprintf(rel, sizeof(rel), "?");
+	snprintf(out, cap, "%s%s%.*s", rel, rel[0] ? "/" : "", (int)len, name);
+}
+
+/* Keep the change in the log behind .cluster/log (the last STORE_LOG_KEEP,
+ * replicated like everything else, so every node shows the same). */
+static int log_change(struct store *s, uint64_t index, const struct entry *e)
+{
+	char path[2 * STORE_MAX_PATH + 8], to[STORE_MAX_PATH + 1];
+	sqlite3_stmt *st;
+	int rv;
+
+	switch (e->op) {
+	case ENTRY_CREATE:
+	case ENTRY_UNLINK:
+		child_path(s, e->parent, e->name, e->name_len, path, sizeof(path));
+		break;
+	case ENTRY_LINK:
+		child_path(s, e->newparent, e->newname, e->newname_len, path, sizeof(path));
+		break;
+	case ENTRY_RENAME:
+		child_path(s, e->parent, e->name, e->name_len, path, sizeof(path));
+		child_path(s, e->newparent, e->newname, e->newname_len, to, sizeof(to));
+		strcat(path, " -> ");
+		strcat(path, to);
+		break;
+	case ENTRY_NODE:
+		snprintf(path, sizeof(path), "%.*s", (int)e->data_len, (const char *)e->data);
+		break;
+	default:
+		if (store_path(s, e->ino, path, sizeof(path)) != 0)
+			snprintf(path, sizeof(path), "(deleted)");
+	}
+	st = stmt(s, ST_LOG_PUT);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	sqlite3_bind_int64(st, 2, e->stamp_ns);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)e->node_id);
+	sqlite3_bind_int64(st, 4, e->uid);
+	sqlite3_bind_int64(st, 5, e->op);
+	sqlite3_bind_blob(st, 6, path, (int)strlen(path), SQLITE_TRANSIENT);
+	rv = step_done(s, st);
+	if (rv == 0 && index % 64 == 0) {
+		st = stmt(s, ST_LOG_PRUNE);
+		sqlite3_bind_int64(st, 1, STORE_LOG_KEEP - 1);
+		rv = step_done(s, st);
+	}
+	return rv;
+}
+
+int store_log(struct store *s, store_log_cb cb, void *arg)
+{
+	sqlite3_stmt *st = stmt(s, ST_LOG_READ);
+	int rc, stop = 0;
+
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char path[2 * STORE_MAX_PATH + 8];
+		int n = sqlite3_column_bytes(st, 5);
+		struct store_log_row row = {
+			.revision = (uint64_t)sqlite3_column_int64(st, 0),
+			.stamp_ns = sqlite3_column_int64(st, 1),
+			.node = (uint64_t)sqlite3_column_int64(st, 2),
+			.uid = (uint32_t)sqlite3_column_int64(st, 3),
+			.op = entry_op_name((int)sqlite3_column_int64(st, 4)),
+			.path = path,
+		};
+
+		if (n >= (int)sizeof(path))
+			n = (int)sizeof(path) - 1;
+		memcpy(path, sqlite3_column_blob(st, 5), (size_t)n);
+		path[n] = '\0';
+		stop = cb(arg, &row);
+	}
+	sqlite3_reset(st);
+	return stop || rc == SQLITE_DONE ? 0 : store_errno(s, rc);
+}
+
 /* Errors that say the store itself failed, as opposed to a refusal. */
 static int is_store_failure(int rv)
 {
@@ -1324,6 +1439,8 @@ int store_apply(struct store *s, uint64_t index, const struct entry *e,
 	}
 	if (e->request_id != 0)
 		rv = request_remember(s, index, e, change->result);
+	if (rv == 0 && change->result >= 0 && !change->noop)
+		rv = log_change(s, index, e);
 	if (rv != 0)
 		goto fail;
 record:

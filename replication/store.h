@@ -81,11 +81,14 @@ struct store_validator {
 	bool (*is_typed)(uint64_t dir);
 	/* Is @name (of type @mode) acceptable in @dir? 0 or -EINVAL. */
 	int (*check_name)(uint64_t dir, const char *name, size_t len, uint32_t mode);
-	/* Validate the whole new content of a file in @dir: 0, possibly with
-	 * the data and length replaced by a normalized value written to @scratch
-	 * (@scratch_len bytes) or pointing to static memory; or -EINVAL. */
-	int (*check_content)(uint64_t dir, const void **data, size_t *len, char *scratch,
-			     size_t scratch_len);
+	/* Validate the whole new content of the file @name in @dir: 0, possibly
+	 * with the data and length replaced by a normalized value written to
+	 * @scratch (@scratch_len bytes) or pointing to static memory; or
+	 * -EINVAL. */
+	int (*check_content)(uint64_t dir, const char *name, size_t name_len, const void **data,
+			     size_t *len, char *scratch, size_t scratch_len);
+	/* The permission bits a new file in @dir gets (NULL: as requested). */
+	uint32_t (*create_mode)(uint64_t dir, uint32_t requested);
 };
 
 /* What an applied entry changed, for the front end's hooks. */
@@ -156,6 +159,19 @@ int64_t store_reseed(struct store *s);
 /* The path of @ino below the root, through any of its names ("" for the
  * root, "a/b" otherwise). 0, -ENOENT (no name: an orphan) or -ENAMETOOLONG. */
 int store_path(struct store *s, uint64_t ino, char *buf, size_t len);
+
+/* The last STORE_LOG_KEEP changes (DESIGN §4 .cluster/log), oldest first. */
+#define STORE_LOG_KEEP 1000
+struct store_log_row {
+	uint64_t revision;
+	int64_t stamp_ns;
+	uint64_t node;
+	uint32_t uid;
+	const char *op;
+	const char *path; /* "a/b", or "a/b -> c/d" for a rename */
+};
+typedef int (*store_log_cb)(void *arg, const struct store_log_row *row);
+int store_log(struct store *s, store_log_cb cb, void *arg);
 
 /* Snapshots: the whole database as one buffer (raft_malloc'd), and back. */
 int store_snapshot(struct store *s, void **buf, size_t *len);

@@ -128,6 +128,56 @@ static int render_join_token(void *arg, char *buf, size_t cap)
 	return node_render_join_token(d->node, buf, cap);
 }
 
+struct log_buf {
+	char *buf;
+	size_t len, cap;
+};
+
+static int log_line(void *arg, const struct store_log_row *row)
+{
+	struct log_buf *b = arg;
+	time_t secs = (time_t)(row->stamp_ns / 1000000000);
+	struct tm tm;
+	char when[32];
+	int n;
+
+	if (b->cap - b->len < 8192) {
+		char *grown = realloc(b->buf, b->cap * 2);
+
+		if (grown == NULL)
+			return 1;
+		b->buf = grown;
+		b->cap *= 2;
+	}
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(b->buf + b->len, b->cap - b->len, "%s.%03dZ %llu node=%llu uid=%u %s %s\n",
+		     when, (int)(row->stamp_ns / 1000000 % 1000), (unsigned long long)row->revision,
+		     (unsigned long long)row->node, row->uid, row->op, row->path);
+	if (n > 0 && (size_t)n < b->cap - b->len)
+		b->len += (size_t)n;
+	return 0;
+}
+
+/* .cluster/log: time, revision, node, uid, operation, path; oldest first. */
+static int render_log(void *arg, char **out, size_t *len)
+{
+	struct daemon *d = arg;
+	struct log_buf b = {.buf = malloc(65536), .cap = 65536};
+	int rv;
+
+	if (b.buf == NULL)
+		return -ENOMEM;
+	rv = store_log(node_store(d->node), log_line, &b);
+	if (rv != 0) {
+		free(b.buf);
+		return rv;
+	}
+	*out = b.buf;
+	*len = b.len;
+	return 0;
+}
+
 /* The store as one sqlite image, taken between two entries on the loop
  * thread, so it is consistent. */
 static int render_backup(void *arg, char **out, size_t *len)
@@ -419,6 +469,8 @@ int main(int argc, char **argv)
 		{.name = "version", .render = render_version, .arg = &d},
 		/* holds the cluster key: root only */
 		{.name = "join-token", .render = render_join_token, .arg = &d, .mode = 0400},
+		/* who changed what, when: the last 1000 changes */
+		{.name = "log", .render_alloc = render_log, .arg = &d},
 		/* a consistent copy of the whole store (clusterfsctl backup) */
 		{.name = "backup", .render_alloc = render_backup, .arg = &d, .mode = 0400},
 	};

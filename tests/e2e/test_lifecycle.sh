@@ -162,7 +162,7 @@ setfattr -n user.dir -v yes "$A/deep"
 echo yes >"$A/gates/feature.multi-region"
 echo off >"$A/gates/feature.storage.ceph"
 echo 'address=10.0.0.1:7000' >"$A/peers/p1"
-echo 'deployment=local' >"$A/config/deployment.type"
+echo local >"$A/config/deployment.type"
 touch -d '2001-02-03 04:05:06 UTC' "$A/etc/app/raw"
 : >"$A/empty"
 snapshot() {

@@ -117,18 +117,18 @@ Test(gates, other_values_refused)
 	}
 }
 
-Test(gates, only_gates_is_typed)
+Test(gates, only_gates_peers_and_config_are_typed)
 {
 	const struct store_validator *v = ns_validator();
 
 	cr_assert_not_null(v);
 	cr_assert(ns_is_typed(STORE_GATES_INO));
 	cr_assert(v->is_typed(STORE_GATES_INO));
+	cr_assert(v->is_typed(STORE_PEERS_INO));
+	cr_assert(v->is_typed(STORE_CONFIG_INO));
 	static const uint64_t untyped[] = {STORE_ROOT_INO,
-					   STORE_PEERS_INO,
 					   STORE_LEASES_INO,
 					   STORE_ROUTING_INO,
-					   STORE_CONFIG_INO,
 					   STORE_FIRST_DYNAMIC_INO,
 					   0,
 					   UINT64_MAX};
@@ -154,7 +154,7 @@ Test(gates, check_name_in_gates)
 
 Test(gates, check_name_elsewhere_accepts_anything)
 {
-	static const uint64_t dirs[] = {STORE_ROOT_INO, STORE_PEERS_INO, STORE_CONFIG_INO, 5000};
+	static const uint64_t dirs[] = {STORE_ROOT_INO, STORE_ROUTING_INO, 5000};
 	static const uint32_t modes[] = {S_IFREG | 0644, S_IFDIR | 0755, S_IFLNK | 0777};
 
 	for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++)
@@ -171,7 +171,7 @@ static void content(uint64_t dir, const char *in, int expect_rv, const char *exp
 	char scratch[4096];
 	const void *data = in;
 	size_t len = strlen(in);
-	int rv = v->check_content(dir, &data, &len, scratch, sizeof(scratch));
+	int rv = v->check_content(dir, "feature.x", 9, &data, &len, scratch, sizeof(scratch));
 
 	cr_assert_eq(rv, expect_rv, "check_content(\"%s\") = %d", in, rv);
 	if (rv != 0)
@@ -203,11 +203,11 @@ Test(gates, content_elsewhere_is_untouched)
 	const void *data = text;
 	size_t len = 5;
 
-	cr_assert_eq(v->check_content(STORE_CONFIG_INO, &data, &len, scratch, sizeof(scratch)), 0);
+	cr_assert_eq(v->check_content(STORE_CONFIG_INO, "free", 4, &data, &len, scratch, sizeof(scratch)), 0);
 	cr_assert_eq(data, (const void *)text, "data pointer replaced");
 	cr_assert_eq(len, 5u);
 	data = text;
 	len = 0;
-	cr_assert_eq(v->check_content(STORE_ROOT_INO, &data, &len, scratch, sizeof(scratch)), 0);
+	cr_assert_eq(v->check_content(STORE_ROOT_INO, "x", 1, &data, &len, scratch, sizeof(scratch)), 0);
 	cr_assert_eq(len, 0u);
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Typed namespaces peers/ and config/, and .cluster/log, on three nodes
+# (DESIGN §4): accepted values are normalized and replicated, rejected ones
+# fail in write(2) and change nothing anywhere.
+source "$(dirname "$0")/lib.sh"
+
+node_start a
+KEY=$(node_data a)/cluster.key
+node_start b --join "$(node_addr a)" --cluster-key "$KEY"
+node_start c --join "$(node_addr a)" --cluster-key "$KEY"
+A=$(node_mount a) B=$(node_mount b) C=$(node_mount c)
+sync_c() { ctl --mount "$C" sync; }
+
+say "peers/: a valid peer, normalized, 0600, everywhere"
+echo 'address=10.0.0.5:443 type=cloud enabled=yes oauth2.client_id=abc' >"$B/peers/cloud-1"
+sync_c
+assert_file_content "$C/peers/cloud-1" $'address=10.0.0.5:443\ntype=cloud\nenabled=true\noauth2.client_id=abc\n'
+assert_eq 600 "$(stat -c %a "$C/peers/cloud-1")" "mode of a new peer"
+printf 'address=[2001:db8::1]:7000\n\n  type=lan\n' >"$A/peers/v6"
+printf 'address=gw.example.net:8443\n' >"$A/peers/by-name"
+sync_c
+assert_file_content "$C/peers/v6" $'address=[2001:db8::1]:7000\ntype=lan\n'
+assert_file_content "$C/peers/by-name" $'address=gw.example.net:8443\n'
+
+say "peers/: invalid values fail in write(2) and change nothing"
+for bad in 'type=lan' 'address=10.0.0.5' 'address=10.0.0.300:1' 'address=h:1 type=wan' \
+	'address=h:1 enabled=maybe' 'address=h:1 address=h:2' 'address=h:1 just-a-word' \
+	'address=2001:db8::1:80'; do
+	rev=$(revision_of "$A/peers/cloud-1")
+	assert_cmd_fails -s 1 -e 'write error: Invalid argument' bash -c "echo '$bad' > '$A/peers/cloud-1'"
+	assert_cmd_fails -s 1 -e 'write error: Invalid argument' bash -c "echo '$bad' > '$A/peers/new-peer'"
+	assert_eq "$rev" "$(revision_of "$A/peers/cloud-1")" "revision after '$bad'"
+done
+sync_c
+assert_file_content "$C/peers/cloud-1" $'address=10.0.0.5:443\ntype=cloud\nenabled=true\noauth2.client_id=abc\n'
+assert_not_exists "$A/peers/new-peer"
+assert_not_exists "$C/peers/new-peer"
+assert_fails_with EINVAL mkdir "$A/peers/dir"
+assert_fails_with EINVAL symlink x "$A/peers/link"
+assert_cmd_fails -s 1 bash -c "echo address=h:1 > '$A/peers/.hidden'"
+rm "$B/peers/by-name"
+sync_c
+assert_not_exists "$C/peers/by-name"
+
+say "config/: deployment.type is local or maas; other keys are free-form"
+echo ' maas ' >"$A/config/deployment.type"
+sync_c
+assert_file_content "$C/config/deployment.type" $'maas\n'
+assert_cmd_fails -s 1 -e 'write error: Invalid argument' bash -c "echo cloud > '$B/config/deployment.type'"
+assert_cmd_fails -s 1 -e 'write error: Invalid argument' bash -c "echo MAAS > '$B/config/deployment.type'"
+echo local >"$B/config/deployment.type"
+echo 'anything goes here' >"$B/config/site.name"
+sync_c
+assert_file_content "$C/config/deployment.type" $'local\n'
+assert_file_content "$C/config/site.name" $'anything goes here\n'
+
+say ".cluster/log: who changed what, the same on every node"
+echo on >"$A/gates/feature.logged"
+sync_c
+log=$(cat "$C/.cluster/log")
+id_a=$(cat "$A/.cluster/self")
+id_b=$(cat "$B/.cluster/self")
+assert_match "node=$id_b uid=0 create peers/cloud-1" "$log" "log line for B's peer"
+assert_match "node=$id_a uid=0 create gates/feature.logged" "$log" "log line for A's gate"
+assert_match "node=$id_b uid=0 unlink peers/by-name" "$log" "log line for B's rm"
+assert_match '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z [0-9]+ node=' "$log" "log line format"
+ctl --mount "$A" sync
+assert_eq "$(grep -c . <<<"$log")" "$(head -n "$(grep -c . <<<"$log")" "$A/.cluster/log" | grep -c .)" "log length on A"
+assert_eq "$(head -n 5 "$C/.cluster/log")" "$(head -n 5 "$A/.cluster/log")" "the same log on A and C"
+if grep -q 'write error\|maybe\|cloud$' <<<"$(grep 'deployment.type' <<<"$log" | tail -n 1)"; then
+	fail "a refused value appears in the log"
+fi
