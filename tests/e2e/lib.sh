@@ -33,6 +33,10 @@ declare -A NODE_PID=()  # NAME -> PID of the running (or last) daemon
 declare -A NODE_ADDR=() # NAME -> HOST:PORT it was first started with
 declare -a EXTRA_PIDS=() # helper processes to kill at exit (listeners, loops)
 declare -a CHECK_FAILURES=() # failed check(s), see check()
+declare -A NODE_ID=()   # NAME -> node id (.cluster/self), read when it is ready
+declare -A NODE_WRAP=() # NAME -> command prefix for its daemon (e.g. nsenter --net=...)
+declare -A NODE_FUSE=() # NAME -> its mount's FUSE connection (device minor), when ready
+declare -a NETNS_CREATED=() # network namespaces this test created, deleted at exit
 
 say() { printf '%s: %s\n' "$TEST_NAME" "$*" >&2; }
 
@@ -63,12 +67,46 @@ TEST_TMP=$(realpath "$TEST_TMP") # /proc/mounts shows resolved paths
 # --- cleanup --------------------------------------------------------------------
 
 pid_alive() {
-	local pid=$1 state
+	local pid=$1 t state
 	[ -n "$pid" ] || return 1
 	kill -0 "$pid" 2>/dev/null || return 1
-	# A zombie is dead for our purposes.
-	state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-	[ "$state" != Z ]
+	# A zombie is dead for our purposes -- but only once every thread is:
+	# the main thread of a killed process is a zombie while another thread
+	# of it is still stuck (and then `wait` would block).
+	for t in /proc/"$pid"/task/*/stat; do
+		state=$(awk '{print $3}' "$t" 2>/dev/null) || continue
+		[ -n "$state" ] && [ "$state" != Z ] && return 0
+	done
+	return 1
+}
+
+# pid_stuck_threads PID: one line per thread of PID that is not a zombie:
+# tid, state, wait channel and the top of its kernel stack.
+pid_stuck_threads() {
+	local t tid
+	for t in /proc/"$1"/task/*; do
+		tid=${t##*/}
+		[ "$(awk '{print $3}' "$t/stat" 2>/dev/null)" = Z ] && continue
+		printf 'thread %s state %s wchan %s stack: %s\n' "$tid" \
+			"$(awk '{print $3}' "$t/stat" 2>/dev/null)" "$(cat "$t/wchan" 2>/dev/null)" \
+			"$(head -n 6 "$t/stack" 2>/dev/null | awk '{print $2}' | tr '\n' ' ')"
+	done
+}
+
+# fuse_abort CONN: abort FUSE connection CONN (/sys/fs/fuse/connections/CONN),
+# mounting fusectl for the time it takes if it is not mounted. The way out
+# for a FUSE server that cannot die because one of its own threads waits
+# for an answer from the mount it served.
+fuse_abort() {
+	local conn=$1 dir=/sys/fs/fuse/connections mounted=0
+	[ -n "$conn" ] || return 1
+	if [ ! -e "$dir/$conn" ]; then
+		mount -t fusectl fusectl "$dir" 2>/dev/null && mounted=1
+	fi
+	if [ -e "$dir/$conn/abort" ]; then
+		echo 1 >"$dir/$conn/abort" && say "aborted FUSE connection $conn"
+	fi
+	[ "$mounted" = 0 ] || umount "$dir" 2>/dev/null || true
 }
 
 # Mount points of this test (under $TEST_TMP) that are still in /proc/mounts.
@@ -99,8 +137,40 @@ stop_pid() {
 	done
 }
 
+# Stop several PIDs in parallel: SIGTERM to all, one bounded wait, then
+# SIGKILL to whatever is left.
+stop_pids() {
+	local pid i alive
+	for pid in "$@"; do
+		pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null
+	done
+	for ((i = 0; i < NODE_STOP_TIMEOUT * 10; i++)); do
+		alive=0
+		for pid in "$@"; do
+			pid_alive "$pid" && alive=1
+		done
+		[ "$alive" = 1 ] || return 0
+		sleep 0.1
+	done
+	for pid in "$@"; do
+		if pid_alive "$pid"; then
+			say "pid $pid ignored SIGTERM for ${NODE_STOP_TIMEOUT}s; killing it"
+			kill -KILL "$pid" 2>/dev/null
+		fi
+	done
+	for ((i = 0; i < 50; i++)); do
+		alive=0
+		for pid in "$@"; do
+			pid_alive "$pid" && alive=1
+		done
+		[ "$alive" = 1 ] || return 0
+		sleep 0.1
+	done
+}
+
 cleanup() {
-	local rc=$? name pid m left f
+	local rc=$? name pid m left f ns
+	local -a pids
 	set +e
 	trap - EXIT
 	if [ "${#CHECK_FAILURES[@]}" -gt 0 ]; then
@@ -124,13 +194,30 @@ cleanup() {
 			wait "$pid" 2>/dev/null
 		fi
 	done
+	# All daemons at once (a cluster's members may each wait for the others).
+	pids=()
 	for name in "${!NODE_PID[@]}"; do
-		stop_pid "${NODE_PID[$name]}"
+		pids+=("${NODE_PID[$name]}")
+	done
+	stop_pids "${pids[@]}"
+	# A daemon that survived SIGKILL waits for its own mount: abort that.
+	for name in "${!NODE_PID[@]}"; do
+		pid=${NODE_PID[$name]}
+		pid_alive "$pid" || continue
+		say "node $name (pid $pid) survives SIGKILL: $(pid_stuck_threads "$pid")"
+		fuse_abort "${NODE_FUSE[$name]:-}"
+		for ((f = 0; f < 50; f++)); do
+			pid_alive "$pid" || break
+			sleep 0.1
+		done
 	done
 	cd / || true
 	for m in $(test_mounts); do
 		say "lazily unmounting leftover mount $m"
 		umount -l "$m" 2>/dev/null
+	done
+	for ns in "${NETNS_CREATED[@]}"; do
+		ip netns delete "$ns" 2>/dev/null || say "could not delete network namespace $ns"
 	done
 	left=$(test_mounts)
 	if [ -n "$left" ]; then
@@ -208,7 +295,11 @@ node_spawn() {
 	shift
 	mkdir -p "$TEST_TMP/$name"
 	echo "=== $(date +%T.%N) clusterfsd $*" >>"$(node_log "$name")"
-	CLUSTERFS_LOG_STDERR=1 "$CLUSTERFSD" "$@" 2>>"$(node_log "$name")" &
+	local -a wrap=()
+	if [ -n "${NODE_WRAP[$name]:-}" ]; then
+		read -r -a wrap <<<"${NODE_WRAP[$name]}"
+	fi
+	CLUSTERFS_LOG_STDERR=1 "${wrap[@]}" "$CLUSTERFSD" "$@" 2>>"$(node_log "$name")" &
 	NODE_PID[$name]=$!
 }
 
@@ -220,6 +311,9 @@ node_wait_ready() {
 	deadline=$((SECONDS + NODE_START_TIMEOUT))
 	while ((SECONDS < deadline)); do
 		if ctl --mount "$m" wait --timeout 1 2>/dev/null; then
+			NODE_ID[$name]=$(cat "$m/.cluster/self" 2>/dev/null || true)
+			NODE_FUSE[$name]=$(awk -v d="$(realpath -m "$m")" \
+				'$5 == d { split($3, a, ":"); c = a[2] } END { print c }' /proc/self/mountinfo)
 			return 0
 		fi
 		if ! pid_alive "$pid"; then
@@ -291,13 +385,23 @@ node_stop() {
 	fi
 }
 
-# node_kill9 NAME: SIGKILL; the mount stays behind, dead (ENOTCONN).
+# node_kill9 NAME: SIGKILL; the mount stays behind, dead (ENOTCONN). A node
+# still running 10 s later fails the test (at its end if KILL9_CONTINUE=1,
+# after its FUSE connection is aborted so that it dies and the test goes on).
 node_kill9() {
-	local name=$1 pid=${NODE_PID[$1]} rc
+	local name=$1 pid=${NODE_PID[$1]} rc stuck
 	kill -KILL "$pid"
 	wait_exit "$pid" 10
 	rc=$EXIT_STATUS
-	[ "$rc" != timeout ] || fail "node $name (pid $pid) survived SIGKILL"
+	if [ "$rc" = timeout ]; then
+		stuck=$(pid_stuck_threads "$pid")
+		fuse_abort "${NODE_FUSE[$name]:-}"
+		wait_exit "$pid" 5
+		stuck="node $name (pid $pid) still ran 10 s after SIGKILL (its port stays bound, its mount hangs) until its FUSE connection was aborted: $stuck"
+		[ "${KILL9_CONTINUE:-0}" = 1 ] || fail "$stuck"
+		say "CHECK FAILED (continuing): $stuck"
+		CHECK_FAILURES+=("$stuck")
+	fi
 }
 
 # --- assertions -----------------------------------------------------------------
@@ -438,4 +542,235 @@ check() {
 		say "CHECK FAILED (continuing): ${why:-$*}"
 	fi
 	rm -f "$errf"
+}
+
+# --- several nodes ----------------------------------------------------------------
+#
+# A cluster is named nodes as above; node_join starts one that joins through
+# another. NODE_ID[NAME] is the node id the cluster gave it (read from
+# .cluster/self once it is ready). Nodes may run in a network namespace
+# (NODE_WRAP[NAME]="nsenter --net=/run/netns/NS": only the network namespace,
+# so that the FUSE mount stays visible to the test).
+
+# node_join NAME VIA [EXTRA FLAGS...]: a new node that joins the cluster of
+# node VIA with --join VIA's address and --cluster-key VIA's key file.
+node_join() {
+	local name=$1 via=$2
+	shift 2
+	node_start "$name" --join "$(node_addr "$via")" --cluster-key "$(node_data "$via")/cluster.key" "$@"
+}
+
+# cluster_start N [EXTRA FLAGS...]: nodes n1..nN, n1 bootstraps, the others
+# join through it; the flags are given to every node. Sets CLUSTER=(n1 ... nN).
+declare -a CLUSTER=()
+cluster_start() {
+	local count=$1 i
+	shift
+	CLUSTER=()
+	node_start n1 "$@"
+	CLUSTER+=(n1)
+	for ((i = 2; i <= count; i++)); do
+		node_join "n$i" n1 "$@"
+		CLUSTER+=("n$i")
+	done
+}
+
+# node_is_running NAME
+node_is_running() { pid_alive "${NODE_PID[$1]:-}"; }
+
+# node_name_of ID: the name of the node with that id (empty if none).
+node_name_of() {
+	local name
+	for name in "${!NODE_ID[@]}"; do
+		if [ "${NODE_ID[$name]}" = "$1" ]; then
+			echo "$name"
+			return 0
+		fi
+	done
+}
+
+# leader_seen_by NAME: the id of the leader that node NAME knows (from its
+# .cluster/status; 0 or empty when none).
+leader_seen_by() {
+	sed -n 's/^leader=//p' "$(node_mount "$1")/.cluster/status" 2>/dev/null || true
+}
+
+# status_field NAME KEY: one key=value of NAME's .cluster/status.
+status_field() {
+	sed -n "s/^$2=//p" "$(node_mount "$1")/.cluster/status" 2>/dev/null || true
+}
+
+# wait_leader [-t SECONDS] NAME...: wait until every named node knows the same
+# leader, that leader is one of them, and it can commit (status exit 0); sets
+# LEADER to its name and FOLLOWERS to the others.
+LEADER=""
+declare -a FOLLOWERS=()
+_leader_agreed() {
+	local name id="" seen
+	for name in "$@"; do
+		seen=$(leader_seen_by "$name")
+		case $seen in "" | 0) return 1 ;; esac
+		if [ -z "$id" ]; then
+			id=$seen
+		elif [ "$seen" != "$id" ]; then
+			return 1
+		fi
+	done
+	LEADER=$(node_name_of "$id")
+	[ -n "$LEADER" ] || return 1
+	for name in "$@"; do
+		[ "$name" = "$LEADER" ] && ctl --mount "$(node_mount "$name")" status >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+wait_leader() {
+	local timeout=15 name
+	if [ "${1:-}" = -t ]; then
+		timeout=$2
+		shift 2
+	fi
+	LEADER=""
+	wait_for -t "$timeout" _leader_agreed "$@"
+	FOLLOWERS=()
+	for name in "$@"; do
+		[ "$name" = "$LEADER" ] || FOLLOWERS+=("$name")
+	done
+}
+
+# node_sync NAME: clusterfsctl sync (a linearizable read point) on NAME.
+node_sync() { ctl --mount "$(node_mount "$1")" sync; }
+
+# members_json NAME: `clusterfsctl members --json` on NAME.
+members_json() { ctl --mount "$(node_mount "$1")" members --json; }
+
+# members_summary NAME: "ID ADDRESS ROLE [leader]" lines sorted by id, from
+# `members --json` on NAME (reachability left out: it is each node's view).
+members_summary() {
+	members_json "$1" | python3 -c '
+import json, sys
+for m in sorted(json.load(sys.stdin), key=lambda m: m["id"]):
+    print(m["id"], m["address"], m["role"], "leader" if m["leader"] else "-")
+'
+}
+
+# --- tree hashes ------------------------------------------------------------------
+
+# tree_manifest MOUNT: one line per file, directory and symlink under MOUNT
+# (not .cluster/), sorted by path: type, mode, uid, gid, size, link count,
+# mtime (ns), sha256 of the content or the symlink target, user xattrs
+# (name=sha256 of the value) and user.clusterfs.revision. Exits non-zero if
+# the tree cannot be read. TREE_MTIME=0 leaves mtimes out.
+tree_manifest() {
+	python3 - "$1" "${TREE_MTIME:-1}" <<'EOF'
+import hashlib, os, stat, sys
+
+root, with_mtime = sys.argv[1], sys.argv[2] == "1"
+out = []
+
+def h(data):
+    return hashlib.sha256(data).hexdigest()[:20]
+
+def xattrs(path):
+    res = []
+    for name in sorted(os.listxattr(path, follow_symlinks=False)):
+        res.append("%s=%s" % (name, h(os.getxattr(path, name, follow_symlinks=False))))
+    try:
+        rev = os.getxattr(path, "user.clusterfs.revision", follow_symlinks=False).decode()
+    except OSError:
+        rev = "-"
+    res.append("rev=" + rev)
+    return " ".join(res)
+
+def visit(rel):
+    path = os.path.join(root, rel) if rel else root
+    st = os.lstat(path)
+    if stat.S_ISDIR(st.st_mode):
+        kind, body = "d", "-"
+    elif stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as f:
+            kind, body = "f", h(f.read())
+    elif stat.S_ISLNK(st.st_mode):
+        kind, body = "l", "->" + os.readlink(path)
+    else:
+        kind, body = "?", "-"
+    size = st.st_size if kind != "d" else "-"
+    fields = [rel or ".", kind, "%o" % stat.S_IMODE(st.st_mode), str(st.st_uid), str(st.st_gid),
+              str(size), str(st.st_nlink)]
+    if with_mtime:
+        fields.append(str(st.st_mtime_ns))
+    fields += [body, xattrs(path)]
+    out.append(" ".join(fields))
+    if kind == "d":
+        for name in sorted(os.listdir(path)):
+            if not rel and name == ".cluster":
+                continue
+            visit(os.path.join(rel, name))
+
+try:
+    visit("")
+except OSError as e:
+    print("tree_manifest: %s: %s" % (root, e), file=sys.stderr)
+    sys.exit(1)
+print("\n".join(out))
+EOF
+}
+
+# tree_hash MOUNT: sha256 of tree_manifest MOUNT (fails if unreadable).
+tree_hash() {
+	local manifest
+	manifest=$(tree_manifest "$1") || return 1
+	printf '%s\n' "$manifest" | sha256sum | cut -d' ' -f1
+}
+
+# wait_same_tree [-t SECONDS] NAME...: sync every named node and compare
+# their tree manifests until they are identical; bounded in time and tries.
+# Sets TREE_HASH. On failure shows how the trees differ and fails the test.
+# shellcheck disable=SC2034 # TREE_HASH is for the tests
+TREE_HASH=""
+wait_same_tree() {
+	local timeout=20 name first try deadline same h
+	if [ "${1:-}" = -t ]; then
+		timeout=$2
+		shift 2
+	fi
+	first=$1
+	deadline=$((SECONDS + timeout))
+	for ((try = 0; try < timeout * 5 + 1; try++)); do
+		same=1
+		for name in "$@"; do
+			ctl --mount "$(node_mount "$name")" sync >/dev/null 2>&1 || true
+		done
+		for name in "$@"; do
+			if ! tree_manifest "$(node_mount "$name")" >"$TEST_TMP/tree.$name" 2>"$TEST_TMP/tree.$name.err"; then
+				same=0
+				continue
+			fi
+			cmp -s "$TEST_TMP/tree.$first" "$TEST_TMP/tree.$name" || same=0
+		done
+		if [ "$same" = 1 ]; then
+			# shellcheck disable=SC2034 # for the tests
+			TREE_HASH=$(sha256sum <"$TEST_TMP/tree.$first" | cut -d' ' -f1)
+			return 0
+		fi
+		((SECONDS < deadline)) || break
+		sleep 0.2
+	done
+	for name in "$@"; do
+		h=$(sha256sum <"$TEST_TMP/tree.$name" 2>/dev/null | cut -c1-16) || true
+		say "node $name (id ${NODE_ID[$name]:-?}): tree hash $h, $(wc -l <"$TEST_TMP/tree.$name") entries $(cat "$TEST_TMP/tree.$name.err")"
+		if [ "$name" != "$first" ]; then
+			say "diff of the manifests of $first and $name (path type mode uid gid size nlink mtime content xattrs):"
+			diff "$TEST_TMP/tree.$first" "$TEST_TMP/tree.$name" | head -n 30 >&2 || true
+		fi
+	done
+	fail "the trees of $* still differ after ${timeout}s"
+}
+
+# --- network namespaces --------------------------------------------------------------
+
+# netns_add NAME: create a network namespace, deleted again at exit.
+netns_add() {
+	ip netns add "$1" || fail "ip netns add $1 failed"
+	NETNS_CREATED+=("$1")
+	ip -n "$1" link set lo up
 }
