@@ -23,7 +23,8 @@
 # etcd-client with apt-get if missing; without them the etcd half is skipped
 # with a message. Not a test: it prints figures.
 # Usage: scripts/bench-inotify.sh [WRITES per system, default 1000, >= 300]
-# CFS_FLAGS: more clusterfsd options (e.g. "--election-timeout 60").
+# CFS_FLAGS: more clusterfsd options (e.g. "--election-timeout 60");
+# BENCH_NO_ETCD=1: clusterfs only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000}
@@ -39,7 +40,10 @@ B=build
 
 etcd_ok=1
 etcd_why=""
-if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
+if [ "${BENCH_NO_ETCD:-0}" = 1 ]; then
+	etcd_ok=0
+	etcd_why="BENCH_NO_ETCD=1"
+elif ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 	echo "installing etcd-server and etcd-client (apt-get)..." >&2
 	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server etcd-client >/dev/null 2>&1; then
 		apt-get update >/dev/null 2>&1 || true
@@ -301,9 +305,9 @@ def line(name, v):
 
 print("machine: %d CPUs, kernel %s; %d writes per system (+%d warm-up), interleaved batches of %d"
       % (os.cpu_count(), os.uname().release, n, WARMUP, BATCH))
-print("clusterfs: node 1 is node id %s, leader id %s%s; etcd %s: leader moved to member 1"
+print("clusterfs: node 1 is node id %s, leader id %s%s; %s"
       % (cfs_self, cfs_leader, (", flags " + os.environ["CFS_FLAGS"]) if os.environ.get("CFS_FLAGS") else "",
-         etcd_version if etcd else "-"))
+         ("etcd %s: leader moved to member 1" % etcd_version) if etcd else "etcd: skipped"))
 print(line("clusterfs  write node 1 -> IN_CLOSE_WRITE node 3", cfs))
 print(line("           (open+write+close on node 1 returned)", cfs_call))
 print(line("(clusterfs  write node 2, a follower -> node 3)", fol))
