@@ -448,6 +448,11 @@ static void fs_op_done(void *arg, int64_t result)
 		fuse_reply_err(op->req, (int)-result);
 		if (op->reply == REPLY_CREATE)
 			free(op->h); /* never handed to the kernel */
+		/* The replacing write failed: the file keeps its content, and
+		 * the O_TRUNC fused with it is abandoned too (a failed mutation
+		 * changes nothing; committing it at close would empty the file). */
+		if (op->clear_trunc && op->h != NULL && op->reply == REPLY_WRITE)
+			op->h->trunc_pending = false;
 		if (op->typed_raw && op->h != NULL) {
 			/* refused: start again from what the store holds */
 			free(op->h->raw);
@@ -529,7 +534,8 @@ static bool replaying(struct fs *fs, fuse_req_t req)
 /* Attributes of an object of the replay: from the store if it is still
  * there, else made up from what the replay recorded (a later change may
  * have removed it; the kernel only needs something consistent). */
-static void replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, struct store_attr *a)
+static void replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen,
+			struct store_attr *a)
 {
 	if (fs_getattr_any(fs, ino, a) == 0)
 		return;
@@ -537,14 +543,16 @@ static void replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, struct store
 	a->ino = ino;
 	a->mode = mode;
 	a->nlink = S_ISDIR(mode) ? 2 : 1;
+	a->gen = gen; /* the kernel's inode for it has this generation */
 }
 
-static void replay_reply_entry(struct fs *fs, fuse_req_t req, uint64_t ino, uint32_t mode)
+static void replay_reply_entry(struct fs *fs, fuse_req_t req, uint64_t ino, uint32_t mode,
+			       uint64_t gen)
 {
 	struct store_attr a;
 	struct fuse_entry_param e;
 
-	replay_attr(fs, ino, mode, &a);
+	replay_attr(fs, ino, mode, gen, &a);
 	memset(&e, 0, sizeof(e));
 	e.ino = a.ino;
 	e.generation = a.gen;
@@ -570,7 +578,7 @@ static bool replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi
 		return true;
 	}
 	if (fi == NULL) {
-		replay_reply_entry(fs, req, ino, mode);
+		replay_reply_entry(fs, req, ino, mode, 0);
 		return true;
 	}
 	h = handle_new(ino, fi->flags);
@@ -579,7 +587,7 @@ static bool replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi
 		return true;
 	}
 	h->replay = true;
-	replay_attr(fs, ino, mode, &a);
+	replay_attr(fs, ino, mode, 0, &a);
 	memset(&e, 0, sizeof(e));
 	e.ino = a.ino;
 	e.generation = a.gen;
@@ -621,16 +629,16 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto reply;
 	}
 	if (replaying(fs, req)) {
-		uint64_t ino;
+		uint64_t ino, gen = 0;
 		uint32_t mode;
-		int r = notify_replay_lookup(fs->notify, parent, name, &ino, &mode);
+		int r = notify_replay_lookup(fs->notify, parent, name, &ino, &mode, &gen);
 
 		if (r == 0) {
 			fuse_reply_err(req, ENOENT); /* not there before the change */
 			return;
 		}
 		if (r == 1) {
-			replay_reply_entry(fs, req, ino, mode);
+			replay_reply_entry(fs, req, ino, mode, gen);
 			return;
 		}
 	}
@@ -827,7 +835,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	int rv;
 
 	if (replaying(fs, req)) {
-		replay_reply_entry(fs, req, ino, S_IFREG | 0644);
+		replay_reply_entry(fs, req, ino, S_IFREG | 0644, 0);
 		return;
 	}
 	rv = check_new_name(fs, newparent, newname, S_IFREG);
@@ -1756,6 +1764,16 @@ static uint32_t mode_or(struct fs *fs, uint64_t ino, uint32_t fallback)
 	return ino != 0 && store_getattr(fs->store, ino, &a) == 0 ? a.mode : fallback;
 }
 
+static void owner_of(struct fs *fs, uint64_t ino, uint32_t *uid, uint32_t *gid)
+{
+	struct store_attr a;
+
+	if (store_getattr(fs->store, ino, &a) == 0) {
+		*uid = a.uid;
+		*gid = a.gid;
+	}
+}
+
 static uint64_t size_of(struct fs *fs, uint64_t ino)
 {
 	struct store_attr a;
@@ -1818,6 +1836,7 @@ static void replay_remote(struct fs *fs, const struct entry *e, const struct sto
 		r->parent = e->parent;
 		copy_name(r->name, e->name, e->name_len);
 		r->ino = ch->ino;
+		r->ino_gen = ch->gen;
 		r->ino_mode = mode_or(fs, ch->ino,
 				      (e->flags & ENTRY_F_DIR) ? S_IFDIR | 0755 : S_IFREG | 0644);
 		break;
@@ -1833,7 +1852,9 @@ static void replay_remote(struct fs *fs, const struct entry *e, const struct sto
 		copy_name(r->newname, e->newname, e->newname_len);
 		r->ino = ch->ino;
 		r->ino_mode = mode_or(fs, ch->ino, S_IFREG | 0644);
+		r->ino_gen = ch->gen;
 		r->replaced = ch->replaced;
+		r->replaced_gen = ch->replaced_gen;
 		r->replaced_mode = mode_or(fs, ch->replaced, mode_or(fs, ch->ino, S_IFREG | 0644));
 		break;
 	case ENTRY_WRITE:
@@ -1844,14 +1865,14 @@ static void replay_remote(struct fs *fs, const struct entry *e, const struct sto
 			r->size = size_of(fs, e->ino);
 		} else {
 			r->op = REPLAY_ATTRIB;
-			r->mode = mode_or(fs, e->ino, S_IFREG | 0644);
+			owner_of(fs, e->ino, &r->uid, &r->gid);
 		}
 		break;
 	case ENTRY_SETXATTR:
 	case ENTRY_REMOVEXATTR:
 		rv = mount_path(fs, e->ino, NULL, 0, r->path);
 		r->op = REPLAY_ATTRIB;
-		r->mode = mode_or(fs, e->ino, S_IFREG | 0644);
+		owner_of(fs, e->ino, &r->uid, &r->gid);
 		break;
 	default:
 		rv = -EINVAL;

@@ -1,4 +1,17 @@
-/* The notifier thread; see notify.h. */
+/*
+ * The notifier thread and the replay process; see notify.h.
+ *
+ * The replayed system calls are made by a separate, single-threaded child
+ * process, not by a thread of the daemon: a thread blocked in a FUSE request
+ * on the daemon's own mount keeps the daemon from ever exiting after a
+ * kill -9 (the request can only be answered by the dying process, and its
+ * /dev/fuse is not released while the thread waits). The child dies with
+ * the daemon (PR_SET_PDEATHSIG) and holds no descriptor but its socket, so a
+ * dead daemon's connection is aborted and the child's calls fail at once.
+ * The notifier thread sends the child one replay at a time and waits for its
+ * answer; the child only makes system calls (it was forked from a
+ * multi-threaded process).
+ */
 #define FUSE_USE_VERSION 312
 #include "notify.h"
 
@@ -10,11 +23,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
+
+/* `echo x > new` is two entries (create, then write); their replay is one
+ * open when the write is queued in time. An empty create waits this long
+ * for it before closing: a local `touch` shows the same CLOSE_WRITE a
+ * little later, nothing else does. */
+#define REPLAY_LINGER_NS (3 * 1000000L)
 
 struct notify_item {
 	struct notify_item *next;
@@ -32,7 +56,10 @@ struct notify {
 	struct notify_item *head, *tail;
 	bool stop;
 	bool busy;		 /* inside a kernel call */
-	pid_t tid;		 /* the thread's id, as FUSE requests carry it */
+	pid_t child;		 /* the replay process, as FUSE requests carry it */
+	int sock;		 /* to the replay process */
+	bool child_gone;
+	bool started;
 	struct replay *current;	 /* being replayed, under lock */
 };
 
@@ -46,7 +73,7 @@ static void replay_write(int fd, uint64_t size)
 
 	if (size == 0) {
 		if (ftruncate(fd, 0) != 0)
-			log_debug("replay: ftruncate: %s", strerror(errno));
+			return;
 		return;
 	}
 	while (off < size) {
@@ -54,18 +81,31 @@ static void replay_write(int fd, uint64_t size)
 							      : sizeof(replay_zeros);
 		ssize_t w = pwrite(fd, replay_zeros, n, (off_t)off);
 
-		if (w <= 0) {
-			log_debug("replay: write: %s", strerror(errno));
+		if (w <= 0)
 			return;
-		}
 		off += (uint64_t)w;
 	}
+}
+
+/* A file the previous replay left open, because the next one writes it
+ * too: a local `echo x > new` is one open (CREATE, MODIFY, CLOSE_WRITE), so
+ * its replay (a create entry, then a write entry) must be one open too. */
+static int held_fd = -1;
+static char held_path[REPLAY_PATH_MAX];
+
+static void held_close(void)
+{
+	if (held_fd >= 0)
+		close(held_fd);
+	held_fd = -1;
 }
 
 static int replay_run(const struct replay *r)
 {
 	int fd, rv = 0;
 
+	if (held_fd >= 0 && !(r->op == REPLAY_MODIFY && strcmp(r->path, held_path) == 0))
+		held_close();
 	switch (r->op) {
 	case REPLAY_CREATE:
 		/* O_EXCL, or a reader's cached name makes the kernel skip us and
@@ -75,16 +115,22 @@ static int replay_run(const struct replay *r)
 			return -errno;
 		if (r->size > 0)
 			replay_write(fd, r->size);
-		close(fd);
-		return 0;
+		goto done_writing;
 	case REPLAY_MODIFY:
 		/* Never O_TRUNC: the kernel would zero the size locally and
 		 * readers would see an empty file (rule 3). */
-		fd = open(r->path, O_WRONLY | O_CLOEXEC);
+		fd = held_fd >= 0 ? held_fd : open(r->path, O_WRONLY | O_CLOEXEC);
+		held_fd = -1;
 		if (fd < 0)
 			return -errno;
 		replay_write(fd, r->size);
-		close(fd);
+done_writing:
+		if (r->keep_open) {
+			held_fd = fd;
+			memcpy(held_path, r->path, sizeof(held_path));
+		} else {
+			close(fd);
+		}
 		return 0;
 	case REPLAY_MKDIR:
 		rv = mkdir(r->path, r->mode & 07777);
@@ -105,20 +151,61 @@ static int replay_run(const struct replay *r)
 		rv = (int)syscall(SYS_renameat2, AT_FDCWD, r->path, AT_FDCWD, r->path2, r->flags);
 		break;
 	case REPLAY_ATTRIB:
-		rv = chmod(r->path, r->mode & 07777);
+		rv = fchownat(AT_FDCWD, r->path, r->uid, r->gid, AT_SYMLINK_NOFOLLOW);
 		break;
 	}
 	return rv == 0 ? 0 : -errno;
 }
 
+/* The replay process: one replay in, its errno out, until the socket
+ * closes. System calls only. */
+static void replay_child(int sock)
+{
+	static struct replay r;
+
+	for (;;) {
+		ssize_t n = recv(sock, &r, sizeof(r), 0);
+		int rv;
+
+		if (n != (ssize_t)sizeof(r))
+			_exit(0);
+		r.path[sizeof(r.path) - 1] = r.path2[sizeof(r.path2) - 1] = '\0';
+		r.target[sizeof(r.target) - 1] = '\0';
+		rv = replay_run(&r);
+		if (send(sock, &rv, sizeof(rv), MSG_NOSIGNAL) != (ssize_t)sizeof(rv))
+			_exit(0);
+	}
+}
+
+/* Hand a replay to the child and wait for it to be done. */
+static int replay_remote_call(struct notify *nt, const struct replay *r)
+{
+	int rv;
+
+	if (nt->child_gone)
+		return -ECHILD;
+	if (send(nt->sock, r, sizeof(*r), MSG_NOSIGNAL) != (ssize_t)sizeof(*r) ||
+	    recv(nt->sock, &rv, sizeof(rv), 0) != (ssize_t)sizeof(rv)) {
+		log_warn("the replay process is gone: changes from other nodes no longer "
+			 "cause inotify events here");
+		nt->child_gone = true;
+		return -ECHILD;
+	}
+	return rv;
+}
+
+/* The first replay still queued (under lock). */
+static const struct replay *next_replay(struct notify *nt)
+{
+	for (struct notify_item *i = nt->head; i != NULL; i = i->next)
+		if (i->replay != NULL)
+			return i->replay;
+	return NULL;
+}
+
 static void *notify_main(void *arg)
 {
 	struct notify *nt = arg;
-
-	pthread_mutex_lock(&nt->lock);
-	nt->tid = (pid_t)syscall(SYS_gettid);
-	pthread_cond_broadcast(&nt->cond);
-	pthread_mutex_unlock(&nt->lock);
 
 	for (;;) {
 		struct notify_item *it;
@@ -141,8 +228,37 @@ static void *notify_main(void *arg)
 		if (it->replay != NULL) {
 			pthread_mutex_lock(&nt->lock);
 			nt->current = it->replay;
+			/* An empty create is usually followed at once by its write:
+			 * wait a little for it to be queued. */
+			if (it->replay->op == REPLAY_CREATE && it->replay->size == 0 &&
+			    next_replay(nt) == NULL && !nt->stop) {
+				struct timespec until;
+
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_nsec += REPLAY_LINGER_NS;
+				if (until.tv_nsec >= 1000000000L) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000L;
+				}
+				while (next_replay(nt) == NULL && !nt->stop &&
+				       pthread_cond_timedwait(&nt->cond, &nt->lock, &until) == 0)
+					;
+			}
+			/* Keep a created file open for its first write
+			 * (invalidations queued in between run meanwhile). */
+			{
+				const struct replay *next = next_replay(nt);
+
+				/* Only an empty create and its first write: two
+				 * rewrites of one file are two opens as often as
+				 * one, and entries do not say which. */
+				if (it->replay->op == REPLAY_CREATE && it->replay->size == 0 &&
+				    next != NULL && next->op == REPLAY_MODIFY &&
+				    strcmp(next->path, it->replay->path) == 0)
+					it->replay->keep_open = true;
+			}
 			pthread_mutex_unlock(&nt->lock);
-			rv = replay_run(it->replay);
+			rv = replay_remote_call(nt, it->replay);
 			pthread_mutex_lock(&nt->lock);
 			nt->current = NULL;
 			pthread_mutex_unlock(&nt->lock);
@@ -224,11 +340,11 @@ void notify_replay(struct notify *nt, const struct replay *r)
 
 bool notify_replaying(struct notify *nt, pid_t pid)
 {
-	return pid != 0 && pid == nt->tid; /* tid is set once, before any request */
+	return pid != 0 && pid == nt->child; /* set once, before any request */
 }
 
 int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, uint64_t *ino,
-			 uint32_t *mode)
+			 uint32_t *mode, uint64_t *gen)
 {
 	const struct replay *r;
 	int answer = -1;
@@ -240,11 +356,13 @@ int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, u
 			 r->op != REPLAY_CREATE && r->op != REPLAY_MKDIR && r->op != REPLAY_SYMLINK;
 		*ino = r->ino;
 		*mode = r->ino_mode;
+		*gen = r->ino_gen;
 	} else if (r != NULL && (r->op == REPLAY_RENAME || r->op == REPLAY_LINK) &&
 		   r->newparent == parent && strcmp(r->newname, name) == 0) {
 		answer = r->replaced != 0;
 		*ino = r->replaced;
 		*mode = r->replaced_mode;
+		*gen = r->replaced_gen;
 	}
 	pthread_mutex_unlock(&nt->lock);
 	return answer;
@@ -274,15 +392,48 @@ int notify_start(struct notify **out, struct fuse_session *se)
 	nt->se = se;
 	pthread_mutex_init(&nt->lock, NULL);
 	pthread_cond_init(&nt->cond, NULL);
+	{
+		int sv[2];
+		pid_t parent = getpid();
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+			free(nt);
+			return -errno;
+		}
+		nt->child = fork();
+		if (nt->child < 0) {
+			rv = -errno;
+			close(sv[0]);
+			close(sv[1]);
+			free(nt);
+			return rv;
+		}
+		if (nt->child == 0) {
+			/* Die with the daemon, and hold nothing of it (above all not
+			 * /dev/fuse): only the socket. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(0);
+			if (sv[1] != 3) {
+				dup2(sv[1], 3);
+				sv[1] = 3;
+			}
+			syscall(SYS_close_range, 4, ~0U, 0);
+			replay_child(3);
+			_exit(0);
+		}
+		close(sv[1]);
+		nt->sock = sv[0];
+	}
 	rv = pthread_create(&nt->thread, NULL, notify_main, nt);
 	if (rv != 0) {
+		kill(nt->child, SIGKILL);
+		waitpid(nt->child, NULL, 0);
+		close(nt->sock);
 		free(nt);
 		return -rv;
 	}
-	pthread_mutex_lock(&nt->lock);
-	while (nt->tid == 0)
-		pthread_cond_wait(&nt->cond, &nt->lock);
-	pthread_mutex_unlock(&nt->lock);
+	nt->started = true;
 	*out = nt;
 	return 0;
 }
@@ -313,12 +464,19 @@ void notify_stop(struct notify *nt)
 	nt->tail = NULL;
 	pthread_cond_signal(&nt->cond);
 	pthread_mutex_unlock(&nt->lock);
+	/* The child exits when its socket closes; if it is stuck in a call on
+	 * the mount, kill it: that also unblocks the thread waiting for it. */
+	if (busy)
+		kill(nt->child, SIGKILL);
+	shutdown(nt->sock, SHUT_RDWR);
+	waitpid(nt->child, NULL, 0);
 	if (busy) {
 		log_warn("cache invalidation still blocked in the kernel at shutdown");
 		pthread_detach(nt->thread);
 		return;
 	}
 	pthread_join(nt->thread, NULL);
+	close(nt->sock);
 	pthread_mutex_destroy(&nt->lock);
 	pthread_cond_destroy(&nt->cond);
 	free(nt);

@@ -43,7 +43,7 @@ enum replay_op {
 	REPLAY_RMDIR,	/* rmdir */
 	REPLAY_RENAME,	/* renameat2(path, path2, flags) */
 	REPLAY_MODIFY,	/* open(O_WRONLY) + write of size bytes, or ftruncate(0) */
-	REPLAY_ATTRIB,	/* chmod to the current mode: IN_ATTRIB */
+	REPLAY_ATTRIB,	/* lchown to the current owner: IN_ATTRIB (symlinks too) */
 };
 
 #define REPLAY_NAME_MAX 255
@@ -57,12 +57,15 @@ struct replay {
 	char path[REPLAY_PATH_MAX], path2[REPLAY_PATH_MAX];
 	char target[REPLAY_PATH_MAX];
 	uint32_t mode;
+	uint32_t uid, gid; /* ATTRIB: the current owner */
 	uint64_t size;
 	unsigned flags;
 	uint64_t parent, newparent;
 	char name[REPLAY_NAME_MAX + 1], newname[REPLAY_NAME_MAX + 1];
 	uint64_t ino, replaced;
 	uint32_t ino_mode, replaced_mode;
+	uint64_t ino_gen, replaced_gen; /* FUSE generations, for gone objects */
+	bool keep_open; /* CREATE/MODIFY: the next replay writes the same file */
 };
 
 int notify_start(struct notify **out, struct fuse_session *se);
@@ -80,7 +83,7 @@ bool notify_replaying(struct notify *nt, pid_t pid);
  * before the change being replayed, 0 if it did not, -1 if the replay has
  * no opinion (the store answers). */
 int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, uint64_t *ino,
-			 uint32_t *mode);
+			 uint32_t *mode, uint64_t *gen);
 /* The object the replay creates (create, mkdir, symlink, link). */
 bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode);
 

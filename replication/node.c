@@ -79,6 +79,7 @@ struct node_req {
 	enum req_state state;
 	bool in_raft;  /* raft holds the raft_apply/raft_barrier struct */
 	bool answered; /* cb has run; free when raft lets go */
+	bool reached;  /* was in a log once: the outcome is unknown, never EROFS */
 	uint64_t wait_index;
 	int64_t result;
 	struct node_req *prev, *next;
@@ -135,7 +136,8 @@ struct node {
 	bool handles_ready;
 	struct node_req *head, *tail;
 	uint64_t seq;
-	unsigned applying; /* requests in RS_APPLYING */
+	unsigned applying;	   /* requests in RS_APPLYING */
+	uint64_t leaderless_since; /* when the node last saw no leader (0: has one) */
 
 	/* Follower → leader connection. */
 	struct peer_conn *lconn;
@@ -711,6 +713,7 @@ static int dispatch_local(struct node_req *r)
 	if (rv == 0) {
 		r->state = RS_RAFT;
 		r->in_raft = true;
+		r->reached = true;
 	}
 	return rv;
 }
@@ -728,8 +731,10 @@ static int dispatch_forward(struct node_req *r)
 
 	log_debug("forwarding request %llu to node %llu", (unsigned long long)r->seq,
 		  (unsigned long long)n->lconn_leader);
-	if (rv == 0)
+	if (rv == 0) {
 		r->state = RS_FORWARDED;
+		r->reached = true;
+	}
 	return rv;
 }
 
@@ -784,13 +789,15 @@ static struct node_req *req_new(struct node *n, node_done_cb cb, void *arg)
 	return r;
 }
 
+static bool long_leaderless(struct node *n);
+
 int node_submit(struct node *n, struct entry_buf *b, node_done_cb cb, void *arg)
 {
 	struct node_req *r;
 
-	if (n->closing) {
+	if (n->closing || long_leaderless(n)) {
 		raft_free(b->base);
-		return -ESHUTDOWN;
+		return n->closing ? -ESHUTDOWN : -EROFS;
 	}
 	r = req_new(n, cb, arg);
 	if (r != NULL)
@@ -812,8 +819,8 @@ int node_barrier(struct node *n, node_done_cb cb, void *arg)
 {
 	struct node_req *r;
 
-	if (n->closing)
-		return -ESHUTDOWN;
+	if (n->closing || long_leaderless(n))
+		return n->closing ? -ESHUTDOWN : -EROFS;
 	r = req_new(n, cb, arg);
 	if (r == NULL)
 		return -ENOMEM;
@@ -823,7 +830,9 @@ int node_barrier(struct node *n, node_done_cb cb, void *arg)
 	return 0;
 }
 
-/* Deadlines: ETIMEDOUT, or EROFS if no leader has been known all along. */
+/* Deadlines: ETIMEDOUT; or EROFS if no leader is known and the request
+ * never reached a log (one that did may still commit: its outcome is
+ * unknown, DESIGN §3). */
 static void node_expire(struct node *n)
 {
 	uint64_t now = now_ms();
@@ -833,14 +842,26 @@ static void node_expire(struct node *n)
 
 	if (n->raft_started)
 		raft_leader(&n->raft, &leader, &addr);
+	if (leader != 0)
+		n->leaderless_since = 0;
+	else if (n->leaderless_since == 0)
+		n->leaderless_since = now;
 	for (r = n->head; r != NULL; r = next) {
 		next = r->next;
-		if (r->state == RS_QUEUED && leader == 0 &&
+		if (r->state == RS_QUEUED && leader == 0 && !r->reached &&
 		    now >= r->submitted_ms + NODE_NO_LEADER_GRACE_MS)
 			req_finish(r, -EROFS);
 		else if (now >= r->deadline_ms)
 			req_finish(r, -ETIMEDOUT);
 	}
+}
+
+/* No leader for a while already: a new mutation fails at once, rather
+ * than each waiting out the grace period in turn. */
+static bool long_leaderless(struct node *n)
+{
+	return n->raft_started && n->leaderless_since != 0 &&
+	       now_ms() >= n->leaderless_since + NODE_NO_LEADER_GRACE_MS;
 }
 
 /* Requests committed elsewhere wait for this node to apply their index. */
@@ -994,10 +1015,11 @@ static void nudge_cb(struct raft_barrier *req, int status)
 		node_nudge(n);
 }
 
-/* A follower that forwarded an entry waits until it has applied it, and it
- * learns that the entry is committed only from the leader's next
+/* Followers learn that an entry is committed only from the leader's next
  * AppendEntries — a heartbeat away (raft 0.15 does not send one when the
- * commit index moves). A barrier entry makes the leader send one at once,
+ * commit index moves). That delays both a follower waiting to apply its own
+ * forwarded write and every other node's view (and inotify events) of the
+ * leader's writes. A barrier entry makes the leader send one at once,
  * carrying the new commit index. One barrier covers every entry committed
  * before it is sent; entries committed meanwhile get another. */
 static void node_nudge(struct node *n)
@@ -1712,6 +1734,10 @@ static void node_applied(void *arg, uint64_t index, const struct entry *e,
 
 	if (n->user_hook != NULL)
 		n->user_hook(n->user_arg, index, e, ch);
+	/* Followers apply (and replay as inotify events) what they know is
+	 * committed: tell them now rather than at the next heartbeat. */
+	if (raft_state(&n->raft) == RAFT_LEADER)
+		node_nudge(n);
 }
 
 void node_set_applied_hook(struct node *n, fsm_applied_cb cb, void *arg)

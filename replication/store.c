@@ -792,6 +792,7 @@ static int apply_unlink(struct apply *ap)
 	if (rv != 0)
 		return rv;
 	ap->ch->ino = a.ino;
+	ap->ch->gen = a.gen;
 	if (e->flags & ENTRY_F_DIR) {
 		if (!S_ISDIR(a.mode))
 			return -ENOTDIR;
@@ -849,7 +850,9 @@ static int apply_rename(struct apply *ap)
 		return rv;
 	have_dst = rv == 0;
 	ap->ch->ino = src.ino;
+	ap->ch->gen = src.gen;
 	ap->ch->replaced = have_dst ? dst.ino : 0;
+	ap->ch->replaced_gen = have_dst ? dst.gen : 0;
 
 	if (is_fixed_dir(src.ino) || (have_dst && is_fixed_dir(dst.ino)))
 		return -EPERM;

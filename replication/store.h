@@ -97,7 +97,9 @@ struct store_change {
 	bool noop;	/* success, but nothing changed (identical write) */
 	bool duplicate; /* a retry of an entry already applied: nothing done */
 	uint64_t ino;	/* the inode the entry changed (UNLINK/RENAME: source) */
+	uint64_t gen;	/* its generation (FUSE), kept here as it may be gone */
 	uint64_t replaced; /* RENAME: the inode that was at the destination */
+	uint64_t replaced_gen;
 	uint64_t orphaned[2]; /* inodes that reached nlink 0 (unlink/rename) */
 };
 
