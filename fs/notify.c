@@ -412,6 +412,7 @@ int notify_start(struct notify **out, struct fuse_session *se)
 			/* Die with the daemon, and hold nothing of it (above all not
 			 * /dev/fuse): only the socket. */
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			prctl(PR_SET_NAME, "cfs-replay"); /* not a clusterfsd in ps */
 			if (getppid() != parent)
 				_exit(0);
 			if (sv[1] != 3) {
