@@ -93,10 +93,6 @@ struct fs_handle {
 	bool raw_loaded;
 	char *raw;
 	size_t raw_len;
-	/* Changes made through this handle carry its token; once one did,
-	 * the release tells other nodes the file was closed (ENTRY_CLOSE). */
-	uint64_t token;
-	bool touched;
 };
 
 struct fs_dirent {
@@ -123,7 +119,6 @@ struct fs {
 	uint64_t ino_base;
 	uint32_t ino_counter;
 	uint64_t request_id;
-	uint32_t handle_counter;
 	unsigned in_flight;
 	struct fs_ref *refs;
 	struct fs_pending *pending;
@@ -467,8 +462,6 @@ static void fs_op_done(void *arg, int64_t result)
 		}
 		goto out;
 	}
-	if (op->h != NULL && op->reply != REPLY_CREATE)
-		op->h->touched = true; /* a change carried its token */
 	if (op->commits_pending && op->h != NULL)
 		pending_drop(fs, op->h->ino);
 	if (op->clear_trunc && op->h != NULL)
@@ -510,7 +503,6 @@ static void fs_op_done(void *arg, int64_t result)
 		attr_to_stat(&a, &e.attr);
 		e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout;
 		op->fi.fh = (uintptr_t)op->h;
-		op->h->touched = a.ino == op->ino; /* we created it: the replay opened it */
 		ref_open(fs, a.ino, 1);
 		if (fuse_reply_create(op->req, &e, &op->fi) != 0) {
 			ref_open(fs, a.ino, -1);
@@ -528,12 +520,6 @@ out:
 /* --- lookups and attributes -------------------------------------------------- */
 
 static struct fs_handle *handle_new(uint64_t ino, int flags);
-
-/* A token for a new handle, unique on this node across restarts. */
-static uint64_t handle_token(struct fs *fs)
-{
-	return ((uint64_t)fs->cfg.epoch << 32) | ++fs->handle_counter;
-}
 
 /* --- replays (notify.h): requests from the replay thread ------------------------ *
  * The store already holds the change; these requests exist for the kernel's
@@ -745,8 +731,6 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	op->ino = ino;
 	op->h = h;
 	op->clear_trunc = h != NULL && (e.valid & ENTRY_SET_SIZE) != 0;
-	if (h != NULL && (e.valid & ENTRY_SET_SIZE))
-		e.handle = h->token;
 	fs_submit(op, &e);
 }
 
@@ -996,7 +980,6 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	h->token = handle_token(fs);
 	if (replaying(fs, req)) {
 		h->replay = true;
 		fi->direct_io = 1;
@@ -1066,7 +1049,6 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	h->token = handle_token(fs);
 	if (ns_is_typed(parent)) {
 		struct fs_pending *p = calloc(1, sizeof(*p));
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -1116,7 +1098,6 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	op->trunc_if_existed = (fi->flags & O_TRUNC) != 0;
 	entry_init(fs, req, &e, ENTRY_CREATE);
 	e.flags = (fi->flags & O_EXCL) ? ENTRY_F_EXCL : 0;
-	e.handle = h->token;
 	e.parent = parent;
 	e.ino = op->ino = fs_new_ino(fs);
 	e.mode = S_IFREG | (mode & 07777);
@@ -1255,13 +1236,11 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		HASH_FIND(hh, fs->pending, &ino, sizeof(ino), p);
 		op->commits_pending = true;
 		pending_entry(fs, req, p, &e, h->raw, h->raw_len);
-		e.handle = h->token;
 		fs_submit(op, &e);
 		return;
 	}
 	if (h->typed) {
 		entry_init(fs, req, &e, ENTRY_WRITE);
-		e.handle = h->token;
 		e.ino = ino;
 		e.flags = ENTRY_F_REPLACE;
 		e.data = h->raw;
@@ -1271,7 +1250,6 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	entry_init(fs, req, &e, ENTRY_WRITE);
-	e.handle = h->token;
 	e.ino = ino;
 	e.offset = (uint64_t)off;
 	e.data = buf;
@@ -1332,10 +1310,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct entry e;
 	int rv;
 
-	bool tell_close = h->touched && !h->replay && fs->log.has_peers != NULL &&
-			  fs->log.has_peers(fs->log.impl);
-
-	if (h->replay || (!h->trunc_pending && !is_pending(fs, ino) && !tell_close)) {
+	if (h->replay || (!h->trunc_pending && !is_pending(fs, ino))) {
 		release_free(fs, ino, h);
 		fuse_reply_err(req, 0);
 		return;
@@ -1355,19 +1330,12 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 		HASH_FIND(hh, fs->pending, &h->ino, sizeof(h->ino), p);
 		pending_entry(fs, req, p, &e, NULL, 0);
-	} else if (h->trunc_pending) {
+	} else {
 		entry_init(fs, req, &e, ENTRY_SETATTR);
 		e.ino = ino;
 		e.valid = ENTRY_SET_SIZE;
 		e.size = 0;
-	} else {
-		/* Only to tell other nodes, which replay this handle's writes as
-		 * one open, that it is closed now. */
-		entry_init(fs, req, &e, ENTRY_CLOSE);
-		e.ino = ino;
 	}
-	e.handle = h->token;
-	e.flags |= ENTRY_F_CLOSE;
 	rv = entry_encode(&e, &b);
 	if (rv == 0)
 		rv = fs->log.submit(fs->log.impl, &b, release_done, op);
@@ -1909,11 +1877,6 @@ static void replay_remote(struct fs *fs, const struct entry *e, const struct sto
 	default:
 		rv = -EINVAL;
 	}
-	if (e->op == ENTRY_CREATE || e->op == ENTRY_WRITE || e->op == ENTRY_SETATTR) {
-		r->node = e->node_id;
-		r->handle = e->handle;
-		r->close_after = (e->flags & ENTRY_F_CLOSE) != 0;
-	}
 	/* An object with no path (an orphan) has no watcher to tell either. */
 	if (rv == 0)
 		notify_replay(fs->notify, r);
@@ -1960,18 +1923,6 @@ void fs_applied(void *arg, uint64_t index, const struct entry *e, const struct s
 	if (e->node_id != fs->cfg.node_id && ch->result >= 0 && !ch->noop) {
 		invalidate_remote(fs, e, ch);
 		replay_remote(fs, e, ch);
-	} else if (e->node_id != fs->cfg.node_id && (e->flags & ENTRY_F_CLOSE) && e->handle != 0) {
-		/* The writer closed (ENTRY_CLOSE, or a last change that changed
-		 * nothing): close what its replay holds open. */
-		struct replay *r = calloc(1, sizeof(*r));
-
-		if (r != NULL) {
-			r->op = REPLAY_CLOSE;
-			r->node = e->node_id;
-			r->handle = e->handle;
-			notify_replay(fs->notify, r);
-			free(r);
-		}
 	}
 	/* Unlinked files nobody here holds open can go now. */
 	for (int i = 0; i < 2; i++) {

@@ -41,8 +41,6 @@ struct fs_log {
 	int (*submit)(void *impl, struct entry_buf *b, fs_done_cb cb, void *arg);
 	/* Linearizable sync point. 0 or -errno. */
 	int (*barrier)(void *impl, fs_done_cb cb, void *arg);
-	/* Are there other nodes (which replay this node's changes)? */
-	bool (*has_peers)(void *impl);
 };
 
 /* A generated, read-only file under .cluster/: render writes its content

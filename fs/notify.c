@@ -34,10 +34,11 @@
 
 #include "../common/log.h"
 
-/* A writer that never says it closed (its node died): the files its
- * handles hold open in the replay are closed after this long idle. */
-#define REPLAY_IDLE_CLOSE_S 2
-#define REPLAY_HELD_MAX 32
+/* `echo x > new` is two entries (create, then write); their replay is one
+ * open when the write is queued in time. An empty create waits this long
+ * for it before closing: a local `touch` shows the same CLOSE_WRITE a
+ * little later, nothing else does. */
+#define REPLAY_LINGER_NS (3 * 1000000L)
 
 struct notify_item {
 	struct notify_item *next;
@@ -59,7 +60,6 @@ struct notify {
 	int sock;		 /* to the replay process */
 	bool child_gone;
 	bool started;
-	bool may_hold; /* the child may hold files open for writers */
 	struct replay *current;	 /* being replayed, under lock */
 };
 
@@ -87,60 +87,26 @@ static void replay_write(int fd, uint64_t size)
 	}
 }
 
-/* Files open across one writer handle's changes (see struct replay). */
-static struct {
-	uint64_t node, handle;
-	int fd;
-} held[REPLAY_HELD_MAX];
-static unsigned held_n;
+/* A file the previous replay left open, because the next one writes it
+ * too: a local `echo x > new` is one open (CREATE, MODIFY, CLOSE_WRITE), so
+ * its replay (a create entry, then a write entry) must be one open too. */
+static int held_fd = -1;
+static char held_path[REPLAY_PATH_MAX];
 
-static int held_take(const struct replay *r)
+static void held_close(void)
 {
-	for (unsigned i = 0; i < held_n; i++) {
-		if (held[i].node == r->node && held[i].handle == r->handle) {
-			int fd = held[i].fd;
-
-			held[i] = held[--held_n];
-			return fd;
-		}
-	}
-	return -1;
-}
-
-static void held_put(const struct replay *r, int fd)
-{
-	if (held_n == REPLAY_HELD_MAX) {
-		close(held[0].fd); /* the oldest: its writer is slow or gone */
-		held[0] = held[--held_n];
-	}
-	held[held_n].node = r->node;
-	held[held_n].handle = r->handle;
-	held[held_n].fd = fd;
-	held_n++;
-}
-
-static void held_close_all(void)
-{
-	while (held_n > 0)
-		close(held[--held_n].fd);
+	if (held_fd >= 0)
+		close(held_fd);
+	held_fd = -1;
 }
 
 static int replay_run(const struct replay *r)
 {
 	int fd, rv = 0;
 
-	/* A writer closes before it renames, links, removes or chmods what it
-	 * wrote: keep that order. */
-	if (r->op != REPLAY_CREATE && r->op != REPLAY_MODIFY && r->op != REPLAY_CLOSE)
-		held_close_all();
+	if (held_fd >= 0 && !(r->op == REPLAY_MODIFY && strcmp(r->path, held_path) == 0))
+		held_close();
 	switch (r->op) {
-	case REPLAY_CLOSE:
-		if (r->handle == 0) {
-			held_close_all();
-		} else if ((fd = held_take(r)) >= 0) {
-			close(fd);
-		}
-		return 0;
 	case REPLAY_CREATE:
 		/* O_EXCL, or a reader's cached name makes the kernel skip us and
 		 * IN_CREATE is lost (remote-inotify rule 2). */
@@ -153,17 +119,18 @@ static int replay_run(const struct replay *r)
 	case REPLAY_MODIFY:
 		/* Never O_TRUNC: the kernel would zero the size locally and
 		 * readers would see an empty file (rule 3). */
-		fd = r->handle != 0 ? held_take(r) : -1;
-		if (fd < 0)
-			fd = open(r->path, O_WRONLY | O_CLOEXEC);
+		fd = held_fd >= 0 ? held_fd : open(r->path, O_WRONLY | O_CLOEXEC);
+		held_fd = -1;
 		if (fd < 0)
 			return -errno;
 		replay_write(fd, r->size);
 done_writing:
-		if (r->handle != 0 && !r->close_after)
-			held_put(r, fd);
-		else
+		if (r->keep_open) {
+			held_fd = fd;
+			memcpy(held_path, r->path, sizeof(held_path));
+		} else {
 			close(fd);
+		}
 		return 0;
 	case REPLAY_MKDIR:
 		rv = mkdir(r->path, r->mode & 07777);
@@ -227,6 +194,15 @@ static int replay_remote_call(struct notify *nt, const struct replay *r)
 	return rv;
 }
 
+/* The first replay still queued (under lock). */
+static const struct replay *next_replay(struct notify *nt)
+{
+	for (struct notify_item *i = nt->head; i != NULL; i = i->next)
+		if (i->replay != NULL)
+			return i->replay;
+	return NULL;
+}
+
 static void *notify_main(void *arg)
 {
 	struct notify *nt = arg;
@@ -236,26 +212,8 @@ static void *notify_main(void *arg)
 		int rv;
 
 		pthread_mutex_lock(&nt->lock);
-		while (nt->head == NULL && !nt->stop) {
-			struct timespec until;
-
-			if (!nt->may_hold) {
-				pthread_cond_wait(&nt->cond, &nt->lock);
-				continue;
-			}
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += REPLAY_IDLE_CLOSE_S;
-			if (pthread_cond_timedwait(&nt->cond, &nt->lock, &until) == ETIMEDOUT &&
-			    nt->head == NULL) {
-				/* idle: close whatever writers left open */
-				static const struct replay close_all = {.op = REPLAY_CLOSE};
-
-				nt->may_hold = false;
-				pthread_mutex_unlock(&nt->lock);
-				replay_remote_call(nt, &close_all);
-				pthread_mutex_lock(&nt->lock);
-			}
-		}
+		while (nt->head == NULL && !nt->stop)
+			pthread_cond_wait(&nt->cond, &nt->lock);
 		it = nt->stop ? NULL : nt->head;
 		if (it != NULL) {
 			nt->head = it->next;
@@ -270,8 +228,35 @@ static void *notify_main(void *arg)
 		if (it->replay != NULL) {
 			pthread_mutex_lock(&nt->lock);
 			nt->current = it->replay;
-			if (it->replay->handle != 0)
-				nt->may_hold = true;
+			/* An empty create is usually followed at once by its write:
+			 * wait a little for it to be queued. */
+			if (it->replay->op == REPLAY_CREATE && it->replay->size == 0 &&
+			    next_replay(nt) == NULL && !nt->stop) {
+				struct timespec until;
+
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_nsec += REPLAY_LINGER_NS;
+				if (until.tv_nsec >= 1000000000L) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000L;
+				}
+				while (next_replay(nt) == NULL && !nt->stop &&
+				       pthread_cond_timedwait(&nt->cond, &nt->lock, &until) == 0)
+					;
+			}
+			/* Keep a created file open for its first write
+			 * (invalidations queued in between run meanwhile). */
+			{
+				const struct replay *next = next_replay(nt);
+
+				/* Only an empty create and its first write: two
+				 * rewrites of one file are two opens as often as
+				 * one, and entries do not say which. */
+				if (it->replay->op == REPLAY_CREATE && it->replay->size == 0 &&
+				    next != NULL && next->op == REPLAY_MODIFY &&
+				    strcmp(next->path, it->replay->path) == 0)
+					it->replay->keep_open = true;
+			}
 			pthread_mutex_unlock(&nt->lock);
 			rv = replay_remote_call(nt, it->replay);
 			pthread_mutex_lock(&nt->lock);

@@ -44,7 +44,6 @@ enum replay_op {
 	REPLAY_RENAME,	/* renameat2(path, path2, flags) */
 	REPLAY_MODIFY,	/* open(O_WRONLY) + write of size bytes, or ftruncate(0) */
 	REPLAY_ATTRIB,	/* lchown to the current owner: IN_ATTRIB (symlinks too) */
-	REPLAY_CLOSE,	/* close what the handle (0: every handle) keeps open */
 };
 
 #define REPLAY_NAME_MAX 255
@@ -66,11 +65,7 @@ struct replay {
 	uint64_t ino, replaced;
 	uint32_t ino_mode, replaced_mode;
 	uint64_t ino_gen, replaced_gen; /* FUSE generations, for gone objects */
-	/* CREATE/MODIFY: the writer's (node, handle); the replay keeps the file
-	 * open across that handle's changes until close_after (or a
-	 * REPLAY_CLOSE), so other nodes see one CLOSE_WRITE after all writes. */
-	uint64_t node, handle;
-	bool close_after;
+	bool keep_open; /* CREATE/MODIFY: the next replay writes the same file */
 };
 
 int notify_start(struct notify **out, struct fuse_session *se);

@@ -3,7 +3,7 @@
  *
  * Header (48 bytes):
  *   u32 magic, u8 version, u8 op, u16 flags, i64 stamp_ns, u64 node_id,
- *   u64 request_id, u32 uid, u32 gid, u64 handle
+ *   u64 request_id, u32 uid, u32 gid, u64 reserved (zero)
  */
 #include "entry.h"
 
@@ -135,7 +135,6 @@ static const unsigned entry_fields[ENTRY_OP_MAX] = {
 	[ENTRY_SETXATTR] = F_INO | F_NAME | F_DATA | F_XFLAGS,
 	[ENTRY_REMOVEXATTR] = F_INO | F_NAME,
 	[ENTRY_NODE] = F_OFFSET | F_DATA,
-	[ENTRY_CLOSE] = F_INO,
 };
 
 static const char *const entry_names[ENTRY_OP_MAX] = {
@@ -143,7 +142,7 @@ static const char *const entry_names[ENTRY_OP_MAX] = {
 	[ENTRY_UNLINK] = "unlink",   [ENTRY_RENAME] = "rename",
 	[ENTRY_WRITE] = "write",     [ENTRY_SETATTR] = "setattr",
 	[ENTRY_SETXATTR] = "setxattr", [ENTRY_REMOVEXATTR] = "removexattr",
-	[ENTRY_NODE] = "node",	     [ENTRY_CLOSE] = "close",
+	[ENTRY_NODE] = "node",
 };
 
 const char *entry_op_name(int op)
@@ -207,7 +206,7 @@ int entry_encode(const struct entry *e, struct entry_buf *out)
 	enc_u64(&w, e->request_id);
 	enc_u32(&w, e->uid);
 	enc_u32(&w, e->gid);
-	enc_u64(&w, e->handle);
+	enc_u64(&w, 0);
 
 	if (f & F_PARENT)
 		enc_u64(&w, e->parent);
@@ -265,7 +264,8 @@ int entry_decode(const void *buf, size_t len, struct entry *e)
 	e->request_id = dec_uint(&r, 8);
 	e->uid = (uint32_t)dec_uint(&r, 4);
 	e->gid = (uint32_t)dec_uint(&r, 4);
-	e->handle = dec_uint(&r, 8);
+	if (dec_uint(&r, 8) != 0)
+		return -EINVAL;
 	if (e->op == 0 || e->op >= ENTRY_OP_MAX)
 		return -EINVAL;
 	f = entry_fields[e->op];

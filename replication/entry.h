@@ -52,9 +52,6 @@ enum entry_op {
 	/* offset: lowest acceptable id, data: the joining node's address.
 	 * Allocates a node id that was never used (result: the id). */
 	ENTRY_NODE,
-	/* ino: the writer of handle `handle` closed the file (no change; other
-	 * nodes replay the close, so that CLOSE_WRITE follows all the writes) */
-	ENTRY_CLOSE,
 	ENTRY_OP_MAX
 };
 
@@ -63,7 +60,6 @@ enum entry_op {
 #define ENTRY_F_APPEND 0x2  /* WRITE: ignore offset, append at apply time */
 #define ENTRY_F_REPLACE 0x4 /* WRITE: data becomes the whole content */
 #define ENTRY_F_EXCL 0x8    /* CREATE: fail with EEXIST if the name exists */
-#define ENTRY_F_CLOSE 0x10  /* the writer closed the file after this change */
 
 /* SETATTR valid bits (our own, stable on the wire). */
 #define ENTRY_SET_MODE 0x01
@@ -84,9 +80,6 @@ struct entry {
 	uint64_t node_id;
 	uint64_t request_id;
 	uint32_t uid, gid;
-	/* The proposing node's file handle that made the change (0: none), so
-	 * other nodes can replay one open's writes as one open. */
-	uint64_t handle;
 
 	uint64_t ino;	 /* target inode (CREATE: the new inode) */
 	uint64_t parent; /* CREATE/UNLINK/RENAME: directory */

@@ -1639,7 +1639,6 @@ void node_status(struct node *n, struct node_status *st)
 	role = server_role(n, n->id);
 	st->role = role < 0 ? "spare" : role_name(role);
 	st->voters = count_role(n, RAFT_VOTER);
-	st->members = n->raft.configuration.n;
 	st->term = n->raft.current_term;
 	st->commit_index = n->raft.commit_index;
 	st->applied_index = raft_last_applied(&n->raft);

@@ -115,7 +115,6 @@ struct node_status {
 	const char *leader_address;
 	bool quorum;
 	unsigned voters;
-	unsigned members; /* servers in the configuration, any role */
 };
 
 void node_status(struct node *n, struct node_status *st);

@@ -1279,9 +1279,6 @@ static int apply_op(struct apply *ap)
 		return apply_removexattr(ap);
 	case ENTRY_NODE:
 		return apply_node(ap);
-	case ENTRY_CLOSE:
-		ap->ch->noop = true; /* nothing to change: for the replays */
-		return 0;
 	default:
 		return -EINVAL;
 	}

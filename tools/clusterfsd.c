@@ -213,14 +213,6 @@ static int log_barrier(void *impl, fs_done_cb cb, void *arg)
 	return node_barrier(impl, cb, arg);
 }
 
-static bool log_has_peers(void *impl)
-{
-	struct node_status st;
-
-	node_status(impl, &st);
-	return st.members > 1;
-}
-
 /* --- shutdown ------------------------------------------------------------------ */
 
 static uint64_t now_ms(void)
@@ -483,10 +475,7 @@ int main(int argc, char **argv)
 		{.name = "backup", .render_alloc = render_backup, .arg = &d, .mode = 0400},
 	};
 
-	struct fs_log log = {.impl = d.node,
-			     .submit = log_submit,
-			     .barrier = log_barrier,
-			     .has_peers = log_has_peers};
+	struct fs_log log = {.impl = d.node, .submit = log_submit, .barrier = log_barrier};
 	fcfg.mountpoint = mount;
 	fcfg.node_id = node_id(d.node);
 	fcfg.epoch = node_epoch(d.node);

@@ -169,8 +169,12 @@ EOF
 # order; IGNORE: events (names, space separated, or -) left out of every view
 # before comparing (what a local writer causes that is not a change, e.g.
 # the CLOSE_WRITE of `touch`); KIND: same (the remote views equal the local
-# one) or noop (no change: the remote views are empty; REQUIRED is then what
-# the local views show). Local views must be
+# one), noop (no change: the remote views are empty; REQUIRED is then what
+# the local views show) or perwrite (as same, except that a file written
+# with several write(2) calls in one open shows one MODIFY, CLOSE_WRITE pair
+# per write on other nodes: each write is its own entry, and an entry does
+# not say whether more writes of the same open follow — a known limitation,
+# see docs/architecture.md). Local views must be
 # identical on both nodes: a node never replays its own changes. Prints
 # "OK<TAB>ID<TAB>EVENTS" or "FAIL<TAB>ID<TAB>WHY" per check; exit 0.
 iw_compare() {
@@ -204,6 +208,14 @@ def subseq(req, act):
             i += 1
     return i == len(req)
 
+def collapse_pairs(items):
+    out = []
+    for x in items:
+        out.append(x)
+        if len(out) >= 4 and out[-2:] == out[-4:-2]:
+            del out[-2:]
+    return out
+
 def show(items):
     return "[" + " ; ".join(items) + "]"
 
@@ -234,6 +246,8 @@ with open(spec) as f:
             print("FAIL\t%s\tlocal view %s lacks %s (the test's expectation is wrong?)"
                   % (oid, show(la), show(req)))
         want = [] if kind == "noop" else la
+        if kind == "perwrite":
+            ra, rb = collapse_pairs(ra), collapse_pairs(rb)
         for name, got in ((names[1], ra), (names[3], rb)):
             if got != want:
                 ok = False

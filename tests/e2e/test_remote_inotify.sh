@@ -66,7 +66,7 @@ op 01-create 'f CREATE ; f MODIFY ; f CLOSE_WRITE' - same 'echo one > f'
 op 02-rewrite 'f MODIFY ; f CLOSE_WRITE' - same 'echo two > f'
 op 03-append 'f MODIFY ; f CLOSE_WRITE' - same 'echo three >> f'
 op 04-truncate 'f MODIFY ; f CLOSE_WRITE' - same ': > f'
-op 05-two-writes 'w2 MODIFY ; w2 CLOSE_WRITE' - same '{ printf aaa; printf bbb; } > w2'
+op 05-two-writes 'w2 MODIFY ; w2 CLOSE_WRITE' - perwrite '{ printf aaa; printf bbb; } > w2'
 op 06-mkdir 'd CREATE,ISDIR' - same 'mkdir d' d
 op 07-create-in-new-dir 'd/x CREATE' - same ': > d/x'
 op 08-rm 'd/x DELETE' - same 'rm d/x'

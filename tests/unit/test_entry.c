@@ -58,7 +58,6 @@ static void assert_entry_eq(const struct entry *a, const struct entry *b)
 	cr_assert_eq(a->stamp_ns, b->stamp_ns);
 	cr_assert_eq(a->node_id, b->node_id);
 	cr_assert_eq(a->request_id, b->request_id);
-	cr_assert_eq(a->handle, b->handle);
 	cr_assert_eq(a->uid, b->uid);
 	cr_assert_eq(a->gid, b->gid);
 	cr_assert_eq(a->ino, b->ino);
@@ -87,7 +86,6 @@ static struct entry rich(uint8_t op)
 	e.stamp_ns = -0x0102030405060708LL;
 	e.node_id = 0x1122334455667788ULL;
 	e.request_id = 0x99aabbccddeeff01ULL;
-	e.handle = 0x0102030405060708ULL;
 	e.uid = 0xfedcba98u;
 	e.gid = 0x76543210u;
 	return e;
@@ -452,7 +450,10 @@ Test(entry, bad_header_is_rejected)
 		assert_patch_rejected(op, OFF_OP, 0, "op 0");
 		assert_patch_rejected(op, OFF_OP, ENTRY_OP_MAX, "op ENTRY_OP_MAX");
 		assert_patch_rejected(op, OFF_OP, 0xff, "op 255");
-		(void)OFF_RESERVED; /* now the handle: any value decodes */
+		for (size_t i = 0; i < 8; i++) {
+			assert_patch_rejected(op, OFF_RESERVED + i, 1, "reserved low bit");
+			assert_patch_rejected(op, OFF_RESERVED + i, 0x80, "reserved high bit");
+		}
 	}
 }
 
