@@ -557,6 +557,11 @@ static void replay_reply_entry(struct fs *fs, fuse_req_t req, uint64_t ino, uint
 	e.ino = a.ino;
 	e.generation = a.gen;
 	attr_to_stat(&a, &e.attr);
+	/* Cache what a replay made known: apply runs ahead of the replays, so
+	 * the store may no longer have a directory that later replays walk
+	 * through; the kernel's name for it stays until the invalidation
+	 * queued with its removal, which comes after them. */
+	e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout;
 	if (fuse_reply_entry(req, &e) == 0)
 		ref_lookup(fs, a.ino);
 }
@@ -565,7 +570,7 @@ static void replay_reply_entry(struct fs *fs, fuse_req_t req, uint64_t ino, uint
  * already in the store. */
 static bool replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi)
 {
-	uint64_t ino;
+	uint64_t ino, gen;
 	uint32_t mode;
 	struct store_attr a;
 	struct fuse_entry_param e;
@@ -573,12 +578,12 @@ static bool replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi
 
 	if (!replaying(fs, req))
 		return false;
-	if (!notify_replay_object(fs->notify, &ino, &mode)) {
+	if (!notify_replay_object(fs->notify, &ino, &mode, &gen)) {
 		fuse_reply_err(req, EAGAIN);
 		return true;
 	}
 	if (fi == NULL) {
-		replay_reply_entry(fs, req, ino, mode, 0);
+		replay_reply_entry(fs, req, ino, mode, gen);
 		return true;
 	}
 	h = handle_new(ino, fi->flags);
@@ -587,11 +592,12 @@ static bool replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi
 		return true;
 	}
 	h->replay = true;
-	replay_attr(fs, ino, mode, 0, &a);
+	replay_attr(fs, ino, mode, gen, &a);
 	memset(&e, 0, sizeof(e));
 	e.ino = a.ino;
 	e.generation = a.gen;
 	attr_to_stat(&a, &e.attr);
+	e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout; /* see replay_reply_entry */
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1; /* rule 5: never through the page cache */
 	ref_open(fs, ino, 1);
@@ -637,6 +643,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, ENOENT); /* not there before the change */
 			return;
 		}
+
 		if (r == 1) {
 			replay_reply_entry(fs, req, ino, mode, gen);
 			return;
@@ -835,7 +842,12 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	int rv;
 
 	if (replaying(fs, req)) {
-		replay_reply_entry(fs, req, ino, S_IFREG | 0644, 0);
+		uint64_t obj, gen = 0;
+		uint32_t mode = S_IFREG | 0644;
+
+		if (!notify_replay_object(fs->notify, &obj, &mode, &gen) || obj != ino)
+			gen = 0;
+		replay_reply_entry(fs, req, ino, mode, gen);
 		return;
 	}
 	rv = check_new_name(fs, newparent, newname, S_IFREG);
@@ -1774,6 +1786,13 @@ static void owner_of(struct fs *fs, uint64_t ino, uint32_t *uid, uint32_t *gid)
 	}
 }
 
+static uint64_t gen_of(struct fs *fs, uint64_t ino)
+{
+	struct store_attr a;
+
+	return store_getattr(fs->store, ino, &a) == 0 ? a.gen : 0;
+}
+
 static uint64_t size_of(struct fs *fs, uint64_t ino)
 {
 	struct store_attr a;
@@ -1787,6 +1806,46 @@ static void copy_name(char *dst, const char *src, size_t len)
 		len = REPLAY_NAME_MAX;
 	memcpy(dst, src, len);
 	dst[len] = '\0';
+}
+
+/* Remember the directories on the replay's paths (see struct replay). */
+static void chain_add(struct fs *fs, struct replay *r, uint64_t dir)
+{
+	struct store_link links[REPLAY_CHAIN_MAX];
+	int n = store_ancestors(fs->store, dir, links, REPLAY_CHAIN_MAX);
+
+	for (int i = 0; i < n && r->chain_n < REPLAY_CHAIN_MAX; i++) {
+		r->chain[r->chain_n].parent = links[i].parent;
+		r->chain[r->chain_n].ino = links[i].ino;
+		r->chain[r->chain_n].gen = links[i].gen;
+		memcpy(r->chain[r->chain_n].name, links[i].name, sizeof(links[i].name));
+		r->chain_n++;
+	}
+}
+
+static void replay_chain(struct fs *fs, struct replay *r, const struct entry *e)
+{
+	struct store_attr a;
+
+	switch (e->op) {
+	case ENTRY_CREATE:
+	case ENTRY_UNLINK:
+		chain_add(fs, r, e->parent);
+		break;
+	case ENTRY_RENAME:
+		chain_add(fs, r, e->parent);
+		if (e->newparent != e->parent)
+			chain_add(fs, r, e->newparent);
+		break;
+	case ENTRY_LINK:
+		chain_add(fs, r, e->newparent);
+		if (store_getattr(fs->store, e->ino, &a) == 0)
+			chain_add(fs, r, a.parent);
+		break;
+	default:
+		if (store_getattr(fs->store, e->ino, &a) == 0)
+			chain_add(fs, r, S_ISDIR(a.mode) ? e->ino : a.parent);
+	}
 }
 
 /* Queue the system call that makes this node's kernel see, and report to
@@ -1806,6 +1865,7 @@ static void replay_remote(struct fs *fs, const struct entry *e, const struct sto
 		copy_name(r->name, e->name, e->name_len);
 		r->ino = e->ino;
 		r->ino_mode = e->mode;
+		r->ino_gen = gen_of(fs, e->ino);
 		r->mode = e->mode;
 		if (S_ISDIR(e->mode)) {
 			r->op = REPLAY_MKDIR;
@@ -1827,6 +1887,7 @@ static void replay_remote(struct fs *fs, const struct entry *e, const struct sto
 			rv = -ENOENT; /* no other name to link from */
 		r->ino = e->ino;
 		r->ino_mode = mode_or(fs, e->ino, S_IFREG | 0644);
+		r->ino_gen = gen_of(fs, e->ino);
 		r->newparent = e->newparent;
 		copy_name(r->newname, e->newname, e->newname_len);
 		break;
@@ -1877,6 +1938,8 @@ static void replay_remote(struct fs *fs, const struct entry *e, const struct sto
 	default:
 		rv = -EINVAL;
 	}
+	if (rv == 0)
+		replay_chain(fs, r, e);
 	/* An object with no path (an orphan) has no watcher to tell either. */
 	if (rv == 0)
 		notify_replay(fs->notify, r);

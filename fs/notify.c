@@ -38,7 +38,7 @@
  * open when the write is queued in time. An empty create waits this long
  * for it before closing: a local `touch` shows the same CLOSE_WRITE a
  * little later, nothing else does. */
-#define REPLAY_LINGER_NS (3 * 1000000L)
+#define REPLAY_LINGER_NS (20 * 1000000L)
 
 struct notify_item {
 	struct notify_item *next;
@@ -363,12 +363,22 @@ int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, u
 		*ino = r->replaced;
 		*mode = r->replaced_mode;
 		*gen = r->replaced_gen;
+	} else if (r != NULL) {
+		for (int i = 0; i < r->chain_n; i++) {
+			if (r->chain[i].parent == parent && strcmp(r->chain[i].name, name) == 0) {
+				answer = 1;
+				*ino = r->chain[i].ino;
+				*mode = S_IFDIR | 0755;
+				*gen = r->chain[i].gen;
+				break;
+			}
+		}
 	}
 	pthread_mutex_unlock(&nt->lock);
 	return answer;
 }
 
-bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode)
+bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode, uint64_t *gen)
 {
 	bool found = false;
 
@@ -376,6 +386,7 @@ bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode)
 	if (nt->current != NULL) {
 		*ino = nt->current->ino;
 		*mode = nt->current->ino_mode;
+		*gen = nt->current->ino_gen;
 		found = true;
 	}
 	pthread_mutex_unlock(&nt->lock);

@@ -48,6 +48,8 @@ enum replay_op {
 
 #define REPLAY_NAME_MAX 255
 #define REPLAY_PATH_MAX 4096
+/* Directories of a replay's paths remembered for its lookups. */
+#define REPLAY_CHAIN_MAX 24
 
 /* One change to replay, with the pre-change view of the names it touches:
  * (parent, name) held ino before the change (0: absent), and (newparent,
@@ -65,6 +67,14 @@ struct replay {
 	uint64_t ino, replaced;
 	uint32_t ino_mode, replaced_mode;
 	uint64_t ino_gen, replaced_gen; /* FUSE generations, for gone objects */
+	/* The directories the paths go through, as they were when the entry
+	 * was applied: later entries, applied before this replay runs, may
+	 * have removed them from the store, but not yet from the kernel. */
+	struct {
+		uint64_t parent, ino, gen;
+		char name[REPLAY_NAME_MAX + 1];
+	} chain[REPLAY_CHAIN_MAX];
+	int chain_n;
 	bool keep_open; /* CREATE/MODIFY: the next replay writes the same file */
 };
 
@@ -85,7 +95,7 @@ bool notify_replaying(struct notify *nt, pid_t pid);
 int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, uint64_t *ino,
 			 uint32_t *mode, uint64_t *gen);
 /* The object the replay creates (create, mkdir, symlink, link). */
-bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode);
+bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode, uint64_t *gen);
 
 /* Nothing queued and nothing being sent to the kernel. */
 bool notify_idle(struct notify *nt);

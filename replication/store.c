@@ -1707,6 +1707,37 @@ int store_path(struct store *s, uint64_t ino, char *buf, size_t len)
 	return 0;
 }
 
+int store_ancestors(struct store *s, uint64_t ino, struct store_link *out, int max)
+{
+	int n = 0;
+
+	while (ino != STORE_ROOT_INO && n < max) {
+		sqlite3_stmt *st = stmt(s, ST_NAME_OF);
+		struct store_attr a;
+		size_t len;
+		int rc;
+
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return rc == SQLITE_DONE ? n : store_errno(s, rc);
+		}
+		out[n].parent = (uint64_t)sqlite3_column_int64(st, 0);
+		len = (size_t)sqlite3_column_bytes(st, 1);
+		if (len > ENTRY_MAX_NAME)
+			len = ENTRY_MAX_NAME;
+		memcpy(out[n].name, sqlite3_column_blob(st, 1), len);
+		out[n].name[len] = '\0';
+		sqlite3_reset(st);
+		out[n].ino = ino;
+		out[n].gen = store_getattr(s, ino, &a) == 0 ? a.gen : 0;
+		ino = out[n].parent;
+		n++;
+	}
+	return n;
+}
+
 uint64_t store_node_max(struct store *s)
 {
 	uint64_t max = 1;

@@ -175,6 +175,15 @@ struct store_log_row {
 typedef int (*store_log_cb)(void *arg, const struct store_log_row *row);
 int store_log(struct store *s, store_log_cb cb, void *arg);
 
+/* The directories on the path to @ino (@ino itself first, the root
+ * excluded): each one's name in its parent, with its inode and generation.
+ * Returns how many were written (at most @max), or -errno. */
+struct store_link {
+	uint64_t parent, ino, gen;
+	char name[ENTRY_MAX_NAME + 1];
+};
+int store_ancestors(struct store *s, uint64_t ino, struct store_link *out, int max);
+
 /* Snapshots: the whole database as one buffer (raft_malloc'd), and back. */
 int store_snapshot(struct store *s, void **buf, size_t *len);
 /* Replace the store's content with a snapshot unless the store is already
