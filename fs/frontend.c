@@ -66,6 +66,7 @@ struct fs_ref {
 	uint64_t ino;
 	uint64_t lookups;
 	unsigned opens;
+	bool orphan; /* unlinked while referenced: drop it when released */
 	UT_hash_handle hh;
 };
 
@@ -308,12 +309,14 @@ static struct fs_ref *ref_get(struct fs *fs, uint64_t ino, bool create)
 static void ref_release(struct fs *fs, struct fs_ref *r)
 {
 	uint64_t ino = r->ino;
+	bool orphan = r->orphan;
 
 	if (r->lookups > 0 || r->opens > 0)
 		return;
 	HASH_DEL(fs->refs, r);
 	free(r);
-	store_drop_orphan(fs->store, ino); /* no-op unless nlink is 0 */
+	if (orphan)
+		store_drop_orphan(fs->store, ino);
 }
 
 static void ref_lookup(struct fs *fs, uint64_t ino)
@@ -343,12 +346,6 @@ static void ref_open(struct fs *fs, uint64_t ino, int delta)
 	r->opens = (unsigned)((int)r->opens + delta);
 	ref_release(fs, r);
 }
-
-static bool is_referenced(struct fs *fs, uint64_t ino)
-{
-	return ref_get(fs, ino, false) != NULL;
-}
-
 
 static void reply_entry_of(struct fs *fs, fuse_req_t req, const struct store_attr *a)
 {
@@ -1989,7 +1986,14 @@ void fs_applied(void *arg, uint64_t index, const struct entry *e, const struct s
 	}
 	/* Unlinked files nobody here holds open can go now. */
 	for (int i = 0; i < 2; i++) {
-		if (ch->orphaned[i] != 0 && !is_referenced(fs, ch->orphaned[i]))
+		struct fs_ref *r;
+
+		if (ch->orphaned[i] == 0)
+			continue;
+		r = ref_get(fs, ch->orphaned[i], false);
+		if (r != NULL)
+			r->orphan = true; /* dropped at its last release */
+		else
 			store_drop_orphan(fs->store, ch->orphaned[i]);
 	}
 }

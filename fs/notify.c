@@ -59,7 +59,6 @@ struct notify {
 	pid_t child;		 /* the replay process, as FUSE requests carry it */
 	int sock;		 /* to the replay process */
 	bool child_gone;
-	bool started;
 	struct replay *current;	 /* being replayed, under lock */
 };
 
@@ -445,7 +444,6 @@ int notify_start(struct notify **out, struct fuse_session *se)
 		free(nt);
 		return -rv;
 	}
-	nt->started = true;
 	*out = nt;
 	return 0;
 }

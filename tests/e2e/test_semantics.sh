@@ -196,6 +196,14 @@ echo appended-to-old >&5
 exec 5>&-
 assert_file_content r $'new-content\n'
 
+say "once the last descriptor is closed, the unlinked and replaced files are gone from the store"
+orphans() {
+	ctl --mount "$M" backup "$TEST_TMP/orphans.db" >/dev/null &&
+		python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from inodes where nlink = 0").fetchone()[0])' "$TEST_TMP/orphans.db"
+}
+no_orphans() { [ "$(orphans)" = 0 ]; }
+wait_for -t 10 no_orphans || fail "$(orphans) orphaned inodes left in the store after every descriptor closed"
+
 # --- rename ---------------------------------------------------------------------------
 
 say "rename replaces a file atomically"
