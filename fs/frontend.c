@@ -37,6 +37,7 @@
 #define FUSE_USE_VERSION 312
 #include "frontend.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -57,6 +58,9 @@
 
 #define FS_XATTR_REVISION "user.clusterfs.revision"
 #define FS_XATTR_WRITER "user.clusterfs.writer"
+/* Set on leases/ to take several leases at once, all or nothing (see
+ * lease_acquire_many); never stored. */
+#define FS_XATTR_ACQUIRE "user.clusterfs.acquire"
 #define FS_FSNAME "clusterfs"
 #define FS_NAME_MAX 255
 
@@ -1516,6 +1520,82 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* --- xattrs ------------------------------------------------------------------ */
 
+/* setxattr(leases/, FS_XATTR_ACQUIRE, "holder=H ttl=S names=A,B,C"): one
+ * ENTRY_MULTI, so that either every lease is taken (or renewed) or none is
+ * (DESIGN §4 multi-lease; `clusterfsctl lease acquire A B C`). Missing
+ * leases get consecutive new inode numbers. */
+static void lease_acquire_many(struct fs *fs, fuse_req_t req, const char *value, size_t size)
+{
+	char content[512], names[ENTRY_MULTI_MAX * (FS_NAME_MAX + 1)];
+	size_t clen = 0, nlen = 0, count = 0, i = 0;
+	struct fs_op *op;
+	struct entry e;
+
+	while (i < size) {
+		size_t start;
+
+		while (i < size && isspace((unsigned char)value[i]))
+			i++;
+		start = i;
+		while (i < size && !isspace((unsigned char)value[i]))
+			i++;
+		if (i == start)
+			break;
+		if (i - start > 6 && memcmp(value + start, "names=", 6) == 0) {
+			for (size_t j = start + 6; j < i; j++) {
+				if (value[j] == ',' || value[j] == '\0')
+					goto bad;
+				names[nlen++] = value[j];
+				if (j + 1 == i || value[j + 1] == ',') {
+					names[nlen++] = '\0';
+					if (++count > ENTRY_MULTI_MAX)
+						goto bad;
+					if (j + 1 < i)
+						j++; /* the comma */
+				}
+				if (nlen + 2 > sizeof(names))
+					goto bad;
+			}
+		} else {
+			if (clen + (i - start) + 2 > sizeof(content))
+				goto bad;
+			memcpy(content + clen, value + start, i - start);
+			clen += i - start;
+			content[clen++] = ' ';
+		}
+	}
+	if (count == 0 || clen == 0)
+		goto bad;
+	content[clen - 1] = '\0'; /* the NUL that ends the content */
+	{
+		char *data = malloc(clen + nlen);
+
+		if (data == NULL) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		memcpy(data, content, clen);
+		memcpy(data + clen, names, nlen);
+		op = op_new(fs, req, REPLY_ERR0);
+		if (op == NULL) {
+			free(data);
+			return;
+		}
+		entry_init(fs, req, &e, ENTRY_MULTI);
+		e.parent = STORE_LEASES_INO;
+		e.ino = fs_new_ino(fs);
+		fs->ino_counter += (uint32_t)count - 1;
+		e.mode = S_IFREG | 0644;
+		e.data = data;
+		e.data_len = (uint32_t)(clen + nlen);
+		fs_submit(op, &e);
+		free(data);
+	}
+	return;
+bad:
+	fuse_reply_err(req, EINVAL);
+}
+
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
@@ -1537,6 +1617,13 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	}
 	if (strlen(name) > XATTR_NAME_MAX) {
 		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	if (strcmp(name, FS_XATTR_ACQUIRE) == 0) {
+		if (ino == STORE_LEASES_INO)
+			lease_acquire_many(fs, req, value, size);
+		else
+			fuse_reply_err(req, EINVAL);
 		return;
 	}
 	op = op_new(fs, req, REPLY_ERR0);
@@ -1973,6 +2060,48 @@ void fs_restored(void *arg)
 	store_readdir(fs->store, STORE_ROOT_INO, invalidate_dirent, ctx);
 }
 
+/* A name that went without an unlink (a lease released by a write, or
+ * expired): no kernel saw it go, not even this node's. */
+static void replay_removed(struct fs *fs, const struct store_change *ch)
+{
+	struct entry u = {
+		.op = ENTRY_UNLINK,
+		.parent = ch->parent,
+		.name = ch->name,
+		.name_len = (uint32_t)strlen(ch->name),
+	};
+
+	invalidate_remote(fs, &u, ch);
+	replay_remote(fs, &u, ch);
+}
+
+/* ENTRY_MULTI: files created or changed without any kernel knowing, this
+ * node's included: replay each as a create (inode e->ino + i) or a write. */
+static void replay_multi(struct fs *fs, const struct entry *e, const struct store_change *ch)
+{
+	const char *names = memchr(e->data, '\0', e->data_len);
+	const char *end = (const char *)e->data + e->data_len;
+	uint64_t i = 0;
+
+	for (const char *q = names + 1; names != NULL && q < end; q += strlen(q) + 1, i++) {
+		struct entry one = {.parent = e->parent, .name = q, .name_len = (uint32_t)strlen(q)};
+		struct store_attr a;
+
+		if (store_lookup(fs->store, e->parent, q, &a) != 0)
+			continue;
+		if (a.ino == e->ino + i) {
+			one.op = ENTRY_CREATE;
+			one.ino = a.ino;
+			one.mode = a.mode;
+		} else {
+			one.op = ENTRY_WRITE;
+			one.ino = a.ino;
+		}
+		invalidate_remote(fs, &one, ch);
+		replay_remote(fs, &one, ch);
+	}
+}
+
 void fs_applied(void *arg, uint64_t index, const struct entry *e, const struct store_change *ch)
 {
 	struct fs *fs = arg;
@@ -1980,9 +2109,15 @@ void fs_applied(void *arg, uint64_t index, const struct entry *e, const struct s
 	(void)index;
 	if (fs == NULL)
 		return;
-	if (e->node_id != fs->cfg.node_id && ch->result >= 0 && !ch->noop) {
-		invalidate_remote(fs, e, ch);
-		replay_remote(fs, e, ch);
+	if (ch->result >= 0 && !ch->noop) {
+		if (e->op == ENTRY_MULTI)
+			replay_multi(fs, e, ch);
+		else if (ch->removed)
+			replay_removed(fs, ch);
+		else if (e->node_id != fs->cfg.node_id) {
+			invalidate_remote(fs, e, ch);
+			replay_remote(fs, e, ch);
+		}
 	}
 	/* Unlinked files nobody here holds open can go now. */
 	for (int i = 0; i < 2; i++) {

@@ -7,7 +7,8 @@
 
 static bool ns_typed(uint64_t dir)
 {
-	return dir == STORE_GATES_INO || dir == STORE_PEERS_INO || dir == STORE_CONFIG_INO;
+	return dir == STORE_GATES_INO || dir == STORE_PEERS_INO || dir == STORE_LEASES_INO ||
+	       dir == STORE_CONFIG_INO;
 }
 
 bool ns_is_typed(uint64_t dir)
@@ -27,29 +28,38 @@ int ns_check_name(uint64_t dir, const char *name, size_t len, uint32_t mode)
 		return ns_gates_check_name(name, len);
 	case STORE_PEERS_INO:
 		return ns_peers_check_name(name, len);
+	case STORE_LEASES_INO:
+		return ns_leases_check_name(name, len);
 	default:
 		return 0;
 	}
 }
 
-static int ns_check_content(uint64_t dir, const char *name, size_t name_len, const void **data,
-			    size_t *len, char *scratch, size_t scratch_len)
+static int ns_check_content(struct store_check *c, const void **data, size_t *len)
 {
 	static const char yes[] = "true\n", no[] = "false\n";
 	size_t out_len;
 	bool value;
 	int rv;
 
-	switch (dir) {
+	switch (c->dir) {
 	case STORE_PEERS_INO:
-		rv = ns_peers_normalize(*data, *len, scratch, scratch_len, &out_len);
+		rv = ns_peers_normalize(*data, *len, c->scratch, c->scratch_len, &out_len);
 		if (rv != 0)
 			return rv;
-		*data = scratch;
+		*data = c->scratch;
 		*len = out_len;
 		return 0;
+	case STORE_LEASES_INO:
+		rv = ns_leases_decide(*data, *len, c->old, c->old_len, c->exists, c->stamp_ns,
+				      c->scratch, c->scratch_len, &out_len, &c->remove);
+		if (rv != 0)
+			return rv;
+		*data = c->scratch;
+		*len = c->remove ? 0 : out_len;
+		return 0;
 	case STORE_CONFIG_INO:
-		return ns_config_check(name, name_len, data, len);
+		return ns_config_check(c->name, c->name_len, data, len);
 	case STORE_GATES_INO:
 		rv = ns_gates_parse(*data, *len, &value);
 		if (rv != 0)
@@ -60,6 +70,13 @@ static int ns_check_content(uint64_t dir, const char *name, size_t name_len, con
 	default:
 		return 0;
 	}
+}
+
+static int ns_expires(uint64_t dir, const void *data, size_t len, int64_t *at_ns)
+{
+	if (dir != STORE_LEASES_INO)
+		return -ENOENT;
+	return ns_leases_expires(data, len, at_ns);
 }
 
 /* Peers carry credentials: 0600 whatever the creator asked. */
@@ -73,6 +90,7 @@ static const struct store_validator ns_store_validator = {
 	.check_name = ns_check_name,
 	.check_content = ns_check_content,
 	.create_mode = ns_create_mode,
+	.expires = ns_expires,
 };
 
 const struct store_validator *ns_validator(void)

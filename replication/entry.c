@@ -135,6 +135,8 @@ static const unsigned entry_fields[ENTRY_OP_MAX] = {
 	[ENTRY_SETXATTR] = F_INO | F_NAME | F_DATA | F_XFLAGS,
 	[ENTRY_REMOVEXATTR] = F_INO | F_NAME,
 	[ENTRY_NODE] = F_OFFSET | F_DATA,
+	[ENTRY_EXPIRE] = F_PARENT | F_NAME,
+	[ENTRY_MULTI] = F_PARENT | F_INO | F_MODE | F_DATA,
 };
 
 static const char *const entry_names[ENTRY_OP_MAX] = {
@@ -142,7 +144,8 @@ static const char *const entry_names[ENTRY_OP_MAX] = {
 	[ENTRY_UNLINK] = "unlink",   [ENTRY_RENAME] = "rename",
 	[ENTRY_WRITE] = "write",     [ENTRY_SETATTR] = "setattr",
 	[ENTRY_SETXATTR] = "setxattr", [ENTRY_REMOVEXATTR] = "removexattr",
-	[ENTRY_NODE] = "node",
+	[ENTRY_NODE] = "node",	     [ENTRY_EXPIRE] = "expire",
+	[ENTRY_MULTI] = "multi",
 };
 
 const char *entry_op_name(int op)

@@ -31,6 +31,8 @@
  * carry; the store enforces the configured, smaller limits. */
 #define ENTRY_MAX_DATA (4u << 20)
 #define ENTRY_MAX_NAME 255
+/* Most files one ENTRY_MULTI may set. */
+#define ENTRY_MULTI_MAX 64
 
 enum entry_op {
 	/* parent, ino, mode, name, data (content or symlink target) */
@@ -52,6 +54,14 @@ enum entry_op {
 	/* offset: lowest acceptable id, data: the joining node's address.
 	 * Allocates a node id that was never used (result: the id). */
 	ENTRY_NODE,
+	/* parent, name: remove the file if its content has expired by the
+	 * entry's stamp (leases; committed by the leader), else nothing. */
+	ENTRY_EXPIRE,
+	/* parent, ino, mode, data: set the content of several files of a typed
+	 * directory in one step, all or nothing (multi-lease). data is the
+	 * content, a NUL, then the names, each followed by a NUL; the i-th name,
+	 * if it does not exist, is created with inode ino + i. */
+	ENTRY_MULTI,
 	ENTRY_OP_MAX
 };
 

@@ -174,6 +174,12 @@ struct node {
 	uint64_t nudge_sent;   /* applied index when the barrier was issued */
 	uint64_t nudge_wanted; /* applied index of the last forwarded entry */
 
+	/* Expiring leases: the leader commits their removal (node_expiry). */
+	bool expiry_dirty;     /* rescan the leases for the next expiry */
+	uint64_t expiry_term;  /* the term in which we last scanned */
+	int64_t expiry_next_ns; /* earliest expiry known (0: none) */
+	unsigned expiring;     /* EXPIRE entries in flight */
+
 	struct raft_transfer transfer;
 	uv_timer_t transfer_timer;
 	void (*close_cb)(void *arg);
@@ -1579,6 +1585,82 @@ static void node_poll(struct node *n)
 	node_track_leader(n);
 }
 
+/* --- expiry ----------------------------------------------------------------------
+ *
+ * Content that expires (leases, DESIGN §4) is removed by an ENTRY_EXPIRE
+ * that the leader commits once its clock passes the expiry time. The FSM
+ * re-checks the time against the entry's stamp, so an entry that races a
+ * renewal changes nothing, and a new leader simply rescans: the timers are
+ * derived from the store, never kept only in memory. Precision: one tick. */
+
+static int expiry_earliest(void *arg, const char *name, size_t len, int64_t at_ns)
+{
+	int64_t *next = arg;
+
+	(void)name;
+	(void)len;
+	if (*next == 0 || at_ns < *next)
+		*next = at_ns;
+	return 0;
+}
+
+static void expiry_done(void *arg, int64_t result)
+{
+	struct node *n = arg;
+
+	if (result < 0 && result != -ENOENT)
+		log_debug("expiry: %s", strerror((int)-result));
+	n->expiring--;
+	n->expiry_dirty = true;
+}
+
+struct expiry_scan {
+	struct node *n;
+	int64_t now;
+};
+
+static int expiry_propose(void *arg, const char *name, size_t len, int64_t at_ns)
+{
+	struct expiry_scan *sc = arg;
+	struct entry e = {
+		.op = ENTRY_EXPIRE,
+		.node_id = sc->n->id,
+		.parent = STORE_LEASES_INO,
+		.name = name,
+		.name_len = (uint32_t)len,
+	};
+	struct entry_buf b;
+
+	if (at_ns > sc->now || entry_encode(&e, &b) != 0)
+		return 0;
+	if (node_submit(sc->n, &b, expiry_done, sc->n) == 0)
+		sc->n->expiring++;
+	return 0;
+}
+
+static void node_reap_expired(struct node *n)
+{
+	struct expiry_scan sc = {.n = n, .now = wall_ns()};
+
+	if (!n->raft_started || n->closing || raft_state(&n->raft) != RAFT_LEADER)
+		return;
+	if (n->expiry_term != n->raft.current_term) {
+		n->expiry_term = n->raft.current_term;
+		n->expiry_dirty = true;
+	}
+	if (n->expiring > 0)
+		return;
+	if (n->expiry_dirty) {
+		n->expiry_dirty = false;
+		n->expiry_next_ns = 0;
+		store_expiries(n->store, STORE_LEASES_INO, expiry_earliest, &n->expiry_next_ns);
+	}
+	if (n->expiry_next_ns == 0 || sc.now < n->expiry_next_ns)
+		return;
+	store_expiries(n->store, STORE_LEASES_INO, expiry_propose, &sc);
+	n->expiry_dirty = true;
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	struct node *n = t->data;
@@ -1586,6 +1668,7 @@ static void tick_cb(uv_timer_t *t)
 	node_poll(n);
 	node_dispatch_all(n);
 	node_expire(n);
+	node_reap_expired(n);
 }
 
 bool node_ready(struct node *n)
@@ -1732,6 +1815,8 @@ static void node_applied(void *arg, uint64_t index, const struct entry *e,
 {
 	struct node *n = arg;
 
+	if (ch->expiry)
+		n->expiry_dirty = true;
 	if (n->user_hook != NULL)
 		n->user_hook(n->user_arg, index, e, ch);
 	/* Followers apply (and replay as inotify events) what they know is
@@ -1750,6 +1835,7 @@ static void node_restored(void *arg)
 {
 	struct node *n = arg;
 
+	n->expiry_dirty = true;
 	if (n->restored_cb != NULL)
 		n->restored_cb(n->restored_arg);
 }

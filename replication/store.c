@@ -579,12 +579,38 @@ static int check_name(struct store *s, uint64_t dir, const char *name, size_t le
 	return s->v->check_name(dir, name, len, mode);
 }
 
-static int check_content(struct store *s, uint64_t dir, const char *name, size_t name_len,
-			 const void **data, size_t *len)
+/* The namespace's check of the new content of @name in @dir (@old: the
+ * current content, NULL for a new file). May replace *data and *len with the
+ * normalized value, or set *remove. Notes when the result can expire. */
+static int check_content(struct apply *ap, uint64_t dir, const char *name, size_t name_len,
+			 const void *old, size_t old_len, const void **data, size_t *len,
+			 bool *remove)
 {
+	struct store *s = ap->s;
+	struct store_check c = {
+		.dir = dir,
+		.name = name,
+		.name_len = name_len,
+		.old = old,
+		.old_len = old_len,
+		.exists = old != NULL,
+		.stamp_ns = ap->e->stamp_ns,
+		.scratch = s->scratch,
+		.scratch_len = STORE_SCRATCH,
+	};
+	int64_t at;
+	int rv;
+
+	*remove = false;
 	if (s->v == NULL || s->v->check_content == NULL)
 		return 0;
-	return s->v->check_content(dir, name, name_len, data, len, s->scratch, STORE_SCRATCH);
+	rv = s->v->check_content(&c, data, len);
+	if (rv != 0)
+		return rv;
+	*remove = c.remove;
+	if (!c.remove && s->v->expires != NULL && s->v->expires(dir, *data, *len, &at) == 0)
+		ap->ch->expiry = true;
+	return 0;
 }
 
 /* A name of @ino in @dir, for a namespace's content check. */
@@ -628,6 +654,24 @@ static int charge(struct store *s, int64_t grow)
 	return 0;
 }
 
+/* Why the namespace would refuse @data for the existing file @a: its errno,
+ * or EEXIST if it would not. */
+static int refusal_of(struct apply *ap, const struct store_attr *a, const char *name, size_t n,
+		      const void *data, size_t len)
+{
+	void *old = NULL;
+	size_t old_len = 0;
+	bool remove;
+	int rv = store_read_all(ap->s, a->ino, &old, &old_len);
+
+	if (rv == 0)
+		rv = check_content(ap, a->parent, name, n, old != NULL ? old : "", old_len, &data,
+				   &len, &remove);
+	free(old);
+	ap->ch->expiry = false;
+	return rv != 0 ? rv : -EEXIST;
+}
+
 static int apply_create(struct apply *ap)
 {
 	const struct entry *e = ap->e;
@@ -651,6 +695,11 @@ static int apply_create(struct apply *ap)
 			ap->ch->noop = true;
 			return 0;
 		}
+		/* A typed create that lost a race: the namespace's refusal of
+		 * this content for that file (a lease another holder took) says
+		 * more than EEXIST. */
+		if (typed(s, e->parent) && S_ISREG(old.mode))
+			return refusal_of(ap, &old, e->name, e->name_len, e->data, e->data_len);
 		return -EEXIST;
 	}
 	if (rv != -ENOENT)
@@ -671,9 +720,14 @@ static int apply_create(struct apply *ap)
 	if (type == S_IFREG) {
 		if (len > s->max_file)
 			return -EFBIG;
-		rv = check_content(s, e->parent, e->name, e->name_len, &data, &len);
+		bool remove;
+
+		rv = check_content(ap, e->parent, e->name, e->name_len, NULL, 0, &data, &len,
+				   &remove);
 		if (rv != 0)
 			return rv;
+		if (remove)
+			return -ENOENT; /* nothing to release */
 		if (s->v != NULL && s->v->create_mode != NULL)
 			mode = S_IFREG | (s->v->create_mode(e->parent, e->mode) & 07777);
 	}
@@ -955,31 +1009,44 @@ static int target_inode(struct store *s, uint64_t ino, struct store_attr *a)
 	return a->nlink == 0 && !S_ISDIR(a->mode) ? 1 : 0;
 }
 
-/* Replace the content of @a with @data/@len after the limits and the
- * namespace's check; identical content is a no-op. */
-static int set_content(struct apply *ap, const struct store_attr *a, const void *data, size_t len,
-		       const void *old, size_t old_len)
+/* The write removes the file (a lease released): drop the name it has in
+ * its typed directory, as unlink would. */
+static int remove_name(struct apply *ap, const struct store_attr *a, const char *name, size_t n)
+{
+	struct store_attr dir;
+	int rv = dir_attr(ap->s, a->parent, &dir);
+
+	if (rv == 0)
+		rv = unlink_inode(ap, a);
+	if (rv == 0)
+		rv = delete_dentry(ap->s, dir.ino, name, n);
+	if (rv == 0)
+		rv = touch(ap, dir.ino, 1);
+	if (rv == 0) {
+		ap->ch->removed = true;
+		ap->ch->ino = a->ino;
+		ap->ch->gen = a->gen;
+		ap->ch->parent = dir.ino;
+		memcpy(ap->ch->name, name, n);
+		ap->ch->name[n] = '\0';
+	}
+	return rv;
+}
+
+/* Store @data/@len (already checked) as the content of @a, which was
+ * @old/@old_len; identical content is a no-op. */
+static int set_content_checked(struct apply *ap, const struct store_attr *a, const void *data,
+			       size_t len, const void *old, size_t old_len)
 {
 	struct store *s = ap->s;
-	bool orphan = a->nlink == 0;
 	sqlite3_stmt *st;
 	int rv;
 
-	if (len > s->max_file)
-		return orphan ? 0 : -EFBIG;
-	if (!orphan && typed(s, a->parent)) {
-		char name[ENTRY_MAX_NAME + 1];
-		size_t n = name_in(s, a->ino, name, sizeof(name));
-
-		rv = check_content(s, a->parent, name, n, &data, &len);
-		if (rv != 0)
-			return rv;
-	}
 	if (len == old_len && (len == 0 || memcmp(data, old, len) == 0)) {
 		ap->ch->noop = true;
 		return 0;
 	}
-	if (!orphan) {
+	if (a->nlink > 0) {
 		rv = charge(s, (int64_t)len - (int64_t)old_len);
 		if (rv != 0)
 			return rv;
@@ -995,6 +1062,32 @@ static int set_content(struct apply *ap, const struct store_attr *a, const void 
 	if (rv == 0)
 		rv = touch(ap, a->ino, 1);
 	return rv;
+}
+
+/* Replace the content of @a with @data/@len after the limits and the
+ * namespace's check (which may remove the file instead). */
+static int set_content(struct apply *ap, const struct store_attr *a, const void *data, size_t len,
+		       const void *old, size_t old_len)
+{
+	struct store *s = ap->s;
+	bool orphan = a->nlink == 0;
+	int rv;
+
+	if (len > s->max_file)
+		return orphan ? 0 : -EFBIG;
+	if (!orphan && typed(s, a->parent)) {
+		char name[ENTRY_MAX_NAME + 1];
+		size_t n = name_in(s, a->ino, name, sizeof(name));
+		bool remove;
+
+		rv = check_content(ap, a->parent, name, n, old != NULL ? old : "", old_len, &data,
+				   &len, &remove);
+		if (rv != 0)
+			return rv;
+		if (remove)
+			return remove_name(ap, a, name, n);
+	}
+	return set_content_checked(ap, a, data, len, old, old_len);
 }
 
 /* Compute the content after a write or truncate into a new buffer. */
@@ -1256,6 +1349,114 @@ static int apply_node(struct apply *ap)
 	return rv;
 }
 
+/* ENTRY_EXPIRE: the leader saw the content of (parent, name) expire; by the
+ * entry's stamp it must have, unless it was renewed meanwhile (then this is
+ * a no-op). */
+static int apply_expire(struct apply *ap)
+{
+	const struct entry *e = ap->e;
+	struct store *s = ap->s;
+	struct store_attr a;
+	void *data = NULL;
+	size_t len = 0;
+	int64_t at;
+	int rv;
+
+	rv = lookup_n(s, e->parent, e->name, e->name_len, &a);
+	if (rv != 0)
+		return rv;
+	ap->ch->ino = a.ino;
+	ap->ch->gen = a.gen;
+	if (!S_ISREG(a.mode) || s->v == NULL || s->v->expires == NULL)
+		return -EINVAL;
+	rv = store_read_all(s, a.ino, &data, &len);
+	if (rv != 0)
+		return rv;
+	rv = s->v->expires(e->parent, data, len, &at);
+	free(data);
+	if (rv != 0 || at > e->stamp_ns) {
+		ap->ch->noop = true;
+		return 0;
+	}
+	return remove_name(ap, &a, e->name, e->name_len);
+}
+
+/* ENTRY_MULTI: the same content for several files of one typed directory,
+ * each checked against its current content; one refusal refuses all. */
+static int apply_multi(struct apply *ap)
+{
+	const struct entry *e = ap->e;
+	struct store *s = ap->s;
+	const char *p = e->data, *end = p + e->data_len;
+	const char *content, *names;
+	size_t content_len;
+	unsigned count = 0;
+	int rv;
+
+	if (!typed(s, e->parent) || (e->mode & S_IFMT) != S_IFREG)
+		return -EINVAL;
+	names = memchr(p, '\0', e->data_len);
+	if (names == NULL || end[-1] != '\0' || names + 1 == end)
+		return -EINVAL;
+	content = p;
+	content_len = (size_t)(names - p);
+	for (const char *name = names + 1; name < end; name += strlen(name) + 1) {
+		size_t n = strlen(name);
+		struct store_attr a;
+		const void *data = content;
+		size_t len = content_len;
+		void *old = NULL;
+		size_t old_len = 0;
+		bool remove;
+
+		if (++count > ENTRY_MULTI_MAX || n == 0 || n > ENTRY_MAX_NAME ||
+		    memchr(name, '/', n) != NULL)
+			return -EINVAL;
+		/* Each name once: all of them are checked against the content
+		 * they had before this entry. */
+		for (const char *q = names + 1; q < name; q += strlen(q) + 1)
+			if (strcmp(q, name) == 0)
+				return -EINVAL;
+		rv = lookup_n(s, e->parent, name, n, &a);
+		if (rv == -ENOENT) {
+			struct entry c = *e;
+
+			c.op = ENTRY_CREATE;
+			c.flags = ENTRY_F_EXCL;
+			c.ino = e->ino + count - 1;
+			c.name = name;
+			c.name_len = (uint32_t)n;
+			c.data = content;
+			c.data_len = (uint32_t)content_len;
+			ap->e = &c;
+			rv = apply_create(ap);
+			ap->e = e;
+			if (rv != 0)
+				return rv;
+			continue;
+		}
+		if (rv != 0)
+			return rv;
+		if (!S_ISREG(a.mode))
+			return -EINVAL;
+		rv = store_read_all(s, a.ino, &old, &old_len);
+		if (rv == 0)
+			rv = check_content(ap, e->parent, name, n, old != NULL ? old : "", old_len,
+					   &data, &len, &remove);
+		if (rv == 0 && remove)
+			rv = remove_name(ap, &a, name, n);
+		else if (rv == 0)
+			rv = set_content_checked(ap, &a, data, len, old, old_len);
+		free(old);
+		if (rv != 0)
+			return rv;
+	}
+	ap->ch->noop = false;
+	ap->ch->removed = false;
+	ap->ch->result = count;
+	return 0;
+}
+
 static int apply_op(struct apply *ap)
 {
 	if (ap->e->op != ENTRY_NODE)
@@ -1279,6 +1480,10 @@ static int apply_op(struct apply *ap)
 		return apply_removexattr(ap);
 	case ENTRY_NODE:
 		return apply_node(ap);
+	case ENTRY_EXPIRE:
+		return apply_expire(ap);
+	case ENTRY_MULTI:
+		return apply_multi(ap);
 	default:
 		return -EINVAL;
 	}
@@ -1342,8 +1547,24 @@ static int log_change(struct store *s, uint64_t index, const struct entry *e)
 	switch (e->op) {
 	case ENTRY_CREATE:
 	case ENTRY_UNLINK:
+	case ENTRY_EXPIRE:
 		child_path(s, e->parent, e->name, e->name_len, path, sizeof(path));
 		break;
+	case ENTRY_MULTI: {
+		const char *names = memchr(e->data, '\0', e->data_len);
+		const char *end = (const char *)e->data + e->data_len;
+		size_t used = 0;
+
+		path[0] = '\0';
+		for (const char *q = names + 1; q < end && used + 2 < sizeof(to); q += strlen(q) + 1) {
+			child_path(s, e->parent, q, strlen(q), to, sizeof(to));
+			used += (size_t)snprintf(path + used, sizeof(path) - used, "%s%s",
+						 used ? " " : "", to);
+			if (used >= sizeof(path))
+				break;
+		}
+		break;
+	}
 	case ENTRY_LINK:
 		child_path(s, e->newparent, e->newname, e->newname_len, path, sizeof(path));
 		break;
@@ -1401,6 +1622,38 @@ int store_log(struct store *s, store_log_cb cb, void *arg)
 	}
 	sqlite3_reset(st);
 	return stop || rc == SQLITE_DONE ? 0 : store_errno(s, rc);
+}
+
+struct expiries_ctx {
+	struct store *s;
+	uint64_t dir;
+	store_expiry_cb cb;
+	void *arg;
+};
+
+static int expiries_one(void *arg, const char *name, size_t len, uint64_t ino, uint32_t mode)
+{
+	struct expiries_ctx *c = arg;
+	void *data = NULL;
+	size_t n = 0;
+	int64_t at;
+	int stop = 0;
+
+	if (!S_ISREG(mode) || store_read_all(c->s, ino, &data, &n) != 0)
+		return 0;
+	if (c->s->v->expires(c->dir, data, n, &at) == 0)
+		stop = c->cb(c->arg, name, len, at);
+	free(data);
+	return stop;
+}
+
+int store_expiries(struct store *s, uint64_t dir, store_expiry_cb cb, void *arg)
+{
+	struct expiries_ctx c = {.s = s, .dir = dir, .cb = cb, .arg = arg};
+
+	if (s->v == NULL || s->v->expires == NULL)
+		return 0;
+	return store_readdir(s, dir, expiries_one, &c);
 }
 
 /* Errors that say the store itself failed, as opposed to a refusal. */

@@ -76,19 +76,34 @@ struct store_attr {
  * directory holds only regular files; links and renames across the boundary
  * of a typed directory fail with EXDEV (mv then falls back to copy, which
  * validates). All callbacks get the directory's inode. */
+struct store_check {
+	uint64_t dir;
+	const char *name;
+	size_t name_len;
+	const void *old; /* the file's current content (exists: false, a new file) */
+	size_t old_len;
+	bool exists;
+	int64_t stamp_ns; /* the leader's clock in the entry: decide from this */
+	char *scratch;	  /* for a normalized value */
+	size_t scratch_len;
+	bool remove; /* out: the write removes the file (a lease released) */
+};
+
 struct store_validator {
 	/* Is @dir a typed directory? */
 	bool (*is_typed)(uint64_t dir);
 	/* Is @name (of type @mode) acceptable in @dir? 0 or -EINVAL. */
 	int (*check_name)(uint64_t dir, const char *name, size_t len, uint32_t mode);
-	/* Validate the whole new content of the file @name in @dir: 0, possibly
-	 * with the data and length replaced by a normalized value written to
-	 * @scratch (@scratch_len bytes) or pointing to static memory; or
-	 * -EINVAL. */
-	int (*check_content)(uint64_t dir, const char *name, size_t name_len, const void **data,
-			     size_t *len, char *scratch, size_t scratch_len);
+	/* Validate the whole new content of a file: 0, possibly with the data
+	 * and length replaced by a normalized value written to c->scratch or
+	 * pointing to static memory, or with c->remove set; or -errno (EINVAL,
+	 * EBUSY…), and nothing changes. */
+	int (*check_content)(struct store_check *c, const void **data, size_t *len);
 	/* The permission bits a new file in @dir gets (NULL: as requested). */
 	uint32_t (*create_mode)(uint64_t dir, uint32_t requested);
+	/* When content in @dir expires (leader's clock): 0 and *at_ns, or
+	 * -ENOENT if it does not. NULL: nothing expires. */
+	int (*expires)(uint64_t dir, const void *data, size_t len, int64_t *at_ns);
 };
 
 /* What an applied entry changed, for the front end's hooks. */
@@ -101,6 +116,12 @@ struct store_change {
 	uint64_t replaced; /* RENAME: the inode that was at the destination */
 	uint64_t replaced_gen;
 	uint64_t orphaned[2]; /* inodes that reached nlink 0 (unlink/rename) */
+	/* WRITE (a lease released), EXPIRE: the name @name in @parent, of
+	 * @ino, went. */
+	bool removed;
+	uint64_t parent;
+	char name[ENTRY_MAX_NAME + 1];
+	bool expiry;  /* something that may expire changed (see store_expiries) */
 };
 
 /* Open (creating if missing) the store at @path. Returns 0 or -errno; on
@@ -148,6 +169,11 @@ int store_stats(struct store *s, struct store_stats *st);
 int store_drop_orphan(struct store *s, uint64_t ino);
 /* Drop all orphans (at start-up, when no descriptor can be open). */
 int store_drop_all_orphans(struct store *s);
+
+/* Every file in @dir whose content expires (validator->expires): @cb gets
+ * its name and expiry time; stops early if @cb returns non-zero. */
+typedef int (*store_expiry_cb)(void *arg, const char *name, size_t len, int64_t at_ns);
+int store_expiries(struct store *s, uint64_t dir, store_expiry_cb cb, void *arg);
 
 /* The highest node id ever allocated (the bootstrap node's is 1). */
 uint64_t store_node_max(struct store *s);

@@ -38,6 +38,22 @@ static inline int64_t h_stamp(uint64_t index)
 	return H_STAMP0 + (int64_t)index * H_STAMP_STEP;
 }
 
+/* The namespace's content check for a new file @name in @dir. */
+static inline int h_check_content(uint64_t dir, const char *name, const void **data, size_t *len,
+				  char *scratch, size_t scratch_len)
+{
+	struct store_check c = {
+		.dir = dir,
+		.name = name,
+		.name_len = strlen(name),
+		.stamp_ns = H_STAMP0,
+		.scratch = scratch,
+		.scratch_len = scratch_len,
+	};
+
+	return ns_validator()->check_content(&c, data, len);
+}
+
 /* --- temporary directories ------------------------------------------------ */
 
 static inline void h_tmpdir(char *buf, size_t size)

@@ -103,8 +103,7 @@ static void config(const char *name, const char *in, int expect_rv, const char *
 	const void *data = in;
 	size_t len = strlen(in);
 	char scratch[64];
-	int rv = ns_validator()->check_content(STORE_CONFIG_INO, name, strlen(name), &data, &len,
-					       scratch, sizeof(scratch));
+	int rv = h_check_content(STORE_CONFIG_INO, name, &data, &len, scratch, sizeof(scratch));
 
 	cr_assert_eq(rv, expect_rv, "config %s = \"%s\": %d", name, in, rv);
 	if (expect != NULL) {
