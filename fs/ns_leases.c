@@ -77,7 +77,7 @@ static int parse_time(const char *s, size_t len, int64_t *ms)
 {
 	char buf[40];
 	struct tm tm;
-	int frac = 0, n = 0;
+	int frac = 0, n = 0, mday;
 	time_t secs;
 
 	if (len == 0 || len >= sizeof(buf))
@@ -99,10 +99,14 @@ static int parse_time(const char *s, size_t len, int64_t *ms)
 	}
 	if (strcmp(buf + n, "Z") != 0)
 		return -EINVAL;
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+		return -EINVAL;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
+	mday = tm.tm_mday;
 	secs = timegm(&tm);
-	if (secs == (time_t)-1)
+	if (secs == (time_t)-1 || tm.tm_mday != mday) /* 2026-02-30 */
 		return -EINVAL;
 	*ms = (int64_t)secs * 1000 + frac;
 	return 0;

@@ -5,8 +5,9 @@
  * generated files under MOUNT/.cluster/, so the tool works wherever the
  * mount is visible and with the permissions of the mount.
  *
- * Exit status: 0 success; 1 the node is not healthy (or the command
- * failed); 2 bad usage.
+ * Exit status (docs/operations.md): 0 success; 1 refused (a lease held by
+ * another holder, an invalid value, a failed command); 2 bad usage; 3 the
+ * cluster cannot answer (not mounted, no leader, no quorum, a timeout).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,14 +16,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 #include "../common/version.h"
+#include "../fs/ns.h"
 #include "../replication/node.h"
 #include "../replication/peer.h"
 #include "../replication/transport.h"
@@ -36,6 +41,35 @@
 #define REMOVE_TIMEOUT_MS 15000
 #define REMOVE_RETRY_MS 300
 #define TOKEN_MAX 4096
+
+enum {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNAVAILABLE = 3,
+};
+
+/* `lease acquire --wait`: the longest pause between attempts (a deletion
+ * of a lease file, seen through inotify, ends a pause at once). */
+#define LEASE_RETRY_MAX_MS 2000
+#define LEASE_RETRY_MIN_MS 50
+/* Keep in step with fs/frontend.c. */
+#define XATTR_ACQUIRE "user.clusterfs.acquire"
+
+/* Errors that say the cluster could not decide, not that it said no. */
+static int exit_for(int err)
+{
+	switch (err) {
+	case EROFS:
+	case ETIMEDOUT:
+	case ESHUTDOWN:
+	case ENOTCONN:
+	case ECONNABORTED:
+		return EXIT_UNAVAILABLE;
+	default:
+		return EXIT_REFUSED;
+	}
+}
 
 struct status {
 	char text[STATUS_MAX];
@@ -55,9 +89,13 @@ static void usage(FILE *out)
 		     "  join-token           print the line `clusterfsd --join-token` takes (root)\n"
 		     "  sync                 wait until this node has applied everything committed\n"
 		     "                       anywhere before the call (a linearizable read point)\n"
+		     "  lease acquire NAME... --holder H --ttl S [--wait [--timeout S]]\n"
+		     "                       take (or renew) every NAME or none of them\n"
+		     "  lease release NAME --holder H\n"
 		     "  backup FILE          write a consistent copy of the whole tree (root)\n"
 		     "  restore FILE --data DIR [--address HOST:PORT]\n"
-		     "                       offline: seed a new cluster's first node from a backup\n");
+		     "                       offline: seed a new cluster's first node from a backup\n"
+		     "exit status: 0 ok, 1 refused or busy, 2 usage, 3 no quorum or timeout\n");
 }
 
 static const char *status_get(const struct status *st, const char *key)
@@ -152,14 +190,14 @@ static int cmd_status(const char *mount, bool json)
 		if (json)
 			printf("{\"healthy\": false, \"error\": \"%s %s\"}\n", mount, why);
 		fprintf(stderr, "clusterfsctl: %s %s\n", mount, why);
-		return 1;
+		return EXIT_UNAVAILABLE;
 	}
 	status_print(&st, json);
 	if (!status_healthy(&st)) {
 		fprintf(stderr, "clusterfsctl: node %s cannot commit: %s\n", status_get(&st, "id"),
 			strcmp(status_get(&st, "leader"), "0") == 0 ? "no leader known"
 								    : "no quorum");
-		return 1;
+		return EXIT_UNAVAILABLE;
 	}
 	return 0;
 }
@@ -185,7 +223,7 @@ static int cmd_wait(const char *mount, bool json, double timeout_s)
 	}
 	fprintf(stderr, "clusterfsctl: %s was not ready after %g s (%s)\n", mount, timeout_s,
 		st.n > 0 ? "no leader or no quorum" : why);
-	return 1;
+	return EXIT_UNAVAILABLE;
 }
 
 /* Read MOUNT/.cluster/NAME into buf. 0 or -errno. */
@@ -264,11 +302,12 @@ static int cmd_sync(const char *mount)
 
 	/* fsync of a directory is a barrier through the leader (DESIGN §3). */
 	if (fd < 0 || fsync(fd) != 0) {
-		fprintf(stderr, "clusterfsctl: sync through %s failed: %s\n", mount,
-			strerror(errno));
+		int err = errno;
+
+		fprintf(stderr, "clusterfsctl: sync through %s failed: %s\n", mount, strerror(err));
 		if (fd >= 0)
 			close(fd);
-		return 1;
+		return fd < 0 ? EXIT_UNAVAILABLE : exit_for(err);
 	}
 	close(fd);
 	return 0;
@@ -448,7 +487,7 @@ static int cmd_remove(const char *mount, const char *id_text)
 	}
 	fprintf(stderr, "clusterfsctl: could not remove node %llu: %s\n", id,
 		c.why ? c.why : "no answer");
-	return 1;
+	return c.result == 1 ? EXIT_UNAVAILABLE : EXIT_REFUSED;
 }
 
 #define SQLITE_MAGIC "SQLite format 3"
@@ -592,6 +631,334 @@ static int cmd_restore(const char *file, const char *data, const char *address)
 	return 0;
 }
 
+/* --- lease -------------------------------------------------------------------------
+ *
+ * Through the mount like everything else: `acquire` sets the
+ * user.clusterfs.acquire xattr on leases/ (one entry: all of the names or
+ * none, see fs/frontend.c), `release` writes ttl=0 to the lease's file. */
+
+#define LEASE_NAMES_MAX ENTRY_MULTI_MAX
+
+struct lease_args {
+	const char *mount;
+	bool json;
+	const char *holder;
+	long long ttl;
+	bool wait;
+	double timeout_s; /* < 0: no limit */
+	const char *names[LEASE_NAMES_MAX];
+	int n;
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The lease file's parsed content. 0, -ENOENT or -errno. */
+static int lease_read(const char *mount, const char *name, struct ns_lease *l)
+{
+	char path[4096], text[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/leases/%s", mount, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return ns_leases_parse(text, (size_t)n, l) == 0 && l->has_times ? 0 : -EPROTO;
+}
+
+static void json_string(const char *v)
+{
+	putchar('"');
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			putchar('\\');
+		putchar(*p);
+	}
+	putchar('"');
+}
+
+static void format_ms(int64_t ms, char *out, size_t cap)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* After EBUSY: who holds what, until when. Returns how long until the first
+ * of them expires (ms, at least 0), or -1 if none is known to. */
+static int64_t lease_report_busy(const struct lease_args *a, bool print)
+{
+	int64_t now = wall_ms(), soonest = -1;
+	bool first = true;
+
+	if (print && a->json)
+		printf("{\"acquired\": false, \"busy\": [");
+	for (int i = 0; i < a->n; i++) {
+		struct ns_lease l;
+		char until[40];
+		int64_t left;
+
+		if (lease_read(a->mount, a->names[i], &l) != 0 || strcmp(l.holder, a->holder) == 0 ||
+		    l.expires_ms <= now)
+			continue;
+		left = l.expires_ms - now;
+		if (soonest < 0 || left < soonest)
+			soonest = left;
+		if (!print)
+			continue;
+		format_ms(l.expires_ms, until, sizeof(until));
+		if (a->json) {
+			printf("%s{\"name\": ", first ? "" : ", ");
+			json_string(a->names[i]);
+			printf(", \"holder\": ");
+			json_string(l.holder);
+			printf(", \"expires\": \"%s\", \"retry_in\": %.1f}", until, left / 1000.0);
+		} else {
+			fprintf(stderr,
+				"clusterfsctl: lease %s is held by %s until %s (retry in %lld s)\n",
+				a->names[i], l.holder, until, (long long)((left + 999) / 1000));
+		}
+		first = false;
+	}
+	if (print && a->json)
+		printf("]}\n");
+	return soonest;
+}
+
+static void lease_report_acquired(const struct lease_args *a)
+{
+	if (a->json)
+		printf("{\"acquired\": true, \"holder\": \"%s\", \"leases\": [", a->holder);
+	for (int i = 0; i < a->n; i++) {
+		struct ns_lease l;
+		char until[40] = "?";
+
+		if (lease_read(a->mount, a->names[i], &l) == 0)
+			format_ms(l.expires_ms, until, sizeof(until));
+		if (a->json) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			json_string(a->names[i]);
+			printf(", \"expires\": \"%s\"}", until);
+		} else {
+			printf("lease %s held by %s until %s\n", a->names[i], a->holder, until);
+		}
+	}
+	if (a->json)
+		printf("]}\n");
+}
+
+/* One attempt: 0 or -errno (EBUSY: someone else holds one of them). */
+static int lease_try(const struct lease_args *a)
+{
+	char dir[4096], value[LEASE_NAMES_MAX * 257 + 256];
+	size_t used;
+
+	snprintf(dir, sizeof(dir), "%s/leases", a->mount);
+	used = (size_t)snprintf(value, sizeof(value), "holder=%s ttl=%lld names=", a->holder,
+				a->ttl);
+	for (int i = 0; i < a->n && used < sizeof(value); i++)
+		used += (size_t)snprintf(value + used, sizeof(value) - used, "%s%s", i ? "," : "",
+					 a->names[i]);
+	if (used >= sizeof(value))
+		return -E2BIG;
+	return setxattr(dir, XATTR_ACQUIRE, value, used, 0) == 0 ? 0 : -errno;
+}
+
+static int lease_acquire(const struct lease_args *a)
+{
+	char dir[4096];
+	int64_t deadline = a->timeout_s >= 0 ? wall_ms() + (int64_t)(a->timeout_s * 1000) : -1;
+	int64_t backoff = LEASE_RETRY_MIN_MS;
+	int ifd = -1, rv;
+
+	snprintf(dir, sizeof(dir), "%s/leases", a->mount);
+	for (;;) {
+		int64_t soonest, pause;
+
+		rv = lease_try(a);
+		if (rv == 0) {
+			lease_report_acquired(a);
+			break;
+		}
+		if (rv != -EBUSY || !a->wait)
+			break;
+		soonest = lease_report_busy(a, false);
+		pause = soonest >= 0 && soonest < backoff ? soonest + 1 : backoff;
+		if (deadline >= 0 && wall_ms() + pause > deadline) {
+			if (wall_ms() >= deadline)
+				break;
+			pause = deadline - wall_ms();
+		}
+		/* A lease file deleted or rewritten (released, expired) ends the
+		 * pause at once; no event is lost to a race: we retry anyway. */
+		if (ifd < 0) {
+			ifd = inotify_init1(IN_CLOEXEC);
+			if (ifd >= 0 && inotify_add_watch(ifd, dir, IN_DELETE | IN_CLOSE_WRITE) < 0) {
+				close(ifd);
+				ifd = -1;
+			}
+		}
+		if (ifd >= 0) {
+			struct pollfd pfd = {.fd = ifd, .events = POLLIN};
+			char buf[4096];
+
+			if (poll(&pfd, 1, (int)pause) > 0 && read(ifd, buf, sizeof(buf)) < 0)
+				break;
+		} else {
+			struct timespec ts = {pause / 1000, (pause % 1000) * 1000000L};
+
+			nanosleep(&ts, NULL);
+		}
+		backoff = backoff * 2 > LEASE_RETRY_MAX_MS ? LEASE_RETRY_MAX_MS : backoff * 2;
+	}
+	if (ifd >= 0)
+		close(ifd);
+	if (rv == 0)
+		return EXIT_OK;
+	if (rv == -EBUSY) {
+		lease_report_busy(a, true);
+		if (a->wait)
+			fprintf(stderr, "clusterfsctl: gave up after %g s\n", a->timeout_s);
+		return EXIT_REFUSED;
+	}
+	if (a->json)
+		printf("{\"acquired\": false, \"error\": \"%s\"}\n", strerror(-rv));
+	fprintf(stderr, "clusterfsctl: cannot acquire: %s%s\n", strerror(-rv),
+		rv == -EINVAL ? " (lease names are letters, digits, '.', '-', '_'; holders the "
+				"same plus ':@/+'; ttl at most a year)"
+			      : "");
+	return exit_for(-rv);
+}
+
+static int lease_release(const struct lease_args *a)
+{
+	char path[4096], text[300];
+	int fd, rv = 0, len;
+
+	snprintf(path, sizeof(path), "%s/leases/%s", a->mount, a->names[0]);
+	len = snprintf(text, sizeof(text), "holder=%s ttl=0\n", a->holder);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0 || write(fd, text, (size_t)len) != len)
+		rv = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rv == 0 || rv == -ENOENT) {
+		if (a->json)
+			printf("{\"released\": true, \"name\": \"%s\", \"was_held\": %s}\n",
+			       a->names[0], rv == 0 ? "true" : "false");
+		else if (rv == 0)
+			printf("lease %s released\n", a->names[0]);
+		else
+			printf("lease %s was not held\n", a->names[0]);
+		return EXIT_OK;
+	}
+	if (rv == -EBUSY) {
+		lease_report_busy(a, true);
+		return EXIT_REFUSED;
+	}
+	fprintf(stderr, "clusterfsctl: cannot release %s: %s\n", a->names[0], strerror(-rv));
+	return exit_for(-rv);
+}
+
+static int cmd_lease(const char *mount, bool json, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"holder", required_argument, NULL, 'H'}, {"ttl", required_argument, NULL, 'T'},
+		{"wait", no_argument, NULL, 'w'},	  {"timeout", required_argument, NULL, 't'},
+		{"mount", required_argument, NULL, 'm'},  {"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	struct lease_args a = {.mount = mount, .json = json, .ttl = -1, .timeout_s = -1};
+	const char *sub;
+	char *end;
+	int opt;
+
+	if (argc < 1) {
+		fprintf(stderr, "clusterfsctl: usage: lease acquire|release NAME... --holder H\n");
+		return EXIT_USAGE;
+	}
+	sub = argv[0];
+	optind = 0; /* restart getopt on the sub-command's arguments */
+	for (;;) {
+		opt = getopt_long(argc, argv, "+", opts, NULL);
+		if (opt == -1) {
+			if (optind < argc) {
+				if (a.n == LEASE_NAMES_MAX) {
+					fprintf(stderr, "clusterfsctl: at most %d leases at once\n",
+						LEASE_NAMES_MAX);
+					return EXIT_USAGE;
+				}
+				a.names[a.n++] = argv[optind++];
+				continue;
+			}
+			break;
+		}
+		switch (opt) {
+		case 'H':
+			a.holder = optarg;
+			break;
+		case 'T':
+			a.ttl = strtoll(optarg, &end, 10);
+			if (*end != '\0' || end == optarg || a.ttl <= 0 || a.ttl > NS_LEASE_TTL_MAX) {
+				fprintf(stderr, "clusterfsctl: --ttl needs whole seconds, 1 to %u\n",
+					NS_LEASE_TTL_MAX);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'w':
+			a.wait = true;
+			break;
+		case 't':
+			a.timeout_s = strtod(optarg, &end);
+			if (*end != '\0' || end == optarg || a.timeout_s < 0) {
+				fprintf(stderr, "clusterfsctl: --timeout needs seconds\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'm':
+			a.mount = optarg;
+			break;
+		case 'j':
+			a.json = true;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (a.holder == NULL || a.n == 0) {
+		fprintf(stderr, "clusterfsctl: lease %s needs NAME and --holder H\n", sub);
+		return EXIT_USAGE;
+	}
+	if (strcmp(sub, "acquire") == 0) {
+		if (a.ttl < 0) {
+			fprintf(stderr, "clusterfsctl: lease acquire needs --ttl SECONDS\n");
+			return EXIT_USAGE;
+		}
+		return lease_acquire(&a);
+	}
+	if (strcmp(sub, "release") == 0) {
+		if (a.n != 1 || a.ttl >= 0 || a.wait) {
+			fprintf(stderr, "clusterfsctl: usage: lease release NAME --holder H\n");
+			return EXIT_USAGE;
+		}
+		return lease_release(&a);
+	}
+	fprintf(stderr, "clusterfsctl: unknown lease command '%s' (acquire, release)\n", sub);
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -631,6 +998,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
+	if (strcmp(cmd, "lease") == 0)
+		return cmd_lease(mount, json, argc - optind, argv + optind);
 	for (;;) {
 		char *end;
 

@@ -159,6 +159,30 @@ Test(entry, unlink_roundtrip)
 	roundtrip(&e);
 }
 
+Test(entry, expire_and_multi_roundtrip)
+{
+	static const char names[] = "holder=a ttl=3\0x\0y\0";
+	struct entry e = rich(ENTRY_EXPIRE);
+	struct entry_buf b;
+
+	e.parent = 4;
+	e.name = "lease";
+	e.name_len = 5;
+	roundtrip(&e);
+	e.name_len = 0;
+	cr_assert_eq(entry_encode(&e, &b), -EINVAL, "EXPIRE needs a name");
+
+	e = rich(ENTRY_MULTI);
+	e.parent = 4;
+	e.ino = 9000;
+	e.mode = S_IFREG | 0644;
+	e.data = names;
+	e.data_len = sizeof(names) - 1;
+	roundtrip(&e);
+	cr_assert_str_eq(entry_op_name(ENTRY_EXPIRE), "expire");
+	cr_assert_str_eq(entry_op_name(ENTRY_MULTI), "multi");
+}
+
 Test(entry, rename_roundtrip)
 {
 	static const uint32_t flags[] = {0, RENAME_NOREPLACE, RENAME_EXCHANGE, 0xffffffffu};
