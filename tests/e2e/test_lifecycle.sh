@@ -137,10 +137,10 @@ assert d["id"] == 1, d
 ' "$out" || fail "clusterfsctl --json status: [$out]"
 assert_cmd_ok ctl --mount "$A" wait --timeout 5
 mkdir -p "$TEST_TMP/plain"
-assert_cmd_fails -s 1 -e "not mounted" ctl --mount "$TEST_TMP/plain" status
-assert_cmd_fails -s 1 ctl --mount "$TEST_TMP/does-not-exist" status
+assert_cmd_fails -s 3 -e "not mounted" ctl --mount "$TEST_TMP/plain" status
+assert_cmd_fails -s 3 ctl --mount "$TEST_TMP/does-not-exist" status
 t0=$(date +%s%N)
-assert_cmd_fails -s 1 -e "not ready after 1 s" ctl --mount "$TEST_TMP/plain" wait --timeout 1
+assert_cmd_fails -s 3 -e "not ready after 1 s" ctl --mount "$TEST_TMP/plain" wait --timeout 1
 elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
 ((elapsed_ms >= 900 && elapsed_ms < 4000)) || fail "wait --timeout 1 took ${elapsed_ms} ms"
 
@@ -212,8 +212,8 @@ assert_eq "$before" "$(grep -v '^\./new ' <<<"$after" | grep -v ' \./new$')" "th
 say "kill -9: the dead mount is detected by clusterfsctl and detached by the next start"
 node_kill9 a
 is_mounted "$A" || fail "expected the dead mount to stay behind after kill -9"
-assert_cmd_fails -s 1 timeout 10 "$CLUSTERFSCTL" --mount "$A" status
-assert_cmd_fails -s 1 timeout 10 "$CLUSTERFSCTL" --mount "$A" wait --timeout 1
+assert_cmd_fails -s 3 timeout 10 "$CLUSTERFSCTL" --mount "$A" status
+assert_cmd_fails -s 3 timeout 10 "$CLUSTERFSCTL" --mount "$A" wait --timeout 1
 node_restart a
 assert_eq "$before" "$(snapshot "$A" | grep -v '^\./new ' | grep -v ' \./new$')" "the tree after kill -9 and restart"
 assert_file_content "$A/new" $'after-restart\n'
