@@ -32,7 +32,12 @@
  * Orphans: an unlinked file stays usable through open descriptors; the
  * store keeps it at nlink 0 and this module drops it once the kernel holds
  * no reference to it: no open descriptor and no lookup it has not
- * forgotten (a cached name may still lead a reader to it).
+ * forgotten (a cached name may still lead a reader to it). Nor any replay
+ * still queued: apply runs ahead of the replays, and a replay may hand the
+ * kernel an object that later entries already removed (a symlink created
+ * and replaced before its creation was replayed). So a drop waits until
+ * the replays queued before it have run (fs_drop_later); if the kernel then
+ * holds the object, it goes at the kernel's last forget.
  */
 #define FUSE_USE_VERSION 312
 #include "frontend.h"
@@ -128,7 +133,17 @@ struct fs {
 	struct fs_ref *refs;
 	struct fs_pending *pending;
 	struct notify *notify;
+	/* Orphans to drop once the replays queued before them have run. */
+	struct fs_drop {
+		uint64_t ino, mark;
+	} *drops;
+	size_t n_drops, cap_drops;
+	uv_timer_t drop_timer;
+	int open_handles; /* closed one by one at unmount */
 };
+
+/* How often deferred orphan drops are looked at while some wait. */
+#define FS_DROP_CHECK_MS 20
 
 /* How to answer a request once its entry is applied. */
 enum fs_reply {
@@ -309,6 +324,8 @@ static struct fs_ref *ref_get(struct fs *fs, uint64_t ino, bool create)
 	return r;
 }
 
+static void fs_drop_later(struct fs *fs, uint64_t ino);
+
 /* Forget the record once the kernel holds nothing; an orphan goes then. */
 static void ref_release(struct fs *fs, struct fs_ref *r)
 {
@@ -320,7 +337,48 @@ static void ref_release(struct fs *fs, struct fs_ref *r)
 	HASH_DEL(fs->refs, r);
 	free(r);
 	if (orphan)
-		store_drop_orphan(fs->store, ino);
+		fs_drop_later(fs, ino);
+}
+
+static void drop_timer_cb(uv_timer_t *t)
+{
+	struct fs *fs = t->data;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < fs->n_drops; i++) {
+		struct fs_drop d = fs->drops[i];
+		struct fs_ref *r;
+
+		if (fs->notify != NULL && !notify_passed(fs->notify, d.mark)) {
+			fs->drops[kept++] = d;
+			continue;
+		}
+		r = ref_get(fs, d.ino, false);
+		if (r != NULL && (r->lookups > 0 || r->opens > 0))
+			r->orphan = true; /* a replay gave it to the kernel */
+		else
+			store_drop_orphan(fs->store, d.ino);
+	}
+	fs->n_drops = kept;
+	if (kept == 0)
+		uv_timer_stop(&fs->drop_timer);
+}
+
+/* Drop the orphan @ino once the replays queued so far have run. */
+static void fs_drop_later(struct fs *fs, uint64_t ino)
+{
+	if (fs->n_drops == fs->cap_drops) {
+		size_t cap = fs->cap_drops ? 2 * fs->cap_drops : 16;
+		struct fs_drop *grown = realloc(fs->drops, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return; /* dropped at the next start instead */
+		fs->drops = grown;
+		fs->cap_drops = cap;
+	}
+	fs->drops[fs->n_drops++] = (struct fs_drop){ino, notify_mark(fs->notify)};
+	if (fs->n_drops == 1)
+		uv_timer_start(&fs->drop_timer, drop_timer_cb, FS_DROP_CHECK_MS, FS_DROP_CHECK_MS);
 }
 
 static void ref_lookup(struct fs *fs, uint64_t ino)
@@ -2129,7 +2187,7 @@ void fs_applied(void *arg, uint64_t index, const struct entry *e, const struct s
 		if (r != NULL)
 			r->orphan = true; /* dropped at its last release */
 		else
-			store_drop_orphan(fs->store, ch->orphaned[i]);
+			fs_drop_later(fs, ch->orphaned[i]);
 	}
 }
 
@@ -2306,6 +2364,9 @@ int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	uv_poll_init(loop, &fs->poll, fd);
 	fs->poll.data = fs;
+	uv_timer_init(loop, &fs->drop_timer);
+	fs->drop_timer.data = fs;
+	fs->open_handles = 2;
 	uv_poll_start(&fs->poll, UV_READABLE, fs_poll_cb);
 	fs->polling = true;
 	*out = fs;
@@ -2325,12 +2386,15 @@ unsigned fs_in_flight(struct fs *fs)
 	return fs->in_flight;
 }
 
-static void fs_poll_closed(uv_handle_t *h)
+static void fs_handle_closed(uv_handle_t *h)
 {
 	struct fs *fs = h->data;
 	struct fs_ref *c, *ct;
 	struct fs_pending *p, *pt;
 
+	if (--fs->open_handles > 0)
+		return;
+	free(fs->drops);
 	fuse_session_destroy(fs->se);
 	free(fs->buf.mem);
 	HASH_ITER(hh, fs->refs, c, ct)
@@ -2354,8 +2418,11 @@ bool fs_idle(struct fs *fs)
 void fs_unmount(struct fs *fs)
 {
 	fs_stop_intake(fs);
+	/* Orphans still waiting are dropped at the next start. */
+	uv_timer_stop(&fs->drop_timer);
 	notify_stop(fs->notify);
 	fs->notify = NULL;
 	fuse_session_unmount(fs->se);
-	uv_close((uv_handle_t *)&fs->poll, fs_poll_closed);
+	uv_close((uv_handle_t *)&fs->poll, fs_handle_closed);
+	uv_close((uv_handle_t *)&fs->drop_timer, fs_handle_closed);
 }

@@ -42,6 +42,7 @@
 
 struct notify_item {
 	struct notify_item *next;
+	uint64_t seq;
 	struct replay *replay; /* or an invalidation: */
 	uint64_t ino;	       /* inode to invalidate, or the parent of name */
 	size_t name_len;       /* 0: an inode */
@@ -54,6 +55,7 @@ struct notify {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct notify_item *head, *tail;
+	uint64_t queued, done; /* sequence numbers of items (notify_mark) */
 	bool stop;
 	bool busy;		 /* inside a kernel call */
 	pid_t child;		 /* the replay process, as FUSE requests carry it */
@@ -277,10 +279,11 @@ static void *notify_main(void *arg)
 				log_debug("invalidation of %llu failed: %s",
 					  (unsigned long long)it->ino, strerror(-rv));
 		}
-		free(it);
 		pthread_mutex_lock(&nt->lock);
 		nt->busy = false;
+		nt->done = it->seq;
 		pthread_mutex_unlock(&nt->lock);
+		free(it);
 	}
 }
 
@@ -307,6 +310,7 @@ static void notify_push(struct notify *nt, uint64_t ino, const char *name, size_
 		free(it);
 		return;
 	}
+	it->seq = ++nt->queued;
 	if (nt->tail != NULL)
 		nt->tail->next = it;
 	else
@@ -446,6 +450,26 @@ int notify_start(struct notify **out, struct fuse_session *se)
 	}
 	*out = nt;
 	return 0;
+}
+
+uint64_t notify_mark(struct notify *nt)
+{
+	uint64_t mark;
+
+	pthread_mutex_lock(&nt->lock);
+	mark = nt->queued;
+	pthread_mutex_unlock(&nt->lock);
+	return mark;
+}
+
+bool notify_passed(struct notify *nt, uint64_t mark)
+{
+	bool passed;
+
+	pthread_mutex_lock(&nt->lock);
+	passed = nt->done >= mark || nt->stop;
+	pthread_mutex_unlock(&nt->lock);
+	return passed;
 }
 
 bool notify_idle(struct notify *nt)

@@ -97,6 +97,11 @@ int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, u
 /* The object the replay creates (create, mkdir, symlink, link). */
 bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode, uint64_t *gen);
 
+/* Everything queued so far, as a mark; notify_passed() tells when all of
+ * it has been done (or dropped at stop). */
+uint64_t notify_mark(struct notify *nt);
+bool notify_passed(struct notify *nt, uint64_t mark);
+
 /* Nothing queued and nothing being sent to the kernel. */
 bool notify_idle(struct notify *nt);
 /* Stop: drop what is still queued; join the thread if it is idle, else

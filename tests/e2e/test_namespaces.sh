@@ -70,3 +70,75 @@ assert_eq "$(head -n 5 "$C/.cluster/log")" "$(head -n 5 "$A/.cluster/log")" "the
 if grep -q 'write error\|maybe\|cloud$' <<<"$(grep 'deployment.type' <<<"$log" | tail -n 1)"; then
 	fail "a refused value appears in the log"
 fi
+
+say "routing/: cut-overs on A while readers on B and C read whole tables"
+# Each table is 200 lines "vshard K -> group VERSION" and an "end VERSION"
+# line. The writer on A publishes versions by rename (write table.new, mv it
+# over table) and by symlink swap (current -> vN directory); the readers on
+# B and C read continuously and every read must be one complete version.
+# (The readers pause 0.3 ms between reads: two readers spinning flat out on
+# this 2-core machine starved the daemons into multi-second commit stalls.)
+mk_table() { # VERSION DEST: written in one write(2), as cp or an editor would
+	local k t=""
+	for ((k = 0; k < 200; k++)); do t+="vshard $k -> group $1"$'\n'; done
+	printf '%s' "${t}end $1"$'\n' >"$TEST_TMP/table"
+	cat "$TEST_TMP/table" >"$2"
+}
+mkdir "$A/routing/v0"
+mk_table 0 "$A/routing/table"
+mk_table 0 "$A/routing/v0/table"
+ln -s v0 "$A/routing/current"
+ctl --mount "$B" sync && sync_c
+STOP=$TEST_TMP/routing.stop
+reader() { # MOUNT OUT
+	python3 - "$1" "$STOP" >"$2" 2>&1 <<'PY'
+import os, sys, time
+mount, stop = sys.argv[1], sys.argv[2]
+reads = bad = 0
+seen = set()
+end = time.monotonic() + 60
+while not os.path.exists(stop) and time.monotonic() < end and reads < 200000:
+    for rel in ("routing/table", "routing/current/table"):
+        try:
+            with open(os.path.join(mount, rel)) as f:
+                lines = f.read().split("\n")
+        except FileNotFoundError:
+            bad += 1
+            print("missing", rel)
+            continue
+        reads += 1
+        v = lines[-2].split()[-1] if len(lines) >= 2 else "?"
+        want = ["vshard %d -> group %s" % (k, v) for k in range(200)] + ["end " + v, ""]
+        if lines != want:
+            bad += 1
+            print("mixed or partial read of", rel, "version", v, "lines", len(lines))
+        seen.add(v)
+        time.sleep(0.0003)
+print("reads", reads, "bad", bad, "versions", len(seen))
+PY
+}
+reader "$B" "$TEST_TMP/reader-b" &
+RB=$!
+reader "$C" "$TEST_TMP/reader-c" &
+RC=$!
+EXTRA_PIDS+=("$RB" "$RC")
+for ((v = 1; v <= 120; v++)); do
+	mk_table "$v" "$A/routing/table.new"
+	mv "$A/routing/table.new" "$A/routing/table"
+	mkdir "$A/routing/v$v"
+	mk_table "$v" "$A/routing/v$v/table"
+	ln -s "v$v" "$A/routing/current.new"
+	mv -T "$A/routing/current.new" "$A/routing/current"
+done
+touch "$STOP"
+wait "$RB" || fail "reader on B failed: $(tail -n 3 "$TEST_TMP/reader-b")"
+wait "$RC" || fail "reader on C failed: $(tail -n 3 "$TEST_TMP/reader-c")"
+for r in reader-b reader-c; do
+	sum=$(tail -n 1 "$TEST_TMP/$r")
+	say "$r: $sum"
+	assert_match '^reads [0-9]+ bad 0 versions' "$sum" "$r: $(sort "$TEST_TMP/$r" | uniq -c | head -n 5)"
+	[ "$(awk '{print $6}' <<<"$sum")" -ge 3 ] || fail "$r saw too few versions to test anything: $sum"
+done
+sync_c
+assert_eq "end 120" "$(tail -n 1 "$C/routing/current/table")" "final table on C"
+assert_eq "end 120" "$(tail -n 1 "$B/routing/table")" "final table on B"
