@@ -100,6 +100,7 @@ struct fs_handle {
 	/* A file in a typed directory: the raw bytes written through this
 	 * handle (see typed_raw_write). */
 	bool typed;
+	bool refused; /* a write was refused: a pending create is abandoned */
 	bool raw_loaded;
 	char *raw;
 	size_t raw_len;
@@ -513,6 +514,7 @@ static void fs_op_done(void *arg, int64_t result)
 		if (op->clear_trunc && op->h != NULL && op->reply == REPLY_WRITE)
 			op->h->trunc_pending = false;
 		if (op->typed_raw && op->h != NULL) {
+			op->h->refused = true;
 			/* refused: start again from what the store holds */
 			free(op->h->raw);
 			op->h->raw = NULL;
@@ -1381,7 +1383,11 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct entry e;
 	int rv;
 
-	if (h->replay || (!h->trunc_pending && !is_pending(fs, ino))) {
+	/* A create whose value was refused leaves nothing behind: committing
+	 * it empty at close would be refused too, or create what the writer
+	 * was told failed. */
+	if (h->replay || (!h->trunc_pending && !is_pending(fs, ino)) ||
+	    (h->refused && is_pending(fs, ino))) {
 		release_free(fs, ino, h);
 		fuse_reply_err(req, 0);
 		return;
@@ -2384,6 +2390,14 @@ void fs_stop_intake(struct fs *fs)
 unsigned fs_in_flight(struct fs *fs)
 {
 	return fs->in_flight;
+}
+
+void fs_replay_backlog(struct fs *fs, uint64_t *items, double *oldest_s)
+{
+	*items = 0;
+	*oldest_s = 0;
+	if (fs->notify != NULL)
+		notify_backlog(fs->notify, items, oldest_s);
 }
 
 static void fs_handle_closed(uv_handle_t *h)

@@ -86,6 +86,8 @@ void fs_stop_intake(struct fs *fs);
 bool fs_idle(struct fs *fs);
 /* Number of mutations waiting for their entry. */
 unsigned fs_in_flight(struct fs *fs);
+/* The replay backlog (see notify_backlog). */
+void fs_replay_backlog(struct fs *fs, uint64_t *items, double *oldest_s);
 /* Unmount and free. */
 void fs_unmount(struct fs *fs);
 

@@ -43,6 +43,7 @@
 struct notify_item {
 	struct notify_item *next;
 	uint64_t seq;
+	int64_t queued_ns; /* CLOCK_MONOTONIC, for notify_backlog */
 	struct replay *replay; /* or an invalidation: */
 	uint64_t ino;	       /* inode to invalidate, or the parent of name */
 	size_t name_len;       /* 0: an inode */
@@ -287,6 +288,14 @@ static void *notify_main(void *arg)
 	}
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void notify_push(struct notify *nt, uint64_t ino, const char *name, size_t len,
 			struct replay *replay)
 {
@@ -311,6 +320,7 @@ static void notify_push(struct notify *nt, uint64_t ino, const char *name, size_
 		return;
 	}
 	it->seq = ++nt->queued;
+	it->queued_ns = mono_ns();
 	if (nt->tail != NULL)
 		nt->tail->next = it;
 	else
@@ -450,6 +460,14 @@ int notify_start(struct notify **out, struct fuse_session *se)
 	}
 	*out = nt;
 	return 0;
+}
+
+void notify_backlog(struct notify *nt, uint64_t *items, double *oldest_s)
+{
+	pthread_mutex_lock(&nt->lock);
+	*items = nt->queued - nt->done;
+	*oldest_s = nt->head != NULL ? (double)(mono_ns() - nt->head->queued_ns) / 1e9 : 0;
+	pthread_mutex_unlock(&nt->lock);
 }
 
 uint64_t notify_mark(struct notify *nt)

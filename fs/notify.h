@@ -102,6 +102,10 @@ bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode, uint
 uint64_t notify_mark(struct notify *nt);
 bool notify_passed(struct notify *nt, uint64_t mark);
 
+/* How many invalidations and replays are waiting or under way, and how
+ * long the oldest waiting one has waited (.cluster/metrics). */
+void notify_backlog(struct notify *nt, uint64_t *items, double *oldest_s);
+
 /* Nothing queued and nothing being sent to the kernel. */
 bool notify_idle(struct notify *nt);
 /* Stop: drop what is still queued; join the thread if it is idle, else

@@ -76,6 +76,7 @@ struct node_req {
 	size_t len;
 	uint64_t seq; /* matches forwarded answers */
 	uint64_t submitted_ms, deadline_ms;
+	uint64_t submitted_ns; /* for the latency histogram */
 	enum req_state state;
 	bool in_raft;  /* raft holds the raft_apply/raft_barrier struct */
 	bool answered; /* cb has run; free when raft lets go */
@@ -174,7 +175,10 @@ struct node {
 	uint64_t nudge_sent;   /* applied index when the barrier was issued */
 	uint64_t nudge_wanted; /* applied index of the last forwarded entry */
 
-	/* Expiring leases: the leader commits their removal (node_expiry). */
+	struct node_metrics metrics;
+	uint64_t metrics_leader; /* the leader last seen, for leader_changes */
+
+	/* Expiring leases: the leader commits their removal (node_reap_expired). */
 	bool expiry_dirty;     /* rescan the leases for the next expiry */
 	uint64_t expiry_term;  /* the term in which we last scanned */
 	int64_t expiry_next_ns; /* earliest expiry known (0: none) */
@@ -205,12 +209,17 @@ static void close_free(uv_handle_t *h)
 	free(h);
 }
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_ns() / 1000000;
 }
 
 static int64_t wall_ns(void)
@@ -593,6 +602,35 @@ static void req_free(struct node_req *r)
 }
 
 /* Answer a request once; it is freed now unless raft still holds it. */
+const double node_latency_bounds_s[NODE_LATENCY_BUCKETS] = {
+	0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
+};
+
+static void metrics_count(struct node *n, const struct node_req *r, int64_t result)
+{
+	struct node_metrics *m = &n->metrics;
+	double secs;
+	int i;
+
+	if (r->is_barrier)
+		return;
+	if (result == -EROFS || result == -ETIMEDOUT || result == -ESHUTDOWN ||
+	    result == -ENOMEM) {
+		m->proposals_failed++;
+		return;
+	}
+	if (result >= 0)
+		m->proposals_applied++;
+	else
+		m->proposals_refused++;
+	secs = (double)(now_ns() - r->submitted_ns) / 1e9;
+	for (i = 0; i < NODE_LATENCY_BUCKETS && secs > node_latency_bounds_s[i]; i++)
+		;
+	m->latency_buckets[i]++;
+	m->latency_count++;
+	m->latency_sum_s += secs;
+}
+
 static void req_finish(struct node_req *r, int64_t result)
 {
 	struct node *n = r->n;
@@ -601,6 +639,7 @@ static void req_finish(struct node_req *r, int64_t result)
 
 	if (r->answered)
 		return;
+	metrics_count(n, r, result);
 	if (r->state == RS_APPLYING)
 		n->applying--;
 	r->answered = true;
@@ -740,6 +779,7 @@ static int dispatch_forward(struct node_req *r)
 	if (rv == 0) {
 		r->state = RS_FORWARDED;
 		r->reached = true;
+		n->metrics.forwarded++;
 	}
 	return rv;
 }
@@ -789,7 +829,8 @@ static struct node_req *req_new(struct node *n, node_done_cb cb, void *arg)
 	r->cb = cb;
 	r->arg = arg;
 	r->seq = ++n->seq;
-	r->submitted_ms = now_ms();
+	r->submitted_ns = now_ns();
+	r->submitted_ms = r->submitted_ns / 1000000;
 	r->deadline_ms = r->submitted_ms + n->cfg.commit_timeout_ms;
 	r->state = RS_QUEUED;
 	return r;
@@ -965,6 +1006,10 @@ static void node_track_leader(struct node *n)
 	if (!n->raft_started || n->closing)
 		return;
 	raft_leader(&n->raft, &leader, &addr);
+	if (leader != 0 && leader != n->metrics_leader) {
+		n->metrics_leader = leader;
+		n->metrics.leader_changes++;
+	}
 	if (n->lconn != NULL && (leader != n->lconn_leader || leader == n->id)) {
 		peer_conn_close(n->lconn); /* lconn_closed requeues */
 		n->lconn = NULL;
@@ -1633,8 +1678,10 @@ static int expiry_propose(void *arg, const char *name, size_t len, int64_t at_ns
 
 	if (at_ns > sc->now || entry_encode(&e, &b) != 0)
 		return 0;
-	if (node_submit(sc->n, &b, expiry_done, sc->n) == 0)
+	if (node_submit(sc->n, &b, expiry_done, sc->n) == 0) {
 		sc->n->expiring++;
+		sc->n->metrics.expirations++;
+	}
 	return 0;
 }
 
@@ -1732,6 +1779,11 @@ void node_status(struct node *n, struct node_status *st)
 	/* raft keeps a leader only while a majority answers within an election
 	 * timeout; a follower commits through a known leader. */
 	st->quorum = leader != 0 && n->ready;
+}
+
+void node_metrics(struct node *n, struct node_metrics *m)
+{
+	*m = n->metrics;
 }
 
 int node_render_members(struct node *n, char *buf, size_t cap)

@@ -119,6 +119,27 @@ struct node_status {
 
 void node_status(struct node *n, struct node_status *st);
 
+/* Counters for .cluster/metrics. Proposal latency is from node_submit to
+ * the outcome on this node (committed and applied here, or refused by the
+ * FSM); bucket i counts latencies <= node_latency_bounds_s[i], the last
+ * bucket the rest. */
+#define NODE_LATENCY_BUCKETS 12
+extern const double node_latency_bounds_s[NODE_LATENCY_BUCKETS];
+
+struct node_metrics {
+	uint64_t latency_buckets[NODE_LATENCY_BUCKETS + 1];
+	uint64_t latency_count;
+	double latency_sum_s;
+	uint64_t proposals_applied; /* committed and applied, FSM said yes */
+	uint64_t proposals_refused; /* committed, FSM said no (EINVAL, EBUSY…) */
+	uint64_t proposals_failed;  /* no outcome: EROFS, ETIMEDOUT… */
+	uint64_t forwarded;	    /* requests sent on to the leader */
+	uint64_t leader_changes;    /* a different leader became known */
+	uint64_t expirations;	    /* EXPIRE entries this node proposed */
+};
+
+void node_metrics(struct node *n, struct node_metrics *m);
+
 /* .cluster/members: "ID ADDRESS ROLE REACHABLE" lines. Returns the length
  * written or -errno. */
 int node_render_members(struct node *n, char *buf, size_t cap);

@@ -142,3 +142,49 @@ done
 sync_c
 assert_eq "end 120" "$(tail -n 1 "$C/routing/current/table")" "final table on C"
 assert_eq "end 120" "$(tail -n 1 "$B/routing/table")" "final table on B"
+
+say ".cluster/metrics: Prometheus text format, counters that move"
+metrics_check() { # MOUNT: parse, check the format; print "name{labels} value" lines
+	python3 - "$1/.cluster/metrics" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+assert text.endswith("\n"), "no final newline"
+types, seen, buckets = {}, {}, []
+for line in text.splitlines():
+    if line.startswith("# HELP "):
+        continue
+    m = re.match(r"# TYPE (clusterfs_\w+) (gauge|counter|histogram)$", line)
+    if m:
+        types[m.group(1)] = m.group(2)
+        continue
+    m = re.match(r'(clusterfs_\w+?)(_bucket|_sum|_count)?(\{[a-z]+="[^"]*"\})? (\S+)$', line)
+    assert m, "bad line: " + line
+    base = m.group(1) if m.group(1) in types else m.group(1) + (m.group(2) or "")
+    assert base in types, "sample without TYPE: " + line
+    value = float(m.group(4))
+    if m.group(2) == "_bucket":
+        buckets.append(value)
+    seen[m.group(1) + (m.group(2) or "") + (m.group(3) or "")] = value
+assert buckets == sorted(buckets), "histogram buckets not cumulative"
+assert buckets[-1] == seen["clusterfs_commit_latency_seconds_count"]
+for k, v in sorted(seen.items()):
+    print(k, int(v) if v == int(v) else v)
+PY
+}
+mval() { metrics_check "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
+for m in "$A" "$B" "$C"; do metrics_check "$m" >/dev/null || fail "metrics of $m"; done
+leaders=0
+for m in "$A" "$B" "$C"; do leaders=$((leaders + $(mval "$m" clusterfs_is_leader))); done
+assert_eq 1 "$leaders" "nodes reporting is_leader 1"
+before=$(mval "$B" 'clusterfs_proposals_total{outcome="applied"}')
+refused=$(mval "$B" 'clusterfs_proposals_total{outcome="refused"}')
+count=$(mval "$B" clusterfs_commit_latency_seconds_count)
+for i in 1 2 3; do echo "$i" >"$B/metric-$i"; done
+assert_cmd_fails bash -c "echo maybe > '$B/gates/feature.metric'"
+assert_eq $((before + 6)) "$(mval "$B" 'clusterfs_proposals_total{outcome="applied"}')" "applied proposals on B (a create and a write each)"
+assert_eq $((refused + 1)) "$(mval "$B" 'clusterfs_proposals_total{outcome="refused"}')" "refused proposals on B"
+assert_eq $((count + 7)) "$(mval "$B" clusterfs_commit_latency_seconds_count)" "latency samples on B"
+sync_c
+st=$(status_field c applied_index)
+mt=$(mval "$C" clusterfs_applied_index)
+((mt >= st && mt <= st + 5)) || fail "applied index: status said $st, metrics just after $mt"
