@@ -356,6 +356,39 @@ bool notify_replaying(struct notify *nt, pid_t pid)
 	return pid != 0 && pid == nt->child; /* set once, before any request */
 }
 
+/* What @r says (parent, name) was before its change: 1 existed (as *ino,
+ * *mode, *gen), 0 did not exist, -1 @r does not touch that name. */
+static int replay_view(const struct replay *r, uint64_t parent, const char *name, uint64_t *ino,
+		       uint32_t *mode, uint64_t *gen)
+{
+	switch (r->op) {
+	case REPLAY_CREATE:
+	case REPLAY_MKDIR:
+	case REPLAY_SYMLINK:
+	case REPLAY_UNLINK:
+	case REPLAY_RMDIR:
+	case REPLAY_RENAME:
+		if (r->parent == parent && strcmp(r->name, name) == 0) {
+			*ino = r->ino;
+			*mode = r->ino_mode;
+			*gen = r->ino_gen;
+			return r->ino != 0 && r->op != REPLAY_CREATE && r->op != REPLAY_MKDIR &&
+			       r->op != REPLAY_SYMLINK;
+		}
+		break;
+	default:
+		break;
+	}
+	if ((r->op == REPLAY_RENAME || r->op == REPLAY_LINK) && r->newparent == parent &&
+	    strcmp(r->newname, name) == 0) {
+		*ino = r->replaced;
+		*mode = r->replaced_mode;
+		*gen = r->replaced_gen;
+		return r->replaced != 0;
+	}
+	return -1;
+}
+
 int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, uint64_t *ino,
 			 uint32_t *mode, uint64_t *gen)
 {
@@ -364,19 +397,9 @@ int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, u
 
 	pthread_mutex_lock(&nt->lock);
 	r = nt->current;
-	if (r != NULL && r->parent == parent && strcmp(r->name, name) == 0) {
-		answer = r->ino != 0 &&
-			 r->op != REPLAY_CREATE && r->op != REPLAY_MKDIR && r->op != REPLAY_SYMLINK;
-		*ino = r->ino;
-		*mode = r->ino_mode;
-		*gen = r->ino_gen;
-	} else if (r != NULL && (r->op == REPLAY_RENAME || r->op == REPLAY_LINK) &&
-		   r->newparent == parent && strcmp(r->newname, name) == 0) {
-		answer = r->replaced != 0;
-		*ino = r->replaced;
-		*mode = r->replaced_mode;
-		*gen = r->replaced_gen;
-	} else if (r != NULL) {
+	if (r != NULL)
+		answer = replay_view(r, parent, name, ino, mode, gen);
+	if (r != NULL && answer < 0) {
 		for (int i = 0; i < r->chain_n; i++) {
 			if (r->chain[i].parent == parent && strcmp(r->chain[i].name, name) == 0) {
 				answer = 1;

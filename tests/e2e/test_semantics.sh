@@ -375,7 +375,7 @@ assert_eq 0 "$(ls | grep -c "^$n256\$" || true)" "a 256-byte name in the listing
 # --- .cluster/ ----------------------------------------------------------------------------
 
 say ".cluster/ files are readable"
-assert_eq "backup join-token leader log members self status version" "$(ls .cluster | sort | tr '\n' ' ' | sed 's/ $//')" "ls .cluster"
+assert_eq "backup join-token leader log members metrics self status version" "$(ls .cluster | sort | tr '\n' ' ' | sed 's/ $//')" "ls .cluster"
 assert_file_content .cluster/self $'1\n'
 assert_file_content .cluster/leader "1 $(node_addr a)"$'\n'
 assert_match '^clusterfs [0-9]+\.[0-9]+\.[0-9]+' "$(cat .cluster/version)" ".cluster/version"
