@@ -201,15 +201,16 @@ static void itemTouch(struct watcher *w, const struct rules_rule *rule, const ch
 		it->rerun = true;
 }
 
-/* Every rule that matches PATH: something may have changed there. */
+/* Every rule that matches PATH: something may have changed there. An
+ * event (not a reconcile, IMMEDIATE false) on a skip-if input of a rule
+ * may change the decision for all of its paths: reconcile. */
 static void touchPath(struct watcher *w, const char *path, int64_t now, bool immediate)
 {
 	for (size_t i = 0; i < w->rules.n; i++) {
 		const struct rules_rule *rule = &w->rules.rule[i];
 		if (rules_match(rule, path))
 			itemTouch(w, rule, path, now, immediate);
-		/* A skip-if input changed: every path of the rule may be due. */
-		for (size_t j = 0; j < rule->n_skip_if; j++)
+		for (size_t j = 0; j < rule->n_skip_if && !immediate; j++)
 			if (strcmp(rule->skip_if[j].path, path) == 0)
 				w->reconcile = true;
 	}
@@ -397,6 +398,8 @@ static void reconcileAll(struct watcher *w, int64_t now)
 		  state_count(w->state));
 	walk(w, "", now, 0);
 	state_each(w->state, reconcileState, &c);
+	log_info("reconciled %s: %u directories watched, %zu values applied before",
+		 w->opts->mount, HASH_COUNT(w->wds), state_count(w->state));
 }
 
 static void mountPoll(struct watcher *w, int64_t now)
