@@ -112,7 +112,7 @@ else:
     sys.exit(2)
 hook = os.environ.get("FAKE_SNAP_HOOK")
 if hook:
-    env = dict(os.environ, SNAP_HOOK="configure")
+    env = dict(os.environ, SNAP_HOOK="configure", SNAP_DATA=d)
     sys.exit(subprocess.run([hook], env=env).returncode)
 EOF
 cat >"$WATCH_BIN/record" <<'EOF'
