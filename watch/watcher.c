@@ -697,7 +697,14 @@ static int eligible(struct watcher *w, const struct rules_rule *rule)
 		return w->leader;
 	case ONLY_ON_LEASE:
 		l = leaseByName(w, rule->lease);
-		return l != NULL ? l->held : -1;
+		if (l == NULL)
+			return -1;
+		/* Held, as far as this node knows: renewed less than a TTL ago
+		 * (a renewal that could not be made in time may have let another
+		 * node take it). */
+		if (l->held == 1 && nowMs() - l->last_ok >= l->ttl_ms)
+			return 0;
+		return l->held;
 	}
 	return -1;
 }
