@@ -347,6 +347,11 @@ void state_close(struct state *s)
 	free(s);
 }
 
+bool state_dirty(struct state *s)
+{
+	return s->dirty;
+}
+
 int state_save(struct state *s)
 {
 	char *tmp = NULL, *file = NULL;

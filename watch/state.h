@@ -43,6 +43,9 @@ void state_each(struct state *s, void (*fn)(void *arg, const char *rule, const c
 
 size_t state_count(struct state *s);
 
+/* Has anything changed since the last save? */
+bool state_dirty(struct state *s);
+
 /* Write the file if anything changed since the last save. 0 or -errno. */
 int state_save(struct state *s);
 

@@ -91,6 +91,7 @@ struct watcher {
 	bool need_leader;
 	int64_t next_mount_check, next_leader_check;
 	bool reconcile; /* walk the whole tree at the next turn */
+	int64_t save_at; /* when to save the applied state; 0: nothing to save */
 	int running;
 	uint64_t seq;
 	bool stopping;
@@ -1127,6 +1128,8 @@ static int64_t nextDeadline(struct watcher *w, int64_t now)
 		return now;
 	if (w->next_mount_check < next)
 		next = w->next_mount_check;
+	if (w->save_at != 0 && w->save_at < next)
+		next = w->save_at;
 	if (w->need_leader && w->mounted && w->next_leader_check < next)
 		next = w->next_leader_check;
 	for (size_t i = 0; i < w->n_leases; i++)
@@ -1214,9 +1217,15 @@ int watcher_run(const struct watcher_opts *opts, struct rules *rules, struct sta
 			reconcileAll(&w, now);
 		jobsTimeouts(&w, now);
 		evalDue(&w, now);
-		n = state_save(w.state);
-		if (n != 0)
-			log_error("cannot save the applied state: %s (will retry)", strerror(-n));
+		if (w.save_at == 0 && state_dirty(w.state))
+			w.save_at = now + WATCHER_SAVE_DELAY_MS;
+		if (w.save_at != 0 && now >= w.save_at) {
+			n = state_save(w.state);
+			w.save_at = 0;
+			if (n != 0)
+				log_error("cannot save the applied state: %s (will retry)",
+					  strerror(-n));
+		}
 
 		timeout = nextDeadline(&w, now) - now;
 		pfd[0] = (struct pollfd){.fd = w.sfd, .events = POLLIN};

@@ -25,6 +25,10 @@
 #define WATCHER_MOUNT_CHECK_MS  1000 /* is the mount (still) there? */
 #define WATCHER_LEADER_CHECK_MS 1000 /* re-read .cluster/status for only-on = leader */
 #define WATCHER_MAX_VALUE       (1024 * 1024 + 1) /* one file (DESIGN §9) */
+/* The applied state is saved this long after a change (one fsync for a
+ * burst, none on the path from an event to its command), and at exit. A
+ * crash in between runs those commands once more at the next start. */
+#define WATCHER_SAVE_DELAY_MS   200
 
 struct watcher_opts {
 	const char *mount;
