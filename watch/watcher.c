@@ -1092,11 +1092,23 @@ static void inotifyRead(struct watcher *w, int64_t now)
 
 /* --- the loop ------------------------------------------------------------- */
 
+/* Forget the applied state of rules that are no longer in the config. */
+static void stateDropGone(struct watcher *w)
+{
+	const char **names = calloc(w->rules.n + 1, sizeof(*names));
+
+	if (names == NULL)
+		return;
+	for (size_t i = 0; i < w->rules.n; i++)
+		names[i] = w->rules.rule[i].name;
+	state_drop_others(w->state, names, w->rules.n);
+	free(names);
+}
+
 static void reload(struct watcher *w, int64_t now)
 {
 	struct rules fresh;
 	char err[1024];
-	const char **names;
 
 	if (rules_load(w->opts->config, &fresh, err, sizeof(err)) != 0) {
 		log_error("SIGHUP: %s; keeping the previous config", err);
@@ -1104,19 +1116,13 @@ static void reload(struct watcher *w, int64_t now)
 	}
 	rules_free(&w->rules);
 	w->rules = fresh;
-	names = calloc(fresh.n + 1, sizeof(*names));
-	if (names != NULL) {
-		for (size_t i = 0; i < fresh.n; i++)
-			names[i] = fresh.rule[i].name;
-		state_drop_others(w->state, names, fresh.n);
-		free(names);
-	}
+	stateDropGone(w);
 	leasesRebuild(w, now);
 	if (w->need_leader)
 		leaderCheck(w, now);
 	eligibilityChanged(w, false);
 	w->reconcile = true;
-	log_info("SIGHUP: loaded %s (%zu rules)", w->opts->config, fresh.n);
+	log_info("SIGHUP: loaded %s (%zu rules)", w->opts->config, w->rules.n);
 }
 
 static int64_t nextDeadline(struct watcher *w, int64_t now)
@@ -1196,6 +1202,7 @@ int watcher_run(const struct watcher_opts *opts, struct rules *rules, struct sta
 		log_error("signalfd/inotify_init1: %s", strerror(errno));
 		return 1;
 	}
+	stateDropGone(&w);
 	leasesRebuild(&w, nowMs());
 	mountPoll(&w, nowMs());
 	if (!w.mounted)
