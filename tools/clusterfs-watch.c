@@ -57,8 +57,8 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct watcher_opts opts = {.mount = DEFAULT_MOUNT, .config = DEFAULT_CONFIG,
-				    .max_jobs = WATCHER_MAX_JOBS};
+	struct watcher_opts opts = {
+	    .mount = DEFAULT_MOUNT, .config = DEFAULT_CONFIG, .max_jobs = WATCHER_MAX_JOBS};
 	const char *state_dir = DEFAULT_STATE;
 	enum log_level level = LOG_LEVEL_INFO;
 	struct rules rules;
@@ -81,8 +81,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			if (log_parse_level(optarg, &level) != 0) {
-				fprintf(stderr, "clusterfs-watch: bad --log-level '%s': debug, "
-						"info, warn or error\n",
+				fprintf(stderr,
+					"clusterfs-watch: bad --log-level '%s': debug, "
+					"info, warn or error\n",
 					optarg);
 				return 2;
 			}

@@ -343,8 +343,8 @@ int rules_expand(const struct rules_cmd *cmd, const struct rules_vars *vars, cha
 	for (size_t i = 0; i < cmd->n_words; i++) {
 		const struct rules_word *w = &cmd->words[i];
 		for (size_t j = 0; j < w->n_segs; j++) {
-			const char *t = w->segs[j].ph == PH_NONE ? w->segs[j].text
-								 : varOf(vars, w->segs[j].ph);
+			const char *t =
+			    w->segs[j].ph == PH_NONE ? w->segs[j].text : varOf(vars, w->segs[j].ph);
 			size_t len = strlen(t);
 			if (w->segs[j].ph == PH_VALUE && len > RULES_MAX_VALUE_ARG)
 				return -E2BIG;
@@ -360,8 +360,8 @@ int rules_expand(const struct rules_cmd *cmd, const struct rules_vars *vars, cha
 		const struct rules_word *w = &cmd->words[i];
 		out[i] = s;
 		for (size_t j = 0; j < w->n_segs; j++) {
-			const char *t = w->segs[j].ph == PH_NONE ? w->segs[j].text
-								 : varOf(vars, w->segs[j].ph);
+			const char *t =
+			    w->segs[j].ph == PH_NONE ? w->segs[j].text : varOf(vars, w->segs[j].ph);
 			size_t len = strlen(t);
 			memcpy(s, t, len);
 			s += len;
@@ -378,11 +378,11 @@ int rules_expand(const struct rules_cmd *cmd, const struct rules_vars *vars, cha
 struct parse {
 	const char *file;
 	const char *text; /* what is left to read */
-	int line;         /* the line inih is working on */
+	int line;	  /* the line inih is working on */
 	bool at_line_start;
 	struct rules r;
-	struct rules_rule *cur;  /* the section being read, NULL before the first */
-	bool seen_keys[16];      /* which keys cur has (for "set twice") */
+	struct rules_rule *cur;		/* the section being read, NULL before the first */
+	bool seen_keys[16];		/* which keys cur has (for "set twice") */
 	int rule_line[RULES_MAX_RULES]; /* where each rule's header is */
 	char cur_section[256];
 	char *err;
@@ -391,7 +391,7 @@ struct parse {
 };
 
 static void parseError(struct parse *ps, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void parseError(struct parse *ps, const char *fmt, ...)
 {
@@ -530,11 +530,21 @@ static char *parseReader(char *str, int num, void *stream)
 	return str;
 }
 
-enum key { K_MATCH, K_RUN, K_ON_DELETE, K_SKIP_IF, K_DEBOUNCE, K_DEBOUNCE_MAX, K_ONLY_ON, K_TIMEOUT,
-	   K_LEASE_TTL, K_COUNT };
-static const char *const key_names[K_COUNT] = {
-    "match", "run", "on-delete", "skip-if", "debounce", "debounce-max", "only-on", "timeout",
-    "lease-ttl"};
+enum key {
+	K_MATCH,
+	K_RUN,
+	K_ON_DELETE,
+	K_SKIP_IF,
+	K_DEBOUNCE,
+	K_DEBOUNCE_MAX,
+	K_ONLY_ON,
+	K_TIMEOUT,
+	K_LEASE_TTL,
+	K_COUNT
+};
+static const char *const key_names[K_COUNT] = {"match",	  "run",      "on-delete",
+					       "skip-if", "debounce", "debounce-max",
+					       "only-on", "timeout",  "lease-ttl"};
 
 static int parseHandler(void *user, const char *section, const char *name, const char *value)
 {
@@ -575,8 +585,7 @@ static int parseHandler(void *user, const char *section, const char *name, const
 		break;
 	case K_RUN:
 	case K_ON_DELETE:
-		if (rules_parse_cmd(value, k == K_RUN ? &rule->run : &rule->on_delete, &why) !=
-		    0) {
+		if (rules_parse_cmd(value, k == K_RUN ? &rule->run : &rule->on_delete, &why) != 0) {
 			parseError(ps, "bad %s command in [rule %s]: %s", name, rule->name, why);
 			return 0;
 		}
@@ -600,7 +609,8 @@ static int parseHandler(void *user, const char *section, const char *name, const
 		if (s->path == NULL || s->value == NULL)
 			break;
 		if (rules_check_glob(s->path, &why) != 0 || strpbrk(s->path, "*?[\\") != NULL) {
-			parseError(ps, "bad path '%s' in skip-if of [rule %s]: a file under the mount",
+			parseError(ps,
+				   "bad path '%s' in skip-if of [rule %s]: a file under the mount",
 				   s->path, rule->name);
 			return 0;
 		}
@@ -611,14 +621,13 @@ static int parseHandler(void *user, const char *section, const char *name, const
 	case K_TIMEOUT:
 	case K_LEASE_TTL: {
 		int64_t ms;
-		int64_t *dst = k == K_DEBOUNCE       ? &rule->debounce_ms
+		int64_t *dst = k == K_DEBOUNCE	     ? &rule->debounce_ms
 			       : k == K_DEBOUNCE_MAX ? &rule->debounce_max_ms
-			       : k == K_TIMEOUT      ? &rule->timeout_ms
+			       : k == K_TIMEOUT	     ? &rule->timeout_ms
 						     : &rule->lease_ttl_ms;
 		if (rules_parse_duration(value, &ms) != 0 ||
 		    ((k == K_TIMEOUT || k == K_LEASE_TTL) && ms < 1000)) {
-			parseError(ps,
-				   "bad %s '%s' in [rule %s]: a duration like 200ms, 2s, 1m%s",
+			parseError(ps, "bad %s '%s' in [rule %s]: a duration like 200ms, 2s, 1m%s",
 				   name, value, rule->name,
 				   (k == K_TIMEOUT || k == K_LEASE_TTL) ? " (at least 1s)" : "");
 			return 0;
@@ -680,8 +689,8 @@ static void parseFinish(struct parse *ps)
 static int parseText(const char *file, const char *text, struct rules *out, char *err,
 		     size_t errlen)
 {
-	struct parse ps = {.file = file, .text = text, .at_line_start = true, .err = err,
-			   .errlen = errlen};
+	struct parse ps = {
+	    .file = file, .text = text, .at_line_start = true, .err = err, .errlen = errlen};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -698,7 +707,8 @@ static int parseText(const char *file, const char *text, struct rules *out, char
 	rc = ini_parse_stream(parseReader, &ps, parseHandler, &ps);
 	if (rc > 0 && !ps.failed) {
 		ps.line = rc;
-		parseError(&ps, "not an INI line (expected [rule NAME], KEY = VALUE or a ; comment)");
+		parseError(&ps,
+			   "not an INI line (expected [rule NAME], KEY = VALUE or a ; comment)");
 	} else if (rc < 0 && !ps.failed) {
 		parseError(&ps, "out of memory");
 	}

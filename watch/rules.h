@@ -17,13 +17,13 @@
 #include <stdint.h>
 
 /* Defaults and limits (docs/watch.md). */
-#define RULES_DEFAULT_TIMEOUT_MS     60000 /* a command running longer is killed */
-#define RULES_DEFAULT_LEASE_TTL_MS   15000 /* only-on = lease:NAME */
-#define RULES_DEBOUNCE_MAX_FACTOR    10    /* default debounce-max = 10 x debounce */
-#define RULES_MAX_VALUE_ARG          (64 * 1024) /* largest {value} / CLUSTERFS_VALUE */
-#define RULES_MAX_RULES              256
-#define RULES_MAX_WORDS              64    /* words in one command */
-#define RULES_MAX_SKIP_IF            8     /* skip-if lines in one rule */
+#define RULES_DEFAULT_TIMEOUT_MS   60000       /* a command running longer is killed */
+#define RULES_DEFAULT_LEASE_TTL_MS 15000       /* only-on = lease:NAME */
+#define RULES_DEBOUNCE_MAX_FACTOR  10	       /* default debounce-max = 10 x debounce */
+#define RULES_MAX_VALUE_ARG	   (64 * 1024) /* largest {value} / CLUSTERFS_VALUE */
+#define RULES_MAX_RULES		   256
+#define RULES_MAX_WORDS		   64 /* words in one command */
+#define RULES_MAX_SKIP_IF	   8  /* skip-if lines in one rule */
 
 /* The placeholders; PH_NONE marks a literal segment. */
 enum rules_ph { PH_NONE, PH_PATH, PH_NAME, PH_VALUE, PH_EVENT };
@@ -44,7 +44,7 @@ struct rules_word {
 struct rules_cmd {
 	struct rules_word *words;
 	size_t n_words; /* 0: no command */
-	char *source;   /* as written in the config, for messages */
+	char *source;	/* as written in the config, for messages */
 };
 
 enum rules_only_on { ONLY_ON_ALL, ONLY_ON_LEADER, ONLY_ON_LEASE };
@@ -65,7 +65,7 @@ struct rules_rule {
 	int64_t debounce_max_ms;
 	int64_t timeout_ms;
 	enum rules_only_on only_on;
-	char *lease;          /* ONLY_ON_LEASE */
+	char *lease;	      /* ONLY_ON_LEASE */
 	int64_t lease_ttl_ms; /* ONLY_ON_LEASE */
 };
 

@@ -308,7 +308,8 @@ int state_open(const char *dir, struct state **out, char *err, size_t errlen)
 	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (s->lock_fd < 0) {
 		rv = -errno;
-		snprintf(err, errlen, "cannot open %s: %s; pass --state DIR", lock, strerror(errno));
+		snprintf(err, errlen, "cannot open %s: %s; pass --state DIR", lock,
+			 strerror(errno));
 		goto err;
 	}
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {

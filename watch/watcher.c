@@ -38,8 +38,8 @@
 #include "sched.h"
 
 #define FUSE_MAGIC 0x65735546 /* statfs f_type of a FUSE mount */
-#define WATCH_MASK                                                                          \
-	(IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR |  \
+#define WATCH_MASK                                                                                 \
+	(IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR |       \
 	 IN_DONT_FOLLOW)
 #define LOG_ARGV_MAX 300 /* characters of a command shown in a log line */
 
@@ -47,8 +47,8 @@ struct item {
 	char *key; /* "RULE/PATH" */
 	char *rule;
 	char *path;
-	bool pending;    /* look at it again at due */
-	bool retrying;   /* pending because a command failed */
+	bool pending;  /* look at it again at due */
+	bool retrying; /* pending because a command failed */
 	int64_t first, last, due;
 	uint64_t seq; /* order of evaluation among items due together */
 	unsigned failures;
@@ -70,9 +70,9 @@ struct wdent {
 struct lease {
 	char *name;
 	int64_t ttl_ms;
-	int held;        /* -1 unknown, 0, 1 */
+	int held;	 /* -1 unknown, 0, 1 */
 	int64_t last_ok; /* the last successful acquire/renew */
-	int64_t next;    /* the next campaign or renewal */
+	int64_t next;	 /* the next campaign or renewal */
 };
 
 struct watcher {
@@ -90,7 +90,7 @@ struct watcher {
 	int leader; /* -1 unknown, 0, 1 */
 	bool need_leader;
 	int64_t next_mount_check, next_leader_check;
-	bool reconcile; /* walk the whole tree at the next turn */
+	bool reconcile;	 /* walk the whole tree at the next turn */
 	int64_t save_at; /* when to save the applied state; 0: nothing to save */
 	int running;
 	uint64_t seq;
@@ -195,9 +195,9 @@ static void itemTouch(struct watcher *w, const struct rules_rule *rule, const ch
 		it->seq = ++w->seq;
 	}
 	it->last = now;
-	it->due = immediate ? now
-			    : sched_due(it->first, it->last, rule->debounce_ms,
-					rule->debounce_max_ms);
+	it->due = immediate
+		      ? now
+		      : sched_due(it->first, it->last, rule->debounce_ms, rule->debounce_max_ms);
 	if (it->pid != 0)
 		it->rerun = true;
 }
@@ -395,12 +395,11 @@ static void reconcileAll(struct watcher *w, int64_t now)
 	w->reconcile = false;
 	if (!w->mounted)
 		return;
-	log_debug("reconciling %s with %zu applied entries", w->opts->mount,
-		  state_count(w->state));
+	log_debug("reconciling %s with %zu applied entries", w->opts->mount, state_count(w->state));
 	walk(w, "", now, 0);
 	state_each(w->state, reconcileState, &c);
-	log_info("reconciled %s: %u directories watched, %zu values applied before",
-		 w->opts->mount, HASH_COUNT(w->wds), state_count(w->state));
+	log_info("reconciled %s: %u directories watched, %zu values applied before", w->opts->mount,
+		 HASH_COUNT(w->wds), state_count(w->state));
 }
 
 static void mountPoll(struct watcher *w, int64_t now)
@@ -633,8 +632,7 @@ static void jobDone(struct watcher *w, pid_t pid, int status, int64_t now)
 				 it->path, WEXITSTATUS(status));
 		else
 			log_warn("rule %s: %s: the command was killed by signal %d%s", it->rule,
-				 it->path, WTERMSIG(status),
-				 it->job_kill_at ? " (timeout)" : "");
+				 it->path, WTERMSIG(status), it->job_kill_at ? " (timeout)" : "");
 		if (rule != NULL && !it->rerun) {
 			itemRetry(w, it, now);
 			return;
@@ -676,8 +674,8 @@ static void jobsTimeouts(struct watcher *w, int64_t now)
 			kill(-it->pid, SIGTERM);
 			it->job_kill_at = now + WATCHER_KILL_GRACE_MS;
 		} else if (it->job_kill_at != 0 && now >= it->job_kill_at) {
-			log_warn("rule %s: %s: still running %d ms after SIGTERM: SIGKILL", it->rule,
-				 it->path, WATCHER_KILL_GRACE_MS);
+			log_warn("rule %s: %s: still running %d ms after SIGTERM: SIGKILL",
+				 it->rule, it->path, WATCHER_KILL_GRACE_MS);
 			kill(-it->pid, SIGKILL);
 			it->job_kill_at = INT64_MAX;
 		}
@@ -736,12 +734,14 @@ static void leaderCheck(struct watcher *w, int64_t now)
 			mountLost(w, strerror(-rv));
 		return;
 	}
-	leader = strstr(status, "state=leader\n") != NULL || strstr(status, "\nstate=leader") != NULL
-		 || strncmp(status, "state=leader", 12) == 0;
+	leader = strstr(status, "state=leader\n") != NULL ||
+		 strstr(status, "\nstate=leader") != NULL ||
+		 strncmp(status, "state=leader", 12) == 0;
 	if (leader == w->leader)
 		return;
 	if (w->leader != -1 || leader)
-		log_info("this node (%s) is %s the raft leader", w->self, leader ? "now" : "no longer");
+		log_info("this node (%s) is %s the raft leader", w->self,
+			 leader ? "now" : "no longer");
 	w->leader = leader;
 	eligibilityChanged(w, leader);
 }
@@ -853,7 +853,7 @@ static void leasesRebuild(struct watcher *w, int64_t now)
 		if (old != NULL) {
 			ls[n] = *old;
 			old->name = NULL; /* moved */
-			old->held = 0;    /* not released below */
+			old->held = 0;	  /* not released below */
 		} else {
 			ls[n].name = strdup(rule->lease);
 			ls[n].held = -1;

@@ -20,15 +20,15 @@
 #include "state.h"
 
 /* Limits and periods (docs/watch.md). */
-#define WATCHER_MAX_JOBS        16   /* commands running at once */
-#define WATCHER_KILL_GRACE_MS   2000 /* SIGTERM -> SIGKILL for a timed-out command */
-#define WATCHER_MOUNT_CHECK_MS  1000 /* is the mount (still) there? */
-#define WATCHER_LEADER_CHECK_MS 1000 /* re-read .cluster/status for only-on = leader */
-#define WATCHER_MAX_VALUE       (1024 * 1024 + 1) /* one file (DESIGN §9) */
+#define WATCHER_MAX_JOBS	16		  /* commands running at once */
+#define WATCHER_KILL_GRACE_MS	2000		  /* SIGTERM -> SIGKILL for a timed-out command */
+#define WATCHER_MOUNT_CHECK_MS	1000		  /* is the mount (still) there? */
+#define WATCHER_LEADER_CHECK_MS 1000		  /* re-read .cluster/status for only-on = leader */
+#define WATCHER_MAX_VALUE	(1024 * 1024 + 1) /* one file (DESIGN §9) */
 /* The applied state is saved this long after a change (one fsync for a
  * burst, none on the path from an event to its command), and at exit. A
  * crash in between runs those commands once more at the next start. */
-#define WATCHER_SAVE_DELAY_MS   200
+#define WATCHER_SAVE_DELAY_MS 200
 
 struct watcher_opts {
 	const char *mount;

@@ -210,9 +210,9 @@ Test(watch_cmd, placeholders_are_one_argument)
 	assertArgv(expand("snapctl set openstack {name}={value}", &V),
 		   (const char *[]){"snapctl", "set", "openstack",
 				    "feature.x=$(touch /tmp/pwned); x y", NULL});
-	assertArgv(expand("cmd {value} {path} {event}", &V),
-		   (const char *[]){"cmd", "$(touch /tmp/pwned); x y", "gates/feature.x", "modify",
-				    NULL});
+	assertArgv(
+	    expand("cmd {value} {path} {event}", &V),
+	    (const char *[]){"cmd", "$(touch /tmp/pwned); x y", "gates/feature.x", "modify", NULL});
 	/* an empty value is still one (empty) argument */
 	struct rules_vars empty = V;
 	empty.value = "";
