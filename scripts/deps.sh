@@ -7,5 +7,6 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	build-essential meson ninja-build pkg-config \
 	libfuse3-dev fuse3 libraft-dev libuv1-dev libsqlite3-dev libsystemd-dev libsodium-dev \
+	libinih-dev \
 	uthash-dev libcriterion-dev \
 	inotify-tools attr python3 iproute2 procps psmisc util-linux coreutils
