@@ -854,6 +854,16 @@ static int lease_release(const struct lease_args *a)
 		rv = -errno;
 	if (fd >= 0)
 		close(fd);
+	if (rv == 0) {
+		/* The release removes the file; once this returns, this node's
+		 * kernel has seen it go too. */
+		snprintf(path, sizeof(path), "%s/leases", a->mount);
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+	}
 	if (rv == 0 || rv == -ENOENT) {
 		if (a->json)
 			printf("{\"released\": true, \"name\": \"%s\", \"was_held\": %s}\n",
