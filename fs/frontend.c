@@ -134,19 +134,17 @@ struct fs {
 	struct fs_ref *refs;
 	struct fs_pending *pending;
 	struct notify *notify;
-	/* Work that waits until the replays queued before it have run:
-	 * orphans to drop (req NULL) and syncs to answer. */
+	/* Orphans to drop once the replays queued before them have run. */
 	struct fs_drop {
 		uint64_t ino, mark;
-		fuse_req_t req;
 	} *drops;
 	size_t n_drops, cap_drops;
 	uv_timer_t drop_timer;
 	int open_handles; /* closed one by one at unmount */
 };
 
-/* How often deferred orphan drops and syncs are looked at while some wait. */
-#define FS_DROP_CHECK_MS 2
+/* How often deferred orphan drops are looked at while some wait. */
+#define FS_DROP_CHECK_MS 20
 
 /* How to answer a request once its entry is applied. */
 enum fs_reply {
@@ -356,10 +354,6 @@ static void drop_timer_cb(uv_timer_t *t)
 			fs->drops[kept++] = d;
 			continue;
 		}
-		if (d.req != NULL) {
-			fuse_reply_err(d.req, 0);
-			continue;
-		}
 		r = ref_get(fs, d.ino, false);
 		if (r != NULL && (r->lookups > 0 || r->opens > 0))
 			r->orphan = true; /* a replay gave it to the kernel */
@@ -371,28 +365,24 @@ static void drop_timer_cb(uv_timer_t *t)
 		uv_timer_stop(&fs->drop_timer);
 }
 
-/* Drop the orphan @ino (or answer @req) once the replays queued so far
- * have run. */
-static int fs_after_replays(struct fs *fs, uint64_t ino, fuse_req_t req)
+/* Drop the orphan @ino once the replays queued so far have run. Never make
+ * a FUSE request wait for replays: the kernel may hold a lock the replay
+ * needs (fsync of a directory holds its inode lock; an invalidation in it
+ * waits for that lock). */
+static void fs_drop_later(struct fs *fs, uint64_t ino)
 {
 	if (fs->n_drops == fs->cap_drops) {
 		size_t cap = fs->cap_drops ? 2 * fs->cap_drops : 16;
 		struct fs_drop *grown = realloc(fs->drops, cap * sizeof(*grown));
 
 		if (grown == NULL)
-			return -ENOMEM;
+			return; /* dropped at the next start instead */
 		fs->drops = grown;
 		fs->cap_drops = cap;
 	}
-	fs->drops[fs->n_drops++] = (struct fs_drop){ino, notify_mark(fs->notify), req};
+	fs->drops[fs->n_drops++] = (struct fs_drop){ino, notify_mark(fs->notify)};
 	if (fs->n_drops == 1)
 		uv_timer_start(&fs->drop_timer, drop_timer_cb, FS_DROP_CHECK_MS, FS_DROP_CHECK_MS);
-	return 0;
-}
-
-static void fs_drop_later(struct fs *fs, uint64_t ino)
-{
-	fs_after_replays(fs, ino, NULL); /* if it fails: dropped at the next start */
 }
 
 static void ref_lookup(struct fs *fs, uint64_t ino)
@@ -1434,22 +1424,6 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		release_done(op, rv);
 }
 
-/* The barrier is through: this node has applied everything committed
- * before the sync. Answer once its kernel has seen it all too, so that
- * reads after fsync/`clusterfsctl sync` see every earlier change. */
-static void sync_done(void *arg, int64_t result)
-{
-	struct fs_op *op = arg;
-	struct fs *fs = op->fs;
-
-	fs->in_flight--;
-	if (result < 0 || fs->notify == NULL || notify_passed(fs->notify, notify_mark(fs->notify)))
-		fuse_reply_err(op->req, result < 0 ? (int)-result : 0);
-	else if (fs_after_replays(fs, 0, op->req) != 0)
-		fuse_reply_err(op->req, 0); /* out of memory: answer without waiting */
-	free(op);
-}
-
 static void fs_sync(fuse_req_t req)
 {
 	struct fs *fs = fuse_req_userdata(req);
@@ -1458,7 +1432,7 @@ static void fs_sync(fuse_req_t req)
 
 	if (op == NULL)
 		return;
-	rv = fs->log.barrier(fs->log.impl, sync_done, op);
+	rv = fs->log.barrier(fs->log.impl, fs_op_done, op);
 	if (rv != 0) {
 		fuse_reply_err(req, -rv);
 		free(op);
@@ -2461,13 +2435,8 @@ bool fs_idle(struct fs *fs)
 void fs_unmount(struct fs *fs)
 {
 	fs_stop_intake(fs);
-	/* Orphans still waiting are dropped at the next start; syncs still
-	 * waiting for replays are answered (no more will run). */
+	/* Orphans still waiting are dropped at the next start. */
 	uv_timer_stop(&fs->drop_timer);
-	for (size_t i = 0; i < fs->n_drops; i++)
-		if (fs->drops[i].req != NULL)
-			fuse_reply_err(fs->drops[i].req, 0);
-	fs->n_drops = 0;
 	notify_stop(fs->notify);
 	fs->notify = NULL;
 	fuse_session_unmount(fs->se);

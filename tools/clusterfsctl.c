@@ -53,6 +53,9 @@ enum {
  * of a lease file, seen through inotify, ends a pause at once). */
 #define LEASE_RETRY_MAX_MS 2000
 #define LEASE_RETRY_MIN_MS 50
+/* `lease release`: how long to wait for the file to leave this node's view. */
+#define LEASE_GONE_POLL_MS 5
+#define LEASE_GONE_POLLS 400
 /* Keep in step with fs/frontend.c. */
 #define XATTR_ACQUIRE "user.clusterfs.acquire"
 
@@ -855,13 +858,15 @@ static int lease_release(const struct lease_args *a)
 	if (fd >= 0)
 		close(fd);
 	if (rv == 0) {
-		/* The release removes the file; once this returns, this node's
-		 * kernel has seen it go too. */
-		snprintf(path, sizeof(path), "%s/leases", a->mount);
-		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			fsync(fd);
-			close(fd);
+		/* The release removes the file; its removal reaches this node's
+		 * kernel a moment later (replayed like a remote change): wait a
+		 * little for it, so that a script's next `ls` agrees. */
+		struct stat sb;
+
+		for (int i = 0; i < LEASE_GONE_POLLS && stat(path, &sb) == 0; i++) {
+			struct timespec ts = {0, LEASE_GONE_POLL_MS * 1000000L};
+
+			nanosleep(&ts, NULL);
 		}
 	}
 	if (rv == 0 || rv == -ENOENT) {

@@ -121,7 +121,22 @@ reader "$B" "$TEST_TMP/reader-b" &
 RB=$!
 reader "$C" "$TEST_TMP/reader-c" &
 RC=$!
-EXTRA_PIDS+=("$RB" "$RC")
+# fsync of routing/ on B meanwhile: it holds the directory's lock while the
+# node answers, and the replays of A's changes need that lock (an fsync
+# that waited for them deadlocked once)
+timeout 120 python3 - "$B/routing" "$STOP" >"$TEST_TMP/syncer" 2>&1 <<'PY' &
+import os, sys, time
+d, stop = sys.argv[1], sys.argv[2]
+n = 0
+while not os.path.exists(stop) and n < 100000:
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    os.fsync(fd)
+    os.close(fd)
+    n += 1
+print("fsyncs", n)
+PY
+RS=$!
+EXTRA_PIDS+=("$RB" "$RC" "$RS")
 for ((v = 1; v <= 120; v++)); do
 	mk_table "$v" "$A/routing/table.new"
 	mv "$A/routing/table.new" "$A/routing/table"
@@ -133,6 +148,8 @@ done
 touch "$STOP"
 wait "$RB" || fail "reader on B failed: $(tail -n 3 "$TEST_TMP/reader-b")"
 wait "$RC" || fail "reader on C failed: $(tail -n 3 "$TEST_TMP/reader-c")"
+wait "$RS" || fail "fsync of routing/ on B failed or hung: $(cat "$TEST_TMP/syncer")"
+say "B: $(cat "$TEST_TMP/syncer") during the cut-overs"
 for r in reader-b reader-c; do
 	sum=$(tail -n 1 "$TEST_TMP/$r")
 	say "$r: $sum"
