@@ -1318,7 +1318,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (h->typed) {
 		entry_init(fs, req, &e, ENTRY_WRITE);
 		e.ino = ino;
-		e.flags = ENTRY_F_REPLACE;
+		e.flags = ENTRY_F_REPLACE | ENTRY_F_TYPED;
 		e.data = h->raw;
 		e.data_len = (uint32_t)h->raw_len;
 		op->clear_trunc = h->trunc_pending;
@@ -1598,6 +1598,8 @@ static void lease_acquire_many(struct fs *fs, fuse_req_t req, const char *value,
 	struct fs_op *op;
 	struct entry e;
 
+	if (memchr(value, '\0', size) != NULL)
+		goto bad; /* NUL separates names in the entry */
 	while (i < size) {
 		size_t start;
 

@@ -85,12 +85,20 @@ static uint32_t ns_create_mode(uint64_t dir, uint32_t requested)
 	return dir == STORE_PEERS_INO ? 0600 : requested & 07777;
 }
 
+/* A lease is held by its name: mv or ln would move or copy a holding past
+ * the decision of ns_leases_decide. */
+static bool ns_names_held(uint64_t dir)
+{
+	return dir == STORE_LEASES_INO;
+}
+
 static const struct store_validator ns_store_validator = {
 	.is_typed = ns_typed,
 	.check_name = ns_check_name,
 	.check_content = ns_check_content,
 	.create_mode = ns_create_mode,
 	.expires = ns_expires,
+	.names_held = ns_names_held,
 };
 
 const struct store_validator *ns_validator(void)

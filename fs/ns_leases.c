@@ -237,6 +237,7 @@ int ns_leases_expires(const void *data, size_t len, int64_t *at_ns)
 
 	if (ns_leases_parse(data, len, &l) != 0 || !l.has_times)
 		return -ENOENT;
-	*at_ns = l.expires_ms * NS_MS;
+	/* (a time past 2262 does not fit: it never expires) */
+	*at_ns = l.expires_ms > INT64_MAX / NS_MS ? INT64_MAX : l.expires_ms * NS_MS;
 	return 0;
 }

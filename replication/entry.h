@@ -70,6 +70,7 @@ enum entry_op {
 #define ENTRY_F_APPEND 0x2  /* WRITE: ignore offset, append at apply time */
 #define ENTRY_F_REPLACE 0x4 /* WRITE: data becomes the whole content */
 #define ENTRY_F_EXCL 0x8    /* CREATE: fail with EEXIST if the name exists */
+#define ENTRY_F_TYPED 0x10  /* WRITE: a value for a typed file: ENOENT if it is gone */
 
 /* SETATTR valid bits (our own, stable on the wire). */
 #define ENTRY_SET_MODE 0x01

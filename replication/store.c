@@ -572,6 +572,13 @@ static bool typed(struct store *s, uint64_t dir)
 	return s->v != NULL && s->v->is_typed != NULL && s->v->is_typed(dir);
 }
 
+/* Are the names in @dir held by someone (leases), so that link and rename
+ * there would bypass the namespace's decision? */
+static bool names_held(struct store *s, uint64_t dir)
+{
+	return s->v != NULL && s->v->names_held != NULL && s->v->names_held(dir);
+}
+
 static int check_name(struct store *s, uint64_t dir, const char *name, size_t len, uint32_t mode)
 {
 	if (s->v == NULL || s->v->check_name == NULL)
@@ -785,6 +792,8 @@ static int apply_link(struct apply *ap)
 	if (typed(s, e->newparent) != typed(s, a.parent) ||
 	    (typed(s, a.parent) && a.parent != e->newparent))
 		return -EXDEV;
+	if (names_held(s, e->newparent))
+		return -EPERM;
 	rv = check_name(s, e->newparent, e->newname, e->newname_len, a.mode);
 	if (rv != 0)
 		return rv;
@@ -912,6 +921,8 @@ static int apply_rename(struct apply *ap)
 		return -EPERM;
 	if (!same_dir && (typed(s, e->parent) || typed(s, e->newparent)))
 		return -EXDEV;
+	if (names_held(s, e->parent))
+		return -EPERM;
 	rv = check_name(s, e->newparent, e->newname, e->newname_len, src.mode);
 	if (rv != 0)
 		return rv;
@@ -1121,6 +1132,12 @@ static int apply_write(struct apply *ap)
 	if (rv < 0)
 		return rv;
 	if (rv == 1) {
+		/* A value for a typed file that is gone (a lease released or
+		 * expired since the writer opened it) must not look accepted:
+		 * the namespace never saw it. The entry says so, not the row,
+		 * which some nodes may already have dropped. */
+		if (e->flags & ENTRY_F_TYPED)
+			return -ENOENT;
 		/* An orphan: refuse only what the entry alone shows too big. */
 		if (!(e->flags & ENTRY_F_APPEND) &&
 		    (e->offset > s->max_file || e->data_len > s->max_file - e->offset))
@@ -1444,7 +1461,7 @@ static int apply_multi(struct apply *ap)
 			rv = check_content(ap, e->parent, name, n, old != NULL ? old : "", old_len,
 					   &data, &len, &remove);
 		if (rv == 0 && remove)
-			rv = remove_name(ap, &a, name, n);
+			rv = -EINVAL; /* several at once are acquired or renewed only */
 		else if (rv == 0)
 			rv = set_content_checked(ap, &a, data, len, old, old_len);
 		free(old);

@@ -104,6 +104,9 @@ struct store_validator {
 	/* When content in @dir expires (leader's clock): 0 and *at_ns, or
 	 * -ENOENT if it does not. NULL: nothing expires. */
 	int (*expires)(uint64_t dir, const void *data, size_t len, int64_t *at_ns);
+	/* Are names in @dir held by someone (leases), so that rename and link
+	 * there are refused with EPERM? NULL: no. */
+	bool (*names_held)(uint64_t dir);
 };
 
 /* What an applied entry changed, for the front end's hooks. */

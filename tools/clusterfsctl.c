@@ -55,6 +55,8 @@ enum {
 #define LEASE_RETRY_MIN_MS 50
 /* `lease release`: how long to wait for the file to leave this node's view. */
 #define LEASE_GONE_POLL_MS 5
+/* The longest --timeout (a year): keeps the arithmetic in range. */
+#define LEASE_TIMEOUT_MAX_S 31536000.0
 #define LEASE_GONE_POLLS 400
 /* Keep in step with fs/frontend.c. */
 #define XATTR_ACQUIRE "user.clusterfs.acquire"
@@ -782,7 +784,8 @@ static int lease_try(const struct lease_args *a)
 static int lease_acquire(const struct lease_args *a)
 {
 	char dir[4096];
-	int64_t deadline = a->timeout_s >= 0 ? wall_ms() + (int64_t)(a->timeout_s * 1000) : -1;
+	/* (the deadline on the monotonic clock: a clock step must not move it) */
+	int64_t deadline = a->timeout_s >= 0 ? (int64_t)mono_ms() + (int64_t)(a->timeout_s * 1000) : -1;
 	int64_t backoff = LEASE_RETRY_MIN_MS;
 	int ifd = -1, rv;
 
@@ -799,10 +802,10 @@ static int lease_acquire(const struct lease_args *a)
 			break;
 		soonest = lease_report_busy(a, false);
 		pause = soonest >= 0 && soonest < backoff ? soonest + 1 : backoff;
-		if (deadline >= 0 && wall_ms() + pause > deadline) {
-			if (wall_ms() >= deadline)
+		if (deadline >= 0 && (int64_t)mono_ms() + pause > deadline) {
+			if ((int64_t)mono_ms() >= deadline)
 				break;
-			pause = deadline - wall_ms();
+			pause = deadline - (int64_t)mono_ms();
 		}
 		/* A lease file deleted or rewritten (released, expired) ends the
 		 * pause at once; no event is lost to a race: we retry anyway. */
@@ -937,7 +940,8 @@ static int cmd_lease(const char *mount, bool json, int argc, char **argv)
 			break;
 		case 't':
 			a.timeout_s = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg || a.timeout_s < 0) {
+			if (*end != '\0' || end == optarg || !(a.timeout_s >= 0) ||
+			    a.timeout_s > LEASE_TIMEOUT_MAX_S) {
 				fprintf(stderr, "clusterfsctl: --timeout needs seconds\n");
 				return EXIT_USAGE;
 			}
@@ -955,6 +959,29 @@ static int cmd_lease(const char *mount, bool json, int argc, char **argv)
 	if (a.holder == NULL || a.n == 0) {
 		fprintf(stderr, "clusterfsctl: lease %s needs NAME and --holder H\n", sub);
 		return EXIT_USAGE;
+	}
+	/* Refused here too, so that a NAME like ../routing/x never reaches a
+	 * path and a holder always fits a lease's content. */
+	for (int i = 0; i < a.n; i++) {
+		if (ns_leases_check_name(a.names[i], strlen(a.names[i])) != 0) {
+			fprintf(stderr, "clusterfsctl: '%s' is not a lease name (letters, digits, "
+					"'.', '-', '_', starting with a letter or digit)\n",
+				a.names[i]);
+			return EXIT_USAGE;
+		}
+	}
+	{
+		char probe[NS_LEASE_HOLDER_MAX + 32];
+		struct ns_lease l;
+		int n = snprintf(probe, sizeof(probe), "holder=%s ttl=1", a.holder);
+
+		if (n < 0 || (size_t)n >= sizeof(probe) ||
+		    ns_leases_parse(probe, (size_t)n, &l) != 0 || strcmp(l.holder, a.holder) != 0) {
+			fprintf(stderr, "clusterfsctl: '%s' is not a holder (1 to %d letters, digits "
+					"and '._:@/+-')\n",
+				a.holder, NS_LEASE_HOLDER_MAX);
+			return EXIT_USAGE;
+		}
 	}
 	if (strcmp(sub, "acquire") == 0) {
 		if (a.ttl < 0) {

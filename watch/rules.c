@@ -305,6 +305,14 @@ int rules_parse_cmd(const char *line, struct rules_cmd *out, const char **why)
 		rv = -EINVAL;
 		goto err;
 	}
+	/* The program itself never comes from a file's path or value. */
+	for (size_t i = 0; i < cmd.words[0].n_segs; i++) {
+		if (cmd.words[0].segs[i].ph != PH_NONE) {
+			*why = "the program (first word) may not contain a placeholder";
+			rv = -EINVAL;
+			goto err;
+		}
+	}
 	cmd.source = strdup(line);
 	if (cmd.source == NULL)
 		goto err;

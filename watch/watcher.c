@@ -775,6 +775,9 @@ static int leaseWrite(struct watcher *w, const struct lease *l, int64_t ttl_ms)
 
 static void leaseTick(struct watcher *w, struct lease *l, int64_t now)
 {
+	/* Held, but not renewed for a TTL: eligible() said no meanwhile, and
+	 * what it refused must be looked at again once the lease is renewed. */
+	bool lapsed = l->held == 1 && now - l->last_ok >= l->ttl_ms;
 	int rv = leaseWrite(w, l, l->ttl_ms);
 	int was = l->held;
 
@@ -782,6 +785,15 @@ static void leaseTick(struct watcher *w, struct lease *l, int64_t now)
 		l->held = 1;
 		l->last_ok = now;
 		l->next = now + l->ttl_ms / 3;
+		if (lapsed) {
+			log_info("lease %s: held again after a lapse", l->name);
+			eligibilityChanged(w, true);
+		}
+	} else if (rv == -ENOENT) {
+		/* released or expired between our open and our write: campaign
+		 * again at once */
+		l->held = 0;
+		l->next = now + WATCHER_LEASE_RETRY_MS;
 	} else if (rv == -EBUSY) {
 		l->held = 0;
 		/* The holder's lease file goes away at expiry or release (an

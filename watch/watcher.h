@@ -29,6 +29,8 @@
  * burst, none on the path from an event to its command), and at exit. A
  * crash in between runs those commands once more at the next start. */
 #define WATCHER_SAVE_DELAY_MS 200
+/* A lease file that vanished under our write: campaign again after this. */
+#define WATCHER_LEASE_RETRY_MS 50
 
 struct watcher_opts {
 	const char *mount;

@@ -138,8 +138,20 @@ assert_cmd_fails -s 2 ctl --mount "$A" lease acquire x --ttl 5
 assert_cmd_fails -s 2 ctl --mount "$A" lease acquire --holder a --ttl 5
 assert_cmd_fails -s 2 ctl --mount "$A" lease acquire x --holder a --ttl 5s
 assert_cmd_fails -s 2 ctl --mount "$A" lease grab x --holder a
-assert_cmd_fails -s 1 -e 'Invalid argument' ctl --mount "$A" lease acquire 'bad/name' --holder a --ttl 5
-assert_cmd_fails -s 1 -e 'Invalid argument' ctl --mount "$A" lease acquire ok 'bad name' --holder a --ttl 5
+assert_cmd_fails -s 2 -e 'not a lease name' ctl --mount "$A" lease acquire 'bad/name' --holder a --ttl 5
+assert_cmd_fails -s 2 -e 'not a lease name' ctl --mount "$A" lease acquire ok 'bad name' --holder a --ttl 5
+assert_cmd_fails -s 2 -e 'not a lease name' ctl --mount "$A" lease release ../routing/current --holder a
+assert_cmd_fails -s 2 -e 'not a holder' ctl --mount "$A" lease acquire ok --holder "$(printf 'h%.0s' {1..200})" --ttl 5
+assert_cmd_fails -s 2 ctl --mount "$A" lease acquire ok --holder a --ttl 5 --wait --timeout nan
+assert_fails_with EINVAL setxattr "$A/leases" user.clusterfs.acquire 'holder=a ttl=0 names=q'
+say "mv and ln inside leases/ would bypass the holder check: EPERM"
+echo 'holder=one ttl=60' >"$A/leases/mine"
+echo 'holder=two ttl=60' >"$A/leases/theirs"
+assert_fails_with EPERM rename "$A/leases/mine" "$A/leases/theirs"
+assert_fails_with EPERM rename "$A/leases/mine" "$A/leases/fresh-name"
+assert_fails_with EPERM link "$A/leases/mine" "$A/leases/copy"
+assert_eq two "$(lease_field "$A" theirs holder)" "holder of theirs after mv attempts"
+rm "$A/leases/mine" "$A/leases/theirs"
 iw_sync n3
 assert_not_exists "$C/leases/ok"
 assert_fails_with EINVAL setxattr "$A/routing" user.clusterfs.acquire 'holder=a ttl=5 names=q'

@@ -415,3 +415,32 @@ Test(lease_store, multi_is_all_or_nothing)
 	unchanged(before, "refused multi-leases changed nothing");
 	free(before);
 }
+
+Test(lease_store, no_way_around_the_decision)
+{
+	char buf[256], *before;
+
+	at(h_create(STORE_LEASES_INO, 5000, S_IFREG | 0644, "mine", "holder=a ttl=10", 15), T0);
+	at(h_create(STORE_LEASES_INO, 5001, S_IFREG | 0644, "theirs", "holder=b ttl=10", 15), T0);
+	before = h_dump(t.s);
+	cr_assert_eq(at(h_rename(STORE_LEASES_INO, "mine", STORE_LEASES_INO, "theirs", 0), T0 + SEC),
+		     -EPERM, "mv over another holder's lease");
+	cr_assert_eq(at(h_rename(STORE_LEASES_INO, "mine", STORE_LEASES_INO, "new", 0), T0 + SEC),
+		     -EPERM);
+	cr_assert_eq(at(h_link(5000, STORE_LEASES_INO, "copy"), T0 + SEC), -EPERM);
+	cr_assert_eq(at(multi(6000, "holder=a ttl=0", "mine", buf), T0 + SEC), -EINVAL,
+		     "a multi-lease release");
+	unchanged(before, "mv, ln and a multi release changed nothing");
+	free(before);
+
+	/* a value for a lease that went (released, expired) since the writer
+	 * opened it is refused, whether this node still has the orphan row */
+	struct entry w = lease_write(5000, "holder=c ttl=10");
+	w.flags |= ENTRY_F_TYPED;
+	at(lease_write(5000, "holder=a ttl=0"), T0 + 2 * SEC);
+	cr_assert(t.ch.removed);
+	cr_assert_eq(at(w, T0 + 3 * SEC), -ENOENT, "write to the released lease's orphan");
+	store_drop_orphan(t.s, 5000);
+	cr_assert_eq(at(w, T0 + 3 * SEC), -ENOENT, "same once the orphan row is gone");
+	cr_assert(!exists("mine"));
+}

@@ -120,6 +120,9 @@ Test(watch_rules, errors)
 	parseFails("[rule a b]\nmatch=x\nrun=true\n", "bad rule name 'a b'");
 	parseFails("[rule a]\nmatch=x\nmatch=y\nrun=true\n", "'match' is set twice");
 	parseFails("[rule a]\nmatch=x\nrun=echo {vaule}\n", "unknown placeholder");
+	parseFails("[rule a]\nmatch=x\nrun={value} x\n", "first word");
+	parseFails("[rule a]\nmatch=x\nrun=/usr/bin/{name}\n", "first word");
+	parseFails("[rule a]\nmatch=x\nrun=echo\non-delete={path}\n", "first word");
 	parseFails("[rule a]\nmatch=x\nrun=echo 'open\n", "single quote is not closed");
 	parseFails("[rule a]\nmatch=x\nrun=\n", "the command is empty");
 	parseFails("[rule a]\nmatch=x\nrun=true\ndebounce=5\n", "bad debounce '5'");
@@ -233,8 +236,8 @@ Test(watch_cmd, quoting)
 	assertArgv(expand("echo \"a\\\"b\\\\c\\d\" 'it''s'", &V),
 		   (const char *[]){"echo", "a\"b\\c\\d", "its", NULL});
 	assertArgv(expand("jq {} {.a}", &V), (const char *[]){"jq", "{}", "{.a}", NULL});
-	assertArgv(expand("p={path}:n={name}", &V),
-		   (const char *[]){"p=gates/feature.x:n=feature.x", NULL});
+	assertArgv(expand("cmd p={path}:n={name}", &V),
+		   (const char *[]){"cmd", "p=gates/feature.x:n=feature.x", NULL});
 }
 
 Test(watch_cmd, errors)
