@@ -57,6 +57,7 @@ struct notify {
 	pthread_cond_t cond;
 	struct notify_item *head, *tail;
 	uint64_t queued, done; /* sequence numbers of items (notify_mark) */
+	int64_t busy_queued_ns; /* when the item being worked on was queued */
 	bool stop;
 	bool busy;		 /* inside a kernel call */
 	pid_t child;		 /* the replay process, as FUSE requests carry it */
@@ -223,6 +224,8 @@ static void *notify_main(void *arg)
 				nt->tail = NULL;
 		}
 		nt->busy = it != NULL;
+		if (it != NULL)
+			nt->busy_queued_ns = it->queued_ns;
 		pthread_mutex_unlock(&nt->lock);
 		if (it == NULL)
 			return NULL; /* stopping */
@@ -489,7 +492,12 @@ void notify_backlog(struct notify *nt, uint64_t *items, double *oldest_s)
 {
 	pthread_mutex_lock(&nt->lock);
 	*items = nt->queued - nt->done;
-	*oldest_s = nt->head != NULL ? (double)(mono_ns() - nt->head->queued_ns) / 1e9 : 0;
+	if (nt->busy)
+		*oldest_s = (double)(mono_ns() - nt->busy_queued_ns) / 1e9;
+	else if (nt->head != NULL)
+		*oldest_s = (double)(mono_ns() - nt->head->queued_ns) / 1e9;
+	else
+		*oldest_s = 0;
 	pthread_mutex_unlock(&nt->lock);
 }
 

@@ -281,12 +281,15 @@ static int render_metrics(void *arg, char *buf, size_t cap)
 		    "clusterfs_commit_latency_seconds_count %llu\n",
 		m.latency_sum_s, (unsigned long long)m.latency_count);
 	metric(&o, "lease_expirations_total", "counter",
-	       "Lease expiries this node committed as leader.", (double)m.expirations);
+	       "Lease removals this node proposed as leader once their time had passed (a "
+	       "renewal that wins the race makes one a no-op).",
+	       (double)m.expirations);
 	metric(&o, "replay_backlog", "gauge",
 	       "Changes from other nodes applied but not yet shown to this node's kernel.",
 	       (double)backlog);
 	metric(&o, "replay_lag_seconds", "gauge",
-	       "How long the oldest of them has waited (0 when none waits).", oldest);
+	       "How long the oldest of them (the one being replayed, if any) has waited.",
+	       oldest);
 	metric(&o, "store_bytes", "gauge", "Bytes of file content in the store.",
 	       (double)ss.bytes);
 	metric(&o, "store_max_bytes", "gauge", "The store's size limit.", (double)ss.max_bytes);

@@ -408,6 +408,12 @@ static void mountPoll(struct watcher *w, int64_t now)
 	bool up = mountCheck(w, &dev);
 
 	w->next_mount_check = now + WATCHER_MOUNT_CHECK_MS;
+	if (w->ifd < 0) {
+		/* mountLost could not get a new instance: try again */
+		w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (w->ifd < 0)
+			log_error("inotify_init1: %s (will retry)", strerror(errno));
+	}
 	if (w->mounted && (!up || dev != w->mount_dev))
 		mountLost(w, up ? "mounted again" : "not mounted or not answering");
 	if (!w->mounted && up && w->ifd >= 0) {
