@@ -143,7 +143,10 @@ assert_cmd_fails -s 2 -e 'not a lease name' ctl --mount "$A" lease acquire ok 'b
 assert_cmd_fails -s 2 -e 'not a lease name' ctl --mount "$A" lease release ../routing/current --holder a
 assert_cmd_fails -s 2 -e 'not a holder' ctl --mount "$A" lease acquire ok --holder "$(printf 'h%.0s' {1..200})" --ttl 5
 assert_cmd_fails -s 2 ctl --mount "$A" lease acquire ok --holder a --ttl 5 --wait --timeout nan
-assert_fails_with EINVAL setxattr "$A/leases" user.clusterfs.acquire 'holder=a ttl=0 names=q'
+assert_fails_with EINVAL setxattr "$A/leases" user.clusterfs.acquire 'holder=alice ttl=0 names=x'
+assert_eq alice "$(lease_field "$A" x holder)" "x after a refused multi-lease release"
+assert_fails_with EINVAL setxattr "$A/leases" user.clusterfs.acquire $'holder=a ttl=5 names=q\x01'
+assert_fails_with ENOENT setxattr "$A/leases" user.clusterfs.acquire 'holder=a ttl=0 names=q'
 say "mv and ln inside leases/ would bypass the holder check: EPERM"
 echo 'holder=one ttl=60' >"$A/leases/mine"
 echo 'holder=two ttl=60' >"$A/leases/theirs"
