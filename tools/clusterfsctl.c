@@ -231,14 +231,15 @@ static int cmd_wait(const char *mount, bool json, double timeout_s)
 	return EXIT_UNAVAILABLE;
 }
 
-/* Read MOUNT/.cluster/NAME into buf. 0 or -errno. */
-static int read_cluster_file(const char *mount, const char *name, char *buf, size_t cap)
+/* Read MOUNT/DIR/NAME into buf (NUL-terminated): its length, or -errno. */
+static int read_mount_file(const char *mount, const char *dir, const char *name, char *buf,
+			   size_t cap)
 {
 	char path[4096];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/.cluster/%s", mount, name);
+	snprintf(path, sizeof(path), "%s/%s/%s", mount, dir, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -247,7 +248,15 @@ static int read_cluster_file(const char *mount, const char *name, char *buf, siz
 	if (n < 0)
 		return -errno;
 	buf[n] = '\0';
-	return 0;
+	return (int)n;
+}
+
+/* Read MOUNT/.cluster/NAME into buf. 0 or -errno. */
+static int read_cluster_file(const char *mount, const char *name, char *buf, size_t cap)
+{
+	int n = read_mount_file(mount, ".cluster", name, buf, cap);
+
+	return n < 0 ? n : 0;
 }
 
 static int cmd_members(const char *mount, bool json)
@@ -666,18 +675,11 @@ static int64_t wall_ms(void)
 /* The lease file's parsed content. 0, -ENOENT or -errno. */
 static int lease_read(const char *mount, const char *name, struct ns_lease *l)
 {
-	char path[4096], text[1024];
-	ssize_t n;
-	int fd;
+	char text[1024];
+	int n = read_mount_file(mount, "leases", name, text, sizeof(text));
 
-	snprintf(path, sizeof(path), "%s/leases/%s", mount, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
 	if (n < 0)
-		return -errno;
+		return n;
 	return ns_leases_parse(text, (size_t)n, l) == 0 && l->has_times ? 0 : -EPROTO;
 }
 
