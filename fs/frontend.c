@@ -2099,17 +2099,35 @@ static void replay_remote(struct fs *fs, const struct entry *e, const struct sto
 	free(r);
 }
 
+/* The directories still to walk in fs_restored (breadth first: the store
+ * has one statement per query, so a walk may not nest store_readdir). */
+struct inval_walk {
+	struct fs *fs;
+	uint64_t dir;
+	uint64_t *todo;
+	size_t n, cap;
+	bool oom;
+};
+
 static int invalidate_dirent(void *arg, const char *name, size_t len, uint64_t ino, uint32_t mode)
 {
-	struct fs *fs = ((void **)arg)[0];
-	uint64_t dir = *(uint64_t *)((void **)arg)[1];
+	struct inval_walk *w = arg;
 
-	notify_entry(fs->notify, dir, name, len);
-	notify_inode(fs->notify, ino);
+	notify_entry(w->fs->notify, w->dir, name, len);
+	notify_inode(w->fs->notify, ino);
 	if (S_ISDIR(mode)) {
-		void *sub[2] = {fs, &ino};
+		if (w->n == w->cap) {
+			size_t cap = w->cap ? 2 * w->cap : 64;
+			uint64_t *grown = realloc(w->todo, cap * sizeof(*grown));
 
-		store_readdir(fs->store, ino, invalidate_dirent, sub);
+			if (grown == NULL) {
+				w->oom = true; /* the rest expires with the cache timeout */
+				return 0;
+			}
+			w->todo = grown;
+			w->cap = cap;
+		}
+		w->todo[w->n++] = ino;
 	}
 	return 0;
 }
@@ -2117,8 +2135,8 @@ static int invalidate_dirent(void *arg, const char *name, size_t len, uint64_t i
 void fs_restored(void *arg)
 {
 	struct fs *fs = arg;
-	uint64_t root = STORE_ROOT_INO;
-	void *ctx[2] = {fs, &root};
+	struct inval_walk w = {.fs = fs};
+	size_t next = 0;
 
 	if (fs == NULL)
 		return;
@@ -2126,7 +2144,16 @@ void fs_restored(void *arg)
 	 * attribute we know of. (Names it removed expire with the cache
 	 * timeout.) */
 	notify_inode(fs->notify, STORE_ROOT_INO);
-	store_readdir(fs->store, STORE_ROOT_INO, invalidate_dirent, ctx);
+	w.dir = STORE_ROOT_INO;
+	store_readdir(fs->store, STORE_ROOT_INO, invalidate_dirent, &w);
+	while (next < w.n) {
+		w.dir = w.todo[next++];
+		store_readdir(fs->store, w.dir, invalidate_dirent, &w);
+	}
+	if (w.oom)
+		log_warn("after a snapshot: out of memory; some cached names expire with the "
+			 "cache timeout instead");
+	free(w.todo);
 }
 
 /* A name that went without an unlink (a lease released by a write, or

@@ -329,6 +329,10 @@ static void node_closed(void *arg)
 {
 	struct daemon *d = arg;
 
+	/* Only now: closing the node answered every request still waiting,
+	 * and those answers go through the front end. */
+	fs_unmount(d->fs);
+	d->fs = NULL;
 	uv_close((uv_handle_t *)&d->sigterm, handle_closed);
 	uv_close((uv_handle_t *)&d->sigint, handle_closed);
 	uv_close((uv_handle_t *)&d->drain, handle_closed);
@@ -346,8 +350,7 @@ static void drain_cb(uv_timer_t *t)
 			 fs_in_flight(d->fs));
 	node_set_applied_hook(d->node, NULL, NULL);
 	node_set_restored_hook(d->node, NULL, NULL);
-	fs_unmount(d->fs);
-	d->fs = NULL;
+	fs_stop_intake(d->fs);
 	node_close(d->node, node_closed, d);
 }
 

@@ -795,8 +795,9 @@ static void leaseTick(struct watcher *w, struct lease *l, int64_t now)
 			log_info("lease %s: held again after a lapse", l->name);
 			eligibilityChanged(w, true);
 		}
-	} else if (rv == -ENOENT) {
-		/* released or expired between our open and our write: campaign
+	} else if (rv == -ENOENT || rv == -EEXIST) {
+		/* released or expired between our open and our write, or another
+		 * node created it between our lookup and our create: campaign
 		 * again at once */
 		l->held = 0;
 		l->next = now + WATCHER_LEASE_RETRY_MS;
