@@ -134,17 +134,20 @@ struct fs {
 	struct fs_ref *refs;
 	struct fs_pending *pending;
 	struct notify *notify;
-	/* Orphans to drop once the replays queued before them have run. */
+	/* Work that waits until the replays queued before it have run:
+	 * orphans to drop, and syncs through a .cluster/ file to answer
+	 * (req != NULL; see fs_fsync). */
 	struct fs_drop {
 		uint64_t ino, mark;
+		fuse_req_t req;
 	} *drops;
 	size_t n_drops, cap_drops;
 	uv_timer_t drop_timer;
 	int open_handles; /* closed one by one at unmount */
 };
 
-/* How often deferred orphan drops are looked at while some wait. */
-#define FS_DROP_CHECK_MS 20
+/* How often deferred work is looked at while some waits. */
+#define FS_DROP_CHECK_MS 2
 
 /* How to answer a request once its entry is applied. */
 enum fs_reply {
@@ -354,6 +357,10 @@ static void drop_timer_cb(uv_timer_t *t)
 			fs->drops[kept++] = d;
 			continue;
 		}
+		if (d.req != NULL) {
+			fuse_reply_err(d.req, 0);
+			continue;
+		}
 		r = ref_get(fs, d.ino, false);
 		if (r != NULL && (r->lookups > 0 || r->opens > 0))
 			r->orphan = true; /* a replay gave it to the kernel */
@@ -365,24 +372,31 @@ static void drop_timer_cb(uv_timer_t *t)
 		uv_timer_stop(&fs->drop_timer);
 }
 
-/* Drop the orphan @ino once the replays queued so far have run. Never make
- * a FUSE request wait for replays: the kernel may hold a lock the replay
- * needs (fsync of a directory holds its inode lock; an invalidation in it
- * waits for that lock). */
-static void fs_drop_later(struct fs *fs, uint64_t ino)
+/* Drop the orphan @ino, or answer @req, once the replays queued so far
+ * have run. A request may wait for replays only if the kernel holds no lock
+ * a replay or an invalidation may need: fsync of a directory holds its
+ * inode lock, and an invalidation of a name in it waits for that lock (a
+ * deadlock, seen); the files of .cluster/ are never replayed. */
+static int fs_after_replays(struct fs *fs, uint64_t ino, fuse_req_t req)
 {
 	if (fs->n_drops == fs->cap_drops) {
 		size_t cap = fs->cap_drops ? 2 * fs->cap_drops : 16;
 		struct fs_drop *grown = realloc(fs->drops, cap * sizeof(*grown));
 
 		if (grown == NULL)
-			return; /* dropped at the next start instead */
+			return -ENOMEM;
 		fs->drops = grown;
 		fs->cap_drops = cap;
 	}
-	fs->drops[fs->n_drops++] = (struct fs_drop){ino, notify_mark(fs->notify)};
+	fs->drops[fs->n_drops++] = (struct fs_drop){ino, notify_mark(fs->notify), req};
 	if (fs->n_drops == 1)
 		uv_timer_start(&fs->drop_timer, drop_timer_cb, FS_DROP_CHECK_MS, FS_DROP_CHECK_MS);
+	return 0;
+}
+
+static void fs_drop_later(struct fs *fs, uint64_t ino)
+{
+	fs_after_replays(fs, ino, NULL); /* if it fails: dropped at the next start */
 }
 
 static void ref_lookup(struct fs *fs, uint64_t ino)
@@ -1441,12 +1455,45 @@ static void fs_sync(fuse_req_t req)
 	fs->in_flight++;
 }
 
+/* fsync of a .cluster/ file, after its barrier: answer once this node's
+ * kernel has also seen every change applied so far (invalidations and
+ * replays queued before now have run), so that nothing a reader then looks
+ * at is older than the sync point (`clusterfsctl sync`). */
+static void sync_kernel_done(void *arg, int64_t result)
+{
+	struct fs_op *op = arg;
+	struct fs *fs = op->fs;
+
+	fs->in_flight--;
+	if (result < 0 || fs->notify == NULL || notify_passed(fs->notify, notify_mark(fs->notify)))
+		fuse_reply_err(op->req, result < 0 ? (int)-result : 0);
+	else if (fs_after_replays(fs, 0, op->req) != 0)
+		fuse_reply_err(op->req, 0); /* out of memory: do not wait */
+	free(op);
+}
+
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	(void)ino;
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_op *op;
+	int rv;
+
 	(void)datasync;
 	(void)fi;
-	fs_sync(req);
+	if (!is_plug_ino(ino)) {
+		fs_sync(req);
+		return;
+	}
+	op = op_new(fs, req, REPLY_ERR0);
+	if (op == NULL)
+		return;
+	rv = fs->log.barrier(fs->log.impl, sync_kernel_done, op);
+	if (rv != 0) {
+		fuse_reply_err(req, -rv);
+		free(op);
+		return;
+	}
+	fs->in_flight++;
 }
 
 /* --- directories ---------------------------------------------------------------- */
@@ -2464,8 +2511,13 @@ bool fs_idle(struct fs *fs)
 void fs_unmount(struct fs *fs)
 {
 	fs_stop_intake(fs);
-	/* Orphans still waiting are dropped at the next start. */
+	/* Orphans still waiting are dropped at the next start; syncs still
+	 * waiting are answered (no replay will run any more). */
 	uv_timer_stop(&fs->drop_timer);
+	for (size_t i = 0; i < fs->n_drops; i++)
+		if (fs->drops[i].req != NULL)
+			fuse_reply_err(fs->drops[i].req, 0);
+	fs->n_drops = 0;
 	notify_stop(fs->notify);
 	fs->notify = NULL;
 	fuse_session_unmount(fs->se);

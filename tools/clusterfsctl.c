@@ -312,19 +312,24 @@ static int cmd_join_token(const char *mount)
 
 static int cmd_sync(const char *mount)
 {
-	int fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char path[4096];
+	int fd, err;
 
-	/* fsync of a directory is a barrier through the leader (DESIGN §3). */
-	if (fd < 0 || fsync(fd) != 0) {
-		int err = errno;
-
-		fprintf(stderr, "clusterfsctl: sync through %s failed: %s\n", mount, strerror(err));
-		if (fd >= 0)
-			close(fd);
-		return fd < 0 ? EXIT_UNAVAILABLE : exit_for(err);
+	/* fsync is a barrier through the leader (DESIGN §3); on a .cluster/
+	 * file it also waits until this node's kernel caches have caught up
+	 * with everything applied (see fs_fsync), so what we read next is at
+	 * least as new as the sync point. */
+	snprintf(path, sizeof(path), "%s/.cluster/status", mount);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fsync(fd) == 0) {
+		close(fd);
+		return 0;
 	}
-	close(fd);
-	return 0;
+	err = errno;
+	fprintf(stderr, "clusterfsctl: sync through %s failed: %s\n", mount, strerror(err));
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? EXIT_UNAVAILABLE : exit_for(err);
 }
 
 /* `remove`: ask the leader over the node protocol, authenticated with the

@@ -262,6 +262,28 @@ echo still-works >"$MF2/after-refusal"
 on_all assert_file_content MOUNT/after-refusal $'still-works\n'
 wait_same_tree "${ALL[@]}"
 
+say "clusterfsctl sync: afterwards this node's kernel shows nothing older (names cached just before)"
+mkdir "$ML/fresh"
+NAMES=$(printf 'l%d,' {1..60})
+for ((i = 1; i <= 30; i++)); do
+	echo "old $i" >"$ML/fresh/gone"
+	echo "old $i" >"$ML/fresh/swapped"
+	node_sync "$F2"
+	# the follower's kernel caches both names and their attributes
+	[ "$(cat "$MF2/fresh/swapped")" = "old $i" ] || fail "round $i: swapped before: $(cat "$MF2/fresh/swapped")"
+	stat "$MF2/fresh/gone" >/dev/null || fail "round $i: gone is not there before its removal"
+	# one entry that is 60 replays on every other node: the changes below
+	# reach the follower's kernel behind them
+	setfattr -n user.clusterfs.acquire -v "holder=h ttl=600 names=${NAMES%,}" "$ML/leases"
+	rm "$ML/fresh/gone"
+	echo "new $i" >"$ML/fresh/swapped.tmp"
+	mv "$ML/fresh/swapped.tmp" "$ML/fresh/swapped"
+	node_sync "$F2"
+	[ ! -e "$MF2/fresh/gone" ] || fail "round $i: a removed name still shows on $F2 right after clusterfsctl sync"
+	got=$(cat "$MF2/fresh/swapped")
+	[ "$got" = "new $i" ] || fail "round $i: $F2 read '$got' right after clusterfsctl sync, expected 'new $i'"
+done
+
 for n in "${ALL[@]}"; do
 	node_stop "$n"
 done
