@@ -445,12 +445,31 @@ static void reply_entry_of(struct fs *fs, fuse_req_t req, const struct store_att
 		ref_lookup(fs, a->ino);
 }
 
+static bool replaying(struct fs *fs, fuse_req_t req);
+static void replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen,
+			struct store_attr *a);
+
 static void reply_attr_of(struct fs *fs, fuse_req_t req, uint64_t ino, bool trunc)
 {
 	struct store_attr a;
 	struct stat st;
 	int rv = fs_getattr_any(fs, ino, &a);
 
+	/* The replay walks paths as they were before its change; a directory
+	 * on them may already be gone from the store (apply runs ahead), but
+	 * the kernel checks permissions on it and must not be told ENOENT:
+	 * the replay would fail and its event be lost. */
+	if (rv == -ENOENT && fs->notify != NULL && replaying(fs, req)) {
+		uint64_t gen = 0;
+		uint32_t mode;
+
+		if (notify_replay_knows(fs->notify, ino, &mode, &gen)) {
+			replay_attr(fs, ino, mode, gen, &a);
+			attr_to_stat(&a, &st);
+			fuse_reply_attr(req, &st, 0);
+			return;
+		}
+	}
 	if (rv != 0) {
 		fuse_reply_err(req, -rv);
 		return;

@@ -417,6 +417,35 @@ int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, u
 	return answer;
 }
 
+bool notify_replay_knows(struct notify *nt, uint64_t ino, uint32_t *mode, uint64_t *gen)
+{
+	const struct replay *r;
+	bool found = false;
+
+	pthread_mutex_lock(&nt->lock);
+	r = nt->current;
+	if (r != NULL && ino != 0) {
+		if (r->ino == ino) {
+			*mode = r->ino_mode;
+			*gen = r->ino_gen;
+			found = true;
+		} else if (r->replaced == ino) {
+			*mode = r->replaced_mode;
+			*gen = r->replaced_gen;
+			found = true;
+		}
+		for (int i = 0; !found && i < r->chain_n; i++) {
+			if (r->chain[i].ino == ino) {
+				*mode = S_IFDIR | 0755;
+				*gen = r->chain[i].gen;
+				found = true;
+			}
+		}
+	}
+	pthread_mutex_unlock(&nt->lock);
+	return found;
+}
+
 bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode, uint64_t *gen)
 {
 	bool found = false;

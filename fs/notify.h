@@ -94,6 +94,12 @@ bool notify_replaying(struct notify *nt, pid_t pid);
  * no opinion (the store answers). */
 int notify_replay_lookup(struct notify *nt, uint64_t parent, const char *name, uint64_t *ino,
 			 uint32_t *mode, uint64_t *gen);
+/* Does the replay under way know @ino (an object it changes, or a
+ * directory on its paths), as it was before its change? For the attributes
+ * of objects that later entries, applied ahead of the replay, already
+ * removed from the store: the kernel still needs them to walk the path. */
+bool notify_replay_knows(struct notify *nt, uint64_t ino, uint32_t *mode, uint64_t *gen);
+
 /* The object the replay creates (create, mkdir, symlink, link). */
 bool notify_replay_object(struct notify *nt, uint64_t *ino, uint32_t *mode, uint64_t *gen);
 

@@ -170,10 +170,17 @@ struct node {
 	void *restored_arg;
 
 	/* Nudging followers to learn a commit (see node_nudge). */
-	struct raft_barrier nudge;
-	bool nudge_pending;
-	uint64_t nudge_sent;   /* applied index when the barrier was issued */
-	uint64_t nudge_wanted; /* applied index of the last forwarded entry */
+	bool nudge_wanted;
+	int (*io_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+			raft_io_recv_cb recv); /* raft_uv's */
+	raft_io_tick_cb raft_tick;	       /* raft's tick, captured at start */
+	raft_io_recv_cb raft_recv;	       /* raft's receive callback */
+	/* The commit index each follower is known to have been able to apply
+	 * (node_io_recv). */
+	struct {
+		raft_id id;
+		raft_index told;
+	} nudged[NODE_NUDGE_PEERS];
 
 	struct node_metrics metrics;
 	uint64_t metrics_leader; /* the leader last seen, for leader_changes */
@@ -927,9 +934,12 @@ static void node_check_applied(struct node *n)
 	}
 }
 
+static void node_nudge_now(struct node *n);
+
 static void check_cb(uv_check_t *c)
 {
 	node_check_applied(c->data);
+	node_nudge_now(c->data);
 }
 
 /* --- the connection to the leader (follower side) --------------------------------- */
@@ -1056,35 +1066,87 @@ static void serve_reply(struct serve *s, int64_t status, uint64_t value, const c
 static void node_nudge(struct node *n);
 static unsigned count_role(struct node *n, int role);
 
-static void nudge_cb(struct raft_barrier *req, int status)
-{
-	struct node *n = req->data;
-
-	(void)status;
-	n->nudge_pending = false;
-	if (n->nudge_wanted > n->nudge_sent)
-		node_nudge(n);
-}
-
 /* Followers learn that an entry is committed only from the leader's next
  * AppendEntries — a heartbeat away (raft 0.15 does not send one when the
  * commit index moves). That delays both a follower waiting to apply its own
  * forwarded write and every other node's view (and inotify events) of the
- * leader's writes. A barrier entry makes the leader send one at once,
- * carrying the new commit index. One barrier covers every entry committed
- * before it is sent; entries committed meanwhile get another. */
+ * leader's writes. So after a commit the leader runs raft's tick once more,
+ * at the end of this loop iteration, with a heartbeat timeout of zero: every
+ * follower gets an empty AppendEntries carrying the new commit index at
+ * once, and applies without writing anything. (A barrier entry did the same
+ * at the price of a disk write on every node before the follower could
+ * apply, and of a queued log write ahead of the leader's next entry.) */
 static void node_nudge(struct node *n)
 {
 	if (n->closing || raft_state(&n->raft) != RAFT_LEADER ||
 	    count_role(n, RAFT_VOTER) + count_role(n, RAFT_STANDBY) < 2)
 		return;
-	n->nudge_wanted = raft_last_applied(&n->raft);
-	if (n->nudge_pending)
+	n->nudge_wanted = true;
+}
+
+static void node_nudge_now(struct node *n)
+{
+	if (!n->nudge_wanted)
 		return;
-	n->nudge.data = n;
-	n->nudge_sent = n->nudge_wanted;
-	if (raft_barrier(&n->raft, &n->nudge, nudge_cb) == 0)
-		n->nudge_pending = true;
+	n->nudge_wanted = false;
+	if (n->closing || n->raft_tick == NULL || !n->raft_started ||
+	    raft_state(&n->raft) != RAFT_LEADER)
+		return;
+	raft_set_heartbeat_timeout(&n->raft, 0);
+	n->raft_tick(&n->io);
+	raft_set_heartbeat_timeout(&n->raft, n->cfg.heartbeat_ms);
+}
+
+static struct node *node_of_io(struct raft_io *io)
+{
+	return (struct node *)((char *)io - offsetof(struct node, io));
+}
+
+/* Every message to raft passes here. A follower that acknowledges an entry
+ * the leader had already committed (the slower of two followers) stored it
+ * too late for the heartbeat that carried the commit index: it can apply it
+ * only at the next AppendEntries. So when an acknowledgement shows that a
+ * follower holds committed entries it has not been told about, nudge again;
+ * the acknowledgements of heartbeats tell nothing new and nudge nothing. */
+static void node_io_recv(struct raft_io *io, struct raft_message *m)
+{
+	struct node *n = node_of_io(io);
+	raft_index stored = 0, upto;
+	raft_id from = m->server_id;
+	int i, free_slot = -1;
+
+	if (m->type == RAFT_IO_APPEND_ENTRIES_RESULT && m->append_entries_result.rejected == 0)
+		stored = m->append_entries_result.last_log_index;
+	n->raft_recv(io, m);
+	if (stored == 0 || n->closing || raft_state(&n->raft) != RAFT_LEADER)
+		return;
+	upto = stored < n->raft.commit_index ? stored : n->raft.commit_index;
+	for (i = 0; i < NODE_NUDGE_PEERS && n->nudged[i].id != from; i++)
+		if (n->nudged[i].id == 0 && free_slot < 0)
+			free_slot = i;
+	if (i == NODE_NUDGE_PEERS) {
+		if (free_slot < 0)
+			return; /* more peers than slots: they wait for a heartbeat */
+		i = free_slot;
+		n->nudged[i].id = from;
+		n->nudged[i].told = 0;
+	}
+	if (upto > n->nudged[i].told) {
+		n->nudged[i].told = upto;
+		node_nudge(n);
+	}
+}
+
+/* raft_uv's start, with raft's tick kept for node_nudge_now and its
+ * receive callback wrapped by node_io_recv. */
+static int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+			 raft_io_recv_cb recv)
+{
+	struct node *n = node_of_io(io);
+
+	n->raft_tick = tick;
+	n->raft_recv = recv;
+	return n->io_start(io, msecs, tick, node_io_recv);
 }
 
 static void serve_apply_cb(struct raft_apply *req, int status, void *result)
@@ -1912,6 +1974,8 @@ static int node_raft_setup(struct node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot use raft directory %s: %s", path, n->io.errmsg);
 		return -EIO;
 	}
+	n->io_start = n->io.start;
+	n->io.start = node_io_start;
 	rv = raft_init(&n->raft, &n->io, &n->fsm.raft, n->id, n->address);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot initialise raft: %s", raft_errmsg(&n->raft));

@@ -42,6 +42,9 @@
 #define NODE_TICK_MS 50
 /* A mutation waits this long for a leader to be known before EROFS. */
 #define NODE_NO_LEADER_GRACE_MS 1500
+/* Followers whose acknowledgements the leader tracks to nudge them (see
+ * node_io_recv); more are nudged only by heartbeats. */
+#define NODE_NUDGE_PEERS 16
 /* Pause between attempts to reach a join target or the leader. */
 #define NODE_RETRY_MS 200
 

@@ -502,3 +502,26 @@ check assert_eq "$seen_f3" "$(wc -l <"$T/f3")" "events of the old file's watcher
 for pid in "$D3" "$F3" "$R3" "$D3b" "$F3b" "$FW"; do
 	iw_stop "$pid"
 done
+
+say "rm -r of a directory right after changes inside it: every DELETE reaches node 3"
+# Apply runs ahead of the replays: when a replay removes ee/z, the store no
+# longer has the directory ee (its rmdir is applied already), and the
+# kernel asks for its attributes on the way; they must come from the
+# replay's view, or the unlink fails and its DELETE is lost (1-3 of 40
+# before that was fixed).
+mkdir "$M1/rmr"
+iw_start RM3 "$T/rm3" -r "$M3/rmr"
+for ((i = 1; i <= 40; i++)); do
+	mkdir "$M1/rmr/dd$i"
+	echo y >"$M1/rmr/dd$i/y"
+	mv "$M1/rmr/dd$i" "$M1/rmr/ee$i"
+	echo z >"$M1/rmr/ee$i/z"
+	iw_wait "$T/rm3" "$M3/rmr/ee$i/z" '^CLOSE_WRITE,CLOSE$'
+	rm -r "$M1/rmr/ee$i"
+done
+for ((i = 1; i <= 40; i++)); do
+	iw_wait -t 10 "$T/rm3" "$M3/rmr/ee$i" '^DELETE,ISDIR$'
+done
+check assert_eq 40 "$(grep -c '/rmr/ee[0-9]*/y|DELETE$' "$T/rm3")" "DELETE events of y seen on node 3"
+check assert_eq 40 "$(grep -c '/rmr/ee[0-9]*/z|DELETE$' "$T/rm3")" "DELETE events of z seen on node 3"
+iw_stop "$RM3"
