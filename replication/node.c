@@ -1084,6 +1084,28 @@ static void node_nudge(struct node *n)
 	n->nudge_wanted = true;
 }
 
+/* Record that follower @id can apply up to @upto; true if that is more than
+ * it was known to be told (a nudge would tell it something new). */
+static bool node_told(struct node *n, raft_id id, raft_index upto)
+{
+	int i, free_slot = -1;
+
+	for (i = 0; i < NODE_NUDGE_PEERS && n->nudged[i].id != id; i++)
+		if (n->nudged[i].id == 0 && free_slot < 0)
+			free_slot = i;
+	if (i == NODE_NUDGE_PEERS) {
+		if (free_slot < 0)
+			return false; /* more peers than slots: heartbeats tell them */
+		i = free_slot;
+		n->nudged[i].id = id;
+		n->nudged[i].told = 0;
+	}
+	if (upto <= n->nudged[i].told)
+		return false;
+	n->nudged[i].told = upto;
+	return true;
+}
+
 static void node_nudge_now(struct node *n)
 {
 	if (!n->nudge_wanted)
@@ -1092,9 +1114,31 @@ static void node_nudge_now(struct node *n)
 	if (n->closing || n->raft_tick == NULL || !n->raft_started ||
 	    raft_state(&n->raft) != RAFT_LEADER)
 		return;
-	raft_set_heartbeat_timeout(&n->raft, 0);
-	n->raft_tick(&n->io);
-	raft_set_heartbeat_timeout(&n->raft, n->cfg.heartbeat_ms);
+	{
+		struct raft *r = &n->raft;
+		raft_time now = n->io.time(&n->io);
+
+		/* Only followers that keep up (raft's pipeline state) get the
+		 * extra heartbeat: their last send is made to look a heartbeat
+		 * old. One that is catching up or down (probe, snapshot) keeps
+		 * raft's pace of one message per heartbeat — each of those may
+		 * carry the whole log tail or a snapshot. They are then told the
+		 * commit index they can apply, so that their acknowledgement of
+		 * this heartbeat nudges nothing (node_io_recv). */
+		if (now < n->cfg.heartbeat_ms)
+			return;
+		for (unsigned i = 0; i < r->configuration.n; i++) {
+			struct raft_progress *p = &r->leader_state.progress[i];
+			raft_id id = r->configuration.servers[i].id;
+
+			if (id == n->id || p->state != NODE_RAFT_PIPELINE)
+				continue;
+			p->last_send = now - n->cfg.heartbeat_ms;
+			node_told(n, id, p->match_index < r->commit_index ? p->match_index
+									  : r->commit_index);
+		}
+		n->raft_tick(&n->io);
+	}
 }
 
 static struct node *node_of_io(struct raft_io *io)
@@ -1113,7 +1157,6 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 	struct node *n = node_of_io(io);
 	raft_index stored = 0, upto;
 	raft_id from = m->server_id;
-	int i, free_slot = -1;
 
 	if (m->type == RAFT_IO_APPEND_ENTRIES_RESULT && m->append_entries_result.rejected == 0)
 		stored = m->append_entries_result.last_log_index;
@@ -1121,20 +1164,8 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 	if (stored == 0 || n->closing || raft_state(&n->raft) != RAFT_LEADER)
 		return;
 	upto = stored < n->raft.commit_index ? stored : n->raft.commit_index;
-	for (i = 0; i < NODE_NUDGE_PEERS && n->nudged[i].id != from; i++)
-		if (n->nudged[i].id == 0 && free_slot < 0)
-			free_slot = i;
-	if (i == NODE_NUDGE_PEERS) {
-		if (free_slot < 0)
-			return; /* more peers than slots: they wait for a heartbeat */
-		i = free_slot;
-		n->nudged[i].id = from;
-		n->nudged[i].told = 0;
-	}
-	if (upto > n->nudged[i].told) {
-		n->nudged[i].told = upto;
+	if (node_told(n, from, upto))
 		node_nudge(n);
-	}
 }
 
 /* raft_uv's start, with raft's tick kept for node_nudge_now and its

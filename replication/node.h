@@ -45,6 +45,9 @@
 /* Followers whose acknowledgements the leader tracks to nudge them (see
  * node_io_recv); more are nudged only by heartbeats. */
 #define NODE_NUDGE_PEERS 16
+/* raft 0.15's progress state of a follower that keeps up (progress.h,
+ * REPLICATION/PROGRESS__PIPELINE; struct raft_progress is public). */
+#define NODE_RAFT_PIPELINE 1
 /* Pause between attempts to reach a join target or the leader. */
 #define NODE_RETRY_MS 200
 
