@@ -1487,7 +1487,7 @@ static void sync_kernel_done(void *arg, int64_t result)
 	if (result < 0 || fs->notify == NULL || notify_passed(fs->notify, notify_mark(fs->notify)))
 		fuse_reply_err(op->req, result < 0 ? (int)-result : 0);
 	else if (fs_after_replays(fs, 0, op->req) != 0)
-		fuse_reply_err(op->req, 0); /* out of memory: do not wait */
+		fuse_reply_err(op->req, ENOMEM);
 	free(op);
 }
 
@@ -2531,11 +2531,11 @@ void fs_unmount(struct fs *fs)
 {
 	fs_stop_intake(fs);
 	/* Orphans still waiting are dropped at the next start; syncs still
-	 * waiting are answered (no replay will run any more). */
+	 * waiting fail (no replay will run any more: they cannot be kept). */
 	uv_timer_stop(&fs->drop_timer);
 	for (size_t i = 0; i < fs->n_drops; i++)
 		if (fs->drops[i].req != NULL)
-			fuse_reply_err(fs->drops[i].req, 0);
+			fuse_reply_err(fs->drops[i].req, ESHUTDOWN); /* never caught up */
 	fs->n_drops = 0;
 	notify_stop(fs->notify);
 	fs->notify = NULL;
