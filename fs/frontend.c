@@ -1457,7 +1457,8 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		release_done(op, rv);
 }
 
-static void fs_sync(fuse_req_t req)
+/* A barrier through the leader, answered by @done once applied here. */
+static void fs_sync(fuse_req_t req, fs_done_cb done)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_op *op = op_new(fs, req, REPLY_ERR0);
@@ -1465,7 +1466,7 @@ static void fs_sync(fuse_req_t req)
 
 	if (op == NULL)
 		return;
-	rv = fs->log.barrier(fs->log.impl, fs_op_done, op);
+	rv = fs->log.barrier(fs->log.impl, done, op);
 	if (rv != 0) {
 		fuse_reply_err(req, -rv);
 		free(op);
@@ -1493,26 +1494,9 @@ static void sync_kernel_done(void *arg, int64_t result)
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	struct fs *fs = fuse_req_userdata(req);
-	struct fs_op *op;
-	int rv;
-
 	(void)datasync;
 	(void)fi;
-	if (!is_plug_ino(ino)) {
-		fs_sync(req);
-		return;
-	}
-	op = op_new(fs, req, REPLY_ERR0);
-	if (op == NULL)
-		return;
-	rv = fs->log.barrier(fs->log.impl, sync_kernel_done, op);
-	if (rv != 0) {
-		fuse_reply_err(req, -rv);
-		free(op);
-		return;
-	}
-	fs->in_flight++;
+	fs_sync(req, is_plug_ino(ino) ? sync_kernel_done : fs_op_done);
 }
 
 /* --- directories ---------------------------------------------------------------- */
@@ -1626,7 +1610,7 @@ static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	(void)ino;
 	(void)datasync;
 	(void)fi;
-	fs_sync(req);
+	fs_sync(req, fs_op_done); /* never waits for replays: see sync_kernel_done */
 }
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -158,6 +158,17 @@ static bool status_healthy(const struct status *st)
 	       strcmp(status_get(st, "quorum"), "yes") == 0;
 }
 
+static void json_string(const char *v)
+{
+	putchar('"');
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			putchar('\\');
+		putchar(*p);
+	}
+	putchar('"');
+}
+
 static void status_print(const struct status *st, bool json)
 {
 	if (json) {
@@ -169,15 +180,8 @@ static void status_print(const struct status *st, bool json)
 			printf("%s\"%s\": ", i ? ", " : "", st->keys[i]);
 			if (num)
 				printf("%s", v);
-			else {
-				putchar('"');
-				for (const char *p = v; *p; p++) {
-					if (*p == '"' || *p == '\\')
-						putchar('\\');
-					putchar(*p);
-				}
-				putchar('"');
-			}
+			else
+				json_string(v);
 		}
 		printf(", \"healthy\": %s}\n", status_healthy(st) ? "true" : "false");
 		return;
@@ -688,16 +692,6 @@ static int lease_read(const char *mount, const char *name, struct ns_lease *l)
 	return ns_leases_parse(text, (size_t)n, l) == 0 && l->has_times ? 0 : -EPROTO;
 }
 
-static void json_string(const char *v)
-{
-	putchar('"');
-	for (const char *p = v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			putchar('\\');
-		putchar(*p);
-	}
-	putchar('"');
-}
 
 static void format_ms(int64_t ms, char *out, size_t cap)
 {

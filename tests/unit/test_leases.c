@@ -214,13 +214,7 @@ static int64_t at(struct entry e, int64_t stamp)
 
 static struct entry lease_write(uint64_t ino, const char *req)
 {
-	struct entry e = h_entry(ENTRY_WRITE);
-
-	e.ino = ino;
-	e.flags = ENTRY_F_REPLACE;
-	e.data = req;
-	e.data_len = (uint32_t)strlen(req);
-	return e;
+	return h_write(ino, 0, req, strlen(req), ENTRY_F_REPLACE);
 }
 
 static struct entry expire(const char *name)
