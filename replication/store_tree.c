@@ -7,7 +7,7 @@
  * replicated state machine: they depend only on the store and the entry, so
  * every node refuses the same entries.
  */
-#include "store.h"
+#include "store_internal.h"
 
 #include "../common/log.h"
 
@@ -27,208 +27,10 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-/* The on-disk format version, checked at open. */
-#define STORE_FORMAT 1
 /* Bytes of sqlite header that give the journal format (sqlite file format:
  * offsets 18 and 19, 1 = rollback journal, 2 = WAL). */
 #define SQLITE_HDR_WRITE_VERSION 18
 #define SQLITE_HDR_READ_VERSION 19
-
-/* Largest normalized value a typed namespace may produce. */
-#define STORE_SCRATCH 65536
-
-#define ATTR_COLS                                                                  \
-	"i.ino, i.mode, i.uid, i.gid, i.nlink, i.size, i.mtime, i.ctime, i.revision, " \
-	"i.writer_node, i.writer_uid, i.gen, i.parent"
-
-enum stmt {
-	ST_GETATTR,
-	ST_LOOKUP,
-	ST_CHILD,
-	ST_READ_DATA,
-	ST_INSERT_INODE,
-	ST_INSERT_DENTRY,
-	ST_DELETE_DENTRY,
-	ST_SET_DENTRY_INO,
-	ST_DELETE_INODE,
-	ST_DELETE_XATTRS,
-	ST_SET_NLINK,
-	ST_SET_DATA,
-	ST_SET_META,
-	ST_TOUCH,
-	ST_SET_PARENT,
-	ST_HAS_CHILDREN,
-	ST_READDIR,
-	ST_GETXATTR,
-	ST_LISTXATTR,
-	ST_SETXATTR,
-	ST_REMOVEXATTR,
-	ST_XATTR_BYTES,
-	ST_META_GET,
-	ST_META_SET,
-	ST_ORPHANS,
-	ST_COUNT_INODES,
-	ST_REQ_GET,
-	ST_REQ_PUT,
-	ST_REQ_PRUNE,
-	ST_NAME_OF,
-	ST_LOG_PUT,
-	ST_LOG_PRUNE,
-	ST_LOG_READ,
-	ST__N
-};
-
-static const char *const stmt_sql[ST__N] = {
-	[ST_GETATTR] = "SELECT " ATTR_COLS " FROM inodes i WHERE i.ino = ?1",
-	[ST_LOOKUP] = "SELECT " ATTR_COLS " FROM dentries d JOIN inodes i ON i.ino = d.ino "
-		      "WHERE d.parent = ?1 AND d.name = ?2",
-	[ST_CHILD] = "SELECT ino FROM dentries WHERE parent = ?1 AND name = ?2",
-	[ST_READ_DATA] = "SELECT data FROM inodes WHERE ino = ?1",
-	[ST_INSERT_INODE] = "INSERT INTO inodes (ino, mode, uid, gid, nlink, size, mtime, ctime, "
-			    "revision, writer_node, writer_uid, gen, parent, data) "
-			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?8, ?11, ?12)",
-	[ST_INSERT_DENTRY] = "INSERT INTO dentries (parent, name, ino) VALUES (?1, ?2, ?3)",
-	[ST_DELETE_DENTRY] = "DELETE FROM dentries WHERE parent = ?1 AND name = ?2",
-	[ST_SET_DENTRY_INO] = "UPDATE dentries SET ino = ?3 WHERE parent = ?1 AND name = ?2",
-	[ST_DELETE_INODE] = "DELETE FROM inodes WHERE ino = ?1",
-	[ST_DELETE_XATTRS] = "DELETE FROM xattrs WHERE ino = ?1",
-	[ST_SET_NLINK] = "UPDATE inodes SET nlink = ?2 WHERE ino = ?1",
-	[ST_SET_DATA] = "UPDATE inodes SET data = ?2, size = ?3 WHERE ino = ?1",
-	[ST_SET_META] = "UPDATE inodes SET mode = ?2, uid = ?3, gid = ?4, mtime = ?5 WHERE ino = ?1",
-	[ST_TOUCH] = "UPDATE inodes SET mtime = CASE WHEN ?2 THEN ?3 ELSE mtime END, ctime = ?3, "
-		     "revision = ?4, writer_node = ?5, writer_uid = ?6 WHERE ino = ?1",
-	[ST_SET_PARENT] = "UPDATE inodes SET parent = ?2 WHERE ino = ?1",
-	[ST_HAS_CHILDREN] = "SELECT 1 FROM dentries WHERE parent = ?1 LIMIT 1",
-	[ST_READDIR] = "SELECT d.name, d.ino, i.mode FROM dentries d JOIN inodes i ON i.ino = d.ino "
-		       "WHERE d.parent = ?1 ORDER BY d.name",
-	[ST_GETXATTR] = "SELECT value FROM xattrs WHERE ino = ?1 AND name = ?2",
-	[ST_LISTXATTR] = "SELECT name FROM xattrs WHERE ino = ?1 ORDER BY name",
-	[ST_SETXATTR] = "INSERT OR REPLACE INTO xattrs (ino, name, value) VALUES (?1, ?2, ?3)",
-	[ST_REMOVEXATTR] = "DELETE FROM xattrs WHERE ino = ?1 AND name = ?2",
-	[ST_XATTR_BYTES] = "SELECT coalesce(sum(length(value)), 0) FROM xattrs WHERE ino = ?1",
-	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	[ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-	[ST_ORPHANS] = "SELECT ino FROM inodes WHERE nlink = 0",
-	[ST_COUNT_INODES] = "SELECT count(*) FROM inodes WHERE nlink > 0",
-	[ST_REQ_GET] = "SELECT result FROM requests WHERE node = ?1 AND rid = ?2",
-	[ST_REQ_PUT] = "INSERT OR REPLACE INTO requests (node, rid, result, stamp) "
-		       "VALUES (?1, ?2, ?3, ?4)",
-	[ST_REQ_PRUNE] = "DELETE FROM requests WHERE stamp < ?1",
-	[ST_NAME_OF] = "SELECT parent, name FROM dentries WHERE ino = ?1 LIMIT 1",
-	[ST_LOG_PUT] = "INSERT OR REPLACE INTO changes (idx, stamp, node, uid, op, path) "
-		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_LOG_PRUNE] = "DELETE FROM changes WHERE idx < (SELECT idx FROM changes ORDER BY idx DESC "
-			 "LIMIT 1 OFFSET ?1)",
-	[ST_LOG_READ] = "SELECT idx, stamp, node, uid, op, path FROM changes ORDER BY idx",
-};
-
-static const char store_schema[] =
-	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) "
-	"WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS inodes ("
-	" ino INTEGER PRIMARY KEY, mode INTEGER NOT NULL, uid INTEGER NOT NULL,"
-	" gid INTEGER NOT NULL, nlink INTEGER NOT NULL, size INTEGER NOT NULL,"
-	" mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, revision INTEGER NOT NULL,"
-	" writer_node INTEGER NOT NULL, writer_uid INTEGER NOT NULL, gen INTEGER NOT NULL,"
-	" parent INTEGER NOT NULL, data BLOB);"
-	"CREATE TABLE IF NOT EXISTS dentries (parent INTEGER NOT NULL, name BLOB NOT NULL,"
-	" ino INTEGER NOT NULL, PRIMARY KEY (parent, name)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS xattrs (ino INTEGER NOT NULL, name BLOB NOT NULL,"
-	" value BLOB NOT NULL, PRIMARY KEY (ino, name)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS requests (node INTEGER NOT NULL, rid INTEGER NOT NULL,"
-	" result INTEGER NOT NULL, stamp INTEGER NOT NULL, PRIMARY KEY (node, rid)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS dentries_ino ON dentries (ino);"
-	"CREATE TABLE IF NOT EXISTS changes (idx INTEGER PRIMARY KEY, stamp INTEGER NOT NULL,"
-	" node INTEGER NOT NULL, uid INTEGER NOT NULL, op INTEGER NOT NULL, path BLOB NOT NULL);";
-
-struct store {
-	sqlite3 *db;
-	sqlite3_stmt *st[ST__N];
-	const struct store_validator *v;
-	uint64_t applied;
-	uint64_t bytes;
-	uint64_t max_file;
-	uint64_t max_bytes;
-	char scratch[STORE_SCRATCH]; /* for normalized values (loop thread only) */
-};
-
-/* The fixed directories every node has from the start (DESIGN §4). */
-static const struct {
-	uint64_t ino;
-	const char *name;
-} store_fixed_dirs[] = {
-	{STORE_GATES_INO, "gates"},	{STORE_PEERS_INO, "peers"},
-	{STORE_LEASES_INO, "leases"},	{STORE_ROUTING_INO, "routing"},
-	{STORE_CONFIG_INO, "config"},
-};
-
-static int store_errno(struct store *s, int rc)
-{
-	switch (rc) {
-	case SQLITE_FULL:
-		/* The disk, not the store limit: a failure of this node, never a
-		 * refusal (other nodes may have room). */
-		log_error("the disk holding the store is full");
-		return -EIO;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EUCLEAN;
-	default:
-		(void)s;
-		return -EIO;
-	}
-}
-
-static sqlite3_stmt *stmt(struct store *s, enum stmt id)
-{
-	sqlite3_stmt *st = s->st[id];
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return st;
-}
-
-/* Run a statement that returns no rows. */
-static int step_done(struct store *s, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : store_errno(s, rc);
-}
-
-static int exec(struct store *s, const char *sql)
-{
-	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? 0 : store_errno(s, rc);
-}
-
-static int meta_get(struct store *s, const char *key, uint64_t *out)
-{
-	sqlite3_stmt *st = stmt(s, ST_META_GET);
-	int rc;
-
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? -ENOENT : store_errno(s, rc);
-}
-
-static int meta_set(struct store *s, const char *key, uint64_t value)
-{
-	sqlite3_stmt *st = stmt(s, ST_META_SET);
-
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)value);
-	return step_done(s, st);
-}
 
 static void attr_from_row(sqlite3_stmt *st, struct store_attr *a)
 {
@@ -261,16 +63,16 @@ static int attr_step(struct store *s, sqlite3_stmt *st, struct store_attr *a)
 
 int store_getattr(struct store *s, uint64_t ino, struct store_attr *a)
 {
-	sqlite3_stmt *st = stmt(s, ST_GETATTR);
+	sqlite3_stmt *st = store_stmt(s, ST_GETATTR);
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
 	return attr_step(s, st, a);
 }
 
-static int lookup_n(struct store *s, uint64_t parent, const char *name, size_t len,
+int store_lookup_n(struct store *s, uint64_t parent, const char *name, size_t len,
 		    struct store_attr *a)
 {
-	sqlite3_stmt *st = stmt(s, ST_LOOKUP);
+	sqlite3_stmt *st = store_stmt(s, ST_LOOKUP);
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)parent);
 	sqlite3_bind_blob(st, 2, name, (int)len, SQLITE_STATIC);
@@ -279,7 +81,7 @@ static int lookup_n(struct store *s, uint64_t parent, const char *name, size_t l
 
 int store_lookup(struct store *s, uint64_t parent, const char *name, struct store_attr *a)
 {
-	return lookup_n(s, parent, name, strlen(name), a);
+	return store_lookup_n(s, parent, name, strlen(name), a);
 }
 
 int store_read(struct store *s, uint64_t ino, uint64_t off, size_t size, void *buf, size_t *n)
@@ -317,7 +119,7 @@ int store_read(struct store *s, uint64_t ino, uint64_t off, size_t size, void *b
 
 int store_read_all(struct store *s, uint64_t ino, void **data, size_t *len)
 {
-	sqlite3_stmt *st = stmt(s, ST_READ_DATA);
+	sqlite3_stmt *st = store_stmt(s, ST_READ_DATA);
 	int rc;
 
 	*data = NULL;
@@ -346,7 +148,7 @@ int store_read_all(struct store *s, uint64_t ino, void **data, size_t *len)
 
 int store_readdir(struct store *s, uint64_t dir, store_dirent_cb cb, void *arg)
 {
-	sqlite3_stmt *st = stmt(s, ST_READDIR);
+	sqlite3_stmt *st = store_stmt(s, ST_READDIR);
 	int rc, stop = 0;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)dir);
@@ -363,7 +165,7 @@ int store_readdir(struct store *s, uint64_t dir, store_dirent_cb cb, void *arg)
 
 int store_getxattr(struct store *s, uint64_t ino, const char *name, void **value, size_t *len)
 {
-	sqlite3_stmt *st = stmt(s, ST_GETXATTR);
+	sqlite3_stmt *st = store_stmt(s, ST_GETXATTR);
 	int rc;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
@@ -389,7 +191,7 @@ int store_getxattr(struct store *s, uint64_t ino, const char *name, void **value
 
 int store_listxattr(struct store *s, uint64_t ino, char **names, size_t *len)
 {
-	sqlite3_stmt *st = stmt(s, ST_LISTXATTR);
+	sqlite3_stmt *st = store_stmt(s, ST_LISTXATTR);
 	char *out = NULL;
 	size_t used = 0;
 	int rc;
@@ -421,7 +223,7 @@ int store_listxattr(struct store *s, uint64_t ino, char **names, size_t *len)
 
 int store_stats(struct store *s, struct store_stats *out)
 {
-	sqlite3_stmt *st = stmt(s, ST_COUNT_INODES);
+	sqlite3_stmt *st = store_stmt(s, ST_COUNT_INODES);
 	int rc = sqlite3_step(st);
 
 	out->inodes = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
@@ -432,34 +234,21 @@ int store_stats(struct store *s, struct store_stats *out)
 	return rc == SQLITE_ROW ? 0 : store_errno(s, rc);
 }
 
-uint64_t store_applied_index(struct store *s)
-{
-	return s->applied;
-}
-
 /* --- applying entries ------------------------------------------------- */
 
-/* The context of one entry being applied. */
-struct apply {
-	struct store *s;
-	uint64_t index;
-	const struct entry *e;
-	struct store_change *ch;
-};
-
-static int set_nlink(struct store *s, uint64_t ino, uint32_t nlink)
+int store_set_nlink(struct store *s, uint64_t ino, uint32_t nlink)
 {
-	sqlite3_stmt *st = stmt(s, ST_SET_NLINK);
+	sqlite3_stmt *st = store_stmt(s, ST_SET_NLINK);
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
 	sqlite3_bind_int64(st, 2, nlink);
-	return step_done(s, st);
+	return store_step_done(s, st);
 }
 
 /* Stamp a change on @ino: ctime (and mtime if @content), revision, writer. */
-static int touch(struct apply *ap, uint64_t ino, int content)
+int store_touch(struct apply *ap, uint64_t ino, int content)
 {
-	sqlite3_stmt *st = stmt(ap->s, ST_TOUCH);
+	sqlite3_stmt *st = store_stmt(ap->s, ST_TOUCH);
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
 	sqlite3_bind_int(st, 2, content);
@@ -467,52 +256,52 @@ static int touch(struct apply *ap, uint64_t ino, int content)
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)ap->index);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)ap->e->node_id);
 	sqlite3_bind_int64(st, 6, ap->e->uid);
-	return step_done(ap->s, st);
+	return store_step_done(ap->s, st);
 }
 
 static int set_parent(struct store *s, uint64_t ino, uint64_t parent)
 {
-	sqlite3_stmt *st = stmt(s, ST_SET_PARENT);
+	sqlite3_stmt *st = store_stmt(s, ST_SET_PARENT);
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)parent);
-	return step_done(s, st);
+	return store_step_done(s, st);
 }
 
-static int insert_dentry(struct store *s, uint64_t parent, const char *name, size_t len,
+int store_insert_dentry(struct store *s, uint64_t parent, const char *name, size_t len,
 			 uint64_t ino)
 {
-	sqlite3_stmt *st = stmt(s, ST_INSERT_DENTRY);
+	sqlite3_stmt *st = store_stmt(s, ST_INSERT_DENTRY);
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)parent);
 	sqlite3_bind_blob(st, 2, name, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
-	return step_done(s, st);
+	return store_step_done(s, st);
 }
 
-static int delete_dentry(struct store *s, uint64_t parent, const char *name, size_t len)
+int store_delete_dentry(struct store *s, uint64_t parent, const char *name, size_t len)
 {
-	sqlite3_stmt *st = stmt(s, ST_DELETE_DENTRY);
+	sqlite3_stmt *st = store_stmt(s, ST_DELETE_DENTRY);
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)parent);
 	sqlite3_bind_blob(st, 2, name, (int)len, SQLITE_STATIC);
-	return step_done(s, st);
+	return store_step_done(s, st);
 }
 
 static int set_dentry_ino(struct store *s, uint64_t parent, const char *name, size_t len,
 			  uint64_t ino)
 {
-	sqlite3_stmt *st = stmt(s, ST_SET_DENTRY_INO);
+	sqlite3_stmt *st = store_stmt(s, ST_SET_DENTRY_INO);
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)parent);
 	sqlite3_bind_blob(st, 2, name, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
-	return step_done(s, st);
+	return store_step_done(s, st);
 }
 
-static uint64_t xattr_bytes(struct store *s, uint64_t ino)
+uint64_t store_xattr_bytes(struct store *s, uint64_t ino)
 {
-	sqlite3_stmt *st = stmt(s, ST_XATTR_BYTES);
+	sqlite3_stmt *st = store_stmt(s, ST_XATTR_BYTES);
 	uint64_t n = 0;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
@@ -523,27 +312,27 @@ static uint64_t xattr_bytes(struct store *s, uint64_t ino)
 }
 
 /* The bytes an inode holds against the store limit. */
-static uint64_t inode_bytes(struct store *s, const struct store_attr *a)
+uint64_t store_inode_bytes(struct store *s, const struct store_attr *a)
 {
-	return a->size + xattr_bytes(s, a->ino);
+	return a->size + store_xattr_bytes(s, a->ino);
 }
 
 /* Delete an inode row and its xattrs. Orphans were already uncharged when
  * they lost their last name, so only linked inodes give bytes back. */
-static int delete_inode(struct store *s, const struct store_attr *a)
+int store_delete_inode(struct store *s, const struct store_attr *a)
 {
 	sqlite3_stmt *st;
-	uint64_t freed = a->nlink > 0 ? inode_bytes(s, a) : 0;
+	uint64_t freed = a->nlink > 0 ? store_inode_bytes(s, a) : 0;
 	int rv;
 
-	st = stmt(s, ST_DELETE_XATTRS);
+	st = store_stmt(s, ST_DELETE_XATTRS);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->ino);
-	rv = step_done(s, st);
+	rv = store_step_done(s, st);
 	if (rv != 0)
 		return rv;
-	st = stmt(s, ST_DELETE_INODE);
+	st = store_stmt(s, ST_DELETE_INODE);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->ino);
-	rv = step_done(s, st);
+	rv = store_step_done(s, st);
 	if (rv == 0)
 		s->bytes = s->bytes > freed ? s->bytes - freed : 0;
 	return rv;
@@ -551,7 +340,7 @@ static int delete_inode(struct store *s, const struct store_attr *a)
 
 static int has_children(struct store *s, uint64_t dir)
 {
-	sqlite3_stmt *st = stmt(s, ST_HAS_CHILDREN);
+	sqlite3_stmt *st = store_stmt(s, ST_HAS_CHILDREN);
 	int rc;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)dir);
@@ -567,19 +356,19 @@ static int is_fixed_dir(uint64_t ino)
 	return ino < STORE_FIRST_DYNAMIC_INO;
 }
 
-static bool typed(struct store *s, uint64_t dir)
+bool store_typed(struct store *s, uint64_t dir)
 {
 	return s->v != NULL && s->v->is_typed != NULL && s->v->is_typed(dir);
 }
 
 /* Are the names in @dir held by someone (leases), so that link and rename
  * there would bypass the namespace's decision? */
-static bool names_held(struct store *s, uint64_t dir)
+bool store_names_held(struct store *s, uint64_t dir)
 {
 	return s->v != NULL && s->v->names_held != NULL && s->v->names_held(dir);
 }
 
-static int check_name(struct store *s, uint64_t dir, const char *name, size_t len, uint32_t mode)
+int store_check_name(struct store *s, uint64_t dir, const char *name, size_t len, uint32_t mode)
 {
 	if (s->v == NULL || s->v->check_name == NULL)
 		return 0;
@@ -589,7 +378,7 @@ static int check_name(struct store *s, uint64_t dir, const char *name, size_t le
 /* The namespace's check of the new content of @name in @dir (@old: the
  * current content, NULL for a new file). May replace *data and *len with the
  * normalized value, or set *remove. Notes when the result can expire. */
-static int check_content(struct apply *ap, uint64_t dir, const char *name, size_t name_len,
+int store_check_content(struct apply *ap, uint64_t dir, const char *name, size_t name_len,
 			 const void *old, size_t old_len, const void **data, size_t *len,
 			 bool *remove)
 {
@@ -621,9 +410,9 @@ static int check_content(struct apply *ap, uint64_t dir, const char *name, size_
 }
 
 /* A name of @ino in @dir, for a namespace's content check. */
-static size_t name_in(struct store *s, uint64_t ino, char *buf, size_t cap)
+size_t store_name_in(struct store *s, uint64_t ino, char *buf, size_t cap)
 {
-	sqlite3_stmt *st = stmt(s, ST_NAME_OF);
+	sqlite3_stmt *st = store_stmt(s, ST_NAME_OF);
 	size_t n = 0;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
@@ -638,7 +427,7 @@ static size_t name_in(struct store *s, uint64_t ino, char *buf, size_t cap)
 	return n;
 }
 
-static int dir_attr(struct store *s, uint64_t ino, struct store_attr *a)
+int store_dir_attr(struct store *s, uint64_t ino, struct store_attr *a)
 {
 	int rv = store_getattr(s, ino, a);
 
@@ -650,7 +439,7 @@ static int dir_attr(struct store *s, uint64_t ino, struct store_attr *a)
 }
 
 /* Account @grow more bytes (may be negative) against the store limit. */
-static int charge(struct store *s, int64_t grow)
+int store_charge(struct store *s, int64_t grow)
 {
 	if (grow > 0 && s->bytes + (uint64_t)grow > s->max_bytes)
 		return -ENOSPC;
@@ -663,7 +452,7 @@ static int charge(struct store *s, int64_t grow)
 
 /* Why the namespace would refuse @data for the existing file @a: its errno,
  * or EEXIST if it would not. */
-static int refusal_of(struct apply *ap, const struct store_attr *a, const char *name, size_t n,
+int store_refusal_of(struct apply *ap, const struct store_attr *a, const char *name, size_t n,
 		      const void *data, size_t len)
 {
 	void *old = NULL;
@@ -672,14 +461,14 @@ static int refusal_of(struct apply *ap, const struct store_attr *a, const char *
 	int rv = store_read_all(ap->s, a->ino, &old, &old_len);
 
 	if (rv == 0)
-		rv = check_content(ap, a->parent, name, n, old != NULL ? old : "", old_len, &data,
+		rv = store_check_content(ap, a->parent, name, n, old != NULL ? old : "", old_len, &data,
 				   &len, &remove);
 	free(old);
 	ap->ch->expiry = false;
 	return rv != 0 ? rv : -EEXIST;
 }
 
-static int apply_create(struct apply *ap)
+int store_apply_create(struct apply *ap)
 {
 	const struct entry *e = ap->e;
 	struct store *s = ap->s;
@@ -691,10 +480,10 @@ static int apply_create(struct apply *ap)
 	sqlite3_stmt *st;
 	int rv;
 
-	rv = dir_attr(s, e->parent, &dir);
+	rv = store_dir_attr(s, e->parent, &dir);
 	if (rv != 0)
 		return rv;
-	rv = lookup_n(s, e->parent, e->name, e->name_len, &old);
+	rv = store_lookup_n(s, e->parent, e->name, e->name_len, &old);
 	if (rv == 0) {
 		/* O_CREAT without O_EXCL opens what another node created first. */
 		if (!(e->flags & ENTRY_F_EXCL) && type == S_IFREG && S_ISREG(old.mode)) {
@@ -705,15 +494,15 @@ static int apply_create(struct apply *ap)
 		/* A typed create that lost a race: the namespace's refusal of
 		 * this content for that file (a lease another holder took) says
 		 * more than EEXIST. */
-		if (typed(s, e->parent) && S_ISREG(old.mode))
-			return refusal_of(ap, &old, e->name, e->name_len, e->data, e->data_len);
+		if (store_typed(s, e->parent) && S_ISREG(old.mode))
+			return store_refusal_of(ap, &old, e->name, e->name_len, e->data, e->data_len);
 		return -EEXIST;
 	}
 	if (rv != -ENOENT)
 		return rv;
 	if (type != S_IFREG && type != S_IFDIR && type != S_IFLNK)
 		return -EPERM;
-	rv = check_name(s, e->parent, e->name, e->name_len, e->mode);
+	rv = store_check_name(s, e->parent, e->name, e->name_len, e->mode);
 	if (rv != 0)
 		return rv;
 	if (e->ino < STORE_FIRST_DYNAMIC_INO)
@@ -729,7 +518,7 @@ static int apply_create(struct apply *ap)
 			return -EFBIG;
 		bool remove;
 
-		rv = check_content(ap, e->parent, e->name, e->name_len, NULL, 0, &data, &len,
+		rv = store_check_content(ap, e->parent, e->name, e->name_len, NULL, 0, &data, &len,
 				   &remove);
 		if (rv != 0)
 			return rv;
@@ -738,11 +527,11 @@ static int apply_create(struct apply *ap)
 		if (s->v != NULL && s->v->create_mode != NULL)
 			mode = S_IFREG | (s->v->create_mode(e->parent, e->mode) & 07777);
 	}
-	rv = charge(s, (int64_t)len);
+	rv = store_charge(s, (int64_t)len);
 	if (rv != 0)
 		return rv;
 
-	st = stmt(s, ST_INSERT_INODE);
+	st = store_stmt(s, ST_INSERT_INODE);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->ino);
 	sqlite3_bind_int64(st, 2, mode);
 	sqlite3_bind_int64(st, 3, e->uid);
@@ -758,19 +547,19 @@ static int apply_create(struct apply *ap)
 		sqlite3_bind_blob(st, 12, data, (int)len, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_zeroblob(st, 12, 0);
-	rv = step_done(s, st);
+	rv = store_step_done(s, st);
 	if (rv == 0)
-		rv = insert_dentry(s, e->parent, e->name, e->name_len, e->ino);
+		rv = store_insert_dentry(s, e->parent, e->name, e->name_len, e->ino);
 	if (rv == 0 && type == S_IFDIR)
-		rv = set_nlink(s, dir.ino, dir.nlink + 1);
+		rv = store_set_nlink(s, dir.ino, dir.nlink + 1);
 	if (rv == 0)
-		rv = touch(ap, dir.ino, 1);
+		rv = store_touch(ap, dir.ino, 1);
 	if (rv == 0)
 		ap->ch->result = (int64_t)e->ino;
 	return rv;
 }
 
-static int apply_link(struct apply *ap)
+int store_apply_link(struct apply *ap)
 {
 	const struct entry *e = ap->e;
 	struct store *s = ap->s;
@@ -784,43 +573,43 @@ static int apply_link(struct apply *ap)
 		return -ENOENT; /* an orphan, whether or not this node still has it */
 	if (S_ISDIR(a.mode))
 		return -EPERM;
-	rv = dir_attr(s, e->newparent, &dir);
+	rv = store_dir_attr(s, e->newparent, &dir);
 	if (rv != 0)
 		return rv;
-	if (lookup_n(s, e->newparent, e->newname, e->newname_len, &old) == 0)
+	if (store_lookup_n(s, e->newparent, e->newname, e->newname_len, &old) == 0)
 		return -EEXIST;
-	if (typed(s, e->newparent) != typed(s, a.parent) ||
-	    (typed(s, a.parent) && a.parent != e->newparent))
+	if (store_typed(s, e->newparent) != store_typed(s, a.parent) ||
+	    (store_typed(s, a.parent) && a.parent != e->newparent))
 		return -EXDEV;
-	if (names_held(s, e->newparent))
+	if (store_names_held(s, e->newparent))
 		return -EPERM;
-	rv = check_name(s, e->newparent, e->newname, e->newname_len, a.mode);
+	rv = store_check_name(s, e->newparent, e->newname, e->newname_len, a.mode);
 	if (rv != 0)
 		return rv;
-	rv = insert_dentry(s, e->newparent, e->newname, e->newname_len, a.ino);
+	rv = store_insert_dentry(s, e->newparent, e->newname, e->newname_len, a.ino);
 	if (rv == 0)
-		rv = set_nlink(s, a.ino, a.nlink + 1);
+		rv = store_set_nlink(s, a.ino, a.nlink + 1);
 	if (rv == 0)
-		rv = touch(ap, a.ino, 0);
+		rv = store_touch(ap, a.ino, 0);
 	if (rv == 0)
-		rv = touch(ap, dir.ino, 1);
+		rv = store_touch(ap, dir.ino, 1);
 	return rv;
 }
 
 /* Drop one name of a non-directory; it becomes an orphan at nlink 0 and is
  * kept until no descriptor on this node holds it (store_drop_orphan). */
-static int unlink_inode(struct apply *ap, const struct store_attr *a)
+int store_unlink_inode(struct apply *ap, const struct store_attr *a)
 {
-	int rv = set_nlink(ap->s, a->ino, a->nlink - 1);
+	int rv = store_set_nlink(ap->s, a->ino, a->nlink - 1);
 
 	if (rv == 0)
-		rv = touch(ap, a->ino, 0);
+		rv = store_touch(ap, a->ino, 0);
 	if (rv == 0 && a->nlink == 1) {
 		struct store_change *ch = ap->ch;
 
 		/* An orphan no longer counts against the store limit: every node
 		 * forgets its bytes now, whenever it drops the row itself. */
-		charge(ap->s, -(int64_t)inode_bytes(ap->s, a));
+		store_charge(ap->s, -(int64_t)store_inode_bytes(ap->s, a));
 		ch->orphaned[ch->orphaned[0] ? 1 : 0] = a->ino;
 	}
 	return rv;
@@ -835,23 +624,23 @@ static int remove_dir(struct apply *ap, const struct store_attr *a, const struct
 	rv = has_children(ap->s, a->ino);
 	if (rv != 0)
 		return rv > 0 ? -ENOTEMPTY : rv;
-	rv = delete_inode(ap->s, a);
+	rv = store_delete_inode(ap->s, a);
 	if (rv == 0)
-		rv = set_nlink(ap->s, parent->ino, parent->nlink - 1);
+		rv = store_set_nlink(ap->s, parent->ino, parent->nlink - 1);
 	return rv;
 }
 
-static int apply_unlink(struct apply *ap)
+int store_apply_unlink(struct apply *ap)
 {
 	const struct entry *e = ap->e;
 	struct store *s = ap->s;
 	struct store_attr a, dir;
 	int rv;
 
-	rv = dir_attr(s, e->parent, &dir);
+	rv = store_dir_attr(s, e->parent, &dir);
 	if (rv != 0)
 		return rv;
-	rv = lookup_n(s, e->parent, e->name, e->name_len, &a);
+	rv = store_lookup_n(s, e->parent, e->name, e->name_len, &a);
 	if (rv != 0)
 		return rv;
 	ap->ch->ino = a.ino;
@@ -863,12 +652,12 @@ static int apply_unlink(struct apply *ap)
 	} else {
 		if (S_ISDIR(a.mode))
 			return -EISDIR;
-		rv = unlink_inode(ap, &a);
+		rv = store_unlink_inode(ap, &a);
 	}
 	if (rv == 0)
-		rv = delete_dentry(s, e->parent, e->name, e->name_len);
+		rv = store_delete_dentry(s, e->parent, e->name, e->name_len);
 	if (rv == 0)
-		rv = touch(ap, dir.ino, 1);
+		rv = store_touch(ap, dir.ino, 1);
 	return rv;
 }
 
@@ -889,7 +678,7 @@ static int is_within(struct store *s, uint64_t dir, uint64_t ancestor)
 	return 1; /* a cycle cannot exist; refuse rather than loop */
 }
 
-static int apply_rename(struct apply *ap)
+int store_apply_rename(struct apply *ap)
 {
 	const struct entry *e = ap->e;
 	struct store *s = ap->s;
@@ -901,14 +690,14 @@ static int apply_rename(struct apply *ap)
 	if ((e->xflags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
 	    (e->xflags & RENAME_NOREPLACE && e->xflags & RENAME_EXCHANGE))
 		return -EINVAL;
-	rv = dir_attr(s, e->parent, &from);
+	rv = store_dir_attr(s, e->parent, &from);
 	if (rv == 0)
-		rv = dir_attr(s, e->newparent, &to);
+		rv = store_dir_attr(s, e->newparent, &to);
 	if (rv == 0)
-		rv = lookup_n(s, e->parent, e->name, e->name_len, &src);
+		rv = store_lookup_n(s, e->parent, e->name, e->name_len, &src);
 	if (rv != 0)
 		return rv;
-	rv = lookup_n(s, e->newparent, e->newname, e->newname_len, &dst);
+	rv = store_lookup_n(s, e->newparent, e->newname, e->newname_len, &dst);
 	if (rv != 0 && rv != -ENOENT)
 		return rv;
 	have_dst = rv == 0;
@@ -919,11 +708,11 @@ static int apply_rename(struct apply *ap)
 
 	if (is_fixed_dir(src.ino) || (have_dst && is_fixed_dir(dst.ino)))
 		return -EPERM;
-	if (!same_dir && (typed(s, e->parent) || typed(s, e->newparent)))
+	if (!same_dir && (store_typed(s, e->parent) || store_typed(s, e->newparent)))
 		return -EXDEV;
-	if (names_held(s, e->parent))
+	if (store_names_held(s, e->parent))
 		return -EPERM;
-	rv = check_name(s, e->newparent, e->newname, e->newname_len, src.mode);
+	rv = store_check_name(s, e->newparent, e->newname, e->newname_len, src.mode);
 	if (rv != 0)
 		return rv;
 	if (S_ISDIR(src.mode) && !same_dir && is_within(s, e->newparent, src.ino))
@@ -934,7 +723,7 @@ static int apply_rename(struct apply *ap)
 			return -ENOENT;
 		if (S_ISDIR(dst.mode) && !same_dir && is_within(s, e->parent, dst.ino))
 			return -EINVAL;
-		rv = check_name(s, e->parent, e->name, e->name_len, dst.mode);
+		rv = store_check_name(s, e->parent, e->name, e->name_len, dst.mode);
 		if (rv == 0)
 			rv = set_dentry_ino(s, e->parent, e->name, e->name_len, dst.ino);
 		if (rv == 0)
@@ -946,14 +735,14 @@ static int apply_rename(struct apply *ap)
 			if (rv == 0)
 				rv = set_parent(s, dst.ino, from.ino);
 			if (rv == 0 && ddir != 0)
-				rv = set_nlink(s, from.ino, (uint32_t)((int)from.nlink - ddir));
+				rv = store_set_nlink(s, from.ino, (uint32_t)((int)from.nlink - ddir));
 			if (rv == 0 && ddir != 0)
-				rv = set_nlink(s, to.ino, (uint32_t)((int)to.nlink + ddir));
+				rv = store_set_nlink(s, to.ino, (uint32_t)((int)to.nlink + ddir));
 		}
 		if (rv == 0)
-			rv = touch(ap, src.ino, 0);
+			rv = store_touch(ap, src.ino, 0);
 		if (rv == 0)
-			rv = touch(ap, dst.ino, 0);
+			rv = store_touch(ap, dst.ino, 0);
 		goto touch_dirs;
 	}
 
@@ -969,33 +758,33 @@ static int apply_rename(struct apply *ap)
 		if (S_ISDIR(dst.mode)) {
 			rv = remove_dir(ap, &dst, &to);
 			if (rv == 0)
-				rv = dir_attr(s, to.ino, &to); /* nlink changed */
+				rv = store_dir_attr(s, to.ino, &to); /* nlink changed */
 		} else {
-			rv = unlink_inode(ap, &dst);
+			rv = store_unlink_inode(ap, &dst);
 		}
 		if (rv == 0)
-			rv = delete_dentry(s, e->newparent, e->newname, e->newname_len);
+			rv = store_delete_dentry(s, e->newparent, e->newname, e->newname_len);
 		if (rv != 0)
 			return rv;
 	}
-	rv = delete_dentry(s, e->parent, e->name, e->name_len);
+	rv = store_delete_dentry(s, e->parent, e->name, e->name_len);
 	if (rv == 0)
-		rv = insert_dentry(s, e->newparent, e->newname, e->newname_len, src.ino);
+		rv = store_insert_dentry(s, e->newparent, e->newname, e->newname_len, src.ino);
 	if (rv == 0 && !same_dir) {
 		rv = set_parent(s, src.ino, to.ino);
 		if (rv == 0 && S_ISDIR(src.mode)) {
-			rv = set_nlink(s, from.ino, from.nlink - 1);
+			rv = store_set_nlink(s, from.ino, from.nlink - 1);
 			if (rv == 0)
-				rv = set_nlink(s, to.ino, to.nlink + 1);
+				rv = store_set_nlink(s, to.ino, to.nlink + 1);
 		}
 	}
 	if (rv == 0)
-		rv = touch(ap, src.ino, 0);
+		rv = store_touch(ap, src.ino, 0);
 touch_dirs:
 	if (rv == 0)
-		rv = touch(ap, from.ino, 1);
+		rv = store_touch(ap, from.ino, 1);
 	if (rv == 0 && !same_dir)
-		rv = touch(ap, to.ino, 1);
+		rv = store_touch(ap, to.ino, 1);
 	return rv;
 }
 
@@ -1006,7 +795,7 @@ touch_dirs:
  * outcome must not. So for orphans and missing inodes this returns 1: the
  * caller applies what it can without charging the store limit or consulting
  * the namespace, and reports success. */
-static int target_inode(struct store *s, uint64_t ino, struct store_attr *a)
+int store_target_inode(struct store *s, uint64_t ino, struct store_attr *a)
 {
 	int rv = store_getattr(s, ino, a);
 
@@ -1022,17 +811,17 @@ static int target_inode(struct store *s, uint64_t ino, struct store_attr *a)
 
 /* The write removes the file (a lease released): drop the name it has in
  * its typed directory, as unlink would. */
-static int remove_name(struct apply *ap, const struct store_attr *a, const char *name, size_t n)
+int store_remove_name(struct apply *ap, const struct store_attr *a, const char *name, size_t n)
 {
 	struct store_attr dir;
-	int rv = dir_attr(ap->s, a->parent, &dir);
+	int rv = store_dir_attr(ap->s, a->parent, &dir);
 
 	if (rv == 0)
-		rv = unlink_inode(ap, a);
+		rv = store_unlink_inode(ap, a);
 	if (rv == 0)
-		rv = delete_dentry(ap->s, dir.ino, name, n);
+		rv = store_delete_dentry(ap->s, dir.ino, name, n);
 	if (rv == 0)
-		rv = touch(ap, dir.ino, 1);
+		rv = store_touch(ap, dir.ino, 1);
 	if (rv == 0) {
 		ap->ch->removed = true;
 		ap->ch->ino = a->ino;
@@ -1046,7 +835,7 @@ static int remove_name(struct apply *ap, const struct store_attr *a, const char 
 
 /* Store @data/@len (already checked) as the content of @a, which was
  * @old/@old_len; identical content is a no-op. */
-static int set_content_checked(struct apply *ap, const struct store_attr *a, const void *data,
+int store_set_content_checked(struct apply *ap, const struct store_attr *a, const void *data,
 			       size_t len, const void *old, size_t old_len)
 {
 	struct store *s = ap->s;
@@ -1058,20 +847,20 @@ static int set_content_checked(struct apply *ap, const struct store_attr *a, con
 		return 0;
 	}
 	if (a->nlink > 0) {
-		rv = charge(s, (int64_t)len - (int64_t)old_len);
+		rv = store_charge(s, (int64_t)len - (int64_t)old_len);
 		if (rv != 0)
 			return rv;
 	}
-	st = stmt(s, ST_SET_DATA);
+	st = store_stmt(s, ST_SET_DATA);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->ino);
 	if (len > 0)
 		sqlite3_bind_blob(st, 2, data, (int)len, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_zeroblob(st, 2, 0);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)len);
-	rv = step_done(s, st);
+	rv = store_step_done(s, st);
 	if (rv == 0)
-		rv = touch(ap, a->ino, 1);
+		rv = store_touch(ap, a->ino, 1);
 	return rv;
 }
 
@@ -1086,19 +875,19 @@ static int set_content(struct apply *ap, const struct store_attr *a, const void 
 
 	if (len > s->max_file)
 		return orphan ? 0 : -EFBIG;
-	if (!orphan && typed(s, a->parent)) {
+	if (!orphan && store_typed(s, a->parent)) {
 		char name[ENTRY_MAX_NAME + 1];
-		size_t n = name_in(s, a->ino, name, sizeof(name));
+		size_t n = store_name_in(s, a->ino, name, sizeof(name));
 		bool remove;
 
-		rv = check_content(ap, a->parent, name, n, old != NULL ? old : "", old_len, &data,
+		rv = store_check_content(ap, a->parent, name, n, old != NULL ? old : "", old_len, &data,
 				   &len, &remove);
 		if (rv != 0)
 			return rv;
 		if (remove)
-			return remove_name(ap, a, name, n);
+			return store_remove_name(ap, a, name, n);
 	}
-	return set_content_checked(ap, a, data, len, old, old_len);
+	return store_set_content_checked(ap, a, data, len, old, old_len);
 }
 
 /* Compute the content after a write or truncate into a new buffer. */
@@ -1118,7 +907,7 @@ static int splice_content(const void *old, size_t old_len, uint64_t off, const v
 	return 0;
 }
 
-static int apply_write(struct apply *ap)
+int store_apply_write(struct apply *ap)
 {
 	const struct entry *e = ap->e;
 	struct store *s = ap->s;
@@ -1128,7 +917,7 @@ static int apply_write(struct apply *ap)
 	uint64_t off, end;
 	int rv;
 
-	rv = target_inode(s, e->ino, &a);
+	rv = store_target_inode(s, e->ino, &a);
 	if (rv < 0)
 		return rv;
 	if (rv == 1) {
@@ -1174,7 +963,7 @@ static int apply_write(struct apply *ap)
 	return rv;
 }
 
-static int apply_setattr(struct apply *ap)
+int store_apply_setattr(struct apply *ap)
 {
 	const struct entry *e = ap->e;
 	struct store *s = ap->s;
@@ -1183,7 +972,7 @@ static int apply_setattr(struct apply *ap)
 	uint32_t v = e->valid;
 	int rv;
 
-	rv = target_inode(s, e->ino, &a);
+	rv = store_target_inode(s, e->ino, &a);
 	if (rv < 0)
 		return rv;
 	if (rv == 1 && (v & ENTRY_SET_SIZE) && e->size > s->max_file)
@@ -1225,15 +1014,15 @@ static int apply_setattr(struct apply *ap)
 		a.mtime_ns = e->stamp_ns;
 	else if (v & ENTRY_SET_MTIME)
 		a.mtime_ns = e->mtime_ns;
-	st = stmt(s, ST_SET_META);
+	st = store_stmt(s, ST_SET_META);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
 	sqlite3_bind_int64(st, 2, a.mode);
 	sqlite3_bind_int64(st, 3, a.uid);
 	sqlite3_bind_int64(st, 4, a.gid);
 	sqlite3_bind_int64(st, 5, a.mtime_ns);
-	rv = step_done(s, st);
+	rv = store_step_done(s, st);
 	if (rv == 0)
-		rv = touch(ap, a.ino, 0);
+		rv = store_touch(ap, a.ino, 0);
 	return rv;
 }
 
@@ -1251,7 +1040,7 @@ static int xattr_name_ok(const struct entry *e)
 	return 0;
 }
 
-static int apply_setxattr(struct apply *ap)
+int store_apply_setxattr(struct apply *ap)
 {
 	const struct entry *e = ap->e;
 	struct store *s = ap->s;
@@ -1265,21 +1054,21 @@ static int apply_setxattr(struct apply *ap)
 		return rv;
 	if (e->data_len > STORE_MAX_XATTR_VALUE)
 		return -E2BIG;
-	rv = target_inode(s, e->ino, &a);
+	rv = store_target_inode(s, e->ino, &a);
 	if (rv < 0)
 		return rv;
 	if (rv == 1) {
 		/* An orphan: keep the value if the row is here, uncharged. */
 		if (a.ino == 0)
 			return 0;
-		st = stmt(s, ST_SETXATTR);
+		st = store_stmt(s, ST_SETXATTR);
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
 		sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 3, e->data_len ? e->data : "", (int)e->data_len,
 				  SQLITE_STATIC);
-		return step_done(s, st);
+		return store_step_done(s, st);
 	}
-	st = stmt(s, ST_GETXATTR);
+	st = store_stmt(s, ST_GETXATTR);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
 	sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -1301,20 +1090,20 @@ static int apply_setxattr(struct apply *ap)
 		return -EEXIST;
 	if (!exists && (e->xflags & XATTR_REPLACE))
 		return -ENODATA;
-	rv = charge(s, (int64_t)e->data_len - old_len);
+	rv = store_charge(s, (int64_t)e->data_len - old_len);
 	if (rv != 0)
 		return rv;
-	st = stmt(s, ST_SETXATTR);
+	st = store_stmt(s, ST_SETXATTR);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
 	sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, e->data_len ? e->data : "", (int)e->data_len, SQLITE_STATIC);
-	rv = step_done(s, st);
+	rv = store_step_done(s, st);
 	if (rv == 0)
-		rv = touch(ap, a.ino, 0);
+		rv = store_touch(ap, a.ino, 0);
 	return rv;
 }
 
-static int apply_removexattr(struct apply *ap)
+int store_apply_removexattr(struct apply *ap)
 {
 	const struct entry *e = ap->e;
 	struct store *s = ap->s;
@@ -1325,42 +1114,42 @@ static int apply_removexattr(struct apply *ap)
 	rv = xattr_name_ok(e);
 	if (rv != 0)
 		return rv;
-	rv = target_inode(s, e->ino, &a);
+	rv = store_target_inode(s, e->ino, &a);
 	if (rv < 0)
 		return rv;
 	if (rv == 1) {
 		if (a.ino == 0)
 			return 0;
-		st = stmt(s, ST_REMOVEXATTR);
+		st = store_stmt(s, ST_REMOVEXATTR);
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
 		sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
-		return step_done(s, st);
+		return store_step_done(s, st);
 	}
-	uint64_t before = xattr_bytes(s, a.ino);
-	st = stmt(s, ST_REMOVEXATTR);
+	uint64_t before = store_xattr_bytes(s, a.ino);
+	st = store_stmt(s, ST_REMOVEXATTR);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
 	sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
-	rv = step_done(s, st);
+	rv = store_step_done(s, st);
 	if (rv != 0)
 		return rv;
 	if (sqlite3_changes(s->db) == 0)
 		return -ENODATA;
-	charge(s, (int64_t)xattr_bytes(s, a.ino) - (int64_t)before);
-	return touch(ap, a.ino, 0);
+	store_charge(s, (int64_t)store_xattr_bytes(s, a.ino) - (int64_t)before);
+	return store_touch(ap, a.ino, 0);
 }
 
 /* Allocate a node id never used before: ids are part of inode numbers. */
 static int apply_node(struct apply *ap)
 {
 	uint64_t max = 1, id;
-	int rv = meta_get(ap->s, "node_max", &max);
+	int rv = store_meta_get(ap->s, "node_max", &max);
 
 	if (rv != 0 && rv != -ENOENT)
 		return rv;
 	id = (max > ap->e->offset ? max : ap->e->offset) + 1;
 	if (id >= (1u << 16))
 		return -ENOSPC; /* 16 bits of every inode number */
-	rv = meta_set(ap->s, "node_max", id);
+	rv = store_meta_set(ap->s, "node_max", id);
 	if (rv == 0)
 		ap->ch->result = (int64_t)id;
 	return rv;
@@ -1369,7 +1158,7 @@ static int apply_node(struct apply *ap)
 /* ENTRY_EXPIRE: the leader saw the content of (parent, name) expire; by the
  * entry's stamp it must have, unless it was renewed meanwhile (then this is
  * a no-op). */
-static int apply_expire(struct apply *ap)
+int store_apply_expire(struct apply *ap)
 {
 	const struct entry *e = ap->e;
 	struct store *s = ap->s;
@@ -1379,7 +1168,7 @@ static int apply_expire(struct apply *ap)
 	int64_t at;
 	int rv;
 
-	rv = lookup_n(s, e->parent, e->name, e->name_len, &a);
+	rv = store_lookup_n(s, e->parent, e->name, e->name_len, &a);
 	if (rv != 0)
 		return rv;
 	ap->ch->ino = a.ino;
@@ -1395,12 +1184,12 @@ static int apply_expire(struct apply *ap)
 		ap->ch->noop = true;
 		return 0;
 	}
-	return remove_name(ap, &a, e->name, e->name_len);
+	return store_remove_name(ap, &a, e->name, e->name_len);
 }
 
 /* ENTRY_MULTI: the same content for several files of one typed directory,
  * each checked against its current content; one refusal refuses all. */
-static int apply_multi(struct apply *ap)
+int store_apply_multi(struct apply *ap)
 {
 	const struct entry *e = ap->e;
 	struct store *s = ap->s;
@@ -1410,7 +1199,7 @@ static int apply_multi(struct apply *ap)
 	unsigned count = 0;
 	int rv;
 
-	if (!typed(s, e->parent) || (e->mode & S_IFMT) != S_IFREG)
+	if (!store_typed(s, e->parent) || (e->mode & S_IFMT) != S_IFREG)
 		return -EINVAL;
 	names = memchr(p, '\0', e->data_len);
 	if (names == NULL || end[-1] != '\0' || names + 1 == end)
@@ -1434,7 +1223,7 @@ static int apply_multi(struct apply *ap)
 		for (const char *q = names + 1; q < name; q += strlen(q) + 1)
 			if (strcmp(q, name) == 0)
 				return -EINVAL;
-		rv = lookup_n(s, e->parent, name, n, &a);
+		rv = store_lookup_n(s, e->parent, name, n, &a);
 		if (rv == -ENOENT) {
 			struct entry c = *e;
 
@@ -1446,7 +1235,7 @@ static int apply_multi(struct apply *ap)
 			c.data = content;
 			c.data_len = (uint32_t)content_len;
 			ap->e = &c;
-			rv = apply_create(ap);
+			rv = store_apply_create(ap);
 			ap->e = e;
 			if (rv != 0)
 				return rv;
@@ -1458,12 +1247,12 @@ static int apply_multi(struct apply *ap)
 			return -EINVAL;
 		rv = store_read_all(s, a.ino, &old, &old_len);
 		if (rv == 0)
-			rv = check_content(ap, e->parent, name, n, old != NULL ? old : "", old_len,
+			rv = store_check_content(ap, e->parent, name, n, old != NULL ? old : "", old_len,
 					   &data, &len, &remove);
 		if (rv == 0 && remove)
 			rv = -EINVAL; /* several at once are acquired or renewed only */
 		else if (rv == 0)
-			rv = set_content_checked(ap, &a, data, len, old, old_len);
+			rv = store_set_content_checked(ap, &a, data, len, old, old_len);
 		free(old);
 		if (rv != 0)
 			return rv;
@@ -1480,27 +1269,27 @@ static int apply_op(struct apply *ap)
 		ap->ch->ino = ap->e->ino;
 	switch (ap->e->op) {
 	case ENTRY_CREATE:
-		return apply_create(ap);
+		return store_apply_create(ap);
 	case ENTRY_LINK:
-		return apply_link(ap);
+		return store_apply_link(ap);
 	case ENTRY_UNLINK:
-		return apply_unlink(ap);
+		return store_apply_unlink(ap);
 	case ENTRY_RENAME:
-		return apply_rename(ap);
+		return store_apply_rename(ap);
 	case ENTRY_WRITE:
-		return apply_write(ap);
+		return store_apply_write(ap);
 	case ENTRY_SETATTR:
-		return apply_setattr(ap);
+		return store_apply_setattr(ap);
 	case ENTRY_SETXATTR:
-		return apply_setxattr(ap);
+		return store_apply_setxattr(ap);
 	case ENTRY_REMOVEXATTR:
-		return apply_removexattr(ap);
+		return store_apply_removexattr(ap);
 	case ENTRY_NODE:
 		return apply_node(ap);
 	case ENTRY_EXPIRE:
-		return apply_expire(ap);
+		return store_apply_expire(ap);
 	case ENTRY_MULTI:
-		return apply_multi(ap);
+		return store_apply_multi(ap);
 	default:
 		return -EINVAL;
 	}
@@ -1509,7 +1298,7 @@ static int apply_op(struct apply *ap)
 /* Has this (node, request id) been applied before? Sets its outcome. */
 static bool request_seen(struct store *s, const struct entry *e, int64_t *result)
 {
-	sqlite3_stmt *st = stmt(s, ST_REQ_GET);
+	sqlite3_stmt *st = store_stmt(s, ST_REQ_GET);
 	bool seen;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->node_id);
@@ -1526,18 +1315,18 @@ static bool request_seen(struct store *s, const struct entry *e, int64_t *result
 static int request_remember(struct store *s, uint64_t index, const struct entry *e,
 			    int64_t result)
 {
-	sqlite3_stmt *st = stmt(s, ST_REQ_PUT);
+	sqlite3_stmt *st = store_stmt(s, ST_REQ_PUT);
 	int rv;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->node_id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)e->request_id);
 	sqlite3_bind_int64(st, 3, result);
 	sqlite3_bind_int64(st, 4, e->stamp_ns);
-	rv = step_done(s, st);
+	rv = store_step_done(s, st);
 	if (rv == 0 && index % STORE_PRUNE_EVERY == 0) {
-		st = stmt(s, ST_REQ_PRUNE);
+		st = store_stmt(s, ST_REQ_PRUNE);
 		sqlite3_bind_int64(st, 1, e->stamp_ns - STORE_REQUEST_MEMORY_NS);
-		rv = step_done(s, st);
+		rv = store_step_done(s, st);
 	}
 	return rv;
 }
@@ -1555,7 +1344,7 @@ static void child_path(struct store *s, uint64_t dir, const char *name, size_t l
 
 /* Keep the change in the log behind .cluster/log (the last STORE_LOG_KEEP,
  * replicated like everything else, so every node shows the same). */
-static int log_change(struct store *s, uint64_t index, const struct entry *e)
+int store_log_change(struct store *s, uint64_t index, const struct entry *e)
 {
 	char path[2 * STORE_MAX_PATH + 8], to[STORE_MAX_PATH + 1];
 	sqlite3_stmt *st;
@@ -1598,25 +1387,25 @@ static int log_change(struct store *s, uint64_t index, const struct entry *e)
 		if (store_path(s, e->ino, path, sizeof(path)) != 0)
 			snprintf(path, sizeof(path), "(deleted)");
 	}
-	st = stmt(s, ST_LOG_PUT);
+	st = store_stmt(s, ST_LOG_PUT);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
 	sqlite3_bind_int64(st, 2, e->stamp_ns);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)e->node_id);
 	sqlite3_bind_int64(st, 4, e->uid);
 	sqlite3_bind_int64(st, 5, e->op);
 	sqlite3_bind_blob(st, 6, path, (int)strlen(path), SQLITE_TRANSIENT);
-	rv = step_done(s, st);
+	rv = store_step_done(s, st);
 	if (rv == 0 && index % 64 == 0) {
-		st = stmt(s, ST_LOG_PRUNE);
+		st = store_stmt(s, ST_LOG_PRUNE);
 		sqlite3_bind_int64(st, 1, STORE_LOG_KEEP - 1);
-		rv = step_done(s, st);
+		rv = store_step_done(s, st);
 	}
 	return rv;
 }
 
 int store_log(struct store *s, store_log_cb cb, void *arg)
 {
-	sqlite3_stmt *st = stmt(s, ST_LOG_READ);
+	sqlite3_stmt *st = store_stmt(s, ST_LOG_READ);
 	int rc, stop = 0;
 
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1689,7 +1478,7 @@ int store_apply(struct store *s, uint64_t index, const struct entry *e,
 	memset(change, 0, sizeof(*change));
 	if (index <= s->applied)
 		return 1;
-	rv = exec(s, "BEGIN IMMEDIATE; SAVEPOINT op;");
+	rv = store_exec(s, "BEGIN IMMEDIATE; SAVEPOINT op;");
 	if (rv != 0)
 		return rv;
 	if (e->request_id != 0 && request_seen(s, e, &change->result)) {
@@ -1703,9 +1492,9 @@ int store_apply(struct store *s, uint64_t index, const struct entry *e,
 		change->result = rv;
 		change->noop = false;
 		change->orphaned[0] = change->orphaned[1] = 0;
-		rv2 = exec(s, "ROLLBACK TO op;");
+		rv2 = store_exec(s, "ROLLBACK TO op;");
 		if (rv2 != 0 || is_store_failure(rv)) {
-			exec(s, "ROLLBACK;");
+			store_exec(s, "ROLLBACK;");
 			return rv2 != 0 ? rv2 : rv;
 		}
 		rv = 0; /* a refusal is an outcome, remembered like any other */
@@ -1713,20 +1502,20 @@ int store_apply(struct store *s, uint64_t index, const struct entry *e,
 	if (e->request_id != 0)
 		rv = request_remember(s, index, e, change->result);
 	if (rv == 0 && change->result >= 0 && !change->noop)
-		rv = log_change(s, index, e);
+		rv = store_log_change(s, index, e);
 	if (rv != 0)
 		goto fail;
 record:
-	rv = exec(s, "RELEASE op;");
+	rv = store_exec(s, "RELEASE op;");
 	if (rv == 0)
-		rv = meta_set(s, "applied", index);
+		rv = store_meta_set(s, "applied", index);
 	if (rv == 0)
-		rv = meta_set(s, "bytes", s->bytes);
+		rv = store_meta_set(s, "bytes", s->bytes);
 	if (rv == 0)
-		rv = exec(s, "COMMIT;");
+		rv = store_exec(s, "COMMIT;");
 	if (rv != 0) {
 fail:
-		exec(s, "ROLLBACK;");
+		store_exec(s, "ROLLBACK;");
 		s->bytes = bytes_before;
 		return rv;
 	}
@@ -1740,7 +1529,7 @@ int store_apply_noop(struct store *s, uint64_t index)
 
 	if (index <= s->applied)
 		return 1;
-	rv = meta_set(s, "applied", index);
+	rv = store_meta_set(s, "applied", index);
 	if (rv == 0)
 		s->applied = index;
 	return rv;
@@ -1757,14 +1546,14 @@ int store_drop_orphan(struct store *s, uint64_t ino)
 		return rv == -ENOENT ? 0 : rv;
 	if (a.nlink != 0 || S_ISDIR(a.mode))
 		return 0;
-	rv = exec(s, "BEGIN IMMEDIATE;");
+	rv = store_exec(s, "BEGIN IMMEDIATE;");
 	if (rv != 0)
 		return rv;
-	rv = delete_inode(s, &a); /* nlink 0: changes no replicated value */
+	rv = store_delete_inode(s, &a); /* nlink 0: changes no replicated value */
 	if (rv == 0)
-		rv = exec(s, "COMMIT;");
+		rv = store_exec(s, "COMMIT;");
 	else
-		exec(s, "ROLLBACK;");
+		store_exec(s, "ROLLBACK;");
 	return rv;
 }
 
@@ -1774,7 +1563,7 @@ int store_drop_all_orphans(struct store *s)
 	int n, rc, rv = 0;
 
 	do {
-		sqlite3_stmt *st = stmt(s, ST_ORPHANS);
+		sqlite3_stmt *st = store_stmt(s, ST_ORPHANS);
 
 		n = 0;
 		while (n < 64 && (rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -1788,163 +1577,13 @@ int store_drop_all_orphans(struct store *s)
 
 /* --- open, snapshot, restore -------------------------------------------- */
 
-static int store_prepare(struct store *s)
-{
-	for (int i = 0; i < ST__N; i++) {
-		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-				       NULL) != SQLITE_OK)
-			return -EIO;
-	}
-	return 0;
-}
-
-static void store_finalize(struct store *s)
-{
-	for (int i = 0; i < ST__N; i++) {
-		sqlite3_finalize(s->st[i]);
-		s->st[i] = NULL;
-	}
-}
-
-/* Create the root and the namespace directories, identically on every
- * node: fixed inode numbers, epoch timestamps, revision 0. */
-static int store_init_tree(struct store *s)
-{
-	sqlite3_stmt *st;
-	int rv;
-
-	st = stmt(s, ST_INSERT_INODE);
-	sqlite3_bind_int64(st, 1, STORE_ROOT_INO);
-	sqlite3_bind_int64(st, 2, S_IFDIR | 0755);
-	sqlite3_bind_int64(st, 5, 2 + (int)(sizeof(store_fixed_dirs) / sizeof(store_fixed_dirs[0])));
-	sqlite3_bind_int64(st, 11, STORE_ROOT_INO);
-	for (int i = 3; i <= 10; i++)
-		if (i != 5)
-			sqlite3_bind_int64(st, i, 0);
-	sqlite3_bind_int64(st, 6, 0);
-	sqlite3_bind_zeroblob(st, 12, 0);
-	rv = step_done(s, st);
-	for (size_t i = 0; rv == 0 && i < sizeof(store_fixed_dirs) / sizeof(store_fixed_dirs[0]); i++) {
-		st = stmt(s, ST_INSERT_INODE);
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)store_fixed_dirs[i].ino);
-		sqlite3_bind_int64(st, 2, S_IFDIR | 0755);
-		for (int c = 3; c <= 10; c++)
-			sqlite3_bind_int64(st, c, c == 5 ? 2 : 0);
-		sqlite3_bind_int64(st, 11, STORE_ROOT_INO);
-		sqlite3_bind_zeroblob(st, 12, 0);
-		rv = step_done(s, st);
-		if (rv == 0)
-			rv = insert_dentry(s, STORE_ROOT_INO, store_fixed_dirs[i].name,
-					   strlen(store_fixed_dirs[i].name), store_fixed_dirs[i].ino);
-	}
-	if (rv == 0)
-		rv = meta_set(s, "format", STORE_FORMAT);
-	if (rv == 0)
-		rv = meta_set(s, "applied", 0);
-	if (rv == 0)
-		rv = meta_set(s, "bytes", 0);
-	if (rv == 0)
-		rv = meta_set(s, "max_file", STORE_DEFAULT_MAX_FILE);
-	if (rv == 0)
-		rv = meta_set(s, "max_bytes", STORE_DEFAULT_MAX_BYTES);
-	if (rv == 0)
-		rv = meta_set(s, "node_max", 1); /* the bootstrap node */
-	return rv;
-}
-
-/* Load the cached meta values; the store must have been initialised. */
-static int store_load_meta(struct store *s)
-{
-	uint64_t format = 0;
-	int rv = meta_get(s, "format", &format);
-
-	if (rv == 0 && format != STORE_FORMAT)
-		return -EPROTO;
-	if (rv == 0)
-		rv = meta_get(s, "applied", &s->applied);
-	if (rv == 0)
-		rv = meta_get(s, "bytes", &s->bytes);
-	if (rv == 0)
-		rv = meta_get(s, "max_file", &s->max_file);
-	if (rv == 0)
-		rv = meta_get(s, "max_bytes", &s->max_bytes);
-	return rv;
-}
-
-int store_open(const char *path, const struct store_validator *v, struct store **out,
-	       char *errmsg, size_t errlen)
-{
-	struct store *s;
-	uint64_t format;
-	int rc, rv;
-
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return -ENOMEM;
-	s->v = v;
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(errmsg, errlen, "cannot open %s: %s", path, sqlite3_errstr(rc));
-		rv = -EIO;
-		goto err;
-	}
-	sqlite3_extended_result_codes(s->db, 0);
-	/* The raft log is the durable record; the store may lose its last
-	 * transactions on power loss (they are re-applied), never be torn. */
-	rv = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
-	if (rv == 0)
-		rv = exec(s, store_schema);
-	if (rv != 0) {
-		snprintf(errmsg, errlen, "%s is not a usable clusterfs store: %s", path,
-			 sqlite3_errmsg(s->db));
-		goto err;
-	}
-	rv = store_prepare(s);
-	if (rv != 0) {
-		snprintf(errmsg, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
-		goto err;
-	}
-	if (meta_get(s, "format", &format) == -ENOENT) {
-		rv = exec(s, "BEGIN");
-		if (rv == 0)
-			rv = store_init_tree(s);
-		if (rv == 0)
-			rv = exec(s, "COMMIT");
-		if (rv != 0) {
-			snprintf(errmsg, errlen, "cannot initialise %s: %s", path,
-				 sqlite3_errmsg(s->db));
-			goto err;
-		}
-	}
-	rv = store_load_meta(s);
-	if (rv != 0) {
-		snprintf(errmsg, errlen, "%s is corrupt or of another version (%s)", path,
-			 rv == -EPROTO ? "unknown format" : "missing metadata");
-		goto err;
-	}
-	*out = s;
-	return 0;
-err:
-	store_close(s);
-	return rv;
-}
-
-void store_close(struct store *s)
-{
-	if (s == NULL)
-		return;
-	store_finalize(s);
-	sqlite3_close(s->db);
-	free(s);
-}
-
 int store_path(struct store *s, uint64_t ino, char *buf, size_t len)
 {
 	char tmp[STORE_MAX_PATH + 1];
 	size_t used = 0; /* built backwards at the end of tmp */
 
 	for (int depth = 0; ino != STORE_ROOT_INO; depth++) {
-		sqlite3_stmt *st = stmt(s, ST_NAME_OF);
+		sqlite3_stmt *st = store_stmt(s, ST_NAME_OF);
 		uint64_t parent;
 		size_t n;
 		int rc;
@@ -1982,7 +1621,7 @@ int store_ancestors(struct store *s, uint64_t ino, struct store_link *out, int m
 	int n = 0;
 
 	while (ino != STORE_ROOT_INO && n < max) {
-		sqlite3_stmt *st = stmt(s, ST_NAME_OF);
+		sqlite3_stmt *st = store_stmt(s, ST_NAME_OF);
 		struct store_attr a;
 		size_t len;
 		int rc;
@@ -2008,14 +1647,6 @@ int store_ancestors(struct store *s, uint64_t ino, struct store_link *out, int m
 	return n;
 }
 
-uint64_t store_node_max(struct store *s)
-{
-	uint64_t max = 1;
-
-	meta_get(s, "node_max", &max);
-	return max;
-}
-
 int64_t store_reseed(struct store *s)
 {
 	sqlite3_stmt *st = NULL;
@@ -2031,15 +1662,15 @@ int64_t store_reseed(struct store *s)
 		max = top;
 	if (max + 1 >= (1u << 16))
 		return -ENOSPC;
-	rv = exec(s, "BEGIN; DELETE FROM requests;");
+	rv = store_exec(s, "BEGIN; DELETE FROM requests;");
 	if (rv == 0)
-		rv = meta_set(s, "applied", 0);
+		rv = store_meta_set(s, "applied", 0);
 	if (rv == 0)
-		rv = meta_set(s, "node_max", max + 1);
+		rv = store_meta_set(s, "node_max", max + 1);
 	if (rv == 0)
-		rv = exec(s, "COMMIT;");
+		rv = store_exec(s, "COMMIT;");
 	if (rv != 0) {
-		exec(s, "ROLLBACK;");
+		store_exec(s, "ROLLBACK;");
 		return rv;
 	}
 	s->applied = 0;
