@@ -101,64 +101,6 @@ int store_readdir(struct store *s, uint64_t dir, store_dirent_cb cb, void *arg)
 	return rc == SQLITE_DONE ? 0 : store_errno(s, rc);
 }
 
-int store_getxattr(struct store *s, uint64_t ino, const char *name, void **value, size_t *len)
-{
-	sqlite3_stmt *st = store_stmt(s, ST_GETXATTR);
-	int rc;
-
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
-	sqlite3_bind_blob(st, 2, name, (int)strlen(name), SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		int n = sqlite3_column_bytes(st, 0);
-
-		*value = malloc((size_t)n + 1);
-		if (*value == NULL) {
-			sqlite3_reset(st);
-			return -ENOMEM;
-		}
-		if (n > 0)
-			memcpy(*value, sqlite3_column_blob(st, 0), (size_t)n);
-		*len = (size_t)n;
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? -ENODATA : store_errno(s, rc);
-}
-
-int store_listxattr(struct store *s, uint64_t ino, char **names, size_t *len)
-{
-	sqlite3_stmt *st = store_stmt(s, ST_LISTXATTR);
-	char *out = NULL;
-	size_t used = 0;
-	int rc;
-
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		size_t n = (size_t)sqlite3_column_bytes(st, 0);
-		char *grown = realloc(out, used + n + 1);
-
-		if (grown == NULL) {
-			free(out);
-			sqlite3_reset(st);
-			return -ENOMEM;
-		}
-		out = grown;
-		memcpy(out + used, sqlite3_column_blob(st, 0), n);
-		out[used + n] = '\0';
-		used += n + 1;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		free(out);
-		return store_errno(s, rc);
-	}
-	*names = out;
-	*len = used;
-	return 0;
-}
-
 int store_stats(struct store *s, struct store_stats *out)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_COUNT_INODES);
@@ -235,18 +177,6 @@ static int set_dentry_ino(struct store *s, uint64_t parent, const char *name, si
 	sqlite3_bind_blob(st, 2, name, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
 	return store_step_done(s, st);
-}
-
-uint64_t store_xattr_bytes(struct store *s, uint64_t ino)
-{
-	sqlite3_stmt *st = store_stmt(s, ST_XATTR_BYTES);
-	uint64_t n = 0;
-
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return n;
 }
 
 /* The bytes an inode holds against the store limit. */
@@ -745,118 +675,6 @@ int store_target_inode(struct store *s, uint64_t ino, struct store_attr *a)
 	if (rv != 0)
 		return rv;
 	return a->nlink == 0 && !S_ISDIR(a->mode) ? 1 : 0;
-}
-
-/* Xattrs under this prefix are generated (revision, writer), never stored. */
-#define STORE_RESERVED_XATTR "user.clusterfs."
-
-static int xattr_name_ok(const struct entry *e)
-{
-	size_t plen = strlen(STORE_RESERVED_XATTR);
-
-	if (e->name_len < 6 || memcmp(e->name, "user.", 5) != 0)
-		return -EOPNOTSUPP;
-	if (e->name_len >= plen && memcmp(e->name, STORE_RESERVED_XATTR, plen) == 0)
-		return -EPERM;
-	return 0;
-}
-
-int store_apply_setxattr(struct apply *ap)
-{
-	const struct entry *e = ap->e;
-	struct store *s = ap->s;
-	struct store_attr a;
-	sqlite3_stmt *st;
-	int rc, rv, exists;
-	int64_t old_len = 0;
-
-	rv = xattr_name_ok(e);
-	if (rv != 0)
-		return rv;
-	if (e->data_len > STORE_MAX_XATTR_VALUE)
-		return -E2BIG;
-	rv = store_target_inode(s, e->ino, &a);
-	if (rv < 0)
-		return rv;
-	if (rv == 1) {
-		/* An orphan: keep the value if the row is here, uncharged. */
-		if (a.ino == 0)
-			return 0;
-		st = store_stmt(s, ST_SETXATTR);
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
-		sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 3, e->data_len ? e->data : "", (int)e->data_len,
-				  SQLITE_STATIC);
-		return store_step_done(s, st);
-	}
-	st = store_stmt(s, ST_GETXATTR);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
-	sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	exists = rc == SQLITE_ROW;
-	if (exists) {
-		old_len = sqlite3_column_bytes(st, 0);
-		if (old_len == (int64_t)e->data_len &&
-		    (old_len == 0 || memcmp(sqlite3_column_blob(st, 0), e->data, e->data_len) == 0) &&
-		    !(e->xflags & XATTR_CREATE)) {
-			sqlite3_reset(st);
-			ap->ch->noop = true;
-			return 0;
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_errno(s, rc);
-	if (exists && (e->xflags & XATTR_CREATE))
-		return -EEXIST;
-	if (!exists && (e->xflags & XATTR_REPLACE))
-		return -ENODATA;
-	rv = store_charge(s, (int64_t)e->data_len - old_len);
-	if (rv != 0)
-		return rv;
-	st = store_stmt(s, ST_SETXATTR);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
-	sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, e->data_len ? e->data : "", (int)e->data_len, SQLITE_STATIC);
-	rv = store_step_done(s, st);
-	if (rv == 0)
-		rv = store_touch(ap, a.ino, 0);
-	return rv;
-}
-
-int store_apply_removexattr(struct apply *ap)
-{
-	const struct entry *e = ap->e;
-	struct store *s = ap->s;
-	struct store_attr a;
-	sqlite3_stmt *st;
-	int rv;
-
-	rv = xattr_name_ok(e);
-	if (rv != 0)
-		return rv;
-	rv = store_target_inode(s, e->ino, &a);
-	if (rv < 0)
-		return rv;
-	if (rv == 1) {
-		if (a.ino == 0)
-			return 0;
-		st = store_stmt(s, ST_REMOVEXATTR);
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
-		sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
-		return store_step_done(s, st);
-	}
-	uint64_t before = store_xattr_bytes(s, a.ino);
-	st = store_stmt(s, ST_REMOVEXATTR);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)a.ino);
-	sqlite3_bind_blob(st, 2, e->name, (int)e->name_len, SQLITE_STATIC);
-	rv = store_step_done(s, st);
-	if (rv != 0)
-		return rv;
-	if (sqlite3_changes(s->db) == 0)
-		return -ENODATA;
-	store_charge(s, (int64_t)store_xattr_bytes(s, a.ino) - (int64_t)before);
-	return store_touch(ap, a.ino, 0);
 }
 
 /* ENTRY_EXPIRE: the leader saw the content of (parent, name) expire; by the
