@@ -101,19 +101,6 @@ int store_readdir(struct store *s, uint64_t dir, store_dirent_cb cb, void *arg)
 	return rc == SQLITE_DONE ? 0 : store_errno(s, rc);
 }
 
-int store_stats(struct store *s, struct store_stats *out)
-{
-	sqlite3_stmt *st = store_stmt(s, ST_COUNT_INODES);
-	int rc = sqlite3_step(st);
-
-	out->inodes = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	out->bytes = s->bytes;
-	out->max_bytes = s->max_bytes;
-	out->max_file = s->max_file;
-	return rc == SQLITE_ROW ? 0 : store_errno(s, rc);
-}
-
 /* --- applying entries ------------------------------------------------- */
 
 int store_set_nlink(struct store *s, uint64_t ino, uint32_t nlink)
@@ -177,12 +164,6 @@ static int set_dentry_ino(struct store *s, uint64_t parent, const char *name, si
 	sqlite3_bind_blob(st, 2, name, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
 	return store_step_done(s, st);
-}
-
-/* The bytes an inode holds against the store limit. */
-uint64_t store_inode_bytes(struct store *s, const struct store_attr *a)
-{
-	return a->size + store_xattr_bytes(s, a->ino);
 }
 
 /* Delete an inode row and its xattrs. Orphans were already uncharged when
@@ -304,18 +285,6 @@ int store_dir_attr(struct store *s, uint64_t ino, struct store_attr *a)
 	if (rv != 0)
 		return rv;
 	return S_ISDIR(a->mode) ? 0 : -ENOTDIR;
-}
-
-/* Account @grow more bytes (may be negative) against the store limit. */
-int store_charge(struct store *s, int64_t grow)
-{
-	if (grow > 0 && s->bytes + (uint64_t)grow > s->max_bytes)
-		return -ENOSPC;
-	if (grow < 0 && (uint64_t)(-grow) > s->bytes)
-		s->bytes = 0;
-	else
-		s->bytes = (uint64_t)((int64_t)s->bytes + grow);
-	return 0;
 }
 
 /* Why the namespace would refuse @data for the existing file @a: its errno,
@@ -656,27 +625,6 @@ touch_dirs:
 	return rv;
 }
 
-/* The inode a by-inode entry (write, setattr, xattrs) targets. Such an
- * entry may reach an orphan: a file unlinked while a descriptor on some node
- * still holds it. Each node drops its orphans when its own descriptors are
- * closed, so whether the row is still here differs from node to node; the
- * outcome must not. So for orphans and missing inodes this returns 1: the
- * caller applies what it can without charging the store limit or consulting
- * the namespace, and reports success. */
-int store_target_inode(struct store *s, uint64_t ino, struct store_attr *a)
-{
-	int rv = store_getattr(s, ino, a);
-
-	if (rv == -ENOENT) {
-		memset(a, 0, sizeof(*a));
-		a->ino = 0; /* nothing to change */
-		return 1;
-	}
-	if (rv != 0)
-		return rv;
-	return a->nlink == 0 && !S_ISDIR(a->mode) ? 1 : 0;
-}
-
 /* ENTRY_EXPIRE: the leader saw the content of (parent, name) expire; by the
  * entry's stamp it must have, unless it was renewed meanwhile (then this is
  * a no-op). */
@@ -818,44 +766,6 @@ int store_expiries(struct store *s, uint64_t dir, store_expiry_cb cb, void *arg)
 }
 
 /* --- orphans ----------------------------------------------------------- */
-
-int store_drop_orphan(struct store *s, uint64_t ino)
-{
-	struct store_attr a;
-	int rv = store_getattr(s, ino, &a);
-
-	if (rv != 0)
-		return rv == -ENOENT ? 0 : rv;
-	if (a.nlink != 0 || S_ISDIR(a.mode))
-		return 0;
-	rv = store_exec(s, "BEGIN IMMEDIATE;");
-	if (rv != 0)
-		return rv;
-	rv = store_delete_inode(s, &a); /* nlink 0: changes no replicated value */
-	if (rv == 0)
-		rv = store_exec(s, "COMMIT;");
-	else
-		store_exec(s, "ROLLBACK;");
-	return rv;
-}
-
-int store_drop_all_orphans(struct store *s)
-{
-	uint64_t inos[64];
-	int n, rc, rv = 0;
-
-	do {
-		sqlite3_stmt *st = store_stmt(s, ST_ORPHANS);
-
-		n = 0;
-		while (n < 64 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-			inos[n++] = (uint64_t)sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		for (int i = 0; i < n && rv == 0; i++)
-			rv = store_drop_orphan(s, inos[i]);
-	} while (n == 64 && rv == 0);
-	return rv;
-}
 
 /* --- open, snapshot, restore -------------------------------------------- */
 
