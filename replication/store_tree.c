@@ -1,24 +1,17 @@
 /*
- * The sqlite3 store; see store.h for the schema and the threading rule.
- *
- * Applying an entry is one transaction: a savepoint around the operation
- * (rolled back if the operation is refused, so a failed mutation changes
- * nothing) and, in every case, the applied index. Refusals are part of the
- * replicated state machine: they depend only on the store and the entry, so
- * every node refuses the same entries.
+ * The tree: inodes and the names (dentries) that reach them. Lookups and
+ * walks (store_getattr, store_lookup, store_readdir, store_path,
+ * store_ancestors), the row helpers the other store files share (names,
+ * link counts, the change stamp), and the entries that change names:
+ * create, link, unlink/rmdir and rename. Loop thread only (see store.h).
  */
 #include "store_internal.h"
 
-#include "../common/log.h"
-
 #include <errno.h>
-#include <raft.h>
 #include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -96,7 +89,7 @@ int store_readdir(struct store *s, uint64_t dir, store_dirent_cb cb, void *arg)
 	return rc == SQLITE_DONE ? 0 : store_errno(s, rc);
 }
 
-/* --- applying entries ------------------------------------------------- */
+/* --- changing the tree ------------------------------------------------ */
 
 int store_set_nlink(struct store *s, uint64_t ino, uint32_t nlink)
 {
@@ -549,9 +542,7 @@ touch_dirs:
 	return rv;
 }
 
-/* --- orphans ----------------------------------------------------------- */
-
-/* --- open, snapshot, restore -------------------------------------------- */
+/* --- paths ------------------------------------------------------------ */
 
 int store_path(struct store *s, uint64_t ino, char *buf, size_t len)
 {
