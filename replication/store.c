@@ -215,7 +215,8 @@ static int store_init_tree(struct store *s)
 		rv = store_step_done(s, st);
 		if (rv == 0)
 			rv = store_insert_dentry(s, STORE_ROOT_INO, store_fixed_dirs[i].name,
-					   strlen(store_fixed_dirs[i].name), store_fixed_dirs[i].ino);
+						 strlen(store_fixed_dirs[i].name),
+						 store_fixed_dirs[i].ino);
 	}
 	if (rv == 0)
 		rv = store_meta_set(s, "format", STORE_FORMAT);

@@ -103,7 +103,7 @@ int store_remove_name(struct apply *ap, const struct store_attr *a, const char *
 /* Store @data/@len (already checked) as the content of @a, which was
  * @old/@old_len; identical content is a no-op. */
 int store_set_content_checked(struct apply *ap, const struct store_attr *a, const void *data,
-			       size_t len, const void *old, size_t old_len)
+			      size_t len, const void *old, size_t old_len)
 {
 	struct store *s = ap->s;
 	sqlite3_stmt *st;
@@ -147,8 +147,8 @@ static int set_content(struct apply *ap, const struct store_attr *a, const void 
 		size_t n = store_name_in(s, a->ino, name, sizeof(name));
 		bool remove;
 
-		rv = store_check_content(ap, a->parent, name, n, old != NULL ? old : "", old_len, &data,
-				   &len, &remove);
+		rv = store_check_content(ap, a->parent, name, n, old != NULL ? old : "", old_len,
+					 &data, &len, &remove);
 		if (rv != 0)
 			return rv;
 		if (remove)

@@ -58,7 +58,7 @@ int store_getattr(struct store *s, uint64_t ino, struct store_attr *a)
 }
 
 int store_lookup_n(struct store *s, uint64_t parent, const char *name, size_t len,
-		    struct store_attr *a)
+		   struct store_attr *a)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_LOOKUP);
 
@@ -124,7 +124,7 @@ static int set_parent(struct store *s, uint64_t ino, uint64_t parent)
 }
 
 int store_insert_dentry(struct store *s, uint64_t parent, const char *name, size_t len,
-			 uint64_t ino)
+			uint64_t ino)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_INSERT_DENTRY);
 
@@ -249,7 +249,8 @@ int store_apply_create(struct apply *ap)
 		 * this content for that file (a lease another holder took) says
 		 * more than EEXIST. */
 		if (store_typed(s, e->parent) && S_ISREG(old.mode))
-			return store_refusal_of(ap, &old, e->name, e->name_len, e->data, e->data_len);
+			return store_refusal_of(ap, &old, e->name, e->name_len, e->data,
+						e->data_len);
 		return -EEXIST;
 	}
 	if (rv != -ENOENT)
@@ -273,7 +274,7 @@ int store_apply_create(struct apply *ap)
 		bool remove;
 
 		rv = store_check_content(ap, e->parent, e->name, e->name_len, NULL, 0, &data, &len,
-				   &remove);
+					 &remove);
 		if (rv != 0)
 			return rv;
 		if (remove)
@@ -489,7 +490,8 @@ int store_apply_rename(struct apply *ap)
 			if (rv == 0)
 				rv = set_parent(s, dst.ino, from.ino);
 			if (rv == 0 && ddir != 0)
-				rv = store_set_nlink(s, from.ino, (uint32_t)((int)from.nlink - ddir));
+				rv = store_set_nlink(s, from.ino,
+						     (uint32_t)((int)from.nlink - ddir));
 			if (rv == 0 && ddir != 0)
 				rv = store_set_nlink(s, to.ino, (uint32_t)((int)to.nlink + ddir));
 		}

@@ -36,8 +36,8 @@ int store_check_name(struct store *s, uint64_t dir, const char *name, size_t len
  * current content, NULL for a new file). May replace *data and *len with the
  * normalized value, or set *remove. Notes when the result can expire. */
 int store_check_content(struct apply *ap, uint64_t dir, const char *name, size_t name_len,
-			 const void *old, size_t old_len, const void **data, size_t *len,
-			 bool *remove)
+			const void *old, size_t old_len, const void **data, size_t *len,
+			bool *remove)
 {
 	struct store *s = ap->s;
 	struct store_check c = {
@@ -69,7 +69,7 @@ int store_check_content(struct apply *ap, uint64_t dir, const char *name, size_t
 /* Why the namespace would refuse @data for the existing file @a: its errno,
  * or EEXIST if it would not. */
 int store_refusal_of(struct apply *ap, const struct store_attr *a, const char *name, size_t n,
-		      const void *data, size_t len)
+		     const void *data, size_t len)
 {
 	void *old = NULL;
 	size_t old_len = 0;
@@ -77,8 +77,8 @@ int store_refusal_of(struct apply *ap, const struct store_attr *a, const char *n
 	int rv = store_read_all(ap->s, a->ino, &old, &old_len);
 
 	if (rv == 0)
-		rv = store_check_content(ap, a->parent, name, n, old != NULL ? old : "", old_len, &data,
-				   &len, &remove);
+		rv = store_check_content(ap, a->parent, name, n, old != NULL ? old : "", old_len,
+					 &data, &len, &remove);
 	free(old);
 	ap->ch->expiry = false;
 	return rv != 0 ? rv : -EEXIST;
@@ -176,8 +176,8 @@ int store_apply_multi(struct apply *ap)
 			return -EINVAL;
 		rv = store_read_all(s, a.ino, &old, &old_len);
 		if (rv == 0)
-			rv = store_check_content(ap, e->parent, name, n, old != NULL ? old : "", old_len,
-					   &data, &len, &remove);
+			rv = store_check_content(ap, e->parent, name, n, old != NULL ? old : "",
+						 old_len, &data, &len, &remove);
 		if (rv == 0 && remove)
 			rv = -EINVAL; /* several at once are acquired or renewed only */
 		else if (rv == 0)
