@@ -44,160 +44,10 @@
 #include <unistd.h>
 
 #include "../common/log.h"
-#include "peer.h"
+#include "node_internal.h"
 
-#define NODE_CONF "node.conf"
-#define NODE_KEY "cluster.key"
-#define NODE_EPOCH "epoch"
-#define NODE_LOCK "lock"
-#define NODE_RAFT_DIR "raft"
-#define NODE_STORE "store.db"
-#define NODE_ADDRESS_MAX TRANSPORT_ADDRESS_MAX
 #define NODE_TRANSFER_MS 1000
 #define NODE_TOKEN_PREFIX "cfs1:"
-
-enum req_state {
-	RS_QUEUED,    /* waiting for a leader or a connection to it */
-	RS_RAFT,      /* in raft on this node (the leader) */
-	RS_FORWARDED, /* sent to the leader */
-	RS_APPLYING,  /* committed; waiting for this node to apply it */
-};
-
-struct node_req {
-	union {
-		struct raft_apply apply;
-		struct raft_barrier barrier;
-	};
-	struct node *n;
-	node_done_cb cb;
-	void *arg;
-	bool is_barrier;
-	void *entry; /* our copy of the encoded entry, for retries */
-	size_t len;
-	uint64_t seq; /* matches forwarded answers */
-	uint64_t submitted_ms, deadline_ms;
-	uint64_t submitted_ns; /* for the latency histogram */
-	enum req_state state;
-	bool in_raft;  /* raft holds the raft_apply/raft_barrier struct */
-	bool answered; /* cb has run; free when raft lets go */
-	bool reached;  /* was in a log once: the outcome is unknown, never EROFS */
-	uint64_t wait_index;
-	int64_t result;
-	struct node_req *prev, *next;
-};
-
-/* An accepted node-protocol connection. */
-struct inbound {
-	struct node *n;
-	struct peer_conn *c;
-	int refs; /* serve requests in flight */
-	bool closed;
-	struct inbound *prev, *next;
-};
-
-/* A request another node sent us, being served. */
-struct serve {
-	union {
-		struct raft_apply apply;
-		struct raft_barrier barrier;
-		struct raft_change change;
-	};
-	struct node *n;
-	struct inbound *in;
-	uint8_t type;
-	uint64_t seq;
-	uint64_t value;
-	int64_t result;
-	char address[NODE_ADDRESS_MAX + 1];
-};
-
-enum join_state { JOIN_NONE, JOIN_CONNECTING, JOIN_ASKED, JOIN_PROMOTING, JOIN_DONE };
-
-struct node {
-	uv_loop_t *loop;
-	struct node_config cfg;
-	char data_dir[PATH_MAX];
-	char address[NODE_ADDRESS_MAX + 1];
-	uint64_t id;
-	uint32_t epoch;
-	int lock_fd;
-	bool fresh;    /* the data directory held no node */
-	bool restored; /* seeded by `clusterfsctl restore`: bootstrap from it */
-	uint8_t key[TRANSPORT_KEY_SIZE];
-
-	struct store *store;
-	struct fsm fsm;
-	struct raft raft;
-	struct raft_io io;
-	struct raft_uv_transport transport;
-	bool transport_ready, raft_inited, raft_started;
-
-	uv_timer_t tick;
-	uv_check_t check; /* after each loop iteration: applied-index waiters */
-	bool handles_ready;
-	struct node_req *head, *tail;
-	uint64_t seq;
-	unsigned applying;	   /* requests in RS_APPLYING */
-	uint64_t leaderless_since; /* when the node last saw no leader (0: has one) */
-
-	/* Follower → leader connection. */
-	struct peer_conn *lconn;
-	uint64_t lconn_leader;
-	bool lconn_connecting;
-	uint64_t lconn_next_ms;
-
-	struct inbound *inbound;
-
-	/* Joining a cluster. */
-	enum join_state join;
-	char join_targets[1024];
-	char join_target[NODE_ADDRESS_MAX + 1];
-	size_t join_next;
-	struct peer_conn *jconn;
-	bool jconn_connecting;
-	uint64_t join_retry_ms;
-	unsigned join_refused;
-	char failure[512];
-
-	/* Readiness. */
-	uint64_t barrier_term;
-	bool barrier_pending;
-	bool ready;
-
-	fsm_applied_cb user_hook;
-	void *user_arg;
-	void (*restored_cb)(void *arg);
-	void *restored_arg;
-
-	/* Nudging followers to learn a commit (see node_nudge). */
-	bool nudge_wanted;
-	int (*io_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
-			raft_io_recv_cb recv); /* raft_uv's */
-	raft_io_tick_cb raft_tick;	       /* raft's tick, captured at start */
-	raft_io_recv_cb raft_recv;	       /* raft's receive callback */
-	/* The commit index each follower is known to have been able to apply
-	 * (node_io_recv). */
-	struct {
-		raft_id id;
-		raft_index told;
-	} nudged[NODE_NUDGE_PEERS];
-
-	struct node_metrics metrics;
-	uint64_t metrics_leader; /* the leader last seen, for leader_changes */
-
-	/* Expiring leases: the leader commits their removal (node_reap_expired). */
-	bool expiry_dirty;     /* rescan the leases for the next expiry */
-	uint64_t expiry_term;  /* the term in which we last scanned */
-	int64_t expiry_next_ns; /* earliest expiry known (0: none) */
-	unsigned expiring;     /* EXPIRE entries in flight */
-
-	struct raft_transfer transfer;
-	uv_timer_t transfer_timer;
-	void (*close_cb)(void *arg);
-	void *close_arg;
-	bool closing;
-	int closing_handles;
-};
 
 void node_config_defaults(struct node_config *c)
 {
@@ -211,35 +61,14 @@ void node_config_defaults(struct node_config *c)
 	c->snapshot_trailing = NODE_DEFAULT_SNAPSHOT_TRAILING;
 }
 
-static void close_free(uv_handle_t *h)
+void node_close_free(uv_handle_t *h)
 {
 	free(h);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t now_ms(void)
-{
-	return now_ns() / 1000000;
-}
-
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* --- data directory ----------------------------------------------------- */
 
-static int path_join(char *out, size_t len, const char *dir, const char *name)
+int node_path_join(char *out, size_t len, const char *dir, const char *name)
 {
 	int n = snprintf(out, len, "%s/%s", dir, name);
 
@@ -253,7 +82,7 @@ static int write_file_atomic(const char *dir, const char *name, const char *text
 	size_t len = strlen(text);
 	int fd, dfd, rv = 0;
 
-	if (path_join(path, sizeof(path), dir, name) != 0)
+	if (node_path_join(path, sizeof(path), dir, name) != 0)
 		return -ENAMETOOLONG;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -282,7 +111,7 @@ static int read_file(const char *dir, const char *name, char *buf, size_t len)
 	ssize_t n;
 	int fd;
 
-	if (path_join(path, sizeof(path), dir, name) != 0)
+	if (node_path_join(path, sizeof(path), dir, name) != 0)
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -298,7 +127,7 @@ static int read_file(const char *dir, const char *name, char *buf, size_t len)
 /* node.conf: "id=N\naddress=HOST:PORT\n", plus "joining=HOST:PORT,…"
  * while a join is not complete (id allocated, not yet promoted): a restart
  * then starts the join over from nothing. */
-static int node_conf_load(struct node *n, char *err, size_t errlen)
+int node_conf_load(struct node *n, char *err, size_t errlen)
 {
 	char text[2048], addr[NODE_ADDRESS_MAX + 1] = "", *save = NULL;
 	unsigned long long id = 0;
@@ -338,7 +167,7 @@ static int node_conf_load(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
-static int node_conf_save(struct node *n, bool joining)
+int node_conf_save(struct node *n, bool joining)
 {
 	char text[2048];
 
@@ -351,7 +180,7 @@ static int node_conf_save(struct node *n, bool joining)
 /* raft_uv does not always say that its metadata is unreadable (a garbled
  * metadata file can leave the node without a term, waiting forever); check
  * the two files' shape (u64 format 1, version, term, vote) ourselves. */
-static int check_raft_metadata(struct node *n, char *err, size_t errlen)
+int node_check_raft_metadata(struct node *n, char *err, size_t errlen)
 {
 	for (int i = 1; i <= 2; i++) {
 		char name[32], path[PATH_MAX];
@@ -360,7 +189,7 @@ static int check_raft_metadata(struct node *n, char *err, size_t errlen)
 		int fd;
 
 		snprintf(name, sizeof(name), "%s/metadata%d", NODE_RAFT_DIR, i);
-		if (path_join(path, sizeof(path), n->data_dir, name) != 0)
+		if (node_path_join(path, sizeof(path), n->data_dir, name) != 0)
 			return -ENAMETOOLONG;
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -379,16 +208,16 @@ static int check_raft_metadata(struct node *n, char *err, size_t errlen)
 }
 
 /* Does the data directory hold state (a store or raft files)? */
-static bool has_state(struct node *n)
+bool node_has_state(struct node *n)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
 	bool found = false;
 	DIR *d;
 
-	if (path_join(path, sizeof(path), n->data_dir, NODE_STORE) == 0 && access(path, F_OK) == 0)
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_STORE) == 0 && access(path, F_OK) == 0)
 		return true;
-	if (path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0)
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0)
 		return false;
 	d = opendir(path);
 	if (d == NULL)
@@ -401,7 +230,7 @@ static bool has_state(struct node *n)
 
 /* Each start gets a new epoch; it is part of the inode numbers and request
  * ids this node allocates, so neither repeats across restarts. */
-static int node_bump_epoch(struct node *n)
+int node_bump_epoch(struct node *n)
 {
 	char text[32];
 	unsigned long epoch = 0;
@@ -416,11 +245,11 @@ static int node_bump_epoch(struct node *n)
 	return write_file_atomic(n->data_dir, NODE_EPOCH, text);
 }
 
-static int node_lock_dir(struct node *n, char *err, size_t errlen)
+int node_lock_dir(struct node *n, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 
-	if (path_join(path, sizeof(path), n->data_dir, NODE_LOCK) != 0)
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_LOCK) != 0)
 		return -ENAMETOOLONG;
 	n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (n->lock_fd < 0) {
@@ -436,7 +265,7 @@ static int node_lock_dir(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
+int node_mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(path);
@@ -459,7 +288,7 @@ static int mkdir_p(const char *path, mode_t mode)
 
 /* A data directory that never completed a bootstrap or join may hold the
  * leftovers of one that was interrupted: start from nothing. */
-static void wipe_unfinished(struct node *n)
+void node_wipe_unfinished(struct node *n)
 {
 	static const char *const files[] = {NODE_STORE, NODE_STORE "-wal", NODE_STORE "-shm"};
 	char path[PATH_MAX];
@@ -467,10 +296,10 @@ static void wipe_unfinished(struct node *n)
 	DIR *d;
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		if (path_join(path, sizeof(path), n->data_dir, files[i]) == 0)
+		if (node_path_join(path, sizeof(path), n->data_dir, files[i]) == 0)
 			unlink(path);
 	}
-	if (path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0)
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0)
 		return;
 	d = opendir(path);
 	if (d == NULL)
@@ -525,12 +354,12 @@ static int probe_port(const char *address, char *err, size_t errlen)
 /* The cluster key: from the token, --cluster-key, or DATA/cluster.key; a
  * new cluster generates one. Joined and bootstrapped nodes keep a copy in
  * DATA/cluster.key, so a restart needs only --data. */
-static int node_load_key(struct node *n, char *err, size_t errlen)
+int node_load_key(struct node *n, char *err, size_t errlen)
 {
 	char path[PATH_MAX], hex[2 * TRANSPORT_KEY_SIZE + 2];
 	int rv;
 
-	if (path_join(path, sizeof(path), n->data_dir, NODE_KEY) != 0)
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_KEY) != 0)
 		return -ENAMETOOLONG;
 	if (n->cfg.key != NULL) {
 		memcpy(n->key, n->cfg.key, TRANSPORT_KEY_SIZE);
@@ -630,7 +459,7 @@ static void metrics_count(struct node *n, const struct node_req *r, int64_t resu
 		m->proposals_applied++;
 	else
 		m->proposals_refused++;
-	secs = (double)(now_ns() - r->submitted_ns) / 1e9;
+	secs = (double)(node_now_ns() - r->submitted_ns) / 1e9;
 	for (i = 0; i < NODE_LATENCY_BUCKETS && secs > node_latency_bounds_s[i]; i++)
 		;
 	m->latency_buckets[i]++;
@@ -638,7 +467,7 @@ static void metrics_count(struct node *n, const struct node_req *r, int64_t resu
 	m->latency_sum_s += secs;
 }
 
-static void req_finish(struct node_req *r, int64_t result)
+void node_req_finish(struct node_req *r, int64_t result)
 {
 	struct node *n = r->n;
 	node_done_cb cb = r->cb;
@@ -657,7 +486,7 @@ static void req_finish(struct node_req *r, int64_t result)
 }
 
 /* Map a raft status to the errno the user sees. */
-static int64_t raft_status_errno(int status)
+int64_t node_raft_errno(int status)
 {
 	switch (status) {
 	case 0:
@@ -680,19 +509,19 @@ static int64_t raft_status_errno(int status)
 	}
 }
 
-static bool is_retryable(int status)
+bool node_is_retryable(int status)
 {
 	return status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST;
 }
 
 /* The entry (or barrier) at @index is committed with @result: answer now if
  * this node has applied it, else wait (node_check_applied). */
-static void req_committed(struct node_req *r, uint64_t index, int64_t result)
+void node_req_committed(struct node_req *r, uint64_t index, int64_t result)
 {
 	struct node *n = r->n;
 
 	if (raft_last_applied(&n->raft) >= index) {
-		req_finish(r, result);
+		node_req_finish(r, result);
 		return;
 	}
 	r->state = RS_APPLYING;
@@ -700,8 +529,6 @@ static void req_committed(struct node_req *r, uint64_t index, int64_t result)
 	r->result = result;
 	n->applying++;
 }
-
-static void node_dispatch_all(struct node *n);
 
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
@@ -712,15 +539,15 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		req_free(r);
 		return;
 	}
-	if (is_retryable(status)) {
+	if (node_is_retryable(status)) {
 		r->state = RS_QUEUED; /* same request id: the FSM dedups */
 		return;
 	}
 	if (status != 0) {
-		req_finish(r, raft_status_errno(status));
+		node_req_finish(r, node_raft_errno(status));
 		return;
 	}
-	req_finish(r, fsm_result(result)); /* the leader applied it before calling */
+	node_req_finish(r, fsm_result(result)); /* the leader applied it before calling */
 }
 
 static void barrier_cb(struct raft_barrier *req, int status)
@@ -732,11 +559,11 @@ static void barrier_cb(struct raft_barrier *req, int status)
 		req_free(r);
 		return;
 	}
-	if (is_retryable(status)) {
+	if (node_is_retryable(status)) {
 		r->state = RS_QUEUED;
 		return;
 	}
-	req_finish(r, raft_status_errno(status));
+	node_req_finish(r, node_raft_errno(status));
 }
 
 static int dispatch_local(struct node_req *r)
@@ -754,7 +581,7 @@ static int dispatch_local(struct node_req *r)
 		if (b.base == NULL)
 			return RAFT_NOMEM;
 		memcpy(b.base, r->entry, r->len);
-		entry_set_stamp(&b, wall_ns());
+		entry_set_stamp(&b, node_wall_ns());
 		buf.base = b.base;
 		buf.len = b.len;
 		r->apply.data = r;
@@ -770,7 +597,7 @@ static int dispatch_local(struct node_req *r)
 	return rv;
 }
 
-static int dispatch_forward(struct node_req *r)
+int node_dispatch_forward(struct node_req *r)
 {
 	struct node *n = r->n;
 	struct peer_msg m = {
@@ -802,8 +629,8 @@ static void req_dispatch(struct node_req *r)
 		return;
 	if (n->raft_started && raft_state(&n->raft) == RAFT_LEADER) {
 		rv = dispatch_local(r);
-		if (rv != 0 && !is_retryable(rv))
-			req_finish(r, raft_status_errno(rv));
+		if (rv != 0 && !node_is_retryable(rv))
+			node_req_finish(r, node_raft_errno(rv));
 		return;
 	}
 	if (n->lconn != NULL && !n->lconn_connecting) {
@@ -812,11 +639,11 @@ static void req_dispatch(struct node_req *r)
 
 		raft_leader(&n->raft, &leader, &addr);
 		if (leader == n->lconn_leader)
-			dispatch_forward(r);
+			node_dispatch_forward(r);
 	}
 }
 
-static void node_dispatch_all(struct node *n)
+void node_dispatch_all(struct node *n)
 {
 	struct node_req *r, *next;
 
@@ -836,7 +663,7 @@ static struct node_req *req_new(struct node *n, node_done_cb cb, void *arg)
 	r->cb = cb;
 	r->arg = arg;
 	r->seq = ++n->seq;
-	r->submitted_ns = now_ns();
+	r->submitted_ns = node_now_ns();
 	r->submitted_ms = r->submitted_ns / 1000000;
 	r->deadline_ms = r->submitted_ms + n->cfg.commit_timeout_ms;
 	r->state = RS_QUEUED;
@@ -887,9 +714,9 @@ int node_barrier(struct node *n, node_done_cb cb, void *arg)
 /* Deadlines: ETIMEDOUT; or EROFS if no leader is known and the request
  * never reached a log (one that did may still commit: its outcome is
  * unknown, DESIGN §3). */
-static void node_expire(struct node *n)
+void node_expire(struct node *n)
 {
-	uint64_t now = now_ms();
+	uint64_t now = node_now_ms();
 	raft_id leader = 0;
 	const char *addr = NULL;
 	struct node_req *r, *next;
@@ -904,9 +731,9 @@ static void node_expire(struct node *n)
 		next = r->next;
 		if (r->state == RS_QUEUED && leader == 0 && !r->reached &&
 		    now >= r->submitted_ms + NODE_NO_LEADER_GRACE_MS)
-			req_finish(r, -EROFS);
+			node_req_finish(r, -EROFS);
 		else if (now >= r->deadline_ms)
-			req_finish(r, -ETIMEDOUT);
+			node_req_finish(r, -ETIMEDOUT);
 	}
 }
 
@@ -915,11 +742,11 @@ static void node_expire(struct node *n)
 static bool long_leaderless(struct node *n)
 {
 	return n->raft_started && n->leaderless_since != 0 &&
-	       now_ms() >= n->leaderless_since + NODE_NO_LEADER_GRACE_MS;
+	       node_now_ms() >= n->leaderless_since + NODE_NO_LEADER_GRACE_MS;
 }
 
 /* Requests committed elsewhere wait for this node to apply their index. */
-static void node_check_applied(struct node *n)
+void node_check_applied(struct node *n)
 {
 	uint64_t applied;
 	struct node_req *r, *next;
@@ -930,11 +757,9 @@ static void node_check_applied(struct node *n)
 	for (r = n->head; r != NULL && n->applying > 0; r = next) {
 		next = r->next;
 		if (r->state == RS_APPLYING && applied >= r->wait_index)
-			req_finish(r, r->result);
+			node_req_finish(r, r->result);
 	}
 }
-
-static void node_nudge_now(struct node *n);
 
 static void check_cb(uv_check_t *c)
 {
@@ -966,10 +791,10 @@ static void lconn_msg(struct peer_conn *c, const struct peer_msg *m)
 			r->state = RS_QUEUED;
 			return;
 		}
-		req_finish(r, m->status < 0 ? m->status : -EIO);
+		node_req_finish(r, m->status < 0 ? m->status : -EIO);
 		return;
 	}
-	req_committed(r, m->value, m->status);
+	node_req_committed(r, m->value, m->status);
 }
 
 static void lconn_closed(struct peer_conn *c)
@@ -980,7 +805,7 @@ static void lconn_closed(struct peer_conn *c)
 	if (n->lconn == c) {
 		n->lconn = NULL;
 		n->lconn_connecting = false;
-		n->lconn_next_ms = now_ms() + NODE_RETRY_MS;
+		n->lconn_next_ms = node_now_ms() + NODE_RETRY_MS;
 	}
 	/* What was sent may or may not commit: send it again (same id). */
 	for (r = n->head; r != NULL; r = r->next)
@@ -997,9 +822,9 @@ static void lconn_connected(void *arg, uv_stream_t *stream, uint64_t id, const c
 	n->lconn_connecting = false;
 	if (status != 0 || n->closing) {
 		if (stream != NULL)
-			uv_close((uv_handle_t *)stream, close_free);
+			uv_close((uv_handle_t *)stream, node_close_free);
 		log_debug("cannot reach the leader at %s: %s", address, strerror(-status));
-		n->lconn_next_ms = now_ms() + NODE_RETRY_MS;
+		n->lconn_next_ms = node_now_ms() + NODE_RETRY_MS;
 		return;
 	}
 	n->lconn = peer_conn_new(stream, n->lconn_leader, lconn_msg, lconn_closed, n);
@@ -1008,7 +833,7 @@ static void lconn_connected(void *arg, uv_stream_t *stream, uint64_t id, const c
 }
 
 /* Keep one connection to the current leader while we are a follower. */
-static void node_track_leader(struct node *n)
+void node_track_leader(struct node *n)
 {
 	raft_id leader = 0;
 	const char *addr = NULL;
@@ -1025,14 +850,14 @@ static void node_track_leader(struct node *n)
 		n->lconn = NULL;
 	}
 	if (leader == 0 || leader == n->id || n->lconn != NULL || n->lconn_connecting ||
-	    now_ms() < n->lconn_next_ms || addr == NULL)
+	    node_now_ms() < n->lconn_next_ms || addr == NULL)
 		return;
 	n->lconn_leader = leader;
 	n->lconn_connecting = true;
 	if (transport_connect_peer(&n->transport, n->id, n->address, addr, lconn_connected, n) !=
 	    0) {
 		n->lconn_connecting = false;
-		n->lconn_next_ms = now_ms() + NODE_RETRY_MS;
+		n->lconn_next_ms = node_now_ms() + NODE_RETRY_MS;
 	}
 }
 
@@ -1045,7 +870,7 @@ static void inbound_put(struct inbound *in)
 	free(in);
 }
 
-static void serve_reply(struct serve *s, int64_t status, uint64_t value, const char *data)
+void node_serve_reply(struct serve *s, int64_t status, uint64_t value, const char *data)
 {
 	struct peer_msg m = {
 		.type = s->type,
@@ -1063,9 +888,6 @@ static void serve_reply(struct serve *s, int64_t status, uint64_t value, const c
 	free(s);
 }
 
-static void node_nudge(struct node *n);
-static unsigned count_role(struct node *n, int role);
-
 /* Followers learn that an entry is committed only from the leader's next
  * AppendEntries — a heartbeat away (raft 0.15 does not send one when the
  * commit index moves). That delays both a follower waiting to apply its own
@@ -1076,10 +898,10 @@ static unsigned count_role(struct node *n, int role);
  * once, and applies without writing anything. (A barrier entry did the same
  * at the price of a disk write on every node before the follower could
  * apply, and of a queued log write ahead of the leader's next entry.) */
-static void node_nudge(struct node *n)
+void node_nudge(struct node *n)
 {
 	if (n->closing || raft_state(&n->raft) != RAFT_LEADER ||
-	    count_role(n, RAFT_VOTER) + count_role(n, RAFT_STANDBY) < 2)
+	    node_count_role(n, RAFT_VOTER) + node_count_role(n, RAFT_STANDBY) < 2)
 		return;
 	n->nudge_wanted = true;
 }
@@ -1106,7 +928,7 @@ static bool node_told(struct node *n, raft_id id, raft_index upto)
 	return true;
 }
 
-static void node_nudge_now(struct node *n)
+void node_nudge_now(struct node *n)
 {
 	if (!n->nudge_wanted)
 		return;
@@ -1170,7 +992,7 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 
 /* raft_uv's start, with raft's tick kept for node_nudge_now and its
  * receive callback wrapped by node_io_recv. */
-static int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 			 raft_io_recv_cb recv)
 {
 	struct node *n = node_of_io(io);
@@ -1186,10 +1008,10 @@ static void serve_apply_cb(struct raft_apply *req, int status, void *result)
 	struct node *n = s->n;
 
 	if (status != 0)
-		serve_reply(s, is_retryable(status) ? -ETIMEDOUT : raft_status_errno(status), 0,
+		node_serve_reply(s, node_is_retryable(status) ? -ETIMEDOUT : node_raft_errno(status), 0,
 			    NULL);
 	else
-		serve_reply(s, fsm_result(result), req->index, NULL);
+		node_serve_reply(s, fsm_result(result), req->index, NULL);
 	node_nudge(n);
 }
 
@@ -1199,14 +1021,14 @@ static void serve_barrier_cb(struct raft_barrier *req, int status)
 	struct node *n = s->n;
 
 	if (status != 0)
-		serve_reply(s, is_retryable(status) ? -ETIMEDOUT : raft_status_errno(status), 0,
+		node_serve_reply(s, node_is_retryable(status) ? -ETIMEDOUT : node_raft_errno(status), 0,
 			    NULL);
 	else
-		serve_reply(s, 0, req->index, NULL);
+		node_serve_reply(s, 0, req->index, NULL);
 	node_nudge(n);
 }
 
-static unsigned count_role(struct node *n, int role)
+unsigned node_count_role(struct node *n, int role)
 {
 	const struct raft_configuration *c = &n->raft.configuration;
 	unsigned k = 0;
@@ -1235,23 +1057,23 @@ static void serve_change_cb(struct raft_change *req, int status)
 	if (status != 0) {
 		log_warn("membership change for node %llu failed: %s",
 			 (unsigned long long)s->value, raft_strerror(status));
-		serve_reply(s, status == RAFT_CANTCHANGE ? -EBUSY : raft_status_errno(status), 0,
+		node_serve_reply(s, status == RAFT_CANTCHANGE ? -EBUSY : node_raft_errno(status), 0,
 			    NULL);
 		return;
 	}
 	switch (s->type) {
 	case PEER_JOIN:
 		log_info("node %llu at %s added", (unsigned long long)s->value, s->address);
-		serve_reply(s, 0, s->value, NULL);
+		node_serve_reply(s, 0, s->value, NULL);
 		break;
 	case PEER_PROMOTE:
 		log_info("node %llu is now a%s", (unsigned long long)s->value,
 			 s->result == RAFT_VOTER ? " voter" : " standby");
-		serve_reply(s, 0, (uint64_t)s->result, NULL);
+		node_serve_reply(s, 0, (uint64_t)s->result, NULL);
 		break;
 	default:
 		log_info("node %llu removed", (unsigned long long)s->value);
-		serve_reply(s, 0, s->value, NULL);
+		node_serve_reply(s, 0, s->value, NULL);
 	}
 }
 
@@ -1259,27 +1081,27 @@ static void serve_change_cb(struct raft_change *req, int status)
 static void serve_join_id_cb(struct raft_apply *req, int status, void *result)
 {
 	struct serve *s = req->data;
-	int64_t id = status == 0 ? fsm_result(result) : raft_status_errno(status);
+	int64_t id = status == 0 ? fsm_result(result) : node_raft_errno(status);
 	int rv;
 
 	if (id <= 0) {
-		serve_reply(s, id < 0 ? id : -EIO, 0, NULL);
+		node_serve_reply(s, id < 0 ? id : -EIO, 0, NULL);
 		return;
 	}
 	s->value = (uint64_t)id;
 	s->change.data = s;
 	rv = raft_add(&s->n->raft, &s->change, (raft_id)id, s->address, serve_change_cb);
 	if (rv != 0)
-		serve_reply(s, rv == RAFT_CANTCHANGE ? -EBUSY : raft_status_errno(rv), 0, NULL);
+		node_serve_reply(s, rv == RAFT_CANTCHANGE ? -EBUSY : node_raft_errno(rv), 0, NULL);
 }
 
-static int serve_join(struct serve *s)
+int node_serve_join(struct serve *s)
 {
 	struct entry e = {.op = ENTRY_NODE,
 			  .offset = max_server_id(s->n),
 			  .data = s->address,
 			  .data_len = (uint32_t)strlen(s->address),
-			  .stamp_ns = wall_ns(),
+			  .stamp_ns = node_wall_ns(),
 			  .node_id = s->n->id};
 	struct entry_buf b;
 	struct raft_buffer buf;
@@ -1293,12 +1115,12 @@ static int serve_join(struct serve *s)
 	rv = raft_apply(&s->n->raft, &s->apply, &buf, 1, serve_join_id_cb);
 	if (rv != 0) {
 		raft_free(b.base);
-		return (int)raft_status_errno(rv);
+		return (int)node_raft_errno(rv);
 	}
 	return 0;
 }
 
-static int server_role(struct node *n, uint64_t id)
+int node_server_role(struct node *n, uint64_t id)
 {
 	const struct raft_configuration *c = &n->raft.configuration;
 
@@ -1308,16 +1130,16 @@ static int server_role(struct node *n, uint64_t id)
 	return -1;
 }
 
-static int serve_promote(struct serve *s)
+int node_serve_promote(struct serve *s)
 {
 	struct node *n = s->n;
-	int role = count_role(n, RAFT_VOTER) < n->cfg.max_voters ? RAFT_VOTER : RAFT_STANDBY;
-	int current = server_role(n, s->value);
+	int role = node_count_role(n, RAFT_VOTER) < n->cfg.max_voters ? RAFT_VOTER : RAFT_STANDBY;
+	int current = node_server_role(n, s->value);
 
 	if (current < 0)
 		return -ENOENT;
 	if (current == role || (current == RAFT_VOTER)) {
-		serve_reply(s, 0, (uint64_t)current, NULL);
+		node_serve_reply(s, 0, (uint64_t)current, NULL);
 		return 0;
 	}
 	s->result = role;
@@ -1339,7 +1161,7 @@ static void node_promote_standby(struct node *n)
 	struct raft_change *req;
 	uint64_t best = 0;
 
-	if (raft_state(&n->raft) != RAFT_LEADER || count_role(n, RAFT_VOTER) >= n->cfg.max_voters)
+	if (raft_state(&n->raft) != RAFT_LEADER || node_count_role(n, RAFT_VOTER) >= n->cfg.max_voters)
 		return;
 	for (unsigned i = 0; i < c->n; i++)
 		if (c->servers[i].role == RAFT_STANDBY && (best == 0 || c->servers[i].id < best))
@@ -1365,16 +1187,16 @@ static void serve_remove_cb(struct raft_change *req, int status)
 		node_promote_standby(n);
 }
 
-static int serve_remove(struct serve *s)
+int node_serve_remove(struct serve *s)
 {
-	if (s->value == s->n->id && count_role(s->n, RAFT_VOTER) > 1) {
+	if (s->value == s->n->id && node_count_role(s->n, RAFT_VOTER) > 1) {
 		/* Removing the leader: hand leadership away first; the caller
 		 * asks again and reaches the new leader. */
 		s->n->transfer.data = s->n;
 		raft_transfer(&s->n->raft, &s->n->transfer, 0, NULL);
 		return -EAGAIN;
 	}
-	if (server_role(s->n, s->value) < 0)
+	if (node_server_role(s->n, s->value) < 0)
 		return -ENOENT;
 	s->change.data = s;
 	return raft_remove(&s->n->raft, &s->change, s->value, serve_remove_cb) == 0 ? 0 : -EBUSY;
@@ -1404,9 +1226,9 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 		if (n->raft_started)
 			raft_leader(&n->raft, &leader, &laddr);
 		if (leader != 0 && leader != n->id && laddr != NULL)
-			serve_reply(s, PEER_REDIRECT, 0, laddr);
+			node_serve_reply(s, PEER_REDIRECT, 0, laddr);
 		else
-			serve_reply(s, -EROFS, 0, NULL);
+			node_serve_reply(s, -EROFS, 0, NULL);
 		return;
 	}
 	switch (m->type) {
@@ -1425,12 +1247,12 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 		}
 		memcpy(buf.base, m->data, m->len);
 		buf.len = m->len;
-		entry_set_stamp(&(struct entry_buf){buf.base, buf.len}, wall_ns());
+		entry_set_stamp(&(struct entry_buf){buf.base, buf.len}, node_wall_ns());
 		s->apply.data = s;
 		rv = raft_apply(&n->raft, &s->apply, &buf, 1, serve_apply_cb);
 		if (rv != 0) {
 			raft_free(buf.base);
-			rv = is_retryable(rv) ? -ETIMEDOUT : (int)raft_status_errno(rv);
+			rv = node_is_retryable(rv) ? -ETIMEDOUT : (int)node_raft_errno(rv);
 		}
 		break;
 	}
@@ -1438,7 +1260,7 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 		s->barrier.data = s;
 		rv = raft_barrier(&n->raft, &s->barrier, serve_barrier_cb);
 		if (rv != 0)
-			rv = is_retryable(rv) ? -ETIMEDOUT : (int)raft_status_errno(rv);
+			rv = node_is_retryable(rv) ? -ETIMEDOUT : (int)node_raft_errno(rv);
 		break;
 	case PEER_JOIN:
 		if (m->len == 0 || m->len > NODE_ADDRESS_MAX) {
@@ -1447,19 +1269,19 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 		}
 		memcpy(s->address, m->data, m->len);
 		s->address[m->len] = '\0';
-		rv = serve_join(s);
+		rv = node_serve_join(s);
 		break;
 	case PEER_PROMOTE:
-		rv = serve_promote(s);
+		rv = node_serve_promote(s);
 		break;
 	case PEER_REMOVE:
-		rv = serve_remove(s);
+		rv = node_serve_remove(s);
 		break;
 	default:
 		rv = -EOPNOTSUPP;
 	}
 	if (rv != 0)
-		serve_reply(s, rv, 0, NULL);
+		node_serve_reply(s, rv, 0, NULL);
 }
 
 static void inbound_closed(struct peer_conn *c)
@@ -1478,7 +1300,7 @@ static void inbound_closed(struct peer_conn *c)
 	inbound_put(in);
 }
 
-static void inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+void node_inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
 			   int status)
 {
 	struct node *n = arg;
@@ -1490,7 +1312,7 @@ static void inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const ch
 	in = calloc(1, sizeof(*in));
 	if (in == NULL || n->closing) {
 		free(in);
-		uv_close((uv_handle_t *)stream, close_free);
+		uv_close((uv_handle_t *)stream, node_close_free);
 		return;
 	}
 	in->n = n;
@@ -1506,9 +1328,6 @@ static void inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const ch
 }
 
 /* --- joining ------------------------------------------------------------------------ */
-
-static int node_raft_setup(struct node *n, char *err, size_t errlen);
-static int node_raft_start(struct node *n, char *err, size_t errlen);
 
 static void join_fail(struct node *n, const char *why)
 {
@@ -1537,8 +1356,6 @@ static bool join_pick(struct node *n)
 	return true;
 }
 
-static void join_connect(struct node *n);
-
 static void join_msg(struct peer_conn *c, const struct peer_msg *m)
 {
 	struct node *n = peer_conn_data(c);
@@ -1556,7 +1373,7 @@ static void join_msg(struct peer_conn *c, const struct peer_msg *m)
 	}
 	if (m->status != 0) {
 		log_info("join via %s: %s; retrying", n->join_target, strerror((int)-m->status));
-		n->join_retry_ms = now_ms() + NODE_RETRY_MS * 2;
+		n->join_retry_ms = node_now_ms() + NODE_RETRY_MS * 2;
 		peer_conn_close(c);
 		return;
 	}
@@ -1618,7 +1435,7 @@ static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const ch
 	n->jconn_connecting = false;
 	if (status != 0 || n->closing) {
 		if (stream != NULL)
-			uv_close((uv_handle_t *)stream, close_free);
+			uv_close((uv_handle_t *)stream, node_close_free);
 		if (status == -EACCES && ++n->join_refused >= 3) {
 			char why[512];
 
@@ -1630,7 +1447,7 @@ static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const ch
 			return;
 		}
 		log_info("cannot reach %s to join: %s; retrying", address, strerror(-status));
-		n->join_retry_ms = now_ms() + NODE_RETRY_MS;
+		n->join_retry_ms = node_now_ms() + NODE_RETRY_MS;
 		n->jconn = NULL;
 		return;
 	}
@@ -1651,15 +1468,15 @@ static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const ch
 	peer_conn_send(n->jconn, &m);
 }
 
-static void join_connect(struct node *n)
+void node_join_connect(struct node *n)
 {
 	raft_id leader = 0;
 	const char *laddr = NULL;
 
 	if (n->jconn != NULL || n->jconn_connecting || n->closing || n->failure[0] != '\0' ||
-	    now_ms() < n->join_retry_ms)
+	    node_now_ms() < n->join_retry_ms)
 		return;
-	n->join_retry_ms = now_ms() + TRANSPORT_HANDSHAKE_MS + NODE_RETRY_MS;
+	n->join_retry_ms = node_now_ms() + TRANSPORT_HANDSHAKE_MS + NODE_RETRY_MS;
 	/* Once raft runs, promote through whoever leads now. */
 	if (n->join == JOIN_PROMOTING && n->raft_started) {
 		raft_leader(&n->raft, &leader, &laddr);
@@ -1675,7 +1492,7 @@ static void join_connect(struct node *n)
 	if (transport_connect_peer(&n->transport, n->join == JOIN_PROMOTING ? n->id : 0,
 				   n->address, n->join_target, join_connected, n) != 0) {
 		n->jconn_connecting = false;
-		n->join_retry_ms = now_ms() + NODE_RETRY_MS;
+		n->join_retry_ms = node_now_ms() + NODE_RETRY_MS;
 	}
 }
 
@@ -1704,7 +1521,7 @@ static void node_poll(struct node *n)
 	int state;
 
 	if (n->join != JOIN_NONE && n->join != JOIN_DONE)
-		join_connect(n);
+		node_join_connect(n);
 	if (!n->raft_started || n->closing)
 		return;
 	state = raft_state(&n->raft);
@@ -1778,9 +1595,9 @@ static int expiry_propose(void *arg, const char *name, size_t len, int64_t at_ns
 	return 0;
 }
 
-static void node_reap_expired(struct node *n)
+void node_reap_expired(struct node *n)
 {
-	struct expiry_scan sc = {.n = n, .now = wall_ns()};
+	struct expiry_scan sc = {.n = n, .now = node_wall_ns()};
 
 	if (!n->raft_started || n->closing || raft_state(&n->raft) != RAFT_LEADER)
 		return;
@@ -1859,9 +1676,9 @@ void node_status(struct node *n, struct node_status *st)
 	if (!n->raft_started)
 		return;
 	st->state = state_name(raft_state(&n->raft));
-	role = server_role(n, n->id);
+	role = node_server_role(n, n->id);
 	st->role = role < 0 ? "spare" : role_name(role);
-	st->voters = count_role(n, RAFT_VOTER);
+	st->voters = node_count_role(n, RAFT_VOTER);
 	st->term = n->raft.current_term;
 	st->commit_index = n->raft.commit_index;
 	st->applied_index = raft_last_applied(&n->raft);
@@ -1993,12 +1810,12 @@ void node_set_restored_hook(struct node *n, void (*cb)(void *arg), void *arg)
 
 /* --- open, start, close ------------------------------------------------------------ */
 
-static int node_raft_setup(struct node *n, char *err, size_t errlen)
+int node_raft_setup(struct node *n, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	int rv;
 
-	if (path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0)
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0)
 		return -ENAMETOOLONG;
 	rv = raft_uv_init(&n->io, n->loop, path, &n->transport);
 	if (rv != 0) {
@@ -2023,7 +1840,7 @@ static int node_raft_setup(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
-static int node_raft_start(struct node *n, char *err, size_t errlen)
+int node_raft_start(struct node *n, char *err, size_t errlen)
 {
 	int rv = raft_start(&n->raft);
 
@@ -2083,7 +1900,7 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		goto err;
 	}
 	strcpy(n->data_dir, cfg->data_dir);
-	rv = mkdir_p(n->data_dir, 0700);
+	rv = node_mkdir_p(n->data_dir, 0700);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot create data directory %s: %s", n->data_dir,
 			 strerror(-rv));
@@ -2103,9 +1920,9 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 			 (unsigned long long)n->id);
 		n->fresh = true;
 		n->id = 0;
-		wipe_unfinished(n);
+		node_wipe_unfinished(n);
 		n->join = JOIN_CONNECTING;
-	} else if (rv == -ENOENT && has_state(n)) {
+	} else if (rv == -ENOENT && node_has_state(n)) {
 		snprintf(err, errlen,
 			 "%s holds raft state or a store but no %s; restore it from a backup, "
 			 "or remove the directory to start afresh",
@@ -2144,7 +1961,7 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 			 (unsigned long long)n->id);
 	}
 	if (!n->fresh) {
-		rv = check_raft_metadata(n, err, errlen);
+		rv = node_check_raft_metadata(n, err, errlen);
 		if (rv != 0)
 			goto err;
 	}
@@ -2160,18 +1977,18 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 			 strerror(-rv));
 		goto err;
 	}
-	if (path_join(path, sizeof(path), n->data_dir, NODE_STORE) != 0) {
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_STORE) != 0) {
 		rv = -ENAMETOOLONG;
 		goto err;
 	}
 	rv = store_open(path, cfg->validator, &n->store, err, errlen);
 	if (rv != 0)
 		goto err;
-	if (path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0) {
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0) {
 		rv = -ENAMETOOLONG;
 		goto err;
 	}
-	rv = mkdir_p(path, 0700);
+	rv = node_mkdir_p(path, 0700);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(-rv));
 		goto err;
@@ -2187,7 +2004,7 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		goto err;
 	}
 	n->transport_ready = true;
-	transport_set_peer_cb(&n->transport, inbound_accept, n);
+	transport_set_peer_cb(&n->transport, node_inbound_accept, n);
 	*out = n;
 	return 0;
 err:
@@ -2331,11 +2148,11 @@ void node_close(struct node *n, void (*cb)(void *arg), void *arg)
 		uv_check_stop(&n->check);
 	}
 	while (n->head != NULL)
-		req_finish(n->head, -ESHUTDOWN);
+		node_req_finish(n->head, -ESHUTDOWN);
 	/* A leader that leaves hands over first, so the cluster does not wait
 	 * an election timeout for a new one. */
 	if (n->raft_started && raft_state(&n->raft) == RAFT_LEADER &&
-	    count_role(n, RAFT_VOTER) > 1) {
+	    node_count_role(n, RAFT_VOTER) > 1) {
 		n->transfer.data = n;
 		if (raft_transfer(&n->raft, &n->transfer, 0, transfer_cb) == 0) {
 			uv_timer_start(&n->transfer_timer, transfer_timeout, NODE_TRANSFER_MS, 0);
