@@ -1,6 +1,9 @@
 /*
- * The node: data directory, raft, membership, and proposals from anywhere
- * reaching the leader; see node.h.
+ * The node's lifecycle: open the data directory and the store, start raft
+ * (bootstrapping a new cluster, or joining one through membership.c), run
+ * the tick that moves everything else on, and close in order — leadership
+ * handed over, waiting requests failed, raft closed, handles closed. See
+ * node.h for the API, node_internal.h for the files of the module.
  *
  * Readiness. raft 0.15 appends nothing when a node becomes leader, so the
  * entries of earlier terms are neither committed nor applied until something
@@ -8,27 +11,23 @@
  * term before serving reads). A leader therefore issues a barrier whenever
  * it gains leadership; a follower syncs through the leader once; the node
  * is ready when that has been applied here.
+ *
+ * Owned by the libuv loop thread, like everything in the node.
  */
-#include "node.h"
-
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <netdb.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../common/log.h"
 #include "node_internal.h"
 
 #define NODE_TRANSFER_MS 1000
-#define NODE_TOKEN_PREFIX "cfs1:"
 
 void node_config_defaults(struct node_config *c)
 {
@@ -152,97 +151,6 @@ bool node_ready(struct node *n)
 const char *node_failed(struct node *n)
 {
 	return n->failure[0] ? n->failure : NULL;
-}
-
-/* --- status ---------------------------------------------------------------------- */
-
-static const char *state_name(int state)
-{
-	switch (state) {
-	case RAFT_LEADER:
-		return "leader";
-	case RAFT_FOLLOWER:
-		return "follower";
-	case RAFT_CANDIDATE:
-		return "candidate";
-	default:
-		return "unavailable";
-	}
-}
-
-static const char *role_name(int role)
-{
-	return role == RAFT_VOTER ? "voter" : role == RAFT_STANDBY ? "standby" : "spare";
-}
-
-void node_status(struct node *n, struct node_status *st)
-{
-	const char *leader_address = NULL;
-	raft_id leader = 0;
-	int role;
-
-	memset(st, 0, sizeof(*st));
-	st->id = n->id;
-	st->address = n->address;
-	st->leader_address = "";
-	st->state = "unavailable";
-	st->role = "spare";
-	st->phase = n->ready ? "member" : "joining";
-	if (!n->raft_started)
-		return;
-	st->state = state_name(raft_state(&n->raft));
-	role = node_server_role(n, n->id);
-	st->role = role < 0 ? "spare" : role_name(role);
-	st->voters = node_count_role(n, RAFT_VOTER);
-	st->term = n->raft.current_term;
-	st->commit_index = n->raft.commit_index;
-	st->applied_index = raft_last_applied(&n->raft);
-	st->last_index = raft_last_index(&n->raft);
-	raft_leader(&n->raft, &leader, &leader_address);
-	st->leader_id = leader;
-	st->leader_address = leader_address != NULL ? leader_address : "";
-	/* raft keeps a leader only while a majority answers within an election
-	 * timeout; a follower commits through a known leader. */
-	st->quorum = leader != 0 && n->ready;
-}
-
-void node_metrics(struct node *n, struct node_metrics *m)
-{
-	*m = n->metrics;
-}
-
-int node_render_members(struct node *n, char *buf, size_t cap)
-{
-	const struct raft_configuration *c = &n->raft.configuration;
-	raft_id leader = 0;
-	const char *laddr = NULL;
-	bool lead;
-	size_t used = 0;
-
-	if (!n->raft_started)
-		return 0;
-	lead = raft_state(&n->raft) == RAFT_LEADER;
-	raft_leader(&n->raft, &leader, &laddr);
-	for (unsigned i = 0; i < c->n && used < cap; i++) {
-		const struct raft_server *s = &c->servers[i];
-		const char *reach;
-		int k;
-
-		if (s->id == n->id)
-			reach = "yes";
-		else if (lead)
-			reach = n->raft.leader_state.progress[i].recent_recv ? "yes" : "no";
-		else if (s->id == leader)
-			reach = "yes";
-		else
-			reach = "unknown";
-		k = snprintf(buf + used, cap - used, "%llu %s %s %s%s\n", (unsigned long long)s->id,
-			     s->address, role_name(s->role), reach, s->id == leader ? " leader" : "");
-		if (k < 0)
-			return -EIO;
-		used += (size_t)k;
-	}
-	return (int)(used < cap ? used : cap);
 }
 
 uint64_t node_id(struct node *n)
