@@ -166,30 +166,29 @@ void node_serve_reply(struct serve *s, int64_t status, uint64_t value, const cha
 	free(s);
 }
 
-static void serve_apply_cb(struct raft_apply *req, int status, void *result)
+/* Answer a forwarded entry or barrier once raft lets go of it: the index it
+ * committed at, or why not (a lost leadership is ETIMEDOUT: the follower
+ * asks again, with the same request id). */
+static void serve_committed(struct serve *s, int status, int64_t result, uint64_t index)
 {
-	struct serve *s = req->data;
 	struct node *n = s->n;
 
 	if (status != 0)
 		node_serve_reply(s, node_is_retryable(status) ? -ETIMEDOUT : node_raft_errno(status), 0,
 			    NULL);
 	else
-		node_serve_reply(s, fsm_result(result), req->index, NULL);
+		node_serve_reply(s, result, index, NULL);
 	node_nudge(n);
+}
+
+static void serve_apply_cb(struct raft_apply *req, int status, void *result)
+{
+	serve_committed(req->data, status, status == 0 ? fsm_result(result) : 0, req->index);
 }
 
 static void serve_barrier_cb(struct raft_barrier *req, int status)
 {
-	struct serve *s = req->data;
-	struct node *n = s->n;
-
-	if (status != 0)
-		node_serve_reply(s, node_is_retryable(status) ? -ETIMEDOUT : node_raft_errno(status), 0,
-			    NULL);
-	else
-		node_serve_reply(s, 0, req->index, NULL);
-	node_nudge(n);
+	serve_committed(req->data, status, 0, req->index);
 }
 
 static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)

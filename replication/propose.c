@@ -146,19 +146,28 @@ void node_req_committed(struct node_req *r, uint64_t index, int64_t result)
 	n->applying++;
 }
 
+/* Raft let go of a request: true if it is to be answered now, false if
+ * it was answered already (freed now) or goes back to the queue. */
+static bool req_back_from_raft(struct node_req *r, int status)
+{
+	r->in_raft = false;
+	if (r->answered) {
+		req_free(r);
+		return false;
+	}
+	if (node_is_retryable(status)) {
+		r->state = RS_QUEUED; /* same request id: the FSM dedups */
+		return false;
+	}
+	return true;
+}
+
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct node_req *r = req->data;
 
-	r->in_raft = false;
-	if (r->answered) {
-		req_free(r);
+	if (!req_back_from_raft(r, status))
 		return;
-	}
-	if (node_is_retryable(status)) {
-		r->state = RS_QUEUED; /* same request id: the FSM dedups */
-		return;
-	}
 	if (status != 0) {
 		node_req_finish(r, node_raft_errno(status));
 		return;
@@ -170,15 +179,8 @@ static void barrier_cb(struct raft_barrier *req, int status)
 {
 	struct node_req *r = req->data;
 
-	r->in_raft = false;
-	if (r->answered) {
-		req_free(r);
+	if (!req_back_from_raft(r, status))
 		return;
-	}
-	if (node_is_retryable(status)) {
-		r->state = RS_QUEUED;
-		return;
-	}
 	node_req_finish(r, node_raft_errno(status));
 }
 
