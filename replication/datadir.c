@@ -167,7 +167,8 @@ bool node_has_state(struct node *n)
 	bool found = false;
 	DIR *d;
 
-	if (node_path_join(path, sizeof(path), n->data_dir, NODE_STORE) == 0 && access(path, F_OK) == 0)
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_STORE) == 0 &&
+	    access(path, F_OK) == 0)
 		return true;
 	if (node_path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0)
 		return false;

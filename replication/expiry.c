@@ -45,11 +45,11 @@ static int expiry_propose(void *arg, const char *name, size_t len, int64_t at_ns
 {
 	struct expiry_scan *sc = arg;
 	struct entry e = {
-		.op = ENTRY_EXPIRE,
-		.node_id = sc->n->id,
-		.parent = STORE_LEASES_INO,
-		.name = name,
-		.name_len = (uint32_t)len,
+	    .op = ENTRY_EXPIRE,
+	    .node_id = sc->n->id,
+	    .parent = STORE_LEASES_INO,
+	    .name = name,
+	    .name_len = (uint32_t)len,
 	};
 	struct entry_buf b;
 

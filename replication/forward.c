@@ -28,10 +28,10 @@ int node_dispatch_forward(struct node_req *r)
 {
 	struct node *n = r->n;
 	struct peer_msg m = {
-		.type = r->is_barrier ? PEER_BARRIER : PEER_FORWARD,
-		.seq = r->seq,
-		.data = r->entry,
-		.len = (uint32_t)r->len,
+	    .type = r->is_barrier ? PEER_BARRIER : PEER_FORWARD,
+	    .seq = r->seq,
+	    .data = r->entry,
+	    .len = (uint32_t)r->len,
 	};
 	int rv = peer_conn_send(n->lconn, &m);
 
@@ -151,13 +151,13 @@ static void inbound_put(struct inbound *in)
 void node_serve_reply(struct serve *s, int64_t status, uint64_t value, const char *data)
 {
 	struct peer_msg m = {
-		.type = s->type,
-		.response = true,
-		.seq = s->seq,
-		.status = status,
-		.value = value,
-		.data = data,
-		.len = data ? (uint32_t)strlen(data) : 0,
+	    .type = s->type,
+	    .response = true,
+	    .seq = s->seq,
+	    .status = status,
+	    .value = value,
+	    .data = data,
+	    .len = data ? (uint32_t)strlen(data) : 0,
 	};
 
 	if (!s->in->closed)
@@ -174,8 +174,8 @@ static void serve_committed(struct serve *s, int status, int64_t result, uint64_
 	struct node *n = s->n;
 
 	if (status != 0)
-		node_serve_reply(s, node_is_retryable(status) ? -ETIMEDOUT : node_raft_errno(status), 0,
-			    NULL);
+		node_serve_reply(
+		    s, node_is_retryable(status) ? -ETIMEDOUT : node_raft_errno(status), 0, NULL);
 	else
 		node_serve_reply(s, result, index, NULL);
 	node_nudge(n);
@@ -290,7 +290,7 @@ static void inbound_closed(struct peer_conn *c)
 }
 
 void node_inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
-			   int status)
+			 int status)
 {
 	struct node *n = arg;
 	struct inbound *in;

@@ -34,7 +34,8 @@ int node_parse_join_token(const char *token, uint8_t key[TRANSPORT_KEY_SIZE], ch
 	if (strncmp(token, NODE_TOKEN_PREFIX, plen) != 0)
 		return -EINVAL;
 	at = strchr(token, '@');
-	if (at == NULL || transport_key_from_hex(token + plen, (size_t)(at - token - (long)plen), key) != 0)
+	if (at == NULL ||
+	    transport_key_from_hex(token + plen, (size_t)(at - token - (long)plen), key) != 0)
 		return -EINVAL;
 	if (strlen(at + 1) == 0 || strlen(at + 1) >= members_len)
 		return -EINVAL;
@@ -69,10 +70,10 @@ static void serve_change_cb(struct raft_change *req, int status)
 	struct serve *s = req->data;
 
 	if (status != 0) {
-		log_warn("membership change for node %llu failed: %s",
-			 (unsigned long long)s->value, raft_strerror(status));
+		log_warn("membership change for node %llu failed: %s", (unsigned long long)s->value,
+			 raft_strerror(status));
 		node_serve_reply(s, status == RAFT_CANTCHANGE ? -EBUSY : node_raft_errno(status), 0,
-			    NULL);
+				 NULL);
 		return;
 	}
 	switch (s->type) {
@@ -175,7 +176,8 @@ static void node_promote_standby(struct node *n)
 	struct raft_change *req;
 	uint64_t best = 0;
 
-	if (raft_state(&n->raft) != RAFT_LEADER || node_count_role(n, RAFT_VOTER) >= n->cfg.max_voters)
+	if (raft_state(&n->raft) != RAFT_LEADER ||
+	    node_count_role(n, RAFT_VOTER) >= n->cfg.max_voters)
 		return;
 	for (unsigned i = 0; i < c->n; i++)
 		if (c->servers[i].role == RAFT_STANDBY && (best == 0 || c->servers[i].id < best))
@@ -347,10 +349,8 @@ static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const ch
 		peer_conn_send(n->jconn, &p);
 		return;
 	}
-	struct peer_msg m = {.type = PEER_JOIN,
-			     .seq = 1,
-			     .data = n->address,
-			     .len = (uint32_t)strlen(n->address)};
+	struct peer_msg m = {
+	    .type = PEER_JOIN, .seq = 1, .data = n->address, .len = (uint32_t)strlen(n->address)};
 	n->join = JOIN_ASKED;
 	peer_conn_send(n->jconn, &m);
 }
@@ -376,8 +376,8 @@ void node_join_connect(struct node *n)
 		return;
 	}
 	n->jconn_connecting = true;
-	if (transport_connect_peer(&n->transport, n->join == JOIN_PROMOTING ? n->id : 0,
-				   n->address, n->join_target, join_connected, n) != 0) {
+	if (transport_connect_peer(&n->transport, n->join == JOIN_PROMOTING ? n->id : 0, n->address,
+				   n->join_target, join_connected, n) != 0) {
 		n->jconn_connecting = false;
 		n->join_retry_ms = node_now_ms() + NODE_RETRY_MS;
 	}

@@ -29,12 +29,12 @@
 #include "node.h"
 #include "peer.h"
 
-#define NODE_CONF "node.conf"
-#define NODE_KEY "cluster.key"
-#define NODE_EPOCH "epoch"
-#define NODE_LOCK "lock"
-#define NODE_RAFT_DIR "raft"
-#define NODE_STORE "store.db"
+#define NODE_CONF	 "node.conf"
+#define NODE_KEY	 "cluster.key"
+#define NODE_EPOCH	 "epoch"
+#define NODE_LOCK	 "lock"
+#define NODE_RAFT_DIR	 "raft"
+#define NODE_STORE	 "store.db"
 #define NODE_ADDRESS_MAX TRANSPORT_ADDRESS_MAX
 
 enum req_state {
@@ -167,10 +167,10 @@ struct node {
 	uint64_t metrics_leader; /* the leader last seen, for leader_changes */
 
 	/* Expiring leases: the leader commits their removal (node_reap_expired). */
-	bool expiry_dirty;     /* rescan the leases for the next expiry */
-	uint64_t expiry_term;  /* the term in which we last scanned */
+	bool expiry_dirty;	/* rescan the leases for the next expiry */
+	uint64_t expiry_term;	/* the term in which we last scanned */
 	int64_t expiry_next_ns; /* earliest expiry known (0: none) */
-	unsigned expiring;     /* EXPIRE entries in flight */
+	unsigned expiring;	/* EXPIRE entries in flight */
 
 	struct raft_transfer transfer;
 	uv_timer_t transfer_timer;
@@ -245,8 +245,7 @@ void node_join_connect(struct node *n);
 /* nudge.c */
 void node_nudge(struct node *n);
 void node_nudge_now(struct node *n);
-int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
-		  raft_io_recv_cb recv);
+int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
 
 /* expiry.c */
 void node_reap_expired(struct node *n);

@@ -81,8 +81,9 @@ void node_nudge_now(struct node *n)
 			if (id == n->id || p->state != NODE_RAFT_PIPELINE)
 				continue;
 			p->last_send = now - n->cfg.heartbeat_ms;
-			node_told(n, id, p->match_index < r->commit_index ? p->match_index
-									  : r->commit_index);
+			node_told(n, id,
+				  p->match_index < r->commit_index ? p->match_index
+								   : r->commit_index);
 		}
 		n->raft_tick(&n->io);
 	}
@@ -117,8 +118,7 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 
 /* raft_uv's start, with raft's tick kept for node_nudge_now and its
  * receive callback wrapped by node_io_recv. */
-int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
-			 raft_io_recv_cb recv)
+int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
 {
 	struct node *n = node_of_io(io);
 

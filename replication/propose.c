@@ -53,9 +53,8 @@ static void req_free(struct node_req *r)
 	free(r);
 }
 
-/* Answer a request once; it is freed now unless raft still holds it. */
 const double node_latency_bounds_s[NODE_LATENCY_BUCKETS] = {
-	0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
 };
 
 static void metrics_count(struct node *n, const struct node_req *r, int64_t result)
@@ -66,8 +65,7 @@ static void metrics_count(struct node *n, const struct node_req *r, int64_t resu
 
 	if (r->is_barrier)
 		return;
-	if (result == -EROFS || result == -ETIMEDOUT || result == -ESHUTDOWN ||
-	    result == -ENOMEM) {
+	if (result == -EROFS || result == -ETIMEDOUT || result == -ESHUTDOWN || result == -ENOMEM) {
 		m->proposals_failed++;
 		return;
 	}
@@ -83,6 +81,7 @@ static void metrics_count(struct node *n, const struct node_req *r, int64_t resu
 	m->latency_sum_s += secs;
 }
 
+/* Answer a request once; it is freed now unless raft still holds it. */
 void node_req_finish(struct node_req *r, int64_t result)
 {
 	struct node *n = r->n;

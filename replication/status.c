@@ -92,7 +92,8 @@ int node_render_members(struct node *n, char *buf, size_t cap)
 		else
 			reach = "unknown";
 		k = snprintf(buf + used, cap - used, "%llu %s %s %s%s\n", (unsigned long long)s->id,
-			     s->address, role_name(s->role), reach, s->id == leader ? " leader" : "");
+			     s->address, role_name(s->role), reach,
+			     s->id == leader ? " leader" : "");
 		if (k < 0)
 			return -EIO;
 		used += (size_t)k;
