@@ -24,6 +24,8 @@
 #include "../common/log.h"
 #include "node_internal.h"
 
+/* --- the connection to the leader (follower side) --------------------------------- */
+
 int node_dispatch_forward(struct node_req *r)
 {
 	struct node *n = r->n;
@@ -44,8 +46,6 @@ int node_dispatch_forward(struct node_req *r)
 	}
 	return rv;
 }
-
-/* --- the connection to the leader (follower side) --------------------------------- */
 
 static void lconn_msg(struct peer_conn *c, const struct peer_msg *m)
 {

@@ -25,6 +25,8 @@
 
 #define NODE_TOKEN_PREFIX "cfs1:"
 
+/* --- join tokens ---------------------------------------------------------------- */
+
 int node_parse_join_token(const char *token, uint8_t key[TRANSPORT_KEY_SIZE], char *members,
 			  size_t members_len)
 {
@@ -42,6 +44,35 @@ int node_parse_join_token(const char *token, uint8_t key[TRANSPORT_KEY_SIZE], ch
 	strcpy(members, at + 1);
 	return 0;
 }
+
+int node_render_join_token(struct node *n, char *buf, size_t cap)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	char hex[2 * TRANSPORT_KEY_SIZE + 1];
+	size_t used;
+	int k;
+
+	transport_key_hex(n->key, hex);
+	k = snprintf(buf, cap, "%s%s@", NODE_TOKEN_PREFIX, hex);
+	if (k < 0 || (size_t)k >= cap)
+		return -ENOSPC;
+	used = (size_t)k;
+	for (unsigned i = 0; n->raft_started && i < c->n; i++) {
+		if (c->servers[i].role != RAFT_VOTER)
+			continue;
+		k = snprintf(buf + used, cap - used, "%s%s", buf[used - 1] == '@' ? "" : ",",
+			     c->servers[i].address);
+		if (k < 0 || (size_t)k >= cap - used)
+			return -ENOSPC;
+		used += (size_t)k;
+	}
+	if (buf[used - 1] == '@')
+		used += (size_t)snprintf(buf + used, cap - used, "%s", n->address);
+	k = snprintf(buf + used, cap - used, "\n");
+	return (int)used + (k > 0 ? k : 0);
+}
+
+/* --- roles, and serving membership requests (leader) ---------------------------- */
 
 unsigned node_count_role(struct node *n, int role)
 {
@@ -218,6 +249,8 @@ int node_serve_remove(struct serve *s)
 	return raft_remove(&s->n->raft, &s->change, s->value, serve_remove_cb) == 0 ? 0 : -EBUSY;
 }
 
+/* --- joining (the new node) ----------------------------------------------------- */
+
 static void join_fail(struct node *n, const char *why)
 {
 	snprintf(n->failure, sizeof(n->failure), "%s", why);
@@ -381,31 +414,4 @@ void node_join_connect(struct node *n)
 		n->jconn_connecting = false;
 		n->join_retry_ms = node_now_ms() + NODE_RETRY_MS;
 	}
-}
-
-int node_render_join_token(struct node *n, char *buf, size_t cap)
-{
-	const struct raft_configuration *c = &n->raft.configuration;
-	char hex[2 * TRANSPORT_KEY_SIZE + 1];
-	size_t used;
-	int k;
-
-	transport_key_hex(n->key, hex);
-	k = snprintf(buf, cap, "%s%s@", NODE_TOKEN_PREFIX, hex);
-	if (k < 0 || (size_t)k >= cap)
-		return -ENOSPC;
-	used = (size_t)k;
-	for (unsigned i = 0; n->raft_started && i < c->n; i++) {
-		if (c->servers[i].role != RAFT_VOTER)
-			continue;
-		k = snprintf(buf + used, cap - used, "%s%s", buf[used - 1] == '@' ? "" : ",",
-			     c->servers[i].address);
-		if (k < 0 || (size_t)k >= cap - used)
-			return -ENOSPC;
-		used += (size_t)k;
-	}
-	if (buf[used - 1] == '@')
-		used += (size_t)snprintf(buf + used, cap - used, "%s", n->address);
-	k = snprintf(buf + used, cap - used, "\n");
-	return (int)used + (k > 0 ? k : 0);
 }

@@ -180,6 +180,8 @@ struct node {
 	int closing_handles;
 };
 
+/* Clocks: monotonic for deadlines, retries and latencies; the wall clock
+ * only for the stamps the leader puts on entries. */
 static inline uint64_t node_now_ns(void)
 {
 	struct timespec ts;
@@ -200,6 +202,8 @@ static inline int64_t node_wall_ns(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+/* Shared between the module's files; each is explained where it is defined. */
 
 /* node.c */
 void node_close_free(uv_handle_t *h);
