@@ -1,0 +1,417 @@
+/*
+ * Membership: who is in the cluster and in which role.
+ *
+ * Serving (on the leader, for forward.c's connections): joins (a new id
+ * from the FSM, then raft_add), promotions (raft_assign: voter while there
+ * are fewer than max_voters, else standby) and removals (raft_remove, then
+ * a standby is promoted if a voter left).
+ *
+ * Joining (on a new node): ask the targets of --join in turn, follow a
+ * redirect to the leader, get an id, start raft, ask to be promoted.
+ * node.conf remembers an unfinished join, so a restart starts it over.
+ *
+ * Join tokens carry the cluster key and the voters' addresses.
+ *
+ * Owned by the libuv loop thread.
+ */
+#include <errno.h>
+#include <raft.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+#include "node_internal.h"
+
+#define NODE_TOKEN_PREFIX "cfs1:"
+
+/* --- join tokens ---------------------------------------------------------------- */
+
+int node_parse_join_token(const char *token, uint8_t key[TRANSPORT_KEY_SIZE], char *members,
+			  size_t members_len)
+{
+	size_t plen = strlen(NODE_TOKEN_PREFIX);
+	const char *at;
+
+	if (strncmp(token, NODE_TOKEN_PREFIX, plen) != 0)
+		return -EINVAL;
+	at = strchr(token, '@');
+	if (at == NULL ||
+	    transport_key_from_hex(token + plen, (size_t)(at - token - (long)plen), key) != 0)
+		return -EINVAL;
+	if (strlen(at + 1) == 0 || strlen(at + 1) >= members_len)
+		return -EINVAL;
+	strcpy(members, at + 1);
+	return 0;
+}
+
+int node_render_join_token(struct node *n, char *buf, size_t cap)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	char hex[2 * TRANSPORT_KEY_SIZE + 1];
+	size_t used;
+	int k;
+
+	transport_key_hex(n->key, hex);
+	k = snprintf(buf, cap, "%s%s@", NODE_TOKEN_PREFIX, hex);
+	if (k < 0 || (size_t)k >= cap)
+		return -ENOSPC;
+	used = (size_t)k;
+	for (unsigned i = 0; n->raft_started && i < c->n; i++) {
+		if (c->servers[i].role != RAFT_VOTER)
+			continue;
+		k = snprintf(buf + used, cap - used, "%s%s", buf[used - 1] == '@' ? "" : ",",
+			     c->servers[i].address);
+		if (k < 0 || (size_t)k >= cap - used)
+			return -ENOSPC;
+		used += (size_t)k;
+	}
+	if (buf[used - 1] == '@')
+		used += (size_t)snprintf(buf + used, cap - used, "%s", n->address);
+	k = snprintf(buf + used, cap - used, "\n");
+	return (int)used + (k > 0 ? k : 0);
+}
+
+/* --- roles, and serving membership requests (leader) ---------------------------- */
+
+unsigned node_count_role(struct node *n, int role)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].role == role)
+			k++;
+	return k;
+}
+
+static uint64_t max_server_id(struct node *n)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	uint64_t max = 0;
+
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].id > max)
+			max = c->servers[i].id;
+	return max;
+}
+
+static void serve_change_cb(struct raft_change *req, int status)
+{
+	struct serve *s = req->data;
+
+	if (status != 0) {
+		log_warn("membership change for node %llu failed: %s", (unsigned long long)s->value,
+			 raft_strerror(status));
+		node_serve_reply(s, status == RAFT_CANTCHANGE ? -EBUSY : node_raft_errno(status), 0,
+				 NULL);
+		return;
+	}
+	switch (s->type) {
+	case PEER_JOIN:
+		log_info("node %llu at %s added", (unsigned long long)s->value, s->address);
+		node_serve_reply(s, 0, s->value, NULL);
+		break;
+	case PEER_PROMOTE:
+		log_info("node %llu is now a%s", (unsigned long long)s->value,
+			 s->result == RAFT_VOTER ? " voter" : " standby");
+		node_serve_reply(s, 0, (uint64_t)s->result, NULL);
+		break;
+	default:
+		log_info("node %llu removed", (unsigned long long)s->value);
+		node_serve_reply(s, 0, s->value, NULL);
+	}
+}
+
+/* JOIN, step 2: the FSM allocated an id; add the node as a spare. */
+static void serve_join_id_cb(struct raft_apply *req, int status, void *result)
+{
+	struct serve *s = req->data;
+	int64_t id = status == 0 ? fsm_result(result) : node_raft_errno(status);
+	int rv;
+
+	if (id <= 0) {
+		node_serve_reply(s, id < 0 ? id : -EIO, 0, NULL);
+		return;
+	}
+	s->value = (uint64_t)id;
+	s->change.data = s;
+	rv = raft_add(&s->n->raft, &s->change, (raft_id)id, s->address, serve_change_cb);
+	if (rv != 0)
+		node_serve_reply(s, rv == RAFT_CANTCHANGE ? -EBUSY : node_raft_errno(rv), 0, NULL);
+}
+
+int node_serve_join(struct serve *s)
+{
+	struct entry e = {.op = ENTRY_NODE,
+			  .offset = max_server_id(s->n),
+			  .data = s->address,
+			  .data_len = (uint32_t)strlen(s->address),
+			  .stamp_ns = node_wall_ns(),
+			  .node_id = s->n->id};
+	struct entry_buf b;
+	struct raft_buffer buf;
+	int rv = entry_encode(&e, &b);
+
+	if (rv != 0)
+		return rv;
+	buf.base = b.base;
+	buf.len = b.len;
+	s->apply.data = s;
+	rv = raft_apply(&s->n->raft, &s->apply, &buf, 1, serve_join_id_cb);
+	if (rv != 0) {
+		raft_free(b.base);
+		return (int)node_raft_errno(rv);
+	}
+	return 0;
+}
+
+int node_server_role(struct node *n, uint64_t id)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].id == id)
+			return c->servers[i].role;
+	return -1;
+}
+
+int node_serve_promote(struct serve *s)
+{
+	struct node *n = s->n;
+	int role = node_count_role(n, RAFT_VOTER) < n->cfg.max_voters ? RAFT_VOTER : RAFT_STANDBY;
+	int current = node_server_role(n, s->value);
+
+	if (current < 0)
+		return -ENOENT;
+	if (current == role || (current == RAFT_VOTER)) {
+		node_serve_reply(s, 0, (uint64_t)current, NULL);
+		return 0;
+	}
+	s->result = role;
+	s->change.data = s;
+	return raft_assign(&n->raft, &s->change, s->value, role, serve_change_cb) == 0 ? 0 : -EBUSY;
+}
+
+static void promote_standby_cb(struct raft_change *req, int status)
+{
+	if (status != 0)
+		log_warn("could not promote a standby: %s", raft_strerror(status));
+	free(req);
+}
+
+/* After a voter left: promote the standby with the lowest id, if any. */
+static void node_promote_standby(struct node *n)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+	struct raft_change *req;
+	uint64_t best = 0;
+
+	if (raft_state(&n->raft) != RAFT_LEADER ||
+	    node_count_role(n, RAFT_VOTER) >= n->cfg.max_voters)
+		return;
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].role == RAFT_STANDBY && (best == 0 || c->servers[i].id < best))
+			best = c->servers[i].id;
+	if (best == 0)
+		return;
+	req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return;
+	if (raft_assign(&n->raft, req, best, RAFT_VOTER, promote_standby_cb) != 0)
+		free(req);
+	else
+		log_info("promoting standby %llu to voter", (unsigned long long)best);
+}
+
+static void serve_remove_cb(struct raft_change *req, int status)
+{
+	struct serve *s = req->data;
+	struct node *n = s->n;
+
+	serve_change_cb(req, status);
+	if (status == 0)
+		node_promote_standby(n);
+}
+
+int node_serve_remove(struct serve *s)
+{
+	if (s->value == s->n->id && node_count_role(s->n, RAFT_VOTER) > 1) {
+		/* Removing the leader: hand leadership away first; the caller
+		 * asks again and reaches the new leader. */
+		s->n->transfer.data = s->n;
+		raft_transfer(&s->n->raft, &s->n->transfer, 0, NULL);
+		return -EAGAIN;
+	}
+	if (node_server_role(s->n, s->value) < 0)
+		return -ENOENT;
+	s->change.data = s;
+	return raft_remove(&s->n->raft, &s->change, s->value, serve_remove_cb) == 0 ? 0 : -EBUSY;
+}
+
+/* --- joining (the new node) ----------------------------------------------------- */
+
+static void join_fail(struct node *n, const char *why)
+{
+	snprintf(n->failure, sizeof(n->failure), "%s", why);
+	log_error("%s", why);
+}
+
+/* The next join target, round robin; false if the list is empty. */
+static bool join_pick(struct node *n)
+{
+	const char *list = n->join_targets;
+	size_t len = strlen(list), start = n->join_next, end;
+
+	if (len == 0)
+		return false;
+	if (start >= len)
+		start = 0;
+	end = start;
+	while (end < len && list[end] != ',')
+		end++;
+	if (end - start == 0 || end - start > NODE_ADDRESS_MAX)
+		return false;
+	memcpy(n->join_target, list + start, end - start);
+	n->join_target[end - start] = '\0';
+	n->join_next = end + 1;
+	return true;
+}
+
+static void join_msg(struct peer_conn *c, const struct peer_msg *m)
+{
+	struct node *n = peer_conn_data(c);
+	char err[512] = "";
+
+	if (!m->response)
+		return;
+	if (m->status == PEER_REDIRECT && m->len > 0 && m->len <= NODE_ADDRESS_MAX) {
+		/* Ask the leader itself. */
+		memcpy(n->join_target, m->data, m->len);
+		n->join_target[m->len] = '\0';
+		n->join_next = strlen(n->join_targets) + 1; /* keep this target next */
+		peer_conn_close(c);
+		return;
+	}
+	if (m->status != 0) {
+		log_info("join via %s: %s; retrying", n->join_target, strerror((int)-m->status));
+		n->join_retry_ms = node_now_ms() + NODE_RETRY_MS * 2;
+		peer_conn_close(c);
+		return;
+	}
+	if (m->type == PEER_JOIN) {
+		int rv;
+
+		n->id = m->value;
+		log_info("joined as node %llu via %s", (unsigned long long)n->id, n->join_target);
+		rv = node_conf_save(n, true);
+		if (rv != 0) {
+			snprintf(err, sizeof(err), "cannot write %s/%s: %s", n->data_dir, NODE_CONF,
+				 strerror(-rv));
+			join_fail(n, err);
+			return;
+		}
+		if (node_raft_setup(n, err, sizeof(err)) != 0 ||
+		    node_raft_start(n, err, sizeof(err)) != 0) {
+			join_fail(n, err);
+			return;
+		}
+		struct peer_msg p = {.type = PEER_PROMOTE, .seq = 2, .value = n->id};
+		n->join = JOIN_PROMOTING;
+		peer_conn_send(c, &p);
+	} else if (m->type == PEER_PROMOTE) {
+		int rv = node_conf_save(n, false);
+
+		if (rv != 0) {
+			snprintf(err, sizeof(err), "cannot write %s/%s: %s", n->data_dir, NODE_CONF,
+				 strerror(-rv));
+			join_fail(n, err);
+			return;
+		}
+		n->join = JOIN_DONE;
+		n->fresh = false;
+		log_info("node %llu is a %s", (unsigned long long)n->id,
+			 m->value == RAFT_VOTER ? "voter" : "standby");
+		peer_conn_close(c);
+	}
+}
+
+static void join_closed(struct peer_conn *c)
+{
+	struct node *n = peer_conn_data(c);
+
+	if (n->jconn == c)
+		n->jconn = NULL;
+	/* Unless done, the tick asks again (JOIN, or PROMOTE once we have an
+	 * id: the FSM never reuses ids, so asking twice is harmless). */
+	if (n->join == JOIN_ASKED)
+		n->join = JOIN_CONNECTING;
+}
+
+static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+			   int status)
+{
+	struct node *n = arg;
+
+	(void)id;
+	n->jconn_connecting = false;
+	if (status != 0 || n->closing) {
+		if (stream != NULL)
+			uv_close((uv_handle_t *)stream, node_close_free);
+		if (status == -EACCES && ++n->join_refused >= 3) {
+			char why[512];
+
+			snprintf(why, sizeof(why),
+				 "%s refused our cluster key: pass the key of that cluster "
+				 "(--cluster-key FILE or --join-token)",
+				 address);
+			join_fail(n, why);
+			return;
+		}
+		log_info("cannot reach %s to join: %s; retrying", address, strerror(-status));
+		n->join_retry_ms = node_now_ms() + NODE_RETRY_MS;
+		n->jconn = NULL;
+		return;
+	}
+	n->jconn = peer_conn_new(stream, 0, join_msg, join_closed, n);
+	if (n->jconn == NULL)
+		return;
+	if (n->join == JOIN_PROMOTING) {
+		struct peer_msg p = {.type = PEER_PROMOTE, .seq = 2, .value = n->id};
+
+		peer_conn_send(n->jconn, &p);
+		return;
+	}
+	struct peer_msg m = {
+	    .type = PEER_JOIN, .seq = 1, .data = n->address, .len = (uint32_t)strlen(n->address)};
+	n->join = JOIN_ASKED;
+	peer_conn_send(n->jconn, &m);
+}
+
+void node_join_connect(struct node *n)
+{
+	raft_id leader = 0;
+	const char *laddr = NULL;
+
+	if (n->jconn != NULL || n->jconn_connecting || n->closing || n->failure[0] != '\0' ||
+	    node_now_ms() < n->join_retry_ms)
+		return;
+	n->join_retry_ms = node_now_ms() + TRANSPORT_HANDSHAKE_MS + NODE_RETRY_MS;
+	/* Once raft runs, promote through whoever leads now. */
+	if (n->join == JOIN_PROMOTING && n->raft_started) {
+		raft_leader(&n->raft, &leader, &laddr);
+		if (laddr != NULL)
+			snprintf(n->join_target, sizeof(n->join_target), "%s", laddr);
+	} else if (n->join_next > strlen(n->join_targets) && n->join_target[0] != '\0') {
+		n->join_next = 0; /* the redirect target, once */
+	} else if (!join_pick(n)) {
+		join_fail(n, "no address to join: pass --join HOST:PORT[,HOST:PORT...]");
+		return;
+	}
+	n->jconn_connecting = true;
+	if (transport_connect_peer(&n->transport, n->join == JOIN_PROMOTING ? n->id : 0, n->address,
+				   n->join_target, join_connected, n) != 0) {
+		n->jconn_connecting = false;
+		n->join_retry_ms = node_now_ms() + NODE_RETRY_MS;
+	}
+}

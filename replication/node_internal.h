@@ -1,0 +1,257 @@
+/*
+ * The node module's private parts: struct node, the requests it tracks and
+ * the helpers one of its files calls in another. Only the node's own files
+ * include this; everyone else uses node.h.
+ *
+ * The module, one concern per file:
+ *   node.c        lifecycle (open, start, recover, close), the tick, readiness
+ *   datadir.c     the data directory: node.conf, cluster.key, epoch, lock
+ *   propose.c     proposals and barriers: submit, stamp, raft_apply, answer
+ *   forward.c     followers' requests sent on to the leader, and the leader
+ *                 serving them (node-protocol connections)
+ *   membership.c  join, promote, remove; join tokens
+ *   nudge.c       raft_uv's start/recv wrapped: followers told of commits
+ *   expiry.c      the leader committing the removal of expired leases
+ *   status.c      status, metrics and .cluster/members rendering
+ *
+ * Everything here is owned by the libuv loop thread (see node.h).
+ */
+#ifndef CFS_NODE_INTERNAL_H
+#define CFS_NODE_INTERNAL_H
+
+#include <limits.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "node.h"
+#include "peer.h"
+
+#define NODE_CONF	 "node.conf"
+#define NODE_KEY	 "cluster.key"
+#define NODE_EPOCH	 "epoch"
+#define NODE_LOCK	 "lock"
+#define NODE_RAFT_DIR	 "raft"
+#define NODE_STORE	 "store.db"
+#define NODE_ADDRESS_MAX TRANSPORT_ADDRESS_MAX
+
+enum req_state {
+	RS_QUEUED,    /* waiting for a leader or a connection to it */
+	RS_RAFT,      /* in raft on this node (the leader) */
+	RS_FORWARDED, /* sent to the leader */
+	RS_APPLYING,  /* committed; waiting for this node to apply it */
+};
+
+struct node_req {
+	union {
+		struct raft_apply apply;
+		struct raft_barrier barrier;
+	};
+	struct node *n;
+	node_done_cb cb;
+	void *arg;
+	bool is_barrier;
+	void *entry; /* our copy of the encoded entry, for retries */
+	size_t len;
+	uint64_t seq; /* matches forwarded answers */
+	uint64_t submitted_ms, deadline_ms;
+	uint64_t submitted_ns; /* for the latency histogram */
+	enum req_state state;
+	bool in_raft;  /* raft holds the raft_apply/raft_barrier struct */
+	bool answered; /* cb has run; free when raft lets go */
+	bool reached;  /* was in a log once: the outcome is unknown, never EROFS */
+	uint64_t wait_index;
+	int64_t result;
+	struct node_req *prev, *next;
+};
+
+/* An accepted node-protocol connection. */
+struct inbound {
+	struct node *n;
+	struct peer_conn *c;
+	int refs; /* serve requests in flight */
+	bool closed;
+	struct inbound *prev, *next;
+};
+
+/* A request another node sent us, being served. */
+struct serve {
+	union {
+		struct raft_apply apply;
+		struct raft_barrier barrier;
+		struct raft_change change;
+	};
+	struct node *n;
+	struct inbound *in;
+	uint8_t type;
+	uint64_t seq;
+	uint64_t value;
+	int64_t result;
+	char address[NODE_ADDRESS_MAX + 1];
+};
+
+enum join_state { JOIN_NONE, JOIN_CONNECTING, JOIN_ASKED, JOIN_PROMOTING, JOIN_DONE };
+
+struct node {
+	uv_loop_t *loop;
+	struct node_config cfg;
+	char data_dir[PATH_MAX];
+	char address[NODE_ADDRESS_MAX + 1];
+	uint64_t id;
+	uint32_t epoch;
+	int lock_fd;
+	bool fresh;    /* the data directory held no node */
+	bool restored; /* seeded by `clusterfsctl restore`: bootstrap from it */
+	uint8_t key[TRANSPORT_KEY_SIZE];
+
+	struct store *store;
+	struct fsm fsm;
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport transport;
+	bool transport_ready, raft_inited, raft_started;
+
+	uv_timer_t tick;
+	uv_check_t check; /* after each loop iteration: applied-index waiters */
+	bool handles_ready;
+	struct node_req *head, *tail;
+	uint64_t seq;
+	unsigned applying;	   /* requests in RS_APPLYING */
+	uint64_t leaderless_since; /* when the node last saw no leader (0: has one) */
+
+	/* Follower → leader connection. */
+	struct peer_conn *lconn;
+	uint64_t lconn_leader;
+	bool lconn_connecting;
+	uint64_t lconn_next_ms;
+
+	struct inbound *inbound;
+
+	/* Joining a cluster. */
+	enum join_state join;
+	char join_targets[1024];
+	char join_target[NODE_ADDRESS_MAX + 1];
+	size_t join_next;
+	struct peer_conn *jconn;
+	bool jconn_connecting;
+	uint64_t join_retry_ms;
+	unsigned join_refused;
+	char failure[512];
+
+	/* Readiness. */
+	uint64_t barrier_term;
+	bool barrier_pending;
+	bool ready;
+
+	fsm_applied_cb user_hook;
+	void *user_arg;
+	void (*restored_cb)(void *arg);
+	void *restored_arg;
+
+	/* Nudging followers to learn a commit (see node_nudge). */
+	bool nudge_wanted;
+	int (*io_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+			raft_io_recv_cb recv); /* raft_uv's */
+	raft_io_tick_cb raft_tick;	       /* raft's tick, captured at start */
+	raft_io_recv_cb raft_recv;	       /* raft's receive callback */
+	/* The commit index each follower is known to have been able to apply
+	 * (node_io_recv). */
+	struct {
+		raft_id id;
+		raft_index told;
+	} nudged[NODE_NUDGE_PEERS];
+
+	struct node_metrics metrics;
+	uint64_t metrics_leader; /* the leader last seen, for leader_changes */
+
+	/* Expiring leases: the leader commits their removal (node_reap_expired). */
+	bool expiry_dirty;	/* rescan the leases for the next expiry */
+	uint64_t expiry_term;	/* the term in which we last scanned */
+	int64_t expiry_next_ns; /* earliest expiry known (0: none) */
+	unsigned expiring;	/* EXPIRE entries in flight */
+
+	struct raft_transfer transfer;
+	uv_timer_t transfer_timer;
+	void (*close_cb)(void *arg);
+	void *close_arg;
+	bool closing;
+	int closing_handles;
+};
+
+/* Clocks: monotonic for deadlines, retries and latencies; the wall clock
+ * only for the stamps the leader puts on entries. */
+static inline uint64_t node_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t node_now_ms(void)
+{
+	return node_now_ns() / 1000000;
+}
+
+static inline int64_t node_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Shared between the module's files; each is explained where it is defined. */
+
+/* node.c */
+void node_close_free(uv_handle_t *h);
+int node_raft_setup(struct node *n, char *err, size_t errlen);
+int node_raft_start(struct node *n, char *err, size_t errlen);
+
+/* datadir.c */
+int node_path_join(char *out, size_t len, const char *dir, const char *name);
+int node_conf_load(struct node *n, char *err, size_t errlen);
+int node_conf_save(struct node *n, bool joining);
+int node_check_raft_metadata(struct node *n, char *err, size_t errlen);
+bool node_has_state(struct node *n);
+int node_bump_epoch(struct node *n);
+int node_lock_dir(struct node *n, char *err, size_t errlen);
+int node_mkdir_p(const char *path, mode_t mode);
+void node_wipe_unfinished(struct node *n);
+int node_load_key(struct node *n, char *err, size_t errlen);
+
+/* propose.c */
+void node_req_finish(struct node_req *r, int64_t result);
+int64_t node_raft_errno(int status);
+bool node_is_retryable(int status);
+void node_req_committed(struct node_req *r, uint64_t index, int64_t result);
+void node_dispatch_all(struct node *n);
+void node_expire(struct node *n);
+void node_check_applied(struct node *n);
+
+/* forward.c */
+int node_dispatch_forward(struct node_req *r);
+void node_track_leader(struct node *n);
+void node_serve_reply(struct serve *s, int64_t status, uint64_t value, const char *data);
+void node_inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+			 int status);
+
+/* membership.c */
+unsigned node_count_role(struct node *n, int role);
+int node_server_role(struct node *n, uint64_t id);
+int node_serve_join(struct serve *s);
+int node_serve_promote(struct serve *s);
+int node_serve_remove(struct serve *s);
+void node_join_connect(struct node *n);
+
+/* nudge.c */
+void node_nudge(struct node *n);
+void node_nudge_now(struct node *n);
+int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+
+/* expiry.c */
+void node_reap_expired(struct node *n);
+
+#endif
