@@ -7,11 +7,6 @@
  * that remembers how to answer; fs_op_done() answers once the entry is
  * applied here.
  *
- * Inode numbers are chosen here, by the proposing node, so that a name can
- * be answered before it is committed (pending creates, below) and so that
- * every node uses the same number for the same object (watches are per
- * inode): node id (16 bits) | start epoch (16 bits) | counter (32 bits).
- *
  * O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC): the truncation is held on the handle
  * and fused with the first write at offset 0 into one "replace content"
  * entry, so `echo x > f` is one commit and readers see the old content, then
@@ -39,13 +34,11 @@
  * the replays queued before it have run (fs_drop_later); if the kernel then
  * holds the object, it goes at the kernel's last forget.
  */
-#define FUSE_USE_VERSION 312
-#include "frontend.h"
+#include "fs_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse_lowlevel.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,50 +54,14 @@
 #include "notify.h"
 #include "ns.h"
 
+/* How often deferred work is looked at while some waits. */
+#define FS_DROP_CHECK_MS 2
+
 #define FS_XATTR_REVISION "user.clusterfs.revision"
 #define FS_XATTR_WRITER "user.clusterfs.writer"
 /* Set on leases/ to take several leases at once, all or nothing (see
- * lease_acquire_many); never stored. */
+ * fs_lease_acquire_many); never stored. */
 #define FS_XATTR_ACQUIRE "user.clusterfs.acquire"
-#define FS_FSNAME "clusterfs"
-#define FS_NAME_MAX 255
-
-/* What the kernel holds of an inode: lookups not yet forgotten, open
- * handles. */
-struct fs_ref {
-	uint64_t ino;
-	uint64_t lookups;
-	unsigned opens;
-	bool orphan; /* unlinked while referenced: drop it when released */
-	UT_hash_handle hh;
-};
-
-/* A file created in a typed directory, not yet committed (see top). */
-struct fs_pending {
-	uint64_t ino;
-	uint64_t parent;
-	char name[FS_NAME_MAX + 1];
-	uint32_t mode, uid, gid;
-	int64_t ctime_ns;
-	UT_hash_handle hh;
-};
-
-struct fs_handle {
-	uint64_t ino;
-	int flags;
-	bool trunc_pending; /* O_TRUNC not yet committed */
-	bool append;
-	char *plug_data; /* generated files: content rendered at open */
-	size_t plug_len;
-	bool replay; /* opened by the replay thread: writes are no-ops */
-	/* A file in a typed directory: the raw bytes written through this
-	 * handle (see typed_raw_write). */
-	bool typed;
-	bool refused; /* a write was refused: a pending create is abandoned */
-	bool raw_loaded;
-	char *raw;
-	size_t raw_len;
-};
 
 struct fs_dirent {
 	char *name;
@@ -117,87 +74,7 @@ struct fs_dir {
 	size_t n, cap;
 };
 
-struct fs {
-	uv_loop_t *loop;
-	struct store *store;
-	struct fs_log log;
-	struct fs_config cfg;
-	char mountpoint[PATH_MAX];
-	struct fuse_session *se;
-	uv_poll_t poll;
-	bool polling;
-	struct fuse_buf buf;
-	uint64_t ino_base;
-	uint32_t ino_counter;
-	uint64_t request_id;
-	unsigned in_flight;
-	struct fs_ref *refs;
-	struct fs_pending *pending;
-	struct notify *notify;
-	/* Work that waits until the replays queued before it have run:
-	 * orphans to drop, and syncs through a .cluster/ file to answer
-	 * (req != NULL; see fs_fsync). */
-	struct fs_drop {
-		uint64_t ino, mark;
-		fuse_req_t req;
-	} *drops;
-	size_t n_drops, cap_drops;
-	uv_timer_t drop_timer;
-	int open_handles; /* closed one by one at unmount */
-};
-
-/* How often deferred work is looked at while some waits. */
-#define FS_DROP_CHECK_MS 2
-
-/* How to answer a request once its entry is applied. */
-enum fs_reply {
-	REPLY_ERR0,   /* success is fuse_reply_err(req, 0) */
-	REPLY_ENTRY,  /* fuse_reply_entry for the created/linked inode */
-	REPLY_CREATE, /* fuse_reply_create */
-	REPLY_ATTR,   /* fuse_reply_attr */
-	REPLY_WRITE,  /* fuse_reply_write */
-};
-
-struct fs_op {
-	struct fs *fs;
-	fuse_req_t req;
-	enum fs_reply reply;
-	uint64_t ino; /* LINK/SETATTR/WRITE: the inode; CREATE: the proposed one */
-	struct fs_handle *h;
-	struct fuse_file_info fi;
-	size_t size;	       /* WRITE: bytes to report */
-	bool clear_trunc;      /* success commits the handle's pending O_TRUNC */
-	bool commits_pending;  /* success commits a pending create */
-	bool trunc_if_existed; /* CREATE(O_TRUNC) that found an existing file */
-	bool typed_raw;	       /* a failure drops the handle's raw bytes */
-};
-
-/* --- helpers ---------------------------------------------------------------- */
-
-static struct fs_handle *fh(const struct fuse_file_info *fi)
-{
-	return (struct fs_handle *)(uintptr_t)fi->fh;
-}
-
-/* .cluster/ and its files: the generated range of reserved inodes. */
-static bool is_plug_ino(uint64_t ino)
-{
-	return ino >= FS_CLUSTER_DIR_INO && ino < STORE_FIRST_DYNAMIC_INO;
-}
-
-static const struct fs_plug_file *plug_of(struct fs *fs, uint64_t ino)
-{
-	if (ino < FS_CLUSTER_FIRST_INO || ino >= FS_CLUSTER_FIRST_INO + fs->cfg.n_plugs)
-		return NULL;
-	return &fs->cfg.plugs[ino - FS_CLUSTER_FIRST_INO];
-}
-
-static uint64_t fs_new_ino(struct fs *fs)
-{
-	return fs->ino_base | ++fs->ino_counter;
-}
-
-static void attr_to_stat(const struct store_attr *a, struct stat *st)
+void fs_attr_to_stat(const struct store_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = a->ino;
@@ -216,7 +93,7 @@ static void attr_to_stat(const struct store_attr *a, struct stat *st)
 }
 
 /* Render a generated file; *out is malloc'd. */
-static int plug_render(const struct fs_plug_file *p, char **out, size_t *len)
+int fs_plug_render(const struct fs_plug_file *p, char **out, size_t *len)
 {
 	char *buf;
 	int n;
@@ -237,11 +114,11 @@ static int plug_render(const struct fs_plug_file *p, char **out, size_t *len)
 }
 
 /* Attributes of any inode: generated, pending or stored. */
-static int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a)
+int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a)
 {
 	struct fs_pending *p;
 
-	if (ino == FS_CLUSTER_DIR_INO || plug_of(fs, ino) != NULL) {
+	if (ino == FS_CLUSTER_DIR_INO || fs_plug_of(fs, ino) != NULL) {
 		struct store_attr root;
 		int rv = store_getattr(fs->store, STORE_ROOT_INO, &root);
 
@@ -257,10 +134,10 @@ static int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a)
 			char *data;
 			size_t len;
 
-			a->mode = S_IFREG | (plug_of(fs, ino)->mode ? plug_of(fs, ino)->mode : 0444);
+			a->mode = S_IFREG | (fs_plug_of(fs, ino)->mode ? fs_plug_of(fs, ino)->mode : 0444);
 			a->nlink = 1;
-			if (plug_of(fs, ino)->render_alloc == NULL &&
-			    plug_render(plug_of(fs, ino), &data, &len) == 0) {
+			if (fs_plug_of(fs, ino)->render_alloc == NULL &&
+			    fs_plug_render(fs_plug_of(fs, ino), &data, &len) == 0) {
 				a->size = len;
 				free(data);
 			}
@@ -282,7 +159,7 @@ static int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a)
 	return store_getattr(fs->store, ino, a);
 }
 
-static struct fs_pending *pending_by_name(struct fs *fs, uint64_t parent, const char *name)
+struct fs_pending *fs_pending_by_name(struct fs *fs, uint64_t parent, const char *name)
 {
 	struct fs_pending *p, *tmp;
 
@@ -294,7 +171,7 @@ static struct fs_pending *pending_by_name(struct fs *fs, uint64_t parent, const 
 	return NULL;
 }
 
-static void pending_drop(struct fs *fs, uint64_t ino)
+void fs_pending_drop(struct fs *fs, uint64_t ino)
 {
 	struct fs_pending *p;
 
@@ -305,7 +182,7 @@ static void pending_drop(struct fs *fs, uint64_t ino)
 	}
 }
 
-static bool is_pending(struct fs *fs, uint64_t ino)
+bool fs_is_pending(struct fs *fs, uint64_t ino)
 {
 	struct fs_pending *p;
 
@@ -313,7 +190,7 @@ static bool is_pending(struct fs *fs, uint64_t ino)
 	return p != NULL;
 }
 
-static struct fs_ref *ref_get(struct fs *fs, uint64_t ino, bool create)
+struct fs_ref *fs_ref_get(struct fs *fs, uint64_t ino, bool create)
 {
 	struct fs_ref *r;
 
@@ -327,8 +204,6 @@ static struct fs_ref *ref_get(struct fs *fs, uint64_t ino, bool create)
 	}
 	return r;
 }
-
-static void fs_drop_later(struct fs *fs, uint64_t ino);
 
 /* Forget the record once the kernel holds nothing; an orphan goes then. */
 static void ref_release(struct fs *fs, struct fs_ref *r)
@@ -361,7 +236,7 @@ static void drop_timer_cb(uv_timer_t *t)
 			fuse_reply_err(d.req, 0);
 			continue;
 		}
-		r = ref_get(fs, d.ino, false);
+		r = fs_ref_get(fs, d.ino, false);
 		if (r != NULL && (r->lookups > 0 || r->opens > 0))
 			r->orphan = true; /* a replay gave it to the kernel */
 		else
@@ -377,7 +252,7 @@ static void drop_timer_cb(uv_timer_t *t)
  * a replay or an invalidation may need: fsync of a directory holds its
  * inode lock, and an invalidation of a name in it waits for that lock (a
  * deadlock, seen); the files of .cluster/ are never replayed. */
-static int fs_after_replays(struct fs *fs, uint64_t ino, fuse_req_t req)
+int fs_after_replays(struct fs *fs, uint64_t ino, fuse_req_t req)
 {
 	if (fs->n_drops == fs->cap_drops) {
 		size_t cap = fs->cap_drops ? 2 * fs->cap_drops : 16;
@@ -394,22 +269,22 @@ static int fs_after_replays(struct fs *fs, uint64_t ino, fuse_req_t req)
 	return 0;
 }
 
-static void fs_drop_later(struct fs *fs, uint64_t ino)
+void fs_drop_later(struct fs *fs, uint64_t ino)
 {
 	fs_after_replays(fs, ino, NULL); /* if it fails: dropped at the next start */
 }
 
-static void ref_lookup(struct fs *fs, uint64_t ino)
+void fs_ref_lookup(struct fs *fs, uint64_t ino)
 {
-	struct fs_ref *r = ref_get(fs, ino, true);
+	struct fs_ref *r = fs_ref_get(fs, ino, true);
 
 	if (r != NULL)
 		r->lookups++;
 }
 
-static void ref_forget(struct fs *fs, uint64_t ino, uint64_t n)
+void fs_ref_forget(struct fs *fs, uint64_t ino, uint64_t n)
 {
-	struct fs_ref *r = ref_get(fs, ino, false);
+	struct fs_ref *r = fs_ref_get(fs, ino, false);
 
 	if (r == NULL)
 		return;
@@ -417,9 +292,9 @@ static void ref_forget(struct fs *fs, uint64_t ino, uint64_t n)
 	ref_release(fs, r);
 }
 
-static void ref_open(struct fs *fs, uint64_t ino, int delta)
+void fs_ref_open(struct fs *fs, uint64_t ino, int delta)
 {
-	struct fs_ref *r = ref_get(fs, ino, delta > 0);
+	struct fs_ref *r = fs_ref_get(fs, ino, delta > 0);
 
 	if (r == NULL)
 		return;
@@ -427,29 +302,25 @@ static void ref_open(struct fs *fs, uint64_t ino, int delta)
 	ref_release(fs, r);
 }
 
-static void reply_entry_of(struct fs *fs, fuse_req_t req, const struct store_attr *a)
+void fs_reply_entry(struct fs *fs, fuse_req_t req, const struct store_attr *a)
 {
 	struct fuse_entry_param e;
-	bool volatile_attr = is_plug_ino(a->ino);
+	bool volatile_attr = fs_is_plug_ino(a->ino);
 
 	memset(&e, 0, sizeof(e));
 	e.ino = a->ino;
 	e.generation = a->gen;
-	attr_to_stat(a, &e.attr);
+	fs_attr_to_stat(a, &e.attr);
 	/* Generated and pending objects change without the kernel knowing. */
-	if (!volatile_attr && !is_pending(fs, a->ino)) {
+	if (!volatile_attr && !fs_is_pending(fs, a->ino)) {
 		e.attr_timeout = fs->cfg.cache_timeout;
 		e.entry_timeout = fs->cfg.cache_timeout;
 	}
 	if (fuse_reply_entry(req, &e) == 0)
-		ref_lookup(fs, a->ino);
+		fs_ref_lookup(fs, a->ino);
 }
 
-static bool replaying(struct fs *fs, fuse_req_t req);
-static void replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen,
-			struct store_attr *a);
-
-static void reply_attr_of(struct fs *fs, fuse_req_t req, uint64_t ino, bool trunc)
+void fs_reply_attr(struct fs *fs, fuse_req_t req, uint64_t ino, bool trunc)
 {
 	struct store_attr a;
 	struct stat st;
@@ -459,13 +330,13 @@ static void reply_attr_of(struct fs *fs, fuse_req_t req, uint64_t ino, bool trun
 	 * on them may already be gone from the store (apply runs ahead), but
 	 * the kernel checks permissions on it and must not be told ENOENT:
 	 * the replay would fail and its event be lost. */
-	if (rv == -ENOENT && fs->notify != NULL && replaying(fs, req)) {
+	if (rv == -ENOENT && fs->notify != NULL && fs_replaying(fs, req)) {
 		uint64_t gen = 0;
 		uint32_t mode;
 
 		if (notify_replay_knows(fs->notify, ino, &mode, &gen)) {
-			replay_attr(fs, ino, mode, gen, &a);
-			attr_to_stat(&a, &st);
+			fs_replay_attr(fs, ino, mode, gen, &a);
+			fs_attr_to_stat(&a, &st);
 			fuse_reply_attr(req, &st, 0);
 			return;
 		}
@@ -476,15 +347,11 @@ static void reply_attr_of(struct fs *fs, fuse_req_t req, uint64_t ino, bool trun
 	}
 	if (trunc)
 		a.size = 0;
-	attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, is_plug_ino(ino) || is_pending(fs, ino) ? 0 : fs->cfg.cache_timeout);
+	fs_attr_to_stat(&a, &st);
+	fuse_reply_attr(req, &st, fs_is_plug_ino(ino) || fs_is_pending(fs, ino) ? 0 : fs->cfg.cache_timeout);
 }
 
-/* --- proposing entries -------------------------------------------------------- */
-
-static void fs_op_done(void *arg, int64_t result);
-
-static struct fs_op *op_new(struct fs *fs, fuse_req_t req, enum fs_reply reply)
+struct fs_op *fs_op_new(struct fs *fs, fuse_req_t req, enum fs_reply reply)
 {
 	struct fs_op *op = calloc(1, sizeof(*op));
 
@@ -498,7 +365,7 @@ static struct fs_op *op_new(struct fs *fs, fuse_req_t req, enum fs_reply reply)
 	return op;
 }
 
-static void entry_init(struct fs *fs, fuse_req_t req, struct entry *e, uint8_t op)
+void fs_entry_init(struct fs *fs, fuse_req_t req, struct entry *e, uint8_t op)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
@@ -514,7 +381,7 @@ static void entry_init(struct fs *fs, fuse_req_t req, struct entry *e, uint8_t o
 
 /* Encode and submit; on failure answer the request, free the op and
  * return the -errno (the caller still owns op->h then). */
-static int fs_submit(struct fs_op *op, const struct entry *e)
+int fs_submit(struct fs_op *op, const struct entry *e)
 {
 	struct fs *fs = op->fs;
 	struct entry_buf b;
@@ -532,7 +399,7 @@ static int fs_submit(struct fs_op *op, const struct entry *e)
 	return 0;
 }
 
-static void fs_op_done(void *arg, int64_t result)
+void fs_op_done(void *arg, int64_t result)
 {
 	struct fs_op *op = arg;
 	struct fs *fs = op->fs;
@@ -560,7 +427,7 @@ static void fs_op_done(void *arg, int64_t result)
 		goto out;
 	}
 	if (op->commits_pending && op->h != NULL)
-		pending_drop(fs, op->h->ino);
+		fs_pending_drop(fs, op->h->ino);
 	if (op->clear_trunc && op->h != NULL)
 		op->h->trunc_pending = false;
 
@@ -572,14 +439,14 @@ static void fs_op_done(void *arg, int64_t result)
 		fuse_reply_write(op->req, op->size);
 		break;
 	case REPLY_ATTR:
-		reply_attr_of(fs, op->req, op->ino, false);
+		fs_reply_attr(fs, op->req, op->ino, false);
 		break;
 	case REPLY_ENTRY:
 		rv = store_getattr(fs->store, op->ino ? op->ino : (uint64_t)result, &a);
 		if (rv != 0)
 			fuse_reply_err(op->req, -rv);
 		else
-			reply_entry_of(fs, op->req, &a);
+			fs_reply_entry(fs, op->req, &a);
 		break;
 	case REPLY_CREATE: {
 		struct fuse_entry_param e;
@@ -597,15 +464,15 @@ static void fs_op_done(void *arg, int64_t result)
 		memset(&e, 0, sizeof(e));
 		e.ino = a.ino;
 		e.generation = a.gen;
-		attr_to_stat(&a, &e.attr);
+		fs_attr_to_stat(&a, &e.attr);
 		e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout;
 		op->fi.fh = (uintptr_t)op->h;
-		ref_open(fs, a.ino, 1);
+		fs_ref_open(fs, a.ino, 1);
 		if (fuse_reply_create(op->req, &e, &op->fi) != 0) {
-			ref_open(fs, a.ino, -1);
+			fs_ref_open(fs, a.ino, -1);
 			free(op->h);
 		} else {
-			ref_lookup(fs, a.ino);
+			fs_ref_lookup(fs, a.ino);
 		}
 		break;
 	}
@@ -614,16 +481,12 @@ out:
 	free(op);
 }
 
-/* --- lookups and attributes -------------------------------------------------- */
-
-static struct fs_handle *handle_new(uint64_t ino, int flags);
-
 /* --- replays (notify.h): requests from the replay thread ------------------------ *
  * The store already holds the change; these requests exist for the kernel's
  * bookkeeping and its inotify events, and are answered from the replay's
  * pre-change view or as no-ops, never with a log entry. */
 
-static bool replaying(struct fs *fs, fuse_req_t req)
+bool fs_replaying(struct fs *fs, fuse_req_t req)
 {
 	return notify_replaying(fs->notify, fuse_req_ctx(req)->pid);
 }
@@ -631,7 +494,7 @@ static bool replaying(struct fs *fs, fuse_req_t req)
 /* Attributes of an object of the replay: from the store if it is still
  * there, else made up from what the replay recorded (a later change may
  * have removed it; the kernel only needs something consistent). */
-static void replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen,
+void fs_replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen,
 			struct store_attr *a)
 {
 	if (fs_getattr_any(fs, ino, a) == 0)
@@ -643,29 +506,29 @@ static void replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen
 	a->gen = gen; /* the kernel's inode for it has this generation */
 }
 
-static void replay_reply_entry(struct fs *fs, fuse_req_t req, uint64_t ino, uint32_t mode,
+void fs_replay_reply_entry(struct fs *fs, fuse_req_t req, uint64_t ino, uint32_t mode,
 			       uint64_t gen)
 {
 	struct store_attr a;
 	struct fuse_entry_param e;
 
-	replay_attr(fs, ino, mode, gen, &a);
+	fs_replay_attr(fs, ino, mode, gen, &a);
 	memset(&e, 0, sizeof(e));
 	e.ino = a.ino;
 	e.generation = a.gen;
-	attr_to_stat(&a, &e.attr);
+	fs_attr_to_stat(&a, &e.attr);
 	/* Cache what a replay made known: apply runs ahead of the replays, so
 	 * the store may no longer have a directory that later replays walk
 	 * through; the kernel's name for it stays until the invalidation
 	 * queued with its removal, which comes after them. */
 	e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout;
 	if (fuse_reply_entry(req, &e) == 0)
-		ref_lookup(fs, a.ino);
+		fs_ref_lookup(fs, a.ino);
 }
 
 /* create, mkdir, symlink, mknod, link by the replay thread: the object is
  * already in the store. */
-static bool replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi)
+bool fs_replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi)
 {
 	uint64_t ino, gen;
 	uint32_t mode;
@@ -673,36 +536,36 @@ static bool replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi
 	struct fuse_entry_param e;
 	struct fs_handle *h;
 
-	if (!replaying(fs, req))
+	if (!fs_replaying(fs, req))
 		return false;
 	if (!notify_replay_object(fs->notify, &ino, &mode, &gen)) {
 		fuse_reply_err(req, EAGAIN);
 		return true;
 	}
 	if (fi == NULL) {
-		replay_reply_entry(fs, req, ino, mode, gen);
+		fs_replay_reply_entry(fs, req, ino, mode, gen);
 		return true;
 	}
-	h = handle_new(ino, fi->flags);
+	h = fs_handle_new(ino, fi->flags);
 	if (h == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return true;
 	}
 	h->replay = true;
-	replay_attr(fs, ino, mode, gen, &a);
+	fs_replay_attr(fs, ino, mode, gen, &a);
 	memset(&e, 0, sizeof(e));
 	e.ino = a.ino;
 	e.generation = a.gen;
-	attr_to_stat(&a, &e.attr);
-	e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout; /* see replay_reply_entry */
+	fs_attr_to_stat(&a, &e.attr);
+	e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout; /* see fs_replay_reply_entry */
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1; /* rule 5: never through the page cache */
-	ref_open(fs, ino, 1);
+	fs_ref_open(fs, ino, 1);
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		ref_open(fs, ino, -1);
+		fs_ref_open(fs, ino, -1);
 		free(h);
 	} else {
-		ref_lookup(fs, ino);
+		fs_ref_lookup(fs, ino);
 	}
 	return true;
 }
@@ -731,7 +594,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 		goto reply;
 	}
-	if (replaying(fs, req)) {
+	if (fs_replaying(fs, req)) {
 		uint64_t ino, gen = 0;
 		uint32_t mode;
 		int r = notify_replay_lookup(fs->notify, parent, name, &ino, &mode, &gen);
@@ -742,7 +605,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 
 		if (r == 1) {
-			replay_reply_entry(fs, req, ino, mode, gen);
+			fs_replay_reply_entry(fs, req, ino, mode, gen);
 			return;
 		}
 	}
@@ -754,12 +617,12 @@ reply:
 	if (rv != 0)
 		fuse_reply_err(req, -rv);
 	else
-		reply_entry_of(fs, req, &a);
+		fs_reply_entry(fs, req, &a);
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	ref_forget(fuse_req_userdata(req), ino, nlookup);
+	fs_ref_forget(fuse_req_userdata(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -768,7 +631,7 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	struct fs *fs = fuse_req_userdata(req);
 
 	for (size_t i = 0; i < count; i++)
-		ref_forget(fs, forgets[i].ino, forgets[i].nlookup);
+		fs_ref_forget(fs, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -776,31 +639,31 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct fs *fs = fuse_req_userdata(req);
 
-	reply_attr_of(fs, req, ino, fi != NULL && fh(fi) != NULL && fh(fi)->trunc_pending);
+	fs_reply_attr(fs, req, ino, fi != NULL && fs_fh(fi) != NULL && fs_fh(fi)->trunc_pending);
 }
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
-	struct fs_handle *h = fi != NULL ? fh(fi) : NULL;
+	struct fs_handle *h = fi != NULL ? fs_fh(fi) : NULL;
 	struct fs_op *op;
 	struct entry e;
 
-	if (is_plug_ino(ino)) {
+	if (fs_is_plug_ino(ino)) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if ((h != NULL && h->replay) || replaying(fs, req)) {
-		reply_attr_of(fs, req, ino, false);
+	if ((h != NULL && h->replay) || fs_replaying(fs, req)) {
+		fs_reply_attr(fs, req, ino, false);
 		return;
 	}
-	if (is_pending(fs, ino)) {
+	if (fs_is_pending(fs, ino)) {
 		/* Nothing to change yet; the first write commits the file. */
-		reply_attr_of(fs, req, ino, false);
+		fs_reply_attr(fs, req, ino, false);
 		return;
 	}
-	entry_init(fs, req, &e, ENTRY_SETATTR);
+	fs_entry_init(fs, req, &e, ENTRY_SETATTR);
 	e.ino = ino;
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		e.valid |= ENTRY_SET_MODE;
@@ -826,10 +689,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	if (e.valid == 0) {
 		/* atime or ctime only: not tracked, nothing to commit */
-		reply_attr_of(fs, req, ino, false);
+		fs_reply_attr(fs, req, ino, false);
 		return;
 	}
-	op = op_new(fs, req, REPLY_ATTR);
+	op = fs_op_new(fs, req, REPLY_ATTR);
 	if (op == NULL)
 		return;
 	op->ino = ino;
@@ -858,13 +721,11 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	free(data);
 }
 
-/* --- namespace changes --------------------------------------------------------- */
-
 /* Refuse early what the FSM would refuse anyway, without a log entry. */
-static int check_new_name(struct fs *fs, uint64_t parent, const char *name, uint32_t mode)
+int fs_check_new_name(struct fs *fs, uint64_t parent, const char *name, uint32_t mode)
 {
 	(void)fs;
-	if (parent == FS_CLUSTER_DIR_INO || is_plug_ino(parent))
+	if (parent == FS_CLUSTER_DIR_INO || fs_is_plug_ino(parent))
 		return -EROFS;
 	if (strlen(name) > FS_NAME_MAX)
 		return -ENAMETOOLONG;
@@ -881,17 +742,17 @@ static void fs_make(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_
 	struct entry e;
 	int rv;
 
-	if (replay_make(fs, req, NULL))
+	if (fs_replay_make(fs, req, NULL))
 		return;
-	rv = check_new_name(fs, parent, name, mode);
+	rv = fs_check_new_name(fs, parent, name, mode);
 	if (rv != 0) {
 		fuse_reply_err(req, -rv);
 		return;
 	}
-	op = op_new(fs, req, REPLY_ENTRY);
+	op = fs_op_new(fs, req, REPLY_ENTRY);
 	if (op == NULL)
 		return;
-	entry_init(fs, req, &e, ENTRY_CREATE);
+	fs_entry_init(fs, req, &e, ENTRY_CREATE);
 	e.flags = ENTRY_F_EXCL;
 	e.parent = parent;
 	e.ino = fs_new_ino(fs);
@@ -938,27 +799,27 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	struct entry e;
 	int rv;
 
-	if (replaying(fs, req)) {
+	if (fs_replaying(fs, req)) {
 		uint64_t obj, gen = 0;
 		uint32_t mode = S_IFREG | 0644;
 
 		if (!notify_replay_object(fs->notify, &obj, &mode, &gen) || obj != ino)
 			gen = 0;
-		replay_reply_entry(fs, req, ino, mode, gen);
+		fs_replay_reply_entry(fs, req, ino, mode, gen);
 		return;
 	}
-	rv = check_new_name(fs, newparent, newname, S_IFREG);
-	if (rv == 0 && (is_plug_ino(ino) || is_pending(fs, ino)))
-		rv = is_plug_ino(ino) ? -EROFS : -EAGAIN;
+	rv = fs_check_new_name(fs, newparent, newname, S_IFREG);
+	if (rv == 0 && (fs_is_plug_ino(ino) || fs_is_pending(fs, ino)))
+		rv = fs_is_plug_ino(ino) ? -EROFS : -EAGAIN;
 	if (rv != 0) {
 		fuse_reply_err(req, -rv);
 		return;
 	}
-	op = op_new(fs, req, REPLY_ENTRY);
+	op = fs_op_new(fs, req, REPLY_ENTRY);
 	if (op == NULL)
 		return;
 	op->ino = ino;
-	entry_init(fs, req, &e, ENTRY_LINK);
+	fs_entry_init(fs, req, &e, ENTRY_LINK);
 	e.ino = ino;
 	e.newparent = newparent;
 	e.newname = newname;
@@ -978,21 +839,21 @@ static void fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (replaying(fs, req)) {
+	if (fs_replaying(fs, req)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	p = pending_by_name(fs, parent, name);
+	p = fs_pending_by_name(fs, parent, name);
 	if (p != NULL) {
 		/* Never committed: forgetting it is the whole unlink. */
-		pending_drop(fs, p->ino);
+		fs_pending_drop(fs, p->ino);
 		fuse_reply_err(req, 0);
 		return;
 	}
-	op = op_new(fs, req, REPLY_ERR0);
+	op = fs_op_new(fs, req, REPLY_ERR0);
 	if (op == NULL)
 		return;
-	entry_init(fs, req, &e, ENTRY_UNLINK);
+	fs_entry_init(fs, req, &e, ENTRY_UNLINK);
 	e.flags = dir ? ENTRY_F_DIR : 0;
 	e.parent = parent;
 	e.name = name;
@@ -1018,26 +879,26 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	struct entry e;
 	int rv;
 
-	if (replaying(fs, req)) {
+	if (fs_replaying(fs, req)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	rv = check_new_name(fs, newparent, newname, S_IFREG);
+	rv = fs_check_new_name(fs, newparent, newname, S_IFREG);
 	if (rv == -EINVAL && !ns_is_typed(parent))
 		rv = -EXDEV; /* into a typed dir from outside: let mv copy */
 	if (rv == 0 && (parent == FS_CLUSTER_DIR_INO ||
 			(parent == STORE_ROOT_INO && strcmp(name, FS_CLUSTER_DIR) == 0)))
 		rv = -EROFS;
-	if (rv == 0 && pending_by_name(fs, parent, name) != NULL)
+	if (rv == 0 && fs_pending_by_name(fs, parent, name) != NULL)
 		rv = -EAGAIN;
 	if (rv != 0) {
 		fuse_reply_err(req, -rv);
 		return;
 	}
-	op = op_new(fs, req, REPLY_ERR0);
+	op = fs_op_new(fs, req, REPLY_ERR0);
 	if (op == NULL)
 		return;
-	entry_init(fs, req, &e, ENTRY_RENAME);
+	fs_entry_init(fs, req, &e, ENTRY_RENAME);
 	e.parent = parent;
 	e.name = name;
 	e.name_len = (uint32_t)strlen(name);
@@ -1048,9 +909,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	fs_submit(op, &e);
 }
 
-/* --- files ------------------------------------------------------------------------ */
-
-static struct fs_handle *handle_new(uint64_t ino, int flags)
+struct fs_handle *fs_handle_new(uint64_t ino, int flags)
 {
 	struct fs_handle *h = calloc(1, sizeof(*h));
 
@@ -1062,10 +921,10 @@ static struct fs_handle *handle_new(uint64_t ino, int flags)
 	return h;
 }
 
-static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
-	const struct fs_plug_file *plug = plug_of(fs, ino);
+	const struct fs_plug_file *plug = fs_plug_of(fs, ino);
 	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
 	struct fs_handle *h;
 	struct store_attr a;
@@ -1084,24 +943,24 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	h = handle_new(ino, fi->flags);
+	h = fs_handle_new(ino, fi->flags);
 	if (h == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (replaying(fs, req)) {
+	if (fs_replaying(fs, req)) {
 		h->replay = true;
 		fi->direct_io = 1;
 		fi->fh = (uintptr_t)h;
-		ref_open(fs, ino, 1);
+		fs_ref_open(fs, ino, 1);
 		if (fuse_reply_open(req, fi) != 0) {
-			ref_open(fs, ino, -1);
+			fs_ref_open(fs, ino, -1);
 			free(h);
 		}
 		return;
 	}
 	if (plug != NULL) {
-		rv = plug_render(plug, &h->plug_data, &h->plug_len);
+		rv = fs_plug_render(plug, &h->plug_data, &h->plug_len);
 		if (rv != 0) {
 			free(h);
 			fuse_reply_err(req, -rv);
@@ -1129,15 +988,15 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		h->typed = true;
 	}
 	fi->fh = (uintptr_t)h;
-	ref_open(fs, ino, 1);
+	fs_ref_open(fs, ino, 1);
 	if (fuse_reply_open(req, fi) != 0) {
-		ref_open(fs, ino, -1);
+		fs_ref_open(fs, ino, -1);
 		free(h->plug_data);
 		free(h);
 	}
 }
 
-static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
@@ -1146,14 +1005,14 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct entry e;
 	int rv;
 
-	if (replay_make(fs, req, fi))
+	if (fs_replay_make(fs, req, fi))
 		return;
-	rv = check_new_name(fs, parent, name, S_IFREG | (mode & 07777));
+	rv = fs_check_new_name(fs, parent, name, S_IFREG | (mode & 07777));
 	if (rv != 0) {
 		fuse_reply_err(req, -rv);
 		return;
 	}
-	h = handle_new(0, fi->flags);
+	h = fs_handle_new(0, fi->flags);
 	if (h == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -1184,20 +1043,20 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		struct fuse_entry_param ep;
 		memset(&ep, 0, sizeof(ep));
 		ep.ino = a.ino;
-		attr_to_stat(&a, &ep.attr);
+		fs_attr_to_stat(&a, &ep.attr);
 		fi->fh = (uintptr_t)h;
 		fi->direct_io = 1;
-		ref_open(fs, p->ino, 1);
+		fs_ref_open(fs, p->ino, 1);
 		if (fuse_reply_create(req, &ep, fi) != 0) {
-			ref_open(fs, p->ino, -1);
-			pending_drop(fs, p->ino);
+			fs_ref_open(fs, p->ino, -1);
+			fs_pending_drop(fs, p->ino);
 			free(h);
 		} else {
-			ref_lookup(fs, p->ino);
+			fs_ref_lookup(fs, p->ino);
 		}
 		return;
 	}
-	op = op_new(fs, req, REPLY_CREATE);
+	op = fs_op_new(fs, req, REPLY_CREATE);
 	if (op == NULL) {
 		free(h);
 		return;
@@ -1205,7 +1064,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	op->h = h;
 	op->fi = *fi;
 	op->trunc_if_existed = (fi->flags & O_TRUNC) != 0;
-	entry_init(fs, req, &e, ENTRY_CREATE);
+	fs_entry_init(fs, req, &e, ENTRY_CREATE);
 	e.flags = (fi->flags & O_EXCL) ? ENTRY_F_EXCL : 0;
 	e.parent = parent;
 	e.ino = op->ino = fs_new_ino(fs);
@@ -1216,16 +1075,16 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		free(h); /* the op is gone, the handle is still ours */
 }
 
-static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
-	struct fs_handle *h = fh(fi);
+	struct fs_handle *h = fs_fh(fi);
 	size_t n = 0;
 	char *buf;
 	int rv;
 
-	if (h->plug_data != NULL || plug_of(fs, ino) != NULL) {
+	if (h->plug_data != NULL || fs_plug_of(fs, ino) != NULL) {
 		if ((size_t)off >= h->plug_len) {
 			fuse_reply_buf(req, NULL, 0);
 			return;
@@ -1234,7 +1093,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, h->plug_data + off, n < size ? n : size);
 		return;
 	}
-	if (h->trunc_pending || is_pending(fs, ino)) {
+	if (h->trunc_pending || fs_is_pending(fs, ino)) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
@@ -1254,10 +1113,10 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 /* The CREATE entry that commits a pending create with @data as content.
  * O_EXCL: another node may have created the name meanwhile, and what was
  * meant for a new file must not land in its file. */
-static void pending_entry(struct fs *fs, fuse_req_t req, const struct fs_pending *p,
+static void fs_pending_entry(struct fs *fs, fuse_req_t req, const struct fs_pending *p,
 			  struct entry *e, const void *data, size_t len)
 {
-	entry_init(fs, req, e, ENTRY_CREATE);
+	fs_entry_init(fs, req, e, ENTRY_CREATE);
 	e->flags = ENTRY_F_EXCL;
 	e->parent = p->parent;
 	e->ino = p->ino;
@@ -1284,7 +1143,7 @@ static int typed_raw_write(struct fs *fs, struct fs_handle *h, uint64_t ino, con
 		void *data = NULL;
 		size_t len = 0;
 
-		if (!h->trunc_pending && !is_pending(fs, ino) &&
+		if (!h->trunc_pending && !fs_is_pending(fs, ino) &&
 		    store_read_all(fs->store, ino, &data, &len) != 0)
 			len = 0;
 		h->raw = data;
@@ -1308,15 +1167,15 @@ static int typed_raw_write(struct fs *fs, struct fs_handle *h, uint64_t ino, con
 	return 0;
 }
 
-static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
-	struct fs_handle *h = fh(fi);
+	struct fs_handle *h = fs_fh(fi);
 	struct fs_op *op;
 	struct entry e;
 
-	if (plug_of(fs, ino) != NULL) {
+	if (fs_plug_of(fs, ino) != NULL) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
@@ -1332,24 +1191,24 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			return;
 		}
 	}
-	op = op_new(fs, req, REPLY_WRITE);
+	op = fs_op_new(fs, req, REPLY_WRITE);
 	if (op == NULL)
 		return;
 	op->size = size;
 	op->ino = ino;
 	op->h = h;
 	op->typed_raw = h->typed;
-	if (is_pending(fs, ino)) {
+	if (fs_is_pending(fs, ino)) {
 		struct fs_pending *p;
 
 		HASH_FIND(hh, fs->pending, &ino, sizeof(ino), p);
 		op->commits_pending = true;
-		pending_entry(fs, req, p, &e, h->raw, h->raw_len);
+		fs_pending_entry(fs, req, p, &e, h->raw, h->raw_len);
 		fs_submit(op, &e);
 		return;
 	}
 	if (h->typed) {
-		entry_init(fs, req, &e, ENTRY_WRITE);
+		fs_entry_init(fs, req, &e, ENTRY_WRITE);
 		e.ino = ino;
 		e.flags = ENTRY_F_REPLACE | ENTRY_F_TYPED;
 		e.data = h->raw;
@@ -1358,7 +1217,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fs_submit(op, &e);
 		return;
 	}
-	entry_init(fs, req, &e, ENTRY_WRITE);
+	fs_entry_init(fs, req, &e, ENTRY_WRITE);
 	e.ino = ino;
 	e.offset = (uint64_t)off;
 	e.data = buf;
@@ -1377,7 +1236,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 }
 
 /* Nothing is committed at FLUSH (see the top of this file). */
-static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)fi;
@@ -1387,9 +1246,9 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void release_free(struct fs *fs, fuse_ino_t ino, struct fs_handle *h)
 {
 	free(h->raw);
-	if (is_pending(fs, ino))
-		pending_drop(fs, ino); /* never committed: it vanishes */
-	ref_open(fs, ino, -1);
+	if (fs_is_pending(fs, ino))
+		fs_pending_drop(fs, ino); /* never committed: it vanishes */
+	fs_ref_open(fs, ino, -1);
 	free(h->plug_data);
 	free(h);
 }
@@ -1410,10 +1269,10 @@ static void release_done(void *arg, int64_t result)
 	free(op);
 }
 
-static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
-	struct fs_handle *h = fh(fi);
+	struct fs_handle *h = fs_fh(fi);
 	struct entry_buf b;
 	struct fs_op *op;
 	struct entry e;
@@ -1422,8 +1281,8 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	/* A create whose value was refused leaves nothing behind: committing
 	 * it empty at close would be refused too, or create what the writer
 	 * was told failed. */
-	if (h->replay || (!h->trunc_pending && !is_pending(fs, ino)) ||
-	    (h->refused && is_pending(fs, ino))) {
+	if (h->replay || (!h->trunc_pending && !fs_is_pending(fs, ino)) ||
+	    (h->refused && fs_is_pending(fs, ino))) {
 		release_free(fs, ino, h);
 		fuse_reply_err(req, 0);
 		return;
@@ -1438,13 +1297,13 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	op->req = req;
 	op->ino = ino;
 	op->h = h;
-	if (is_pending(fs, ino)) {
+	if (fs_is_pending(fs, ino)) {
 		struct fs_pending *p;
 
 		HASH_FIND(hh, fs->pending, &h->ino, sizeof(h->ino), p);
-		pending_entry(fs, req, p, &e, NULL, 0);
+		fs_pending_entry(fs, req, p, &e, NULL, 0);
 	} else {
-		entry_init(fs, req, &e, ENTRY_SETATTR);
+		fs_entry_init(fs, req, &e, ENTRY_SETATTR);
 		e.ino = ino;
 		e.valid = ENTRY_SET_SIZE;
 		e.size = 0;
@@ -1461,7 +1320,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void fs_sync(fuse_req_t req, fs_done_cb done)
 {
 	struct fs *fs = fuse_req_userdata(req);
-	struct fs_op *op = op_new(fs, req, REPLY_ERR0);
+	struct fs_op *op = fs_op_new(fs, req, REPLY_ERR0);
 	int rv;
 
 	if (op == NULL)
@@ -1492,14 +1351,12 @@ static void sync_kernel_done(void *arg, int64_t result)
 	free(op);
 }
 
-static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)datasync;
 	(void)fi;
-	fs_sync(req, is_plug_ino(ino) ? sync_kernel_done : fs_op_done);
+	fs_sync(req, fs_is_plug_ino(ino) ? sync_kernel_done : fs_op_done);
 }
-
-/* --- directories ---------------------------------------------------------------- */
 
 static int dir_add(struct fs_dir *d, const char *name, size_t len, uint64_t ino, uint32_t mode)
 {
@@ -1534,7 +1391,7 @@ static void dir_free(struct fs_dir *d)
 	free(d);
 }
 
-static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_dir *d = calloc(1, sizeof(*d));
@@ -1573,7 +1430,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		dir_free(d);
 }
 
-static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
@@ -1598,14 +1455,14 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
-static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	dir_free((struct fs_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
-static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)datasync;
@@ -1635,13 +1492,11 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-/* --- xattrs ------------------------------------------------------------------ */
-
 /* setxattr(leases/, FS_XATTR_ACQUIRE, "holder=H ttl=S names=A,B,C"): one
  * ENTRY_MULTI, so that either every lease is taken (or renewed) or none is
  * (DESIGN §4 multi-lease; `clusterfsctl lease acquire A B C`). Missing
  * leases get consecutive new inode numbers. */
-static void lease_acquire_many(struct fs *fs, fuse_req_t req, const char *value, size_t size)
+void fs_lease_acquire_many(struct fs *fs, fuse_req_t req, const char *value, size_t size)
 {
 	char content[512], names[ENTRY_MULTI_MAX * (FS_NAME_MAX + 1)];
 	size_t clen = 0, nlen = 0, count = 0, i = 0;
@@ -1695,12 +1550,12 @@ static void lease_acquire_many(struct fs *fs, fuse_req_t req, const char *value,
 		}
 		memcpy(data, content, clen);
 		memcpy(data + clen, names, nlen);
-		op = op_new(fs, req, REPLY_ERR0);
+		op = fs_op_new(fs, req, REPLY_ERR0);
 		if (op == NULL) {
 			free(data);
 			return;
 		}
-		entry_init(fs, req, &e, ENTRY_MULTI);
+		fs_entry_init(fs, req, &e, ENTRY_MULTI);
 		e.parent = STORE_LEASES_INO;
 		e.ino = fs_new_ino(fs);
 		fs->ino_counter += (uint32_t)count - 1;
@@ -1715,18 +1570,18 @@ bad:
 	fuse_reply_err(req, EINVAL);
 }
 
-static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_op *op;
 	struct entry e;
 
-	if (is_plug_ino(ino)) {
+	if (fs_is_plug_ino(ino)) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (is_pending(fs, ino)) {
+	if (fs_is_pending(fs, ino)) {
 		fuse_reply_err(req, EAGAIN);
 		return;
 	}
@@ -1740,15 +1595,15 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	}
 	if (strcmp(name, FS_XATTR_ACQUIRE) == 0) {
 		if (ino == STORE_LEASES_INO)
-			lease_acquire_many(fs, req, value, size);
+			fs_lease_acquire_many(fs, req, value, size);
 		else
 			fuse_reply_err(req, EINVAL);
 		return;
 	}
-	op = op_new(fs, req, REPLY_ERR0);
+	op = fs_op_new(fs, req, REPLY_ERR0);
 	if (op == NULL)
 		return;
-	entry_init(fs, req, &e, ENTRY_SETXATTR);
+	fs_entry_init(fs, req, &e, ENTRY_SETXATTR);
 	e.ino = ino;
 	e.name = name;
 	e.name_len = (uint32_t)strlen(name);
@@ -1789,7 +1644,7 @@ static void reply_xattr_value(fuse_req_t req, const void *value, size_t len, siz
 		fuse_reply_buf(req, value, len);
 }
 
-static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	char gen[128];
@@ -1797,7 +1652,7 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	void *value;
 	int rv;
 
-	if (strncmp(name, "user.", 5) != 0 || is_plug_ino(ino) || is_pending(fs, ino)) {
+	if (strncmp(name, "user.", 5) != 0 || fs_is_plug_ino(ino) || fs_is_pending(fs, ino)) {
 		/* security.capability is asked on every write: answer at once */
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -1823,14 +1678,14 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 /* The generated xattrs are readable by name but not listed (as CephFS does
  * with its virtual xattrs): cp -a, mv across filesystems and rsync -X copy
  * what is listed, and would fail to set them. */
-static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	char *names = NULL;
 	size_t len = 0;
 	int rv;
 
-	if (is_plug_ino(ino) || is_pending(fs, ino)) {
+	if (fs_is_plug_ino(ino) || fs_is_pending(fs, ino)) {
 		reply_xattr_value(req, "", 0, size);
 		return;
 	}
@@ -1843,24 +1698,24 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	free(names);
 }
 
-static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_op *op;
 	struct entry e;
 
-	if (is_plug_ino(ino)) {
+	if (fs_is_plug_ino(ino)) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (strncmp(name, "user.", 5) != 0 || is_pending(fs, ino)) {
+	if (strncmp(name, "user.", 5) != 0 || fs_is_pending(fs, ino)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	op = op_new(fs, req, REPLY_ERR0);
+	op = fs_op_new(fs, req, REPLY_ERR0);
 	if (op == NULL)
 		return;
-	entry_init(fs, req, &e, ENTRY_REMOVEXATTR);
+	fs_entry_init(fs, req, &e, ENTRY_REMOVEXATTR);
 	e.ino = ino;
 	e.name = name;
 	e.name_len = (uint32_t)strlen(name);
@@ -1878,7 +1733,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
 }
 
-static const struct fuse_lowlevel_ops fs_ops = {
+const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_init,
 	.lookup = fs_lookup,
 	.forget = fs_forget,
@@ -1910,8 +1765,6 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.removexattr = fs_removexattr,
 	.create = fs_create,
 };
-
-/* --- hooks, mount, event loop ------------------------------------------------------ */
 
 /* An entry proposed by another node changed the store behind the kernel's
  * back: drop what the kernel may cache about it. */
@@ -2271,7 +2124,7 @@ void fs_applied(void *arg, uint64_t index, const struct entry *e, const struct s
 
 		if (ch->orphaned[i] == 0)
 			continue;
-		r = ref_get(fs, ch->orphaned[i], false);
+		r = fs_ref_get(fs, ch->orphaned[i], false);
 		if (r != NULL)
 			r->orphan = true; /* dropped at its last release */
 		else
