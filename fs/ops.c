@@ -1,161 +1,27 @@
 /*
- * The FUSE front end (low-level API); see frontend.h.
+ * The FUSE front end (low-level API); see frontend.h. This file holds the
+ * ops table and the handlers of names and attributes (lookup, forget,
+ * getattr, setattr, readlink, mknod, mkdir, symlink, link, unlink, rmdir,
+ * rename, statfs); the other handlers have files of their own, listed in
+ * fs_internal.h. Loop thread only.
  *
  * Shape: one ops table, one reply per request, inode numbers as the handle
  * to store objects (as in libfuse's passthrough_ll). Mutating handlers build
  * a struct entry, encode it and submit it to the log with a struct fs_op
  * that remembers how to answer; fs_op_done() answers once the entry is
  * applied here.
+ * (propose.c).
  */
 #include "fs_internal.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/vfs.h>
-#include <sys/xattr.h>
-#include <uthash.h>
 
-#include "../common/log.h"
 #include "notify.h"
 #include "ns.h"
-
-struct fs_op *fs_op_new(struct fs *fs, fuse_req_t req, enum fs_reply reply)
-{
-	struct fs_op *op = calloc(1, sizeof(*op));
-
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return NULL;
-	}
-	op->fs = fs;
-	op->req = req;
-	op->reply = reply;
-	return op;
-}
-
-void fs_entry_init(struct fs *fs, fuse_req_t req, struct entry *e, uint8_t op)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-
-	memset(e, 0, sizeof(*e));
-	e->op = op;
-	e->node_id = fs->cfg.node_id;
-	/* Unique across restarts (the epoch changes at each start), as the
-	 * FSM remembers outcomes by (node, request id). */
-	e->request_id = ((uint64_t)fs->cfg.epoch << 40) | ++fs->request_id;
-	e->uid = ctx->uid;
-	e->gid = ctx->gid;
-}
-
-/* Encode and submit; on failure answer the request, free the op and
- * return the -errno (the caller still owns op->h then). */
-int fs_submit(struct fs_op *op, const struct entry *e)
-{
-	struct fs *fs = op->fs;
-	struct entry_buf b;
-	int rv;
-
-	rv = entry_encode(e, &b);
-	if (rv == 0)
-		rv = fs->log.submit(fs->log.impl, &b, fs_op_done, op);
-	if (rv != 0) {
-		fuse_reply_err(op->req, -rv);
-		free(op);
-		return rv;
-	}
-	fs->in_flight++;
-	return 0;
-}
-
-void fs_op_done(void *arg, int64_t result)
-{
-	struct fs_op *op = arg;
-	struct fs *fs = op->fs;
-	struct store_attr a;
-	int rv;
-
-	fs->in_flight--;
-	if (result < 0) {
-		fuse_reply_err(op->req, (int)-result);
-		if (op->reply == REPLY_CREATE)
-			free(op->h); /* never handed to the kernel */
-		/* The replacing write failed: the file keeps its content, and
-		 * the O_TRUNC fused with it is abandoned too (a failed mutation
-		 * changes nothing; committing it at close would empty the file). */
-		if (op->clear_trunc && op->h != NULL && op->reply == REPLY_WRITE)
-			op->h->trunc_pending = false;
-		if (op->typed_raw && op->h != NULL) {
-			op->h->refused = true;
-			/* refused: start again from what the store holds */
-			free(op->h->raw);
-			op->h->raw = NULL;
-			op->h->raw_len = 0;
-			op->h->raw_loaded = false;
-		}
-		goto out;
-	}
-	if (op->commits_pending && op->h != NULL)
-		fs_pending_drop(fs, op->h->ino);
-	if (op->clear_trunc && op->h != NULL)
-		op->h->trunc_pending = false;
-
-	switch (op->reply) {
-	case REPLY_ERR0:
-		fuse_reply_err(op->req, 0);
-		break;
-	case REPLY_WRITE:
-		fuse_reply_write(op->req, op->size);
-		break;
-	case REPLY_ATTR:
-		fs_reply_attr(fs, op->req, op->ino, false);
-		break;
-	case REPLY_ENTRY:
-		rv = store_getattr(fs->store, op->ino ? op->ino : (uint64_t)result, &a);
-		if (rv != 0)
-			fuse_reply_err(op->req, -rv);
-		else
-			fs_reply_entry(fs, op->req, &a);
-		break;
-	case REPLY_CREATE: {
-		struct fuse_entry_param e;
-
-		rv = store_getattr(fs->store, (uint64_t)result, &a);
-		if (rv != 0) {
-			fuse_reply_err(op->req, -rv);
-			free(op->h);
-			break;
-		}
-		op->h->ino = a.ino;
-		/* Another node created the name first: we opened its file, and
-		 * O_TRUNC applies to it. */
-		op->h->trunc_pending = op->trunc_if_existed && a.ino != op->ino && a.size > 0;
-		memset(&e, 0, sizeof(e));
-		e.ino = a.ino;
-		e.generation = a.gen;
-		fs_attr_to_stat(&a, &e.attr);
-		e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout;
-		op->fi.fh = (uintptr_t)op->h;
-		fs_ref_open(fs, a.ino, 1);
-		if (fuse_reply_create(op->req, &e, &op->fi) != 0) {
-			fs_ref_open(fs, a.ino, -1);
-			free(op->h);
-		} else {
-			fs_ref_lookup(fs, a.ino);
-		}
-		break;
-	}
-	}
-out:
-	free(op);
-}
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
