@@ -72,7 +72,8 @@ int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a)
 			char *data;
 			size_t len;
 
-			a->mode = S_IFREG | (fs_plug_of(fs, ino)->mode ? fs_plug_of(fs, ino)->mode : 0444);
+			a->mode = S_IFREG |
+				  (fs_plug_of(fs, ino)->mode ? fs_plug_of(fs, ino)->mode : 0444);
 			a->nlink = 1;
 			if (fs_plug_of(fs, ino)->render_alloc == NULL &&
 			    fs_plug_render(fs_plug_of(fs, ino), &data, &len) == 0) {
@@ -143,5 +144,6 @@ void fs_reply_attr(struct fs *fs, fuse_req_t req, uint64_t ino, bool trunc)
 	if (trunc)
 		a.size = 0;
 	fs_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, fs_is_plug_ino(ino) || fs_is_pending(fs, ino) ? 0 : fs->cfg.cache_timeout);
+	fuse_reply_attr(req, &st,
+			fs_is_plug_ino(ino) || fs_is_pending(fs, ino) ? 0 : fs->cfg.cache_timeout);
 }

@@ -29,7 +29,7 @@
 #include "../replication/entry.h"
 #include "../replication/store.h"
 
-#define FS_FSNAME "clusterfs"
+#define FS_FSNAME   "clusterfs"
 #define FS_NAME_MAX 255
 
 /* What the kernel holds of an inode: lookups not yet forgotten, open
@@ -97,7 +97,6 @@ struct fs {
 	uv_timer_t drop_timer;
 	int open_handles; /* closed one by one at unmount */
 };
-
 
 /* How to answer a request once its entry is applied. */
 enum fs_reply {
@@ -172,20 +171,18 @@ bool fs_is_pending(struct fs *fs, uint64_t ino);
 struct fs_handle *fs_handle_new(uint64_t ino, int flags);
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		      struct fuse_file_info *fi);
-void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi);
+	       struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		     struct fuse_file_info *fi);
+	      struct fuse_file_info *fi);
 void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* replay.c */
 bool fs_replaying(struct fs *fs, fuse_req_t req);
-void fs_replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen,
-			struct store_attr *a);
+void fs_replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen, struct store_attr *a);
 void fs_replay_reply_entry(struct fs *fs, fuse_req_t req, uint64_t ino, uint32_t mode,
-			       uint64_t gen);
+			   uint64_t gen);
 bool fs_replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi);
 
 /* orphans.c */
@@ -202,13 +199,12 @@ void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 
 /* dir.c */
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* xattr.c */
-void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-			size_t size, int flags);
+void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
+		 int flags);
 void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);

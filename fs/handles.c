@@ -151,7 +151,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		      struct fuse_file_info *fi)
+	       struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_handle *h;
@@ -229,8 +229,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		free(h); /* the op is gone, the handle is still ours */
 }
 
-void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_handle *h = fs_fh(fi);
@@ -268,7 +267,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  * O_EXCL: another node may have created the name meanwhile, and what was
  * meant for a new file must not land in its file. */
 static void fs_pending_entry(struct fs *fs, fuse_req_t req, const struct fs_pending *p,
-			  struct entry *e, const void *data, size_t len)
+			     struct entry *e, const void *data, size_t len)
 {
 	fs_entry_init(fs, req, e, ENTRY_CREATE);
 	e->flags = ENTRY_F_EXCL;
@@ -322,7 +321,7 @@ static int typed_raw_write(struct fs *fs, struct fs_handle *h, uint64_t ino, con
 }
 
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		     struct fuse_file_info *fi)
+	      struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_handle *h = fs_fh(fi);

@@ -9,8 +9,7 @@
  * to store objects (as in libfuse's passthrough_ll). Mutating handlers build
  * a struct entry, encode it and submit it to the log with a struct fs_op
  * that remembers how to answer; fs_op_done() answers once the entry is
- * applied here.
- * (propose.c).
+ * applied here (propose.c).
  */
 #include "fs_internal.h"
 
@@ -22,6 +21,8 @@
 
 #include "notify.h"
 #include "ns.h"
+
+/* --- lookups and attributes -------------------------------------------------- */
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -174,6 +175,8 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	free(data);
 }
 
+/* --- namespace changes --------------------------------------------------------- */
+
 /* Refuse early what the FSM would refuse anyway, without a log entry. */
 int fs_check_new_name(struct fs *fs, uint64_t parent, const char *name, uint32_t mode)
 {
@@ -219,8 +222,7 @@ static void fs_make(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_
 	fs_submit(op, &e);
 }
 
-static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     dev_t rdev)
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	(void)rdev;
 	/* Device nodes, FIFOs and sockets are refused (DESIGN §3). */
@@ -396,34 +398,34 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 }
 
 const struct fuse_lowlevel_ops fs_ops = {
-	.init = fs_init,
-	.lookup = fs_lookup,
-	.forget = fs_forget,
-	.forget_multi = fs_forget_multi,
-	.getattr = fs_getattr,
-	.setattr = fs_setattr,
-	.readlink = fs_readlink,
-	.mknod = fs_mknod,
-	.mkdir = fs_mkdir,
-	.unlink = fs_unlink,
-	.rmdir = fs_rmdir,
-	.symlink = fs_symlink,
-	.rename = fs_rename,
-	.link = fs_link,
-	.open = fs_open,
-	.read = fs_read,
-	.write = fs_write,
-	.flush = fs_flush,
-	.release = fs_release,
-	.fsync = fs_fsync,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
-	.releasedir = fs_releasedir,
-	.fsyncdir = fs_fsyncdir,
-	.statfs = fs_statfs,
-	.setxattr = fs_setxattr,
-	.getxattr = fs_getxattr,
-	.listxattr = fs_listxattr,
-	.removexattr = fs_removexattr,
-	.create = fs_create,
+    .init = fs_init,
+    .lookup = fs_lookup,
+    .forget = fs_forget,
+    .forget_multi = fs_forget_multi,
+    .getattr = fs_getattr,
+    .setattr = fs_setattr,
+    .readlink = fs_readlink,
+    .mknod = fs_mknod,
+    .mkdir = fs_mkdir,
+    .unlink = fs_unlink,
+    .rmdir = fs_rmdir,
+    .symlink = fs_symlink,
+    .rename = fs_rename,
+    .link = fs_link,
+    .open = fs_open,
+    .read = fs_read,
+    .write = fs_write,
+    .flush = fs_flush,
+    .release = fs_release,
+    .fsync = fs_fsync,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .releasedir = fs_releasedir,
+    .fsyncdir = fs_fsyncdir,
+    .statfs = fs_statfs,
+    .setxattr = fs_setxattr,
+    .getxattr = fs_getxattr,
+    .listxattr = fs_listxattr,
+    .removexattr = fs_removexattr,
+    .create = fs_create,
 };

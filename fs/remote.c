@@ -72,7 +72,8 @@ static int mount_path(struct fs *fs, uint64_t dir, const char *name, size_t len,
 		n = snprintf(out, REPLAY_PATH_MAX, "%s%s%s/%.*s", fs->mountpoint, rel[0] ? "/" : "",
 			     rel, (int)len, name);
 	else
-		n = snprintf(out, REPLAY_PATH_MAX, "%s%s%s", fs->mountpoint, rel[0] ? "/" : "", rel);
+		n = snprintf(out, REPLAY_PATH_MAX, "%s%s%s", fs->mountpoint, rel[0] ? "/" : "",
+			     rel);
 	return n < 0 || n >= REPLAY_PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
@@ -315,10 +316,10 @@ void fs_restored(void *arg)
 static void replay_removed(struct fs *fs, const struct store_change *ch)
 {
 	struct entry u = {
-		.op = ENTRY_UNLINK,
-		.parent = ch->parent,
-		.name = ch->name,
-		.name_len = (uint32_t)strlen(ch->name),
+	    .op = ENTRY_UNLINK,
+	    .parent = ch->parent,
+	    .name = ch->name,
+	    .name_len = (uint32_t)strlen(ch->name),
 	};
 
 	invalidate_remote(fs, &u, ch);
@@ -334,7 +335,8 @@ static void replay_multi(struct fs *fs, const struct entry *e, const struct stor
 	uint64_t i = 0;
 
 	for (const char *q = names + 1; names != NULL && q < end; q += strlen(q) + 1, i++) {
-		struct entry one = {.parent = e->parent, .name = q, .name_len = (uint32_t)strlen(q)};
+		struct entry one = {
+		    .parent = e->parent, .name = q, .name_len = (uint32_t)strlen(q)};
 		struct store_attr a;
 
 		if (store_lookup(fs->store, e->parent, q, &a) != 0)

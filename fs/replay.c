@@ -23,8 +23,7 @@ bool fs_replaying(struct fs *fs, fuse_req_t req)
 /* Attributes of an object of the replay: from the store if it is still
  * there, else made up from what the replay recorded (a later change may
  * have removed it; the kernel only needs something consistent). */
-void fs_replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen,
-			struct store_attr *a)
+void fs_replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen, struct store_attr *a)
 {
 	if (fs_getattr_any(fs, ino, a) == 0)
 		return;
@@ -35,8 +34,7 @@ void fs_replay_attr(struct fs *fs, uint64_t ino, uint32_t mode, uint64_t gen,
 	a->gen = gen; /* the kernel's inode for it has this generation */
 }
 
-void fs_replay_reply_entry(struct fs *fs, fuse_req_t req, uint64_t ino, uint32_t mode,
-			       uint64_t gen)
+void fs_replay_reply_entry(struct fs *fs, fuse_req_t req, uint64_t ino, uint32_t mode, uint64_t gen)
 {
 	struct store_attr a;
 	struct fuse_entry_param e;

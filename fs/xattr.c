@@ -13,13 +13,13 @@
 #include <sys/xattr.h>
 
 #define FS_XATTR_REVISION "user.clusterfs.revision"
-#define FS_XATTR_WRITER "user.clusterfs.writer"
+#define FS_XATTR_WRITER	  "user.clusterfs.writer"
 /* Set on leases/ to take several leases at once, all or nothing (see
  * fs_lease_acquire_many); never stored. */
 #define FS_XATTR_ACQUIRE "user.clusterfs.acquire"
 
-void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-			size_t size, int flags)
+void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
+		 int flags)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_op *op;
