@@ -28,9 +28,9 @@
 
 #include "../replication/entry.h"
 #include "../replication/store.h"
+#include "handles.h"
 
-#define FS_FSNAME   "clusterfs"
-#define FS_NAME_MAX 255
+#define FS_FSNAME "clusterfs"
 
 /* What the kernel holds of an inode: lookups not yet forgotten, open
  * handles. */
@@ -40,33 +40,6 @@ struct fs_ref {
 	unsigned opens;
 	bool orphan; /* unlinked while referenced: drop it when released */
 	UT_hash_handle hh;
-};
-
-/* A file created in a typed directory, not yet committed (see handles.c). */
-struct fs_pending {
-	uint64_t ino;
-	uint64_t parent;
-	char name[FS_NAME_MAX + 1];
-	uint32_t mode, uid, gid;
-	int64_t ctime_ns;
-	UT_hash_handle hh;
-};
-
-struct fs_handle {
-	uint64_t ino;
-	int flags;
-	bool trunc_pending; /* O_TRUNC not yet committed */
-	bool append;
-	char *plug_data; /* generated files: content rendered at open */
-	size_t plug_len;
-	bool replay; /* opened by the replay thread: writes are no-ops */
-	/* A file in a typed directory: the raw bytes written through this
-	 * handle (see typed_raw_write, handles.c). */
-	bool typed;
-	bool refused; /* a write was refused: a pending create is abandoned */
-	bool raw_loaded;
-	char *raw;
-	size_t raw_len;
 };
 
 struct fs {

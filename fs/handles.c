@@ -122,7 +122,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 		fi->direct_io = 1;
 	}
-	if (writing && (fi->flags & O_TRUNC) && a.size > 0)
+	if (fs_handle_open_holds_trunc(fi->flags, a.size))
 		h->trunc_pending = true;
 	/* Nothing is ever committed at the close of a read-only descriptor:
 	 * spare the kernel the FLUSH round trip. And read it with direct I/O:
@@ -172,24 +172,19 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		return;
 	}
 	if (ns_is_typed(parent)) {
-		struct fs_pending *p = calloc(1, sizeof(*p));
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+		struct fs_pending *p;
 		struct store_attr a;
 		struct timespec now;
 
+		clock_gettime(CLOCK_REALTIME, &now);
+		p = fs_pending_new(fs_new_ino(fs), parent, name, mode, ctx->uid, ctx->gid,
+				   (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
 		if (p == NULL) {
 			free(h);
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
-		clock_gettime(CLOCK_REALTIME, &now);
-		p->ino = fs_new_ino(fs);
-		p->parent = parent;
-		snprintf(p->name, sizeof(p->name), "%s", name);
-		p->mode = S_IFREG | (mode & 07777);
-		p->uid = ctx->uid;
-		p->gid = ctx->gid;
-		p->ctime_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 		HASH_ADD(hh, fs->pending, ino, sizeof(p->ino), p);
 		h->ino = p->ino;
 		h->typed = true;
@@ -263,23 +258,12 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	free(buf);
 }
 
-/* The CREATE entry that commits a pending create with @data as content.
- * O_EXCL: another node may have created the name meanwhile, and what was
- * meant for a new file must not land in its file. */
+/* The CREATE entry that commits a pending create with @data as content. */
 static void fs_pending_entry(struct fs *fs, fuse_req_t req, const struct fs_pending *p,
 			     struct entry *e, const void *data, size_t len)
 {
 	fs_entry_init(fs, req, e, ENTRY_CREATE);
-	e->flags = ENTRY_F_EXCL;
-	e->parent = p->parent;
-	e->ino = p->ino;
-	e->mode = p->mode;
-	e->uid = p->uid;
-	e->gid = p->gid;
-	e->name = p->name;
-	e->name_len = (uint32_t)strlen(p->name);
-	e->data = data;
-	e->data_len = (uint32_t)len;
+	fs_pending_commit_entry(p, e, data, len);
 }
 
 /* Typed values are normalized by the FSM, so the stored bytes are not the
@@ -290,8 +274,6 @@ static void fs_pending_entry(struct fs *fs, fuse_req_t req, const struct fs_pend
 static int typed_raw_write(struct fs *fs, struct fs_handle *h, uint64_t ino, const char *buf,
 			   size_t size, off_t off)
 {
-	uint64_t at, end;
-
 	if (!h->raw_loaded) {
 		void *data = NULL;
 		size_t len = 0;
@@ -303,21 +285,7 @@ static int typed_raw_write(struct fs *fs, struct fs_handle *h, uint64_t ino, con
 		h->raw_len = len;
 		h->raw_loaded = true;
 	}
-	at = h->append ? h->raw_len : (uint64_t)off;
-	end = at + size;
-	if (end > STORE_DEFAULT_MAX_FILE)
-		return -EFBIG;
-	if (end > h->raw_len) {
-		char *grown = realloc(h->raw, end);
-
-		if (grown == NULL)
-			return -ENOMEM;
-		memset(grown + h->raw_len, 0, end - h->raw_len);
-		h->raw = grown;
-		h->raw_len = end;
-	}
-	memcpy(h->raw + at, buf, size);
-	return 0;
+	return fs_handle_raw_write(h, buf, size, off);
 }
 
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -375,13 +343,8 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	e.offset = (uint64_t)off;
 	e.data = buf;
 	e.data_len = (uint32_t)size;
-	if (h->append) {
-		/* The kernel's offset may be stale: append where the content
-		 * ends when the entry is applied (DESIGN §3). */
-		e.flags |= ENTRY_F_APPEND;
-	} else if (h->trunc_pending) {
-		/* O_TRUNC + this write: one "replace content" entry. */
-		e.flags |= ENTRY_F_REPLACE;
+	e.flags |= fs_handle_write_flags(h);
+	if (e.flags & ENTRY_F_REPLACE) {
 		op->h = h;
 		op->clear_trunc = true;
 	}
@@ -428,14 +391,12 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_handle *h = fs_fh(fi);
 	struct entry_buf b;
 	struct fs_op *op;
+	enum fs_release_commit commit;
 	struct entry e;
 	int rv;
 
-	/* A create whose value was refused leaves nothing behind: committing
-	 * it empty at close would be refused too, or create what the writer
-	 * was told failed. */
-	if (h->replay || (!h->trunc_pending && !fs_is_pending(fs, ino)) ||
-	    (h->refused && fs_is_pending(fs, ino))) {
+	commit = fs_handle_release_commit(h, fs_is_pending(fs, ino));
+	if (commit == FS_RELEASE_NOTHING) {
 		release_free(fs, ino, h);
 		fuse_reply_err(req, 0);
 		return;
@@ -450,7 +411,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	op->req = req;
 	op->ino = ino;
 	op->h = h;
-	if (fs_is_pending(fs, ino)) {
+	if (commit == FS_RELEASE_CREATE) {
 		struct fs_pending *p;
 
 		HASH_FIND(hh, fs->pending, &h->ino, sizeof(h->ino), p);
@@ -467,4 +428,108 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fs->in_flight++;
 	if (rv != 0)
 		release_done(op, rv);
+}
+
+/* --- the rules, without FUSE (handles.h) ------------------------------------------ */
+
+bool fs_handle_open_holds_trunc(int flags, uint64_t size)
+{
+	bool writing = (flags & O_ACCMODE) != O_RDONLY;
+
+	return writing && (flags & O_TRUNC) && size > 0;
+}
+
+bool fs_handle_create_holds_trunc(bool o_trunc, uint64_t proposed, uint64_t got, uint64_t size)
+{
+	/* Another node created the name first: we opened its file, and
+	 * O_TRUNC applies to it. */
+	return o_trunc && got != proposed && size > 0;
+}
+
+uint32_t fs_handle_write_flags(const struct fs_handle *h)
+{
+	if (h->append) {
+		/* The kernel's offset may be stale: append where the content
+		 * ends when the entry is applied (DESIGN §3). */
+		return ENTRY_F_APPEND;
+	} else if (h->trunc_pending) {
+		/* O_TRUNC + this write: one "replace content" entry. */
+		return ENTRY_F_REPLACE;
+	}
+	return 0;
+}
+
+int fs_handle_raw_write(struct fs_handle *h, const char *buf, size_t size, off_t off)
+{
+	uint64_t at, end;
+
+	at = h->append ? h->raw_len : (uint64_t)off;
+	end = at + size;
+	if (end > STORE_DEFAULT_MAX_FILE)
+		return -EFBIG;
+	if (end > h->raw_len) {
+		char *grown = realloc(h->raw, end);
+
+		if (grown == NULL)
+			return -ENOMEM;
+		memset(grown + h->raw_len, 0, end - h->raw_len);
+		h->raw = grown;
+		h->raw_len = end;
+	}
+	memcpy(h->raw + at, buf, size);
+	return 0;
+}
+
+void fs_handle_refused(struct fs_handle *h)
+{
+	h->refused = true;
+	/* refused: start again from what the store holds */
+	free(h->raw);
+	h->raw = NULL;
+	h->raw_len = 0;
+	h->raw_loaded = false;
+}
+
+enum fs_release_commit fs_handle_release_commit(const struct fs_handle *h, bool pending)
+{
+	/* A create whose value was refused leaves nothing behind: committing
+	 * it empty at close would be refused too, or create what the writer
+	 * was told failed. */
+	if (h->replay || (!h->trunc_pending && !pending) || (h->refused && pending))
+		return FS_RELEASE_NOTHING;
+	return pending ? FS_RELEASE_CREATE : FS_RELEASE_TRUNCATE;
+}
+
+struct fs_pending *fs_pending_new(uint64_t ino, uint64_t parent, const char *name, mode_t mode,
+				  uint32_t uid, uint32_t gid, int64_t ctime_ns)
+{
+	struct fs_pending *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->ino = ino;
+	p->parent = parent;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->mode = S_IFREG | (mode & 07777);
+	p->uid = uid;
+	p->gid = gid;
+	p->ctime_ns = ctime_ns;
+	return p;
+}
+
+/* O_EXCL: another node may have created the name meanwhile, and what was
+ * meant for a new file must not land in its file. */
+void fs_pending_commit_entry(const struct fs_pending *p, struct entry *e, const void *data,
+			     size_t len)
+{
+	e->flags = ENTRY_F_EXCL;
+	e->parent = p->parent;
+	e->ino = p->ino;
+	e->mode = p->mode;
+	e->uid = p->uid;
+	e->gid = p->gid;
+	e->name = p->name;
+	e->name_len = (uint32_t)strlen(p->name);
+	e->data = data;
+	e->data_len = (uint32_t)len;
 }

@@ -76,14 +76,8 @@ void fs_op_done(void *arg, int64_t result)
 		 * changes nothing; committing it at close would empty the file). */
 		if (op->clear_trunc && op->h != NULL && op->reply == REPLY_WRITE)
 			op->h->trunc_pending = false;
-		if (op->typed_raw && op->h != NULL) {
-			op->h->refused = true;
-			/* refused: start again from what the store holds */
-			free(op->h->raw);
-			op->h->raw = NULL;
-			op->h->raw_len = 0;
-			op->h->raw_loaded = false;
-		}
+		if (op->typed_raw && op->h != NULL)
+			fs_handle_refused(op->h);
 		goto out;
 	}
 	if (op->commits_pending && op->h != NULL)
@@ -118,9 +112,8 @@ void fs_op_done(void *arg, int64_t result)
 			break;
 		}
 		op->h->ino = a.ino;
-		/* Another node created the name first: we opened its file, and
-		 * O_TRUNC applies to it. */
-		op->h->trunc_pending = op->trunc_if_existed && a.ino != op->ino && a.size > 0;
+		op->h->trunc_pending =
+		    fs_handle_create_holds_trunc(op->trunc_if_existed, op->ino, a.ino, a.size);
 		memset(&e, 0, sizeof(e));
 		e.ino = a.ino;
 		e.generation = a.gen;
