@@ -1,10 +1,10 @@
 /*
  * When the store changes behind the kernel's back: after this node applies
- * an entry another node proposed (fs_applied), or one that removed or made
- * names no kernel saw go (a released or expired lease, ENTRY_MULTI), the
- * kernel's caches are invalidated and the change queued for replay
- * (notify.h); after a snapshot install (fs_restored) every cached name is
- * dropped. Runs in the loop thread, from the FSM's apply hooks; the
+ * an entry another node proposed (fs_applied), or any entry that removed a
+ * name without an unlink (a lease released by a write, or expired) or made
+ * files no kernel saw made (ENTRY_MULTI), the kernel's caches are
+ * invalidated and the change is queued for replay (notify.h); after a
+ * snapshot install (fs_restored) every cached name is dropped. Runs in the loop thread, from the FSM's apply hooks; the
  * notifier thread does the rest.
  */
 #include "fs_internal.h"
