@@ -9,6 +9,9 @@
  *
  * The front end knows "the log" only through struct fs_log, so it runs the
  * same over a raft node (replication/node.c) or a test double.
+ *
+ * Implemented by fs/ops.c (the ops table) and its sibling files, one
+ * concern each; fs/fs_internal.h, which they share, lists them.
  */
 #ifndef CFS_FRONTEND_H
 #define CFS_FRONTEND_H

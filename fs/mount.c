@@ -1,0 +1,267 @@
+/*
+ * Mounting and unmounting: clearing a dead mount left by a killed daemon,
+ * fs_mount, reading the FUSE device from the libuv loop (fs_poll_cb),
+ * the counters the daemon asks for, and fs_unmount. Loop thread only
+ * (fs_mount starts the notifier thread).
+ */
+#include "fs_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+
+#include "../common/log.h"
+#include "notify.h"
+
+static void fs_poll_cb(uv_poll_t *p, int status, int events)
+{
+	struct fs *fs = p->data;
+
+	(void)events;
+	if (status < 0) {
+		log_error("FUSE device: %s", uv_strerror(status));
+		return;
+	}
+	/* Drain what the kernel has queued, then go back to the loop. */
+	for (int i = 0; i < 64 && fs->polling; i++) {
+		int rv = fuse_session_receive_buf(fs->se, &fs->buf);
+
+		if (rv == -EAGAIN)
+			return;
+		if (rv == -EINTR)
+			continue;
+		if (rv <= 0 || fuse_session_exited(fs->se)) {
+			log_warn("the mount at %s went away", fs->mountpoint);
+			fs_stop_intake(fs);
+			return;
+		}
+		fuse_session_process_buf(fs->se, &fs->buf);
+	}
+}
+
+/* /proc/self/mounts escapes blanks and backslashes as \ooo. */
+static void unescape_mount_path(char *p)
+{
+	char *out = p;
+
+	while (*p) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*out++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 4;
+		} else {
+			*out++ = *p++;
+		}
+	}
+	*out = '\0';
+}
+
+/* The FUSE mount at exactly @dir, if any: *type gets its type. */
+static bool fuse_mounted_at(const char *dir, char *type, size_t typelen)
+{
+	char line[2 * PATH_MAX];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mounts", "re");
+
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char src[256], mnt[PATH_MAX], t[64];
+
+		if (sscanf(line, "%255s %4095s %63s", src, mnt, t) != 3)
+			continue;
+		unescape_mount_path(mnt);
+		if (strcmp(mnt, dir) == 0 && strncmp(t, "fuse", 4) == 0) {
+			snprintf(type, typelen, "%s", t);
+			found = true; /* keep the last: the one on top */
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+int fs_clear_stale_mount(const char *dir)
+{
+	char type[64];
+
+	/* Mounts can stack (a daemon killed twice): clear them from the top.
+	 * statfs always reaches the daemon (the kernel caches no answer), so
+	 * ENOTCONN tells a dead mount from a live one. */
+	for (int i = 0; i < 16 && fuse_mounted_at(dir, type, sizeof(type)); i++) {
+		struct statfs sfs;
+
+		if (statfs(dir, &sfs) == 0)
+			return strcmp(type, "fuse." FS_FSNAME) == 0 ? -EBUSY : 0;
+		if (errno != ENOTCONN)
+			return -errno;
+		if (strcmp(type, "fuse." FS_FSNAME) != 0)
+			return -ENOTCONN;
+		log_warn("%s is the mount of a clusterfsd that died; detaching it", dir);
+		if (umount2(dir, MNT_DETACH) != 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct fs_log *log,
+	     const struct fs_config *cfg, char *err, size_t errlen)
+{
+	char *argv[] = {"clusterfsd", "-o",
+			"allow_other,default_permissions,fsname=" FS_FSNAME ",subtype=" FS_FSNAME,
+			NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	struct stat st;
+	struct fs *fs;
+	int fd, rv;
+
+	if (realpath(cfg->mountpoint, (char[PATH_MAX]){0}) == NULL && errno == ENOENT &&
+	    mkdir(cfg->mountpoint, 0755) != 0) {
+		snprintf(err, errlen, "cannot create mount point %s: %s", cfg->mountpoint,
+			 strerror(errno));
+		return -errno;
+	}
+	{
+		char real[PATH_MAX];
+
+		/* /proc/self/mounts lists canonical paths; realpath of a dead
+		 * mount point still works (it does not stat the mount's root). */
+		if (realpath(cfg->mountpoint, real) == NULL)
+			snprintf(real, sizeof(real), "%s", cfg->mountpoint);
+		rv = fs_clear_stale_mount(real);
+	}
+	if (rv == -EBUSY) {
+		snprintf(err, errlen,
+			 "%s is already mounted by a running clusterfsd; stop it or pass "
+			 "another --mount",
+			 cfg->mountpoint);
+		return rv;
+	}
+	if (rv != 0) {
+		snprintf(err, errlen,
+			 "mount point %s is a dead FUSE mount of another program; unmount it "
+			 "(fusermount3 -u %s)",
+			 cfg->mountpoint, cfg->mountpoint);
+		return rv;
+	}
+	if (stat(cfg->mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "mount point %s is not a directory; pass --mount DIR",
+			 cfg->mountpoint);
+		return -ENOTDIR;
+	}
+
+	fs = calloc(1, sizeof(*fs));
+	if (fs == NULL)
+		return -ENOMEM;
+	fs->loop = loop;
+	fs->store = store;
+	fs->log = *log;
+	fs->cfg = *cfg;
+	if (realpath(cfg->mountpoint, fs->mountpoint) == NULL)
+		snprintf(fs->mountpoint, sizeof(fs->mountpoint), "%s", cfg->mountpoint);
+	fs->cfg.mountpoint = fs->mountpoint;
+	fs->ino_base = (cfg->node_id << 48) | ((uint64_t)(cfg->epoch & 0xffff) << 32);
+
+	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	if (fs->se == NULL) {
+		snprintf(err, errlen, "cannot create the FUSE session");
+		free(fs);
+		return -EIO;
+	}
+	if (fuse_session_mount(fs->se, fs->mountpoint) != 0) {
+		snprintf(err, errlen, "cannot mount on %s (is /dev/fuse there, and are we root?)",
+			 fs->mountpoint);
+		fuse_session_destroy(fs->se);
+		free(fs);
+		return -EIO;
+	}
+	rv = notify_start(&fs->notify, fs->se);
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot start the notifier thread: %s", strerror(-rv));
+		fuse_session_unmount(fs->se);
+		fuse_session_destroy(fs->se);
+		free(fs);
+		return rv;
+	}
+	fd = fuse_session_fd(fs->se);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	uv_poll_init(loop, &fs->poll, fd);
+	fs->poll.data = fs;
+	uv_timer_init(loop, &fs->drop_timer);
+	fs->drop_timer.data = fs;
+	fs->open_handles = 2;
+	uv_poll_start(&fs->poll, UV_READABLE, fs_poll_cb);
+	fs->polling = true;
+	*out = fs;
+	return 0;
+}
+
+void fs_stop_intake(struct fs *fs)
+{
+	if (fs->polling) {
+		uv_poll_stop(&fs->poll);
+		fs->polling = false;
+	}
+}
+
+unsigned fs_in_flight(struct fs *fs)
+{
+	return fs->in_flight;
+}
+
+void fs_replay_backlog(struct fs *fs, uint64_t *items, double *oldest_s)
+{
+	*items = 0;
+	*oldest_s = 0;
+	if (fs->notify != NULL)
+		notify_backlog(fs->notify, items, oldest_s);
+}
+
+static void fs_handle_closed(uv_handle_t *h)
+{
+	struct fs *fs = h->data;
+	struct fs_ref *c, *ct;
+	struct fs_pending *p, *pt;
+
+	if (--fs->open_handles > 0)
+		return;
+	free(fs->drops);
+	fuse_session_destroy(fs->se);
+	free(fs->buf.mem);
+	HASH_ITER(hh, fs->refs, c, ct)
+	{
+		HASH_DEL(fs->refs, c);
+		free(c);
+	}
+	HASH_ITER(hh, fs->pending, p, pt)
+	{
+		HASH_DEL(fs->pending, p);
+		free(p);
+	}
+	free(fs);
+}
+
+bool fs_idle(struct fs *fs)
+{
+	return fs->in_flight == 0 && notify_idle(fs->notify);
+}
+
+void fs_unmount(struct fs *fs)
+{
+	fs_stop_intake(fs);
+	/* Orphans still waiting are dropped at the next start; syncs still
+	 * waiting fail (no replay will run any more: they cannot be kept). */
+	uv_timer_stop(&fs->drop_timer);
+	for (size_t i = 0; i < fs->n_drops; i++)
+		if (fs->drops[i].req != NULL)
+			fuse_reply_err(fs->drops[i].req, ESHUTDOWN); /* never caught up */
+	fs->n_drops = 0;
+	notify_stop(fs->notify);
+	fs->notify = NULL;
+	fuse_session_unmount(fs->se);
+	uv_close((uv_handle_t *)&fs->poll, fs_handle_closed);
+	uv_close((uv_handle_t *)&fs->drop_timer, fs_handle_closed);
+}
