@@ -27,7 +27,14 @@ void fs_attr_to_stat(const struct store_attr *a, struct stat *st)
 	st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
 	st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
 	st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
-	st->st_atim = st->st_mtim; /* atime is not tracked: it would be a write */
+	/* atime is what utimensat(2) set, else mtime: reads do not change it
+	 * ("noatime": it would be a write on every node). */
+	if (a->atime_ns != 0) {
+		st->st_atim.tv_sec = a->atime_ns / 1000000000;
+		st->st_atim.tv_nsec = a->atime_ns % 1000000000;
+	} else {
+		st->st_atim = st->st_mtim;
+	}
 }
 
 /* Render a generated file; *out is malloc'd. */
@@ -54,12 +61,13 @@ int fs_plug_render(const struct fs_plug_file *p, char **out, size_t *len)
 /* Attributes of any inode: generated, pending or stored. */
 int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a)
 {
+	int rv;
 	struct fs_pending *p;
 
 	if (ino == FS_CLUSTER_DIR_INO || fs_plug_of(fs, ino) != NULL) {
 		struct store_attr root;
-		int rv = store_getattr(fs->store, STORE_ROOT_INO, &root);
 
+		rv = store_getattr(fs->store, STORE_ROOT_INO, &root);
 		if (rv != 0)
 			return rv;
 		memset(a, 0, sizeof(*a));
@@ -95,7 +103,11 @@ int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a)
 		a->parent = p->parent;
 		return 0;
 	}
-	return store_getattr(fs->store, ino, a);
+	rv = store_getattr(fs->store, ino, a);
+	/* A truncation held by an open(O_TRUNC) here: as if it were done. */
+	if (rv == 0 && fs_trunc_held(fs, ino))
+		a->size = 0;
+	return rv;
 }
 
 void fs_reply_entry(struct fs *fs, fuse_req_t req, const struct store_attr *a)
@@ -107,6 +119,10 @@ void fs_reply_entry(struct fs *fs, fuse_req_t req, const struct store_attr *a)
 	e.ino = a->ino;
 	e.generation = a->gen;
 	fs_attr_to_stat(a, &e.attr);
+	/* A lookup must not tell the kernel a size that a truncation held here
+	 * has dropped (the kernel caches what it is told). */
+	if (fs_trunc_held(fs, a->ino))
+		e.attr.st_size = 0;
 	/* Generated and pending objects change without the kernel knowing. */
 	if (!volatile_attr && !fs_is_pending(fs, a->ino)) {
 		e.attr_timeout = fs->cfg.cache_timeout;
@@ -116,7 +132,7 @@ void fs_reply_entry(struct fs *fs, fuse_req_t req, const struct store_attr *a)
 		fs_ref_lookup(fs, a->ino);
 }
 
-void fs_reply_attr(struct fs *fs, fuse_req_t req, uint64_t ino, bool trunc)
+void fs_reply_attr(struct fs *fs, fuse_req_t req, uint64_t ino)
 {
 	struct store_attr a;
 	struct stat st;
@@ -141,8 +157,6 @@ void fs_reply_attr(struct fs *fs, fuse_req_t req, uint64_t ino, bool trunc)
 		fuse_reply_err(req, -rv);
 		return;
 	}
-	if (trunc)
-		a.size = 0;
 	fs_attr_to_stat(&a, &st);
 	fuse_reply_attr(req, &st,
 			fs_is_plug_ino(ino) || fs_is_pending(fs, ino) ? 0 : fs->cfg.cache_timeout);

@@ -31,6 +31,9 @@
 #include "handles.h"
 
 #define FS_FSNAME "clusterfs"
+/* The most one FUSE WRITE may carry: the file size limit's default (1 MiB),
+ * which is also the most libfuse 3.14 accepts (256 pages). */
+#define FS_MAX_WRITE (1u << 20)
 
 /* What the kernel holds of an inode: lookups not yet forgotten, open
  * handles. */
@@ -39,6 +42,9 @@ struct fs_ref {
 	uint64_t lookups;
 	unsigned opens;
 	bool orphan; /* unlinked while referenced: drop it when released */
+	/* An open(O_TRUNC) on this node truncated the file, and the truncation
+	 * is not committed yet (handles.c): this node's kernel sees it empty. */
+	bool trunc_held;
 	UT_hash_handle hh;
 };
 
@@ -88,7 +94,7 @@ struct fs_op {
 	struct fs_handle *h;
 	struct fuse_file_info fi;
 	size_t size;	       /* WRITE: bytes to report */
-	bool clear_trunc;      /* success commits the handle's pending O_TRUNC */
+	bool clear_trunc;      /* success commits the inode's held O_TRUNC */
 	bool commits_pending;  /* success commits a pending create */
 	bool trunc_if_existed; /* CREATE(O_TRUNC) that found an existing file */
 	bool typed_raw;	       /* a failure drops the handle's raw bytes */
@@ -135,7 +141,7 @@ void fs_attr_to_stat(const struct store_attr *a, struct stat *st);
 int fs_plug_render(const struct fs_plug_file *p, char **out, size_t *len);
 int fs_getattr_any(struct fs *fs, uint64_t ino, struct store_attr *a);
 void fs_reply_entry(struct fs *fs, fuse_req_t req, const struct store_attr *a);
-void fs_reply_attr(struct fs *fs, fuse_req_t req, uint64_t ino, bool trunc);
+void fs_reply_attr(struct fs *fs, fuse_req_t req, uint64_t ino);
 
 /* handles.c */
 struct fs_pending *fs_pending_by_name(struct fs *fs, uint64_t parent, const char *name);
@@ -149,6 +155,8 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 	      struct fuse_file_info *fi);
 void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+bool fs_trunc_held(struct fs *fs, uint64_t ino);
+void fs_trunc_set(struct fs *fs, uint64_t ino, bool held);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* replay.c */

@@ -1,16 +1,32 @@
 /*
  * Files: open handles (open, create, read, write, flush, release), the
- * O_TRUNC a handle holds back, typed writes and pending creates. Loop
+ * O_TRUNC this node holds back, typed writes and pending creates. Loop
  * thread only.
  *
- * O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC): the truncation is held on the handle
- * and fused with the first write at offset 0 into one "replace content"
- * entry, so `echo x > f` is one commit and readers see the old content, then
- * the new, never an empty file. If no write comes, RELEASE commits the
- * truncation — not FLUSH: bash's `>` dup2()s the descriptor and closes the
- * original before writing, and that close is a FLUSH. (So `: > f` empties
- * the file just after the close returns, not before.) The handle itself
- * reads the file as empty meanwhile.
+ * Writes use direct I/O (with max_write raised to the file limit, ops.c),
+ * so that one write(2) reaches us as one WRITE request and becomes one
+ * entry at any offset: through the page cache the kernel splits a write at
+ * the first page it has to fill only in part, so an append that crossed a
+ * page boundary became two entries, and lines appended from two nodes
+ * could interleave. Reads of files opened read-only use direct I/O too
+ * (see fs_open).
+ *
+ * O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC): the truncation is held back on this
+ * node — on the inode (struct fs_ref.trunc_held), so every descriptor and
+ * stat here sees the file empty, exactly as if it had been truncated at
+ * open — and committed together with what comes next, in one entry:
+ * - a write (at any offset, or an append) becomes "replace content" with
+ *   NULs up to the offset, so `echo x > f` is one commit and other nodes
+ *   see the old content, then the new, never an empty file;
+ * - a truncate to a size becomes a SETATTR whose size applies to the empty
+ *   content (NULs up to it);
+ * - if nothing comes, the last close of a descriptor opened with O_TRUNC
+ *   commits the truncation — not FLUSH: bash's `>` dup2()s the descriptor
+ *   and closes the original before writing, and that close is a FLUSH. (So
+ *   `: > f` empties the file on other nodes just after the close returns.)
+ * A refused write (EINVAL for a typed value, EFBIG) abandons the held
+ * truncation: the refused mutation changes nothing, and `echo maybe >
+ * gates/feature.x` leaves the gate as it was.
  *
  * Pending creates: in a typed directory (gates/) an empty file is not a
  * valid value, so O_CREAT there is answered with an inode that exists only
@@ -124,17 +140,15 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (fs_handle_open_holds_trunc(fi->flags, a.size))
 		h->trunc_pending = true;
-	/* Nothing is ever committed at the close of a read-only descriptor:
-	 * spare the kernel the FLUSH round trip. And read it with direct I/O:
-	 * a writer's open(O_TRUNC) makes the kernel set the file's size to 0
-	 * until the replacing write arrives, so readers going through the page
-	 * cache would see an empty file in between; direct reads come to us and
-	 * get the old content, then the new. (The page cache is dropped at
-	 * every open anyway; what is lost is shared mmap of the file.) */
-	if (!writing) {
+	/* Nothing is committed at FLUSH: spare the kernel the round trip of a
+	 * read-only descriptor. Every descriptor uses direct I/O: writes so
+	 * that one write(2) is one request (see the top of this file), reads
+	 * because the kernel's idea of the size is not always ours (a held
+	 * O_TRUNC, remote changes). (The page cache is dropped at every open
+	 * anyway; what is lost is shared mmap of the file.) */
+	if (!writing)
 		fi->noflush = 1;
-		fi->direct_io = 1;
-	}
+	fi->direct_io = 1;
 	/* Typed values are normalized by the cluster: never serve the bytes the
 	 * writer sent from the page cache. */
 	if (ns_is_typed(a.parent) && !S_ISDIR(a.mode)) {
@@ -143,7 +157,11 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uintptr_t)h;
 	fs_ref_open(fs, ino, 1);
+	if (h->trunc_pending)
+		fs_trunc_set(fs, ino, true);
 	if (fuse_reply_open(req, fi) != 0) {
+		if (h->trunc_pending)
+			fs_trunc_set(fs, ino, false);
 		fs_ref_open(fs, ino, -1);
 		free(h->plug_data);
 		free(h);
@@ -211,6 +229,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		return;
 	}
 	op->h = h;
+	fi->direct_io = 1; /* see fs_open */
 	op->fi = *fi;
 	op->trunc_if_existed = (fi->flags & O_TRUNC) != 0;
 	fs_entry_init(fs, req, &e, ENTRY_CREATE);
@@ -241,7 +260,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		fuse_reply_buf(req, h->plug_data + off, n < size ? n : size);
 		return;
 	}
-	if (h->trunc_pending || fs_is_pending(fs, ino)) {
+	if (fs_trunc_held(fs, ino) || fs_is_pending(fs, ino)) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
@@ -278,7 +297,7 @@ static int typed_raw_write(struct fs *fs, struct fs_handle *h, uint64_t ino, con
 		void *data = NULL;
 		size_t len = 0;
 
-		if (!h->trunc_pending && !fs_is_pending(fs, ino) &&
+		if (!fs_trunc_held(fs, ino) && !fs_is_pending(fs, ino) &&
 		    store_read_all(fs->store, ino, &data, &len) != 0)
 			len = 0;
 		h->raw = data;
@@ -334,7 +353,7 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		e.flags = ENTRY_F_REPLACE | ENTRY_F_TYPED;
 		e.data = h->raw;
 		e.data_len = (uint32_t)h->raw_len;
-		op->clear_trunc = h->trunc_pending;
+		op->clear_trunc = fs_trunc_held(fs, ino);
 		fs_submit(op, &e);
 		return;
 	}
@@ -343,9 +362,11 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	e.offset = (uint64_t)off;
 	e.data = buf;
 	e.data_len = (uint32_t)size;
-	e.flags |= fs_handle_write_flags(h);
+	e.flags |= fs_handle_write_flags(h, fs_trunc_held(fs, ino));
 	if (e.flags & ENTRY_F_REPLACE) {
-		op->h = h;
+		/* NULs up to the offset, then the data; an append starts the
+		 * truncated content. */
+		e.offset = fs_handle_replace_offset(h, (uint64_t)off);
 		op->clear_trunc = true;
 	}
 	fs_submit(op, &e);
@@ -380,6 +401,8 @@ static void release_done(void *arg, int64_t result)
 	fs->in_flight--;
 	if (result < 0)
 		log_info("a change committed at close was refused: %s", strerror((int)-result));
+	if (op->clear_trunc)
+		fs_trunc_set(fs, op->ino, false);
 	release_free(fs, op->ino, op->h);
 	fuse_reply_err(op->req, 0);
 	free(op);
@@ -395,7 +418,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct entry e;
 	int rv;
 
-	commit = fs_handle_release_commit(h, fs_is_pending(fs, ino));
+	commit = fs_handle_release_commit(h, fs_is_pending(fs, ino), fs_trunc_held(fs, ino));
 	if (commit == FS_RELEASE_NOTHING) {
 		release_free(fs, ino, h);
 		fuse_reply_err(req, 0);
@@ -421,6 +444,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		e.ino = ino;
 		e.valid = ENTRY_SET_SIZE;
 		e.size = 0;
+		op->clear_trunc = true;
 	}
 	rv = entry_encode(&e, &b);
 	if (rv == 0)
@@ -430,13 +454,29 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		release_done(op, rv);
 }
 
+bool fs_trunc_held(struct fs *fs, uint64_t ino)
+{
+	struct fs_ref *r = fs_ref_get(fs, ino, false);
+
+	return r != NULL && r->trunc_held;
+}
+
+void fs_trunc_set(struct fs *fs, uint64_t ino, bool held)
+{
+	struct fs_ref *r = fs_ref_get(fs, ino, false);
+
+	/* Only an inode the kernel holds (open) can have one. */
+	if (r != NULL)
+		r->trunc_held = held;
+}
+
 /* --- the rules, without FUSE (handles.h) ------------------------------------------ */
 
 bool fs_handle_open_holds_trunc(int flags, uint64_t size)
 {
-	bool writing = (flags & O_ACCMODE) != O_RDONLY;
-
-	return writing && (flags & O_TRUNC) && size > 0;
+	/* Linux truncates at open(O_RDONLY | O_TRUNC) too (the kernel has
+	 * checked write permission), as tmpfs does. */
+	return (flags & O_TRUNC) && size > 0;
 }
 
 bool fs_handle_create_holds_trunc(bool o_trunc, uint64_t proposed, uint64_t got, uint64_t size)
@@ -446,17 +486,23 @@ bool fs_handle_create_holds_trunc(bool o_trunc, uint64_t proposed, uint64_t got,
 	return o_trunc && got != proposed && size > 0;
 }
 
-uint32_t fs_handle_write_flags(const struct fs_handle *h)
+uint32_t fs_handle_write_flags(const struct fs_handle *h, bool trunc_held)
 {
-	if (h->append) {
+	if (trunc_held) {
+		/* O_TRUNC + this write: one "replace content" entry (an append
+		 * too: it starts the truncated content). */
+		return ENTRY_F_REPLACE;
+	} else if (h->append) {
 		/* The kernel's offset may be stale: append where the content
 		 * ends when the entry is applied (DESIGN §3). */
 		return ENTRY_F_APPEND;
-	} else if (h->trunc_pending) {
-		/* O_TRUNC + this write: one "replace content" entry. */
-		return ENTRY_F_REPLACE;
 	}
 	return 0;
+}
+
+uint64_t fs_handle_replace_offset(const struct fs_handle *h, uint64_t off)
+{
+	return h->append ? 0 : off;
 }
 
 int fs_handle_raw_write(struct fs_handle *h, const char *buf, size_t size, off_t off)
@@ -490,14 +536,20 @@ void fs_handle_refused(struct fs_handle *h)
 	h->raw_loaded = false;
 }
 
-enum fs_release_commit fs_handle_release_commit(const struct fs_handle *h, bool pending)
+enum fs_release_commit fs_handle_release_commit(const struct fs_handle *h, bool pending,
+						bool trunc_held)
 {
 	/* A create whose value was refused leaves nothing behind: committing
 	 * it empty at close would be refused too, or create what the writer
 	 * was told failed. */
-	if (h->replay || (!h->trunc_pending && !pending) || (h->refused && pending))
+	if (h->replay || (h->refused && pending))
 		return FS_RELEASE_NOTHING;
-	return pending ? FS_RELEASE_CREATE : FS_RELEASE_TRUNCATE;
+	if (pending)
+		return FS_RELEASE_CREATE;
+	/* The truncation is still held (no write or truncate fused it, none
+	 * was refused): the close of a descriptor that opened with O_TRUNC
+	 * commits it. */
+	return h->trunc_pending && trunc_held ? FS_RELEASE_TRUNCATE : FS_RELEASE_NOTHING;
 }
 
 struct fs_pending *fs_pending_new(uint64_t ino, uint64_t parent, const char *name, mode_t mode,

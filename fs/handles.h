@@ -31,7 +31,9 @@ struct fs_pending {
 struct fs_handle {
 	uint64_t ino;
 	int flags;
-	bool trunc_pending; /* O_TRUNC not yet committed */
+	/* Opened with O_TRUNC: its last close commits the truncation if it is
+	 * still held (the held state itself is the inode's: fs_ref). */
+	bool trunc_pending;
 	bool append;
 	char *plug_data; /* generated files: content rendered at open */
 	size_t plug_len;
@@ -46,7 +48,7 @@ struct fs_handle {
 };
 
 /* Does an open with @flags of a file of @size bytes hold an O_TRUNC back
- * (see handles.c)? Only a writer's, and only if there is content to drop. */
+ * (see handles.c)? Only if there is content to drop. */
 bool fs_handle_open_holds_trunc(int flags, uint64_t size);
 
 /* CREATE(O_TRUNC, not O_EXCL) proposed inode @proposed and was answered
@@ -54,9 +56,14 @@ bool fs_handle_open_holds_trunc(int flags, uint64_t size);
 bool fs_handle_create_holds_trunc(bool o_trunc, uint64_t proposed, uint64_t got, uint64_t size);
 
 /* The flags of the WRITE entry for a write through @h that is neither to a
- * typed file nor a pending create: ENTRY_F_APPEND, ENTRY_F_REPLACE (the
- * held O_TRUNC fused with this write) or 0. */
-uint32_t fs_handle_write_flags(const struct fs_handle *h);
+ * typed file nor a pending create, @trunc_held if the inode's O_TRUNC is
+ * held: ENTRY_F_REPLACE (the held O_TRUNC fused with this write),
+ * ENTRY_F_APPEND or 0. */
+uint32_t fs_handle_write_flags(const struct fs_handle *h, bool trunc_held);
+
+/* The offset of a REPLACE write through @h that the kernel sent at @off:
+ * the content becomes NULs up to it, then the data. */
+uint64_t fs_handle_replace_offset(const struct fs_handle *h, uint64_t off);
 
 /* Put @size bytes at @off (at the end for O_APPEND) into the raw bytes of a
  * typed file's handle, already loaded. 0, -EFBIG or -ENOMEM. */
@@ -71,7 +78,8 @@ enum fs_release_commit {
 	FS_RELEASE_CREATE,   /* the pending create, empty */
 	FS_RELEASE_TRUNCATE, /* the held O_TRUNC */
 };
-enum fs_release_commit fs_handle_release_commit(const struct fs_handle *h, bool pending);
+enum fs_release_commit fs_handle_release_commit(const struct fs_handle *h, bool pending,
+						bool trunc_held);
 
 /* A new pending create (mode: the permission bits asked for), or NULL. */
 struct fs_pending *fs_pending_new(uint64_t ino, uint64_t parent, const char *name, mode_t mode,

@@ -93,7 +93,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct fs *fs = fuse_req_userdata(req);
 
-	fs_reply_attr(fs, req, ino, fi != NULL && fs_fh(fi) != NULL && fs_fh(fi)->trunc_pending);
+	(void)fi;
+	fs_reply_attr(fs, req, ino);
 }
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -109,12 +110,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	}
 	if ((h != NULL && h->replay) || fs_replaying(fs, req)) {
-		fs_reply_attr(fs, req, ino, false);
+		fs_reply_attr(fs, req, ino);
 		return;
 	}
 	if (fs_is_pending(fs, ino)) {
 		/* Nothing to change yet; the first write commits the file. */
-		fs_reply_attr(fs, req, ino, false);
+		fs_reply_attr(fs, req, ino);
 		return;
 	}
 	fs_entry_init(fs, req, &e, ENTRY_SETATTR);
@@ -135,6 +136,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		e.valid |= ENTRY_SET_SIZE;
 		e.size = (uint64_t)attr->st_size;
 	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		e.valid |= ENTRY_SET_ATIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		e.valid |= ENTRY_SET_ATIME;
+		e.atime_ns = (int64_t)attr->st_atim.tv_sec * 1000000000 + attr->st_atim.tv_nsec;
+	}
 	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
 		e.valid |= ENTRY_SET_MTIME_NOW;
 	} else if (to_set & FUSE_SET_ATTR_MTIME) {
@@ -142,8 +149,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		e.mtime_ns = (int64_t)attr->st_mtim.tv_sec * 1000000000 + attr->st_mtim.tv_nsec;
 	}
 	if (e.valid == 0) {
-		/* atime or ctime only: not tracked, nothing to commit */
-		fs_reply_attr(fs, req, ino, false);
+		/* ctime only: it follows every change, nothing to commit */
+		fs_reply_attr(fs, req, ino);
 		return;
 	}
 	op = fs_op_new(fs, req, REPLY_ATTR);
@@ -151,7 +158,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	op->ino = ino;
 	op->h = h;
-	op->clear_trunc = h != NULL && (e.valid & ENTRY_SET_SIZE) != 0;
+	/* After a held O_TRUNC the size applies to the truncated, empty
+	 * content (NULs up to it), in the same entry. */
+	if ((e.valid & ENTRY_SET_SIZE) && fs_trunc_held(fs, ino)) {
+		e.flags |= ENTRY_F_REPLACE;
+		op->clear_trunc = true;
+	}
 	fs_submit(op, &e);
 }
 
@@ -395,6 +407,11 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
 				  FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
+	/* One write(2) is one entry (DESIGN §3): writes use direct I/O
+	 * (handles.c), and the kernel may then send up to max_write bytes of
+	 * one write in one request. libfuse caps this at 1 MiB (256 pages);
+	 * see docs/architecture.md for the one case that still splits. */
+	conn->max_write = FS_MAX_WRITE;
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

@@ -74,16 +74,16 @@ void fs_op_done(void *arg, int64_t result)
 		/* The replacing write failed: the file keeps its content, and
 		 * the O_TRUNC fused with it is abandoned too (a failed mutation
 		 * changes nothing; committing it at close would empty the file). */
-		if (op->clear_trunc && op->h != NULL && op->reply == REPLY_WRITE)
-			op->h->trunc_pending = false;
+		if (op->clear_trunc && op->reply == REPLY_WRITE)
+			fs_trunc_set(fs, op->ino, false);
 		if (op->typed_raw && op->h != NULL)
 			fs_handle_refused(op->h);
 		goto out;
 	}
 	if (op->commits_pending && op->h != NULL)
 		fs_pending_drop(fs, op->h->ino);
-	if (op->clear_trunc && op->h != NULL)
-		op->h->trunc_pending = false;
+	if (op->clear_trunc)
+		fs_trunc_set(fs, op->ino, false);
 
 	switch (op->reply) {
 	case REPLY_ERR0:
@@ -93,7 +93,7 @@ void fs_op_done(void *arg, int64_t result)
 		fuse_reply_write(op->req, op->size);
 		break;
 	case REPLY_ATTR:
-		fs_reply_attr(fs, op->req, op->ino, false);
+		fs_reply_attr(fs, op->req, op->ino);
 		break;
 	case REPLY_ENTRY:
 		rv = store_getattr(fs->store, op->ino ? op->ino : (uint64_t)result, &a);
@@ -118,10 +118,15 @@ void fs_op_done(void *arg, int64_t result)
 		e.ino = a.ino;
 		e.generation = a.gen;
 		fs_attr_to_stat(&a, &e.attr);
+		if (op->h->trunc_pending)
+			e.attr.st_size = 0; /* truncated at open (held, handles.c) */
 		e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout;
 		op->fi.fh = (uintptr_t)op->h;
 		fs_ref_open(fs, a.ino, 1);
+		if (op->h->trunc_pending)
+			fs_trunc_set(fs, a.ino, true);
 		if (fuse_reply_create(op->req, &e, &op->fi) != 0) {
+			fs_trunc_set(fs, a.ino, false);
 			fs_ref_open(fs, a.ino, -1);
 			free(op->h);
 		} else {

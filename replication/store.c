@@ -20,7 +20,7 @@
 
 #define ATTR_COLS                                                                  \
 	"i.ino, i.mode, i.uid, i.gid, i.nlink, i.size, i.mtime, i.ctime, i.revision, " \
-	"i.writer_node, i.writer_uid, i.gen, i.parent"
+	"i.writer_node, i.writer_uid, i.gen, i.parent, coalesce(i.atime, i.mtime)"
 
 static const char *const stmt_sql[ST__N] = {
 	[ST_GETATTR] = "SELECT " ATTR_COLS " FROM inodes i WHERE i.ino = ?1",
@@ -38,7 +38,8 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_DELETE_XATTRS] = "DELETE FROM xattrs WHERE ino = ?1",
 	[ST_SET_NLINK] = "UPDATE inodes SET nlink = ?2 WHERE ino = ?1",
 	[ST_SET_DATA] = "UPDATE inodes SET data = ?2, size = ?3 WHERE ino = ?1",
-	[ST_SET_META] = "UPDATE inodes SET mode = ?2, uid = ?3, gid = ?4, mtime = ?5 WHERE ino = ?1",
+	[ST_SET_META] = "UPDATE inodes SET mode = ?2, uid = ?3, gid = ?4, mtime = ?5, atime = ?6 "
+			"WHERE ino = ?1",
 	[ST_TOUCH] = "UPDATE inodes SET mtime = CASE WHEN ?2 THEN ?3 ELSE mtime END, ctime = ?3, "
 		     "revision = ?4, writer_node = ?5, writer_uid = ?6 WHERE ino = ?1",
 	[ST_SET_PARENT] = "UPDATE inodes SET parent = ?2 WHERE ino = ?1",
@@ -74,7 +75,7 @@ static const char store_schema[] =
 	" gid INTEGER NOT NULL, nlink INTEGER NOT NULL, size INTEGER NOT NULL,"
 	" mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, revision INTEGER NOT NULL,"
 	" writer_node INTEGER NOT NULL, writer_uid INTEGER NOT NULL, gen INTEGER NOT NULL,"
-	" parent INTEGER NOT NULL, data BLOB);"
+	" parent INTEGER NOT NULL, data BLOB, atime INTEGER);"
 	"CREATE TABLE IF NOT EXISTS dentries (parent INTEGER NOT NULL, name BLOB NOT NULL,"
 	" ino INTEGER NOT NULL, PRIMARY KEY (parent, name)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS xattrs (ino INTEGER NOT NULL, name BLOB NOT NULL,"
@@ -252,6 +253,19 @@ int store_load_meta(struct store *s)
 	return rv;
 }
 
+/* Bring a store of an earlier layout (or an image restored from one) up to
+ * this one: inodes.atime came later (NULL: the same as mtime). */
+int store_migrate(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT atime FROM inodes LIMIT 0", -1, &st, NULL);
+
+	sqlite3_finalize(st);
+	if (rc == SQLITE_OK)
+		return 0;
+	return store_exec(s, "ALTER TABLE inodes ADD COLUMN atime INTEGER");
+}
+
 int store_open(const char *path, const struct store_validator *v, struct store **out,
 	       char *errmsg, size_t errlen)
 {
@@ -275,6 +289,8 @@ int store_open(const char *path, const struct store_validator *v, struct store *
 	rv = store_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
 	if (rv == 0)
 		rv = store_exec(s, store_schema);
+	if (rv == 0)
+		rv = store_migrate(s);
 	if (rv != 0) {
 		snprintf(errmsg, errlen, "%s is not a usable clusterfs store: %s", path,
 			 sqlite3_errmsg(s->db));

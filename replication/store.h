@@ -64,6 +64,7 @@ struct store_attr {
 	uint32_t uid, gid;
 	uint64_t size;
 	int64_t mtime_ns, ctime_ns;
+	int64_t atime_ns; /* set only by utimensat (reads do not change it) */
 	uint64_t revision;
 	uint64_t writer_node;
 	uint32_t writer_uid;

@@ -167,7 +167,8 @@ static int splice_content(const void *old, size_t old_len, uint64_t off, const v
 	if (buf == NULL)
 		return -ENOMEM;
 	memset(buf, 0, new_size);
-	memcpy(buf, old, old_len < new_size ? old_len : new_size);
+	if (old_len > 0 && new_size > 0)
+		memcpy(buf, old, old_len < new_size ? old_len : new_size);
 	if (len > 0)
 		memcpy(buf + off, data, len);
 	*out = buf;
@@ -206,9 +207,20 @@ int store_apply_write(struct apply *ap)
 	if (!S_ISREG(a.mode))
 		return -EINVAL;
 	if (e->flags & ENTRY_F_REPLACE) {
+		/* The content becomes NULs up to the offset, then the data: a
+		 * write fused with the O_TRUNC held before it (fs/handles.c). */
+		if (e->offset > s->max_file || e->data_len > s->max_file - e->offset)
+			return a.nlink == 0 ? 0 : -EFBIG;
 		rv = store_read_all(s, a.ino, &old, &old_len);
-		if (rv == 0)
+		if (rv == 0 && e->offset == 0) {
 			rv = set_content(ap, &a, e->data, e->data_len, old, old_len);
+		} else if (rv == 0) {
+			end = e->offset + e->data_len;
+			rv = splice_content(NULL, 0, e->offset, e->data, e->data_len, end, &buf);
+			if (rv == 0)
+				rv = set_content(ap, &a, buf, end, old, old_len);
+		}
+		free(buf);
 		free(old);
 		return rv;
 	}
@@ -257,8 +269,11 @@ int store_apply_setattr(struct apply *ap)
 		if (e->size > s->max_file)
 			return -EFBIG;
 		rv = store_read_all(s, a.ino, &old, &old_len);
+		/* ENTRY_F_REPLACE: the size applies to empty content (a truncate
+		 * after an O_TRUNC held on the proposing node, fs/ops.c). */
 		if (rv == 0)
-			rv = splice_content(old, old_len, 0, NULL, 0, e->size, &buf);
+			rv = splice_content(old, (e->flags & ENTRY_F_REPLACE) ? 0 : old_len, 0, NULL, 0,
+					    e->size, &buf);
 		if (rv == 0)
 			rv = set_content(ap, &a, buf, e->size, old, old_len);
 		free(buf);
@@ -277,6 +292,10 @@ int store_apply_setattr(struct apply *ap)
 		a.uid = e->set_uid;
 	if (v & ENTRY_SET_GID)
 		a.gid = e->set_gid;
+	if (v & ENTRY_SET_ATIME_NOW)
+		a.atime_ns = e->stamp_ns;
+	else if (v & ENTRY_SET_ATIME)
+		a.atime_ns = e->atime_ns;
 	if (v & ENTRY_SET_MTIME_NOW)
 		a.mtime_ns = e->stamp_ns;
 	else if (v & ENTRY_SET_MTIME)
@@ -287,6 +306,7 @@ int store_apply_setattr(struct apply *ap)
 	sqlite3_bind_int64(st, 3, a.uid);
 	sqlite3_bind_int64(st, 4, a.gid);
 	sqlite3_bind_int64(st, 5, a.mtime_ns);
+	sqlite3_bind_int64(st, 6, a.atime_ns);
 	rv = store_step_done(s, st);
 	if (rv == 0)
 		rv = store_touch(ap, a.ino, 0);

@@ -132,7 +132,9 @@ int store_restore(struct store *s, const void *buf, size_t len)
 		rv = store_errno(s, rc);
 		goto out;
 	}
-	rv = store_load_meta(s);
+	rv = store_migrate(s);
+	if (rv == 0)
+		rv = store_load_meta(s);
 out:
 	sqlite3_finalize(st);
 	sqlite3_close(mem);

@@ -35,6 +35,7 @@ static void attr_from_row(sqlite3_stmt *st, struct store_attr *a)
 	a->writer_uid = (uint32_t)sqlite3_column_int64(st, 10);
 	a->gen = (uint64_t)sqlite3_column_int64(st, 11);
 	a->parent = (uint64_t)sqlite3_column_int64(st, 12);
+	a->atime_ns = sqlite3_column_int64(st, 13);
 }
 
 static int attr_step(struct store *s, sqlite3_stmt *st, struct store_attr *a)

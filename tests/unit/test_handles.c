@@ -15,12 +15,14 @@
 
 /* --- held O_TRUNC ------------------------------------------------------------- */
 
-Test(handles, open_holds_trunc_only_for_a_writer_with_content)
+Test(handles, open_holds_trunc_whenever_there_is_content)
 {
 	cr_assert(fs_handle_open_holds_trunc(O_WRONLY | O_TRUNC, 5));
 	cr_assert(fs_handle_open_holds_trunc(O_RDWR | O_TRUNC, 1));
 	cr_assert_not(fs_handle_open_holds_trunc(O_WRONLY | O_TRUNC, 0)); /* nothing to drop */
-	cr_assert_not(fs_handle_open_holds_trunc(O_RDONLY | O_TRUNC, 5));
+	/* Linux (and tmpfs) truncate at open(O_RDONLY | O_TRUNC) too */
+	cr_assert(fs_handle_open_holds_trunc(O_RDONLY | O_TRUNC, 5));
+	cr_assert(fs_handle_open_holds_trunc(O_WRONLY | O_APPEND | O_TRUNC, 5));
 	cr_assert_not(fs_handle_open_holds_trunc(O_WRONLY, 5));
 	cr_assert_not(fs_handle_open_holds_trunc(O_WRONLY | O_APPEND, 5));
 }
@@ -35,54 +37,60 @@ Test(handles, create_holds_trunc_only_for_another_nodes_file)
 	cr_assert_not(fs_handle_create_holds_trunc(false, 100, 7, 3));
 }
 
-Test(handles, write_after_held_trunc_replaces)
+Test(handles, write_after_held_trunc_replaces_at_its_offset)
 {
 	struct fs_handle h = {.ino = 9, .trunc_pending = true};
 
-	cr_assert_eq(fs_handle_write_flags(&h), ENTRY_F_REPLACE);
+	cr_assert_eq(fs_handle_write_flags(&h, true), ENTRY_F_REPLACE);
+	/* NULs up to the offset, then the data (pwrite at 10 after O_TRUNC) */
+	cr_assert_eq(fs_handle_replace_offset(&h, 10), 10);
+	cr_assert_eq(fs_handle_write_flags(&h, false), 0);
+	/* the truncation is the inode's: a handle that did not open with
+	 * O_TRUNC fuses it too */
 	h.trunc_pending = false;
-	cr_assert_eq(fs_handle_write_flags(&h), 0);
+	cr_assert_eq(fs_handle_write_flags(&h, true), ENTRY_F_REPLACE);
 }
 
-Test(handles, append_wins_over_held_trunc)
+Test(handles, append_after_held_trunc_starts_the_content)
 {
 	struct fs_handle h = {.ino = 9, .append = true};
 
-	cr_assert_eq(fs_handle_write_flags(&h), ENTRY_F_APPEND);
+	cr_assert_eq(fs_handle_write_flags(&h, false), ENTRY_F_APPEND);
+	/* O_APPEND | O_TRUNC, write "abc": the content is "abc" */
 	h.trunc_pending = true;
-	cr_assert_eq(fs_handle_write_flags(&h), ENTRY_F_APPEND);
+	cr_assert_eq(fs_handle_write_flags(&h, true), ENTRY_F_REPLACE);
+	cr_assert_eq(fs_handle_replace_offset(&h, 45), 0);
 }
 
 /* --- what the last close commits ---------------------------------------------- */
 
-Test(handles, release_commits_held_trunc)
+Test(handles, release_commits_a_truncation_still_held)
 {
 	struct fs_handle h = {.ino = 9, .trunc_pending = true};
 
-	cr_assert_eq(fs_handle_release_commit(&h, false), FS_RELEASE_TRUNCATE);
+	cr_assert_eq(fs_handle_release_commit(&h, false, true), FS_RELEASE_TRUNCATE);
+	/* a write or truncate fused it, or a refused write abandoned it */
+	cr_assert_eq(fs_handle_release_commit(&h, false, false), FS_RELEASE_NOTHING);
+	/* only a descriptor that opened with O_TRUNC commits it */
 	h.trunc_pending = false;
-	cr_assert_eq(fs_handle_release_commit(&h, false), FS_RELEASE_NOTHING);
-	/* a refused write does not undo a held truncation of a stored file */
-	h.trunc_pending = true;
-	h.refused = true;
-	cr_assert_eq(fs_handle_release_commit(&h, false), FS_RELEASE_TRUNCATE);
+	cr_assert_eq(fs_handle_release_commit(&h, false, true), FS_RELEASE_NOTHING);
 }
 
 Test(handles, release_commits_pending_create_unless_refused)
 {
 	struct fs_handle h = {.ino = 9, .typed = true};
 
-	cr_assert_eq(fs_handle_release_commit(&h, true), FS_RELEASE_CREATE);
+	cr_assert_eq(fs_handle_release_commit(&h, true, false), FS_RELEASE_CREATE);
 	h.refused = true;
-	cr_assert_eq(fs_handle_release_commit(&h, true), FS_RELEASE_NOTHING);
+	cr_assert_eq(fs_handle_release_commit(&h, true, false), FS_RELEASE_NOTHING);
 }
 
 Test(handles, release_of_a_replay_handle_commits_nothing)
 {
 	struct fs_handle h = {.ino = 9, .replay = true, .trunc_pending = true};
 
-	cr_assert_eq(fs_handle_release_commit(&h, false), FS_RELEASE_NOTHING);
-	cr_assert_eq(fs_handle_release_commit(&h, true), FS_RELEASE_NOTHING);
+	cr_assert_eq(fs_handle_release_commit(&h, false, true), FS_RELEASE_NOTHING);
+	cr_assert_eq(fs_handle_release_commit(&h, true, true), FS_RELEASE_NOTHING);
 }
 
 /* --- raw bytes of a typed file's handle ----------------------------------------- */

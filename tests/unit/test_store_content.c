@@ -45,9 +45,16 @@ Test(store, append_ignores_the_offset)
 Test(store, replace_sets_the_whole_content)
 {
 	mkfile(STORE_ROOT_INO, INO(0), "f", "a long old content");
-	H_OK(&T, h_write(INO(0), 5, "new", 3, ENTRY_F_REPLACE));
+	H_OK(&T, h_write(INO(0), 0, "new", 3, ENTRY_F_REPLACE));
 	H_CONTENT_EQ(T.s, INO(0), "new");
 	cr_assert_eq(h_getattr(T.s, INO(0)).size, 3u);
+	/* at an offset (a pwrite after a held O_TRUNC): NULs up to it, then
+	 * the data, whatever the old content was */
+	H_OK(&T, h_write(INO(0), 5, "abc", 3, ENTRY_F_REPLACE));
+	H_CONTENT_EQ(T.s, INO(0), "\0\0\0\0\0abc");
+	cr_assert_eq(h_getattr(T.s, INO(0)).size, 8u);
+	H_REFUSED(&T, h_write(INO(0), MiB, "x", 1, ENTRY_F_REPLACE), EFBIG);
+	H_CONTENT_EQ(T.s, INO(0), "\0\0\0\0\0abc");
 	H_OK(&T, h_write(INO(0), 0, NULL, 0, ENTRY_F_REPLACE));
 	H_CONTENT_EQ(T.s, INO(0), "");
 	cr_assert_eq(h_getattr(T.s, INO(0)).size, 0u);
@@ -134,6 +141,43 @@ Test(store, truncate_shrinks_and_grows)
 	H_CONTENT_EQ(T.s, INO(0), "");
 	truncate_to(INO(0), MiB);
 	cr_assert_eq(h_getattr(T.s, INO(0)).size, MiB);
+}
+
+Test(store, truncate_after_held_trunc_applies_to_empty_content)
+{
+	struct entry e;
+
+	/* ftruncate(5) after open(O_TRUNC) of a 6-byte file: 5 NULs, not the
+	 * old bytes back */
+	mkfile(STORE_ROOT_INO, INO(0), "f", "abcdef");
+	e = h_setattr(INO(0), ENTRY_SET_SIZE);
+	e.size = 5;
+	e.flags = ENTRY_F_REPLACE;
+	H_OK(&T, e);
+	H_CONTENT_EQ(T.s, INO(0), "\0\0\0\0\0");
+	cr_assert_eq(h_getattr(T.s, INO(0)).size, 5u);
+}
+
+Test(store, atime_is_what_utimensat_set)
+{
+	struct entry e;
+	struct store_attr a;
+
+	mkfile(STORE_ROOT_INO, INO(0), "f", "abc");
+	a = h_getattr(T.s, INO(0));
+	cr_assert_eq(a.atime_ns, a.mtime_ns, "a new file's atime is its mtime");
+	e = h_setattr(INO(0), ENTRY_SET_ATIME | ENTRY_SET_MTIME);
+	e.atime_ns = 1111111111222333444;
+	e.mtime_ns = 1222222222000000001;
+	H_OK(&T, e);
+	a = h_getattr(T.s, INO(0));
+	cr_assert_eq(a.atime_ns, 1111111111222333444);
+	cr_assert_eq(a.mtime_ns, 1222222222000000001);
+	/* a write moves mtime, not atime */
+	H_OK(&T, h_write(INO(0), 0, "x", 1, 0));
+	a = h_getattr(T.s, INO(0));
+	cr_assert_eq(a.atime_ns, 1111111111222333444);
+	cr_assert_neq(a.mtime_ns, 1222222222000000001);
 }
 
 Test(store, truncate_refusals)
