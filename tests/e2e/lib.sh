@@ -18,6 +18,13 @@
 
 set -euo pipefail
 
+# Debian's own tools first: the tests start many short python3 processes
+# (probes, helpers, watch hooks) and time some of them, and a version
+# manager's shim earlier in PATH (pyenv's takes 0.5 s per start, seconds
+# under load) made mutations look slow to fail. The tests need nothing
+# beyond the standard library of Debian's python3 (scripts/deps.sh).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
 E2E_DIR=${E2E_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 CLUSTERFSD=${CLUSTERFSD:-$E2E_DIR/../../build/clusterfsd}
 CLUSTERFSCTL=${CLUSTERFSCTL:-$E2E_DIR/../../build/clusterfsctl}
