@@ -9,7 +9,12 @@
  * of ours pending on it.
  *
  * raft overwrites raft_uv_transport.data after init, so our state lives in
- * .impl (../shared/notes/raft-0.15.md).
+ * .impl (raft 0.15's transport contract). Loop thread only.
+ *
+ * Why this file is long (~850 lines): the handshake is one state machine
+ * whose steps (keys, MACs, plumbing, outbound, inbound) share struct hs and
+ * its deadline; the security issue's encrypted framing will move the
+ * post-handshake byte stream and the keys into files of their own.
  */
 #include "transport.h"
 
