@@ -12,9 +12,12 @@
  * (see fs_open).
  *
  * O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC): the truncation is held back on this
- * node — on the inode (struct fs_ref.trunc_held), so every descriptor and
- * stat here sees the file empty, exactly as if it had been truncated at
- * open — and committed together with what comes next, in one entry:
+ * node — on the inode (struct fs_ref.trunc_held), so stat and lookups here
+ * and reads through the descriptor that truncated see the file empty,
+ * exactly as if it had been truncated at open (other descriptors read the
+ * old content meanwhile, as readers on other nodes do, so that a reader
+ * never sees a file that `echo x > f` rewrites empty) — and committed
+ * together with what comes next, in one entry:
  * - a write (at any offset, or an append) becomes "replace content" with
  *   NULs up to the offset, so `echo x > f` is one commit and other nodes
  *   see the old content, then the new, never an empty file;
@@ -260,7 +263,11 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		fuse_reply_buf(req, h->plug_data + off, n < size ? n : size);
 		return;
 	}
-	if (fs_trunc_held(fs, ino) || fs_is_pending(fs, ino)) {
+	/* The descriptor that truncated reads the file empty; others on this
+	 * node, like readers on every other node, read the old content until
+	 * the replacing write commits: `cat f` during `echo x > f` never sees
+	 * an empty file. */
+	if ((h->trunc_pending && fs_trunc_held(fs, ino)) || fs_is_pending(fs, ino)) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}

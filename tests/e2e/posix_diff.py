@@ -13,7 +13,11 @@ link, utimensat (atime and mtime) and a fresh open+read of a name. Results
 that legitimately differ are not compared: inode numbers, st_dev, st_blocks,
 st_blksize, and times other than those just set by utimensat. What clusterfs
 documents as different (devices/FIFOs EPERM, the 1 MiB file limit) is not
-generated. On the first difference it prints the seed, the sequence so far
+generated, and one documented difference is modelled (HeldTruncations):
+between open(O_TRUNC) and the write that replaces the content, descriptors
+other than the truncating one read the old content (readers never see a
+file being rewritten empty), and a truncation that no write followed is
+committed just after the truncating descriptor's close returns. On the first difference it prints the seed, the sequence so far
 and both results, and exits 1. Exit 0 prints a count of compared calls.
 """
 import argparse
@@ -21,6 +25,7 @@ import errno
 import os
 import random
 import sys
+import time
 
 NAMES = ["a", "b", "c"]
 MAX_FDS = 4
@@ -143,6 +148,91 @@ class Side:
         return out
 
 
+class HeldTruncations:
+    """Where clusterfs may answer a read with the content a file had before
+    an open(O_TRUNC) (see the top of this file). Tracked on the reference
+    side by inode number: the old content and the descriptors that
+    truncated. Any change of the content ends it."""
+
+    def __init__(self, ref):
+        self.ref = ref
+        self.held = {}  # ino -> {"old": bytes, "owners": set of slots}
+
+    def ino_of_name(self, name):
+        try:
+            return os.stat(self.ref.path(name)).st_ino
+        except OSError:
+            return None
+
+    def ino_of_slot(self, slot):
+        try:
+            return os.fstat(self.ref.fds[slot]).st_ino
+        except (OSError, KeyError):
+            return None
+
+    def before(self, op):
+        """Called before @op runs; returns what after() needs."""
+        if op[0] == "open" and op[3] & os.O_TRUNC:
+            try:
+                with open(self.ref.path(op[2]), "rb") as f:
+                    return f.read()
+            except OSError:
+                return None
+        return None
+
+    def after(self, op, ref_result, old):
+        kind = op[0]
+        if ref_result[0] != "ok":
+            return
+        if kind == "open" and old:
+            ino = self.ino_of_slot(op[1])
+            if ino is not None and ino not in self.held:
+                self.held[ino] = {"old": old, "owners": {op[1]}}
+        elif kind in ("pwrite", "write", "ftruncate"):
+            self.held.pop(self.ino_of_slot(op[1]), None)
+        elif kind == "truncate":
+            self.held.pop(self.ino_of_name(op[1]), None)
+
+    def closing(self, slot):
+        """The inode whose held truncation the close of @slot commits."""
+        ino = self.ino_of_slot(slot)
+        if ino in self.held and slot in self.held[ino]["owners"]:
+            return ino
+        return None
+
+    def old_read(self, op):
+        """The old content @op may read on clusterfs instead, or None."""
+        if op[0] == "pread":
+            ino = self.ino_of_slot(op[1])
+            h = self.held.get(ino)
+            if h is None or op[1] in h["owners"]:
+                return None
+            return ("ok", h["old"][op[2]:op[2] + op[3]])
+        if op[0] == "readall":
+            h = self.held.get(self.ino_of_name(op[1]))
+            return ("ok", h["old"]) if h is not None else None
+        return None
+
+
+def wait_empty(cfs, ref, ino, timeout=3.0):
+    """After the close that commits a held truncation: wait (bounded) until
+    every name of the file on the clusterfs side reads empty."""
+    names = [n for n in os.listdir(ref.root) if os.stat(ref.path(n)).st_ino == ino]
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            try:
+                with open(cfs.path(name), "rb") as f:
+                    if f.read() == b"":
+                        break
+            except OSError:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit("posix_diff: %s not empty %.1f s after the close that "
+                                 "truncated it" % (cfs.path(name), timeout))
+            time.sleep(0.005)
+
+
 def random_op(rng):
     slot = rng.randrange(MAX_FDS)
     name = rng.choice(NAMES)
@@ -222,12 +312,21 @@ def main():
             os.mkdir(os.path.join(root, sub))
             sides.append(Side(os.path.join(root, sub)))
         history = []
+        held = HeldTruncations(sides[0])
         try:
             for _ in range(args.steps):
                 op = random_op(rng)
                 history.append(op)
+                committed = held.closing(op[1]) if op[0] in ("close", "open") else None
+                old = held.before(op)
                 ref, cfs = (s.run(op) for s in sides)
                 compared += 1
+                if committed is not None:
+                    held.held.pop(committed, None)
+                    wait_empty(sides[1], sides[0], committed)
+                if ref != cfs and cfs == held.old_read(op):
+                    cfs = ref  # the documented difference
+                held.after(op, ref, old)
                 if args.trace:
                     print("  %3d %s -> %s | %s" % (len(history) - 1, describe(op), short(ref),
                                                    short(cfs)), file=sys.stderr)
@@ -235,8 +334,12 @@ def main():
                     report(args.seed, seq, history, ref, cfs)
                     return 1
         finally:
+            committing = [held.closing(slot) for slot in list(sides[0].fds)]
             for s in sides:
                 s.close_all()
+        for ino in committing:
+            if ino is not None:
+                wait_empty(sides[1], sides[0], ino)
         ref_tree, cfs_tree = (s.tree() for s in sides)
         if ref_tree != cfs_tree:
             history.append(("final tree",))
