@@ -18,11 +18,14 @@
  * commit index moves). That delays both a follower waiting to apply its own
  * forwarded write and every other node's view (and inotify events) of the
  * leader's writes. So after a commit the leader runs raft's tick once more,
- * at the end of this loop iteration, with a heartbeat timeout of zero: every
- * follower gets an empty AppendEntries carrying the new commit index at
- * once, and applies without writing anything. (A barrier entry did the same
- * at the price of a disk write on every node before the follower could
- * apply, and of a queued log write ahead of the leader's next entry.) */
+ * at the end of this loop iteration (node_nudge_now), with the last send to
+ * each follower that keeps up (raft's pipeline state) made to look a
+ * heartbeat old: each of those gets an empty AppendEntries carrying the new
+ * commit index at once, and applies without writing anything. Followers
+ * that are down or catching up (probe, snapshot) keep raft's pace of one
+ * message per heartbeat. (A barrier entry did the same at the price of a
+ * disk write on every node before the follower could apply, and of a
+ * queued log write ahead of the leader's next entry.) */
 void node_nudge(struct node *n)
 {
 	if (n->closing || raft_state(&n->raft) != RAFT_LEADER ||
