@@ -326,3 +326,8 @@ uint64_t store_node_max(struct store *s)
 	store_meta_get(s, "node_max", &max);
 	return max;
 }
+
+struct sqlite3 *store_sqlite(struct store *s)
+{
+	return s->db;
+}

@@ -219,4 +219,8 @@ int store_snapshot(struct store *s, void **buf, size_t *len);
  * at or past the snapshot's applied index. */
 int store_restore(struct store *s, const void *buf, size_t len);
 
+/* The store's sqlite connection, for the modules that extend the store
+ * (snapshot.c, store_vacuum.c). Loop thread only. */
+struct sqlite3 *store_sqlite(struct store *s);
+
 #endif
