@@ -381,6 +381,7 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		rv = -ENAMETOOLONG;
 		goto err;
 	}
+	snapshot_install_cleanup(path);
 	rv = store_open(path, cfg->validator, &n->store, err, errlen);
 	if (rv == 0 && store_vacuum_setup(n->store) != 0)
 		log_warn("the store keeps its freed pages (no incremental vacuum)");

@@ -177,7 +177,8 @@ EOF
 for i in 1 2 3; do
 	n=$(find "$work/d$i/raft" -name 'snapshot-*' ! -name '*.meta' | wc -l)
 	stalls=$(grep -c 'event loop stalled' "$work/log$i" || true)
-	grep 'event loop stalled' "$work/log$i" | sort -t' ' -k7 -n | tail -n 3 | sed "s/^/    node $i: /"
+	grep 'event loop stalled' "$work/log$i" | sort -t' ' -k7 -n | tail -n 3 | sed "s/^/    node $i: /" || true
+	grep 'snapshot install\|installing a snapshot' "$work/log$i" | sed "s/^/    node $i: /" || true
 	longest=$(sed -n 's/.*event loop stalled \([0-9]*\) ms.*/\1/p' "$work/log$i" | sort -n | tail -n 1)
 	elect=$(grep -c 'leader.*term\|term.*leader' "$work/log$i" || true)
 	echo "node $i: snapshot files kept $n; logged stalls over 100 ms: $stalls (longest ${longest:-none} ms); leader/term log lines: $elect"
