@@ -32,7 +32,8 @@ FLOG=$(node_log "$F")
 mkdir "$ML/big"
 wait_same_tree "${ALL[@]}"
 before=$(terms "$L" "$O")
-mf_is_dead() { ! stat -c %i "$MF" >/dev/null 2>&1; }
+# After the crash: not mounted (it crashed before serving) or a dead mount.
+mf_is_gone() { ! is_mounted "$MF" || ! stat -c %i "$MF" >/dev/null 2>&1; }
 
 for step in written swapped put; do
 	node_stop "$F"
@@ -49,7 +50,7 @@ for step in written swapped put; do
 	wait_exit "${NODE_PID[$F]}" 120
 	[ "$EXIT_STATUS" != timeout ] || fail "round $step: $F did not crash at '$step' (no install?)"
 	grep -q "crashing after step '$step'" "$FLOG" || fail "round $step: $F exited ($EXIT_STATUS) but not at step '$step'"
-	wait_for -t 10 mf_is_dead
+	wait_for -t 10 mf_is_gone
 	say "round $step: $F crashed there; data dir: $(ls "$(node_data "$F")" | tr '\n' ' ')"
 	node_restart "$F"
 	wait_same_tree -t 90 "${ALL[@]}"
