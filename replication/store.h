@@ -230,9 +230,10 @@ int store_file_check(const char *path, uint64_t *applied);
  * closed, @with renamed over the store's file, the directory synced, the
  * file reopened; prepared statements and cached meta follow. Loop thread.
  * 0; -EBUSY if the old file cannot be closed cleanly (a reader holds the
- * WAL): then nothing changed and @with is still there. Any other error
- * after the rename leaves the store without a connection (store_is_open
- * false): the caller must stop; the directory holds the new store. */
+ * WAL), or another -errno with the store still open: nothing changed and
+ * @with is still there. If it returns with the store closed
+ * (store_is_open false: a reopen failed) the caller must stop; the
+ * directory then holds a whole store, the old or the new one. */
 int store_replace(struct store *s, const char *with, char *errmsg, size_t errlen);
 bool store_is_open(struct store *s);
 
