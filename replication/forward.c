@@ -119,6 +119,11 @@ void node_track_leader(struct node *n)
 	if (!n->raft_started || n->closing)
 		return;
 	raft_leader(&n->raft, &leader, &addr);
+	if (leader != 0 && (leader != n->metrics_leader || n->raft.current_term != n->leader_term)) {
+		log_info("leader: node %llu at %s (term %llu)", (unsigned long long)leader,
+			 addr != NULL ? addr : "?", (unsigned long long)n->raft.current_term);
+		n->leader_term = n->raft.current_term;
+	}
 	if (leader != 0 && leader != n->metrics_leader) {
 		n->metrics_leader = leader;
 		n->metrics.leader_changes++;

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/loop_watch.h"
+#include "snapshot.h"
 
 static uint64_t fsm_next_index(struct fsm *f)
 {
@@ -43,7 +45,12 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **
 		*result = fsm_encode_result(-EINVAL);
 		return 0;
 	}
-	rv = store_apply(f->store, index, &e, &ch);
+	{
+		const char *prev = loop_watch_enter("fsm: applying entries");
+
+		rv = store_apply(f->store, index, &e, &ch);
+		loop_watch_leave(prev);
+	}
 	if (rv == 1) {
 		*result = fsm_encode_result(0); /* already applied before a restart */
 		return 0;
@@ -74,7 +81,13 @@ static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigne
 	b = raft_malloc(sizeof(*b));
 	if (b == NULL)
 		return RAFT_NOMEM;
-	rv = store_snapshot(f->store, &b->base, &b->len);
+	{
+		const char *prev = loop_watch_enter("raft snapshot: fsm->snapshot");
+
+		rv = f->markers ? snapshot_marker_take(f->store, &b->base, &b->len)
+				: store_snapshot(f->store, &b->base, &b->len);
+		loop_watch_leave(prev);
+	}
 	if (rv != 0) {
 		raft_free(b);
 		return RAFT_NOMEM;
@@ -99,7 +112,12 @@ static int fsm_snapshot_finalize(struct raft_fsm *rf, struct raft_buffer *bufs[]
 static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 {
 	struct fsm *f = (struct fsm *)rf;
-	int rv = store_restore(f->store, buf->base, buf->len);
+	const char *prev = loop_watch_enter("raft snapshot: fsm->restore");
+	int rv = snapshot_is_marker(buf->base, buf->len, NULL)
+			 ? snapshot_marker_restore(f->store, buf->base, buf->len)
+			 : store_restore(f->store, buf->base, buf->len);
+
+	loop_watch_leave(prev);
 
 	if (rv != 0) {
 		log_error("cannot restore snapshot (%zu bytes): %s", buf->len, strerror(-rv));
@@ -127,4 +145,5 @@ void fsm_init(struct fsm *f, struct store *store, struct raft *r)
 	f->applied_arg = NULL;
 	f->restored_cb = NULL;
 	f->restored_arg = NULL;
+	f->markers = false;
 }

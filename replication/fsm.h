@@ -12,6 +12,7 @@
 #define CFS_FSM_H
 
 #include <raft.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "entry.h"
@@ -30,6 +31,9 @@ struct fsm {
 	void (*restored_cb)(void *arg);
 	void *restored_arg;
 	struct raft *r; /* to learn the index being applied, see fsm.c */
+	/* Snapshots are markers (snapshot.h), not images: only where the io
+	 * turns markers back into images for followers (snapshot_io_wrap). */
+	bool markers;
 };
 
 void fsm_init(struct fsm *f, struct store *store, struct raft *r);

@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/loop_watch.h"
 #include "node_internal.h"
+#include "store_vacuum.h"
 
 #define NODE_TRANSFER_MS 1000
 
@@ -140,6 +142,7 @@ static void tick_cb(uv_timer_t *t)
 	node_dispatch_all(n);
 	node_expire(n);
 	node_reap_expired(n);
+	store_vacuum_step(n->store);
 }
 
 bool node_ready(struct node *n)
@@ -220,6 +223,7 @@ int node_raft_setup(struct node *n, char *err, size_t errlen)
 	}
 	n->io_start = n->io.start;
 	n->io.start = node_io_start;
+	n->fsm.markers = snapshot_io_wrap(&n->snap_io, &n->io, n->loop, n->store) == 0;
 	rv = raft_init(&n->raft, &n->io, &n->fsm.raft, n->id, n->address);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot initialise raft: %s", raft_errmsg(&n->raft));
@@ -377,7 +381,10 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		rv = -ENAMETOOLONG;
 		goto err;
 	}
+	snapshot_install_cleanup(path);
 	rv = store_open(path, cfg->validator, &n->store, err, errlen);
+	if (rv == 0 && store_vacuum_setup(n->store) != 0)
+		log_warn("the store keeps its freed pages (no incremental vacuum)");
 	if (rv != 0)
 		goto err;
 	if (node_path_join(path, sizeof(path), n->data_dir, NODE_RAFT_DIR) != 0) {
@@ -440,6 +447,8 @@ int node_start(struct node *n, char *err, size_t errlen)
 
 	uv_timer_init(n->loop, &n->tick);
 	n->tick.data = n;
+	if (loop_watch_start(n->loop) != 0)
+		log_warn("event-loop stalls will not be reported");
 	uv_check_init(n->loop, &n->check);
 	n->check.data = n;
 	uv_timer_init(n->loop, &n->transfer_timer);
@@ -477,6 +486,7 @@ static void transport_closed_cb(struct raft_uv_transport *t)
 static void node_close_handles(struct node *n)
 {
 	n->closing_handles = 1; /* ourselves, until all closes are issued */
+	loop_watch_stop();
 	if (n->handles_ready) {
 		n->closing_handles += 3;
 		uv_close((uv_handle_t *)&n->tick, node_handle_closed);
@@ -507,6 +517,7 @@ static void node_close_raft(struct node *n)
 		peer_conn_close(in->c);
 	if (n->raft_inited) {
 		n->raft.data = n;
+		snapshot_io_close(&n->snap_io);
 		raft_close(&n->raft, node_raft_closed);
 	} else {
 		if (n->transport_ready)

@@ -28,6 +28,7 @@
 
 #include "node.h"
 #include "peer.h"
+#include "snapshot.h"
 
 #define NODE_CONF	 "node.conf"
 #define NODE_KEY	 "cluster.key"
@@ -110,6 +111,7 @@ struct node {
 	struct fsm fsm;
 	struct raft raft;
 	struct raft_io io;
+	struct snapshot_io snap_io; /* markers become images for followers */
 	struct raft_uv_transport transport;
 	bool transport_ready, raft_inited, raft_started;
 
@@ -165,6 +167,7 @@ struct node {
 
 	struct node_metrics metrics;
 	uint64_t metrics_leader; /* the leader last seen, for leader_changes */
+	uint64_t leader_term;	 /* the term of the last leader logged */
 
 	/* Expiring leases: the leader commits their removal (node_reap_expired). */
 	bool expiry_dirty;	/* rescan the leases for the next expiry */

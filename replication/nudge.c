@@ -11,6 +11,7 @@
 #include <raft/uv.h>
 #include <stddef.h>
 
+#include "../common/loop_watch.h"
 #include "node_internal.h"
 
 /* Followers learn that an entry is committed only from the leader's next
@@ -111,7 +112,14 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 
 	if (m->type == RAFT_IO_APPEND_ENTRIES_RESULT && m->append_entries_result.rejected == 0)
 		stored = m->append_entries_result.last_log_index;
-	n->raft_recv(io, m);
+	{
+		const char *prev = loop_watch_enter(m->type == RAFT_IO_INSTALL_SNAPSHOT
+							    ? "raft: installing a snapshot"
+							    : "raft: handling a message");
+
+		n->raft_recv(io, m);
+		loop_watch_leave(prev);
+	}
 	if (stored == 0 || n->closing || raft_state(&n->raft) != RAFT_LEADER)
 		return;
 	upto = stored < n->raft.commit_index ? stored : n->raft.commit_index;

@@ -169,7 +169,7 @@ uint64_t store_applied_index(struct store *s)
 	return s->applied;
 }
 
-static int store_prepare(struct store *s)
+int store_prepare(struct store *s)
 {
 	for (int i = 0; i < ST__N; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
@@ -179,7 +179,7 @@ static int store_prepare(struct store *s)
 	return 0;
 }
 
-static void store_finalize(struct store *s)
+void store_finalize(struct store *s)
 {
 	for (int i = 0; i < ST__N; i++) {
 		sqlite3_finalize(s->st[i]);
@@ -341,4 +341,9 @@ uint64_t store_node_max(struct store *s)
 
 	store_meta_get(s, "node_max", &max);
 	return max;
+}
+
+struct sqlite3 *store_sqlite(struct store *s)
+{
+	return s->db;
 }

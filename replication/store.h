@@ -220,4 +220,26 @@ int store_snapshot(struct store *s, void **buf, size_t *len);
  * at or past the snapshot's applied index. */
 int store_restore(struct store *s, const void *buf, size_t len);
 
+/* Is the file at @path a whole clusterfs store of this format? Runs sqlite's
+ * quick_check through a read-only connection of its own, so any thread may
+ * call it. Sets *applied to the file's applied index. 0, -EUCLEAN (damaged),
+ * -EPROTO (not a store of this format) or -errno. */
+int store_file_check(const char *path, uint64_t *applied);
+
+/* Make the file at @with (a checked, synced store file in the same
+ * directory) the store: its WAL emptied into the old file, the connection
+ * closed, @with renamed over the store's file, the directory synced, the
+ * file reopened; prepared statements and cached meta follow. Loop thread.
+ * 0; -EBUSY if the old file cannot be closed cleanly (a reader holds the
+ * WAL), or another -errno with the store still open: nothing changed and
+ * @with is still there. If it returns with the store closed
+ * (store_is_open false: a reopen failed) the caller must stop; the
+ * directory then holds a whole store, the old or the new one. */
+int store_replace(struct store *s, const char *with, char *errmsg, size_t errlen);
+bool store_is_open(struct store *s);
+
+/* The store's sqlite connection, for the modules that extend the store
+ * (snapshot.c, store_vacuum.c). Loop thread only. */
+struct sqlite3 *store_sqlite(struct store *s);
+
 #endif

@@ -93,6 +93,10 @@ int store_meta_set(struct store *s, const char *key, uint64_t value);
 /* Load the cached meta values; the store must have been initialised. */
 int store_load_meta(struct store *s);
 int store_migrate(struct store *s);
+/* Prepare every statement of st[] / finalize them (store_replace closes
+ * and reopens the connection). */
+int store_prepare(struct store *s);
+void store_finalize(struct store *s);
 
 /* --- store_tree.c: names, directories, inode rows ---------------------- */
 

@@ -1,15 +1,22 @@
 /*
  * Snapshots and backups: the whole database as one buffer for raft
- * (store_snapshot), loading one back (store_restore), and turning a copy
- * from a backup into the seed of a new cluster (store_reseed). Loop thread
- * only.
+ * (store_snapshot), loading one back (store_restore), turning a copy from a
+ * backup into the seed of a new cluster (store_reseed), and replacing the
+ * store's file by a whole new one written off the loop (store_file_check,
+ * store_replace: a follower's snapshot install, see snapshot.h). Loop
+ * thread only, except store_file_check (any thread, its own connection).
  */
 #include "store_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <raft.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Bytes of sqlite header that give the journal format (sqlite file format:
  * offsets 18 and 19, 1 = rollback journal, 2 = WAL). */
@@ -139,4 +146,148 @@ out:
 	sqlite3_finalize(st);
 	sqlite3_close(mem);
 	return rv;
+}
+
+int store_file_check(const char *path, uint64_t *applied)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	uint64_t format = 0;
+	bool have_applied = false;
+	int rc, rv;
+
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		rv = rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+		goto out;
+	}
+	/* quick_check reads every page (seconds for hundreds of MiB): the
+	 * reason this runs off the loop. */
+	rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW || sqlite3_column_text(st, 0) == NULL ||
+	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+		rv = -EUCLEAN;
+		goto out;
+	}
+	sqlite3_finalize(st);
+	rc = sqlite3_prepare_v2(db, "SELECT key, value FROM meta WHERE key IN ('format', 'applied')",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rv = -EPROTO; /* no meta table: not one of ours */
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+
+		if (key != NULL && strcmp(key, "format") == 0)
+			format = (uint64_t)sqlite3_column_int64(st, 1);
+		if (key != NULL && strcmp(key, "applied") == 0) {
+			*applied = (uint64_t)sqlite3_column_int64(st, 1);
+			have_applied = true;
+		}
+	}
+	rv = rc != SQLITE_DONE ? -EIO : (format != STORE_FORMAT || !have_applied) ? -EPROTO : 0;
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rv;
+}
+
+bool store_is_open(struct store *s)
+{
+	return s->db != NULL;
+}
+
+/* Open the store at @path into @s (the same struct: everyone holds its
+ * pointer). */
+static int store_reopen(struct store *s, const char *path, char *errmsg, size_t errlen)
+{
+	struct store *fresh = NULL;
+	int rv = store_open(path, s->v, &fresh, errmsg, errlen);
+
+	if (rv != 0)
+		return rv;
+	*s = *fresh;
+	free(fresh);
+	return 0;
+}
+
+static int sync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd, rv = 0;
+
+	if (strlen(path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		rv = -errno;
+	close(fd);
+	return rv;
+}
+
+int store_replace(struct store *s, const char *with, char *errmsg, size_t errlen)
+{
+	char path[PATH_MAX], side[PATH_MAX + 8];
+	const char *name = sqlite3_db_filename(s->db, "main");
+	int rc, rv;
+
+	if (name == NULL || name[0] == '\0' || strlen(name) >= sizeof(path) - 8) {
+		snprintf(errmsg, errlen, "the store has no file to replace");
+		return -EINVAL;
+	}
+	strcpy(path, name);
+	/* Everything committed goes into the file (synced: synchronous=NORMAL
+	 * syncs the database after a checkpoint) and the WAL is emptied, so
+	 * that the WAL and its index can be removed below and a crash at any
+	 * point before the rename finds the old store whole. A reader (an
+	 * image being made for a follower) holding the WAL makes this fail:
+	 * then nothing changes. */
+	rc = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(errmsg, errlen, "cannot empty the store's WAL: %s", sqlite3_errmsg(s->db));
+		return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -EBUSY : -EIO;
+	}
+	store_finalize(s);
+	if (sqlite3_close(s->db) != SQLITE_OK) {
+		/* A statement or blob of someone else is still open: a closed
+		 * connection must not survive as a zombie that would later write
+		 * the new file's WAL by name. Keep the old store. */
+		snprintf(errmsg, errlen, "the store's connection is still in use");
+		return store_prepare(s) == 0 ? -EBUSY : -EIO;
+	}
+	s->db = NULL;
+	/* Left behind only if sqlite could not remove them. They must not be
+	 * taken for the new file's; were one to stay, the WAL is empty (the
+	 * checkpoint truncated it) and so carries nothing into the new file. */
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	/* The commit point: before it the directory holds the old store,
+	 * after it the new one; both are whole and synced. */
+	rv = rename(with, path) == 0 ? 0 : -errno;
+	if (rv != 0) {
+		snprintf(errmsg, errlen, "cannot rename %s to %s: %s", with, path, strerror(-rv));
+		return store_reopen(s, path, errmsg, errlen) == 0 ? rv : -EIO;
+	}
+	rv = sync_dir_of(path);
+	if (rv != 0)
+		snprintf(errmsg, errlen, "cannot sync the directory of %s: %s", path, strerror(-rv));
+	else
+		rv = store_reopen(s, path, errmsg, errlen);
+	return rv != 0 && s->db == NULL ? -EIO : rv;
 }

@@ -1,0 +1,247 @@
+/*
+ * Snapshot markers, images made through a separate connection, and the
+ * incremental vacuum (replication/snapshot.c, replication/store_vacuum.c):
+ * a marker restores only onto a store at or past it; an image made while
+ * the store is open restores into a fresh store with the same tree and
+ * applied index; a store whose content is deleted gives its pages back; a
+ * follower's install writes the image to a new file and swaps it in, and
+ * raft's put then gets a marker of it (the snapshot_put wrapper, driven
+ * through a stand-in raft_io on a real libuv loop).
+ */
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "../../replication/snapshot.h"
+#include "../../replication/store_vacuum.h"
+#include "helpers.h"
+
+#define INO(n)	  (STORE_FIRST_DYNAMIC_INO + (n))
+#define FILE_MODE (S_IFREG | 0644)
+#define MiB	  (1u << 20)
+
+static struct h_store T, B;
+
+static void setup(void)
+{
+	h_store_init(&T);
+	h_store_init(&B);
+}
+
+static void teardown(void)
+{
+	h_cleanup_run();
+	h_store_fini(&T);
+	h_store_fini(&B);
+	h_leak_check();
+}
+
+TestSuite(snapshot, .init = setup, .fini = teardown);
+
+static void mkfile(uint64_t ino, const char *name, const void *data, size_t len)
+{
+	H_OK(&T, h_create(STORE_ROOT_INO, ino, FILE_MODE, name, data, len));
+}
+
+Test(snapshot, a_marker_restores_only_onto_a_store_at_or_past_it)
+{
+	void *buf;
+	size_t len;
+	uint64_t applied = 0;
+
+	mkfile(INO(1), "a", "one", 3);
+	mkfile(INO(2), "b", "two", 3);
+	cr_assert_eq(snapshot_marker_take(T.s, &buf, &len), 0);
+	cr_assert_eq(len, SNAPSHOT_MARKER_SIZE);
+	cr_assert(snapshot_is_marker(buf, len, &applied));
+	cr_assert_eq(applied, store_applied_index(T.s));
+	cr_assert_eq(snapshot_marker_restore(T.s, buf, len), 0);
+	/* A store behind the marker lost what the log no longer has. */
+	cr_assert_eq(snapshot_marker_restore(B.s, buf, len), -EUCLEAN);
+	/* An sqlite image is never taken for a marker. */
+	cr_assert_not(snapshot_is_marker("SQLite format 3\0xxxxxxxx", SNAPSHOT_MARKER_SIZE, NULL));
+	raft_free(buf);
+}
+
+Test(snapshot, an_image_of_an_open_store_restores_elsewhere)
+{
+	struct store_attr a;
+	void *img, *data;
+	size_t len, n;
+	uint64_t applied = 0;
+
+	mkfile(INO(1), "a", "one", 3);
+	mkfile(INO(2), "b", "two", 3);
+	cr_assert_eq(snapshot_image(T.path, &img, &len, &applied), 0);
+	cr_assert_eq(applied, store_applied_index(T.s));
+	cr_assert_eq(store_restore(B.s, img, len), 0);
+	raft_free(img);
+	cr_assert_eq(store_applied_index(B.s), applied);
+	cr_assert_eq(store_lookup(B.s, STORE_ROOT_INO, "b", &a), 0);
+	cr_assert_eq(store_read_all(B.s, a.ino, &data, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_arr_eq(data, "two", 3);
+	free(data);
+}
+
+static long long file_size(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0);
+	return (long long)st.st_size;
+}
+
+Test(snapshot, deleted_content_gives_its_pages_back)
+{
+	static char blob[MiB];
+	char name[16];
+	int rv, steps = 0;
+
+	cr_assert_eq(store_vacuum_setup(T.s), 0);
+	for (int i = 0; i < 20; i++) {
+		blob[0] = (char)i;
+		snprintf(name, sizeof(name), "f%d", i);
+		mkfile(INO(i), name, blob, sizeof(blob));
+	}
+	sqlite3_wal_checkpoint_v2(store_sqlite(T.s), "main", SQLITE_CHECKPOINT_TRUNCATE, NULL,
+				  NULL);
+	cr_assert_gt(file_size(T.path), 20ll * MiB);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		H_OK(&T, h_unlink(STORE_ROOT_INO, name, 0));
+		cr_assert_eq(store_drop_orphan(T.s, INO(i)), 0);
+	}
+	while ((rv = store_vacuum_step(T.s)) == 1)
+		cr_assert_lt(++steps, 10000);
+	cr_assert_eq(rv, 0);
+	cr_assert_lt(file_size(T.path), 6ll * MiB, "store file: %lld bytes", file_size(T.path));
+}
+
+static void write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+static void assert_has_b(struct store *s)
+{
+	struct store_attr a;
+	void *data;
+	size_t n;
+
+	cr_assert_eq(store_lookup(s, STORE_ROOT_INO, "b", &a), 0);
+	cr_assert_eq(store_read_all(s, a.ino, &data, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_arr_eq(data, "two", 3);
+	free(data);
+}
+
+Test(snapshot, a_checked_file_replaces_the_store_and_it_goes_on)
+{
+	char with[PATH_MAX + 16], err[256] = "";
+	struct store_attr a;
+	void *img;
+	size_t len;
+	uint64_t applied = 0, checked = 0;
+
+	mkfile(INO(1), "a", "one", 3);
+	mkfile(INO(2), "b", "two", 3);
+	cr_assert_eq(snapshot_image(T.path, &img, &len, &applied), 0);
+	snprintf(with, sizeof(with), "%s.install", B.path);
+	write_file(with, "not a store", 11);
+	cr_assert_neq(store_file_check(with, &checked), 0);
+	write_file(with, img, len);
+	raft_free(img);
+	cr_assert_eq(store_file_check(with, &checked), 0);
+	cr_assert_eq(checked, applied);
+	cr_assert_eq(store_replace(B.s, with, err, sizeof(err)), 0, "%s", err);
+	cr_assert(store_is_open(B.s));
+	cr_assert_eq(access(with, F_OK), -1, "the install file is renamed away");
+	cr_assert_eq(store_applied_index(B.s), applied);
+	assert_has_b(B.s);
+	/* The prepared statements follow the new connection. */
+	B.index = applied;
+	H_OK(&B, h_create(STORE_ROOT_INO, INO(3), FILE_MODE, "c", "three", 5));
+	cr_assert_eq(store_lookup(B.s, STORE_ROOT_INO, "c", &a), 0);
+	/* And the new file is what a restart opens. */
+	h_store_reopen(&B);
+	assert_has_b(B.s);
+	cr_assert_eq(store_lookup(B.s, STORE_ROOT_INO, "c", &a), 0);
+}
+
+/* A stand-in for raft_uv: snapshot_put records what it was given. */
+static struct raft_buffer put_data;
+static unsigned put_trailing;
+static int put_calls, raft_cb_status = -1;
+
+static int fake_put(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
+		    const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
+{
+	(void)io;
+	put_calls++;
+	put_trailing = trailing;
+	put_data = snapshot->bufs[0];
+	req->cb = cb;
+	cb(req, 0);
+	return 0;
+}
+
+static void raft_put_cb(struct raft_io_snapshot_put *req, int status)
+{
+	(void)req;
+	raft_cb_status = status;
+}
+
+Test(snapshot, an_install_swaps_the_file_and_puts_a_marker)
+{
+	uv_loop_t loop;
+	struct raft_io io;
+	struct snapshot_io w;
+	struct raft_io_snapshot_put req;
+	struct raft_buffer buf;
+	struct raft_snapshot snap;
+	uint64_t applied = 0, marked = 0;
+
+	mkfile(INO(1), "a", "one", 3);
+	mkfile(INO(2), "b", "two", 3);
+	cr_assert_eq(snapshot_image(T.path, &buf.base, &buf.len, &applied), 0);
+	memset(&io, 0, sizeof(io));
+	io.snapshot_put = fake_put;
+	cr_assert_eq(uv_loop_init(&loop), 0);
+	cr_assert_eq(snapshot_io_wrap(&w, &io, &loop, B.s), 0);
+	memset(&snap, 0, sizeof(snap));
+	snap.index = 42;
+	snap.term = 2;
+	snap.bufs = &buf;
+	snap.n_bufs = 1;
+	cr_assert_eq(io.snapshot_put(&io, 0, &req, &snap, raft_put_cb), 0);
+	cr_assert_eq(put_calls, 0, "the image is written off the loop first");
+	while (raft_cb_status == -1)
+		uv_run(&loop, UV_RUN_ONCE);
+	cr_assert_eq(raft_cb_status, 0);
+	cr_assert_eq(put_calls, 1);
+	cr_assert_eq(put_trailing, 0);
+	cr_assert(snapshot_is_marker(put_data.base, put_data.len, &marked));
+	cr_assert_eq(marked, applied);
+	/* raft restores from the buffer it handed over: the marker now. */
+	cr_assert(snapshot_is_marker(buf.base, buf.len, NULL));
+	cr_assert_eq(snapshot_marker_restore(B.s, buf.base, buf.len), 0);
+	cr_assert_eq(store_applied_index(B.s), applied);
+	assert_has_b(B.s);
+	raft_free(buf.base);
+	/* Our own snapshots (trailing > 0) go through as they are. */
+	cr_assert_eq(snapshot_marker_take(B.s, &buf.base, &buf.len), 0);
+	raft_cb_status = -1;
+	cr_assert_eq(io.snapshot_put(&io, 8, &req, &snap, raft_put_cb), 0);
+	cr_assert_eq(put_calls, 2);
+	cr_assert_eq(put_data.base, buf.base);
+	raft_free(buf.base);
+	snapshot_io_close(&w);
+	cr_assert_eq(uv_loop_close(&loop), 0);
+}
