@@ -21,7 +21,7 @@
  * reply or a leader change is answered with its first outcome and never
  * applied twice.
  *
- * Inode numbers are chosen by the proposing node (see fs/frontend.c) and
+ * Inode numbers are chosen by the proposing node (see fs/fs_internal.h) and
  * never change; the namespace directories have fixed numbers so that every
  * node creates the same initial tree without a log entry.
  */

@@ -3,7 +3,7 @@
  *
  * Through the mount like everything else: `acquire` sets the
  * user.clusterfs.acquire xattr on leases/ (one entry: all of the names or
- * none, see fs/frontend.c), `release` writes ttl=0 to the lease's file.
+ * none, see fs/leases_multi.c), `release` writes ttl=0 to the lease's file.
  * Single-threaded, like the whole tool.
  */
 #include <errno.h>
@@ -34,7 +34,7 @@
 /* The longest --timeout (a year): keeps the arithmetic in range. */
 #define LEASE_TIMEOUT_MAX_S 31536000.0
 #define LEASE_GONE_POLLS    400
-/* Keep in step with fs/frontend.c. */
+/* Keep in step with FS_XATTR_ACQUIRE in fs/xattr.c. */
 #define XATTR_ACQUIRE "user.clusterfs.acquire"
 
 #define LEASE_NAMES_MAX ENTRY_MULTI_MAX
