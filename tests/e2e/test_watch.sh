@@ -192,8 +192,14 @@ say "a watcher that was down catches up on start, deletions included"
 echo true >"$M1/gates/feature.delta"
 echo true >"$M1/gates/feature.gamma"
 for n in "${ALL[@]}"; do
+	wait_for has_call "$n" '["set", "openstack", "feature.delta=true", "clusterfs.feature.delta=true"]'
 	wait_for has_call "$n" '["set", "openstack", "feature.gamma=true", "clusterfs.feature.gamma=true"]'
 done
+# Both calls have been made; the fence (an event after them, debounced like
+# them) lets each watcher finish and record them as applied before n3's
+# stops: a call still running at the stop is not applied, and its gate's
+# removal would then have nothing to undo.
+fence f5b
 watch_stop n3
 rm "$M1/gates/feature.delta"
 echo false >"$M1/gates/feature.gamma"
