@@ -65,6 +65,7 @@ struct fs {
 	struct fs_ref *refs;
 	struct fs_pending *pending;
 	struct notify *notify;
+	struct guardian *guardian; /* NULL if it could not be started */
 	/* Work that waits until the replays queued before it have run:
 	 * orphans to drop, and syncs through a .cluster/ file to answer
 	 * (req != NULL; see fs_fsync). */

@@ -15,6 +15,7 @@
 #include <sys/vfs.h>
 
 #include "../common/log.h"
+#include "guardian.h"
 #include "notify.h"
 
 static void fs_poll_cb(uv_poll_t *p, int status, int events)
@@ -82,6 +83,31 @@ static bool fuse_mounted_at(const char *dir, char *type, size_t typelen)
 	}
 	fclose(f);
 	return found;
+}
+
+/* The FUSE connection number of the mount on top at @dir (its directory in
+ * /sys/fs/fuse/connections: the kernel's dev_t of the mount), from
+ * /proc/self/mountinfo; -ENOENT if @dir is not a mount point. */
+static long fs_mount_conn(const char *dir)
+{
+	char line[2 * PATH_MAX];
+	long conn = -ENOENT;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (f == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned major, minor;
+		char mnt[PATH_MAX];
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor, mnt) != 3)
+			continue;
+		unescape_mount_path(mnt);
+		if (strcmp(mnt, dir) == 0)
+			conn = (long)((major << 20) | minor); /* keep the last: on top */
+	}
+	fclose(f);
+	return conn;
 }
 
 int fs_clear_stale_mount(const char *dir)
@@ -178,10 +204,21 @@ int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct
 		free(fs);
 		return -EIO;
 	}
+	{
+		long conn = fs_mount_conn(fs->mountpoint);
+
+		rv = conn < 0 ? (int)conn
+			      : guardian_start(&fs->guardian, fs->mountpoint, (unsigned long)conn);
+		if (rv != 0)
+			log_warn("no guardian for %s (%s): if this process is killed, its mount may "
+				 "hang until its FUSE connection is aborted",
+				 fs->mountpoint, strerror(-rv));
+	}
 	rv = notify_start(&fs->notify, fs->se);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot start the notifier thread: %s", strerror(-rv));
 		fuse_session_unmount(fs->se);
+		guardian_stop(fs->guardian);
 		fuse_session_destroy(fs->se);
 		free(fs);
 		return rv;
@@ -259,9 +296,14 @@ void fs_unmount(struct fs *fs)
 		if (fs->drops[i].req != NULL)
 			fuse_reply_err(fs->drops[i].req, ESHUTDOWN); /* never caught up */
 	fs->n_drops = 0;
-	notify_stop(fs->notify);
+	/* A notifier stuck in the kernel waits for a client that waits for
+	 * us: only an abort of the connection lets this process exit. */
+	if (notify_stop(fs->notify) && fs->guardian != NULL)
+		guardian_abort(fs->guardian);
 	fs->notify = NULL;
 	fuse_session_unmount(fs->se);
+	guardian_stop(fs->guardian);
+	fs->guardian = NULL;
 	uv_close((uv_handle_t *)&fs->poll, fs_handle_closed);
 	uv_close((uv_handle_t *)&fs->drop_timer, fs_handle_closed);
 }

@@ -560,7 +560,7 @@ bool notify_idle(struct notify *nt)
 	return idle;
 }
 
-void notify_stop(struct notify *nt)
+bool notify_stop(struct notify *nt)
 {
 	struct notify_item *it;
 	bool busy;
@@ -585,11 +585,12 @@ void notify_stop(struct notify *nt)
 	if (busy) {
 		log_warn("cache invalidation still blocked in the kernel at shutdown");
 		pthread_detach(nt->thread);
-		return;
+		return true;
 	}
 	pthread_join(nt->thread, NULL);
 	close(nt->sock);
 	pthread_mutex_destroy(&nt->lock);
 	pthread_cond_destroy(&nt->cond);
 	free(nt);
+	return false;
 }

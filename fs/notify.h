@@ -115,8 +115,9 @@ void notify_backlog(struct notify *nt, uint64_t *items, double *oldest_s);
 /* Nothing queued and nothing being sent to the kernel. */
 bool notify_idle(struct notify *nt);
 /* Stop: drop what is still queued; join the thread if it is idle, else
- * leave it behind (it may be blocked in the kernel until the session is
- * destroyed; the process is about to exit). */
-void notify_stop(struct notify *nt);
+ * leave it behind and return true: it may be blocked in the kernel until
+ * the connection is aborted (guardian_abort; the process is about to
+ * exit). */
+bool notify_stop(struct notify *nt);
 
 #endif
