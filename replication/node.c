@@ -151,6 +151,11 @@ bool node_ready(struct node *n)
 	return n->ready;
 }
 
+bool node_joining(struct node *n)
+{
+	return n->join != JOIN_NONE && n->join != JOIN_DONE;
+}
+
 const char *node_failed(struct node *n)
 {
 	return n->failure[0] ? n->failure : NULL;

@@ -87,6 +87,9 @@ int node_recover(struct node *n, char *err, size_t errlen);
 /* True once this node knows a leader and has applied everything that was
  * committed when it became ready to serve (see node.c). */
 bool node_ready(struct node *n);
+/* A node that has never been a member yet: it is still joining, and has no
+ * store worth serving. */
+bool node_joining(struct node *n);
 /* Non-NULL once starting has failed for good (e.g. wrong cluster key). */
 const char *node_failed(struct node *n);
 
@@ -114,7 +117,10 @@ struct node_status {
 	const char *address;
 	const char *state; /* leader, follower, candidate, unavailable */
 	const char *role;  /* voter, standby, spare */
-	const char *phase; /* joining, member */
+	/* joining (never a member yet), read-only (a member that has not
+	 * reached a leader since it started: it serves its local store,
+	 * mutations get EROFS), member */
+	const char *phase;
 	uint64_t term;
 	uint64_t commit_index, applied_index, last_index;
 	uint64_t leader_id;

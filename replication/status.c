@@ -42,7 +42,7 @@ void node_status(struct node *n, struct node_status *st)
 	st->leader_address = "";
 	st->state = "unavailable";
 	st->role = "spare";
-	st->phase = n->ready ? "member" : "joining";
+	st->phase = node_joining(n) ? "joining" : n->ready ? "member" : "read-only";
 	if (!n->raft_started)
 		return;
 	st->state = state_name(raft_state(&n->raft));

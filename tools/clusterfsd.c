@@ -31,9 +31,15 @@
 
 #define DEFAULT_MOUNT "/var/lib/clusterfs"
 #define DEFAULT_DATA "/var/lib/clusterfsd"
-/* How long start-up may wait for the node to become ready (a join may
- * bring a whole snapshot over). */
+/* How long start-up may wait for a joining node to become a member (a join
+ * may bring a whole snapshot over), and how often it says it still waits. */
 #define READY_TIMEOUT_MS 120000
+#define READY_REPORT_MS 10000
+/* How long a node that has a store waits for a leader before it mounts
+ * read-only anyway (DESIGN §3: reads keep working without quorum). */
+#define READ_ONLY_AFTER_MS 1000
+/* How often a read-only node checks whether it has reached a leader. */
+#define READY_POLL_MS 100
 /* How often shutdown checks whether in-flight requests are done. */
 #define DRAIN_POLL_MS 20
 
@@ -47,6 +53,8 @@ struct daemon {
 	unsigned commit_timeout_ms;
 	bool stopping;
 	int exit_code;
+	uv_timer_t ready_poll; /* mounted read-only: until the node is ready */
+	bool ready_polling;
 };
 
 static void usage(FILE *out)
@@ -395,16 +403,50 @@ static const struct option options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static bool wait_ready(struct daemon *d)
+/* Start-up: a joining node waits (bounded, saying so) until it is a
+ * member; a node with a store waits READ_ONLY_AFTER_MS at most for a leader,
+ * then serves its store read-only. False: give up (node_failed, or a join
+ * that did not complete in time). */
+static bool wait_start(struct daemon *d)
 {
-	uint64_t deadline = now_ms() + READY_TIMEOUT_MS;
+	uint64_t start = now_ms(), report = start + READY_REPORT_MS;
+	bool joining = node_joining(d->node);
 
 	while (!node_ready(d->node)) {
-		if (now_ms() > deadline || node_failed(d->node) != NULL)
+		uint64_t now = now_ms();
+
+		if (node_failed(d->node) != NULL)
 			return false;
+		if (!joining && now >= start + READ_ONLY_AFTER_MS)
+			return true;
+		if (now >= start + READY_TIMEOUT_MS)
+			return false;
+		if (now >= report) {
+			log_warn("%s after %llu s; still waiting (up to %d s)",
+				 joining ? "not a member of the cluster yet"
+					 : "no leader of the cluster reached",
+				 (unsigned long long)(now - start) / 1000, READY_TIMEOUT_MS / 1000);
+			report = now + READY_REPORT_MS;
+		}
 		uv_run(&d->loop, UV_RUN_ONCE);
 	}
 	return true;
+}
+
+/* Mounted read-only: say so until the node reaches a leader and is ready. */
+static void ready_poll_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	if (!node_ready(d->node) && !d->stopping)
+		return;
+	uv_timer_stop(t);
+	uv_close((uv_handle_t *)t, NULL);
+	d->ready_polling = false;
+	if (d->stopping)
+		return;
+	log_info("reached the cluster's leader: writable");
+	sd_notify(0, "STATUS=member");
 }
 
 int main(int argc, char **argv)
@@ -553,7 +595,7 @@ int main(int argc, char **argv)
 		fail(err);
 		return 1;
 	}
-	if (!wait_ready(&d)) {
+	if (!wait_start(&d)) {
 		fail(node_failed(d.node) != NULL
 			     ? node_failed(d.node)
 			     : "the node did not become ready in time (no leader); see the log");
@@ -599,8 +641,20 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&d.sigint, signal_cb, SIGINT);
 
-	log_info("node %llu serving %s", (unsigned long long)node_id(d.node), mount);
-	sd_notify(0, "READY=1");
+	if (node_ready(d.node)) {
+		log_info("node %llu serving %s", (unsigned long long)node_id(d.node), mount);
+		sd_notify(0, "READY=1\nSTATUS=member");
+	} else {
+		log_warn("node %llu serving %s read-only: no leader reached in %d ms (no quorum?); "
+			 "reads answer from the local store, mutations get EROFS until a leader "
+			 "is known",
+			 (unsigned long long)node_id(d.node), mount, READ_ONLY_AFTER_MS);
+		sd_notify(0, "READY=1\nSTATUS=read-only: no quorum");
+		uv_timer_init(&d.loop, &d.ready_poll);
+		d.ready_poll.data = &d;
+		uv_timer_start(&d.ready_poll, ready_poll_cb, READY_POLL_MS, READY_POLL_MS);
+		d.ready_polling = true;
+	}
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 
 	rv = uv_loop_close(&d.loop);
