@@ -73,6 +73,13 @@ struct fs_config {
 
 struct fs;
 
+/* Everything about the mount point that can be checked before the node
+ * contacts its cluster (a join must not turn a node into a member that
+ * cannot mount): it exists or is created, is a directory, holds no live
+ * mount of a running daemon; a dead clusterfs mount is detached. 0, or
+ * -errno and what to do in @err. fs_mount does it again. */
+int fs_check_mountpoint(const char *mountpoint, char *err, size_t errlen);
+
 /* Mount and start serving from @loop. On failure, -errno and a reason. */
 int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct fs_log *log,
 	     const struct fs_config *cfg, char *err, size_t errlen);

@@ -133,20 +133,14 @@ int fs_clear_stale_mount(const char *dir)
 	return 0;
 }
 
-int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct fs_log *log,
-	     const struct fs_config *cfg, char *err, size_t errlen)
+int fs_check_mountpoint(const char *mountpoint, char *err, size_t errlen)
 {
-	char *argv[] = {"clusterfsd", "-o",
-			"allow_other,default_permissions,fsname=" FS_FSNAME ",subtype=" FS_FSNAME,
-			NULL};
-	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	struct stat st;
-	struct fs *fs;
-	int fd, rv;
+	int rv;
 
-	if (realpath(cfg->mountpoint, (char[PATH_MAX]){0}) == NULL && errno == ENOENT &&
-	    mkdir(cfg->mountpoint, 0755) != 0) {
-		snprintf(err, errlen, "cannot create mount point %s: %s", cfg->mountpoint,
+	if (realpath(mountpoint, (char[PATH_MAX]){0}) == NULL && errno == ENOENT &&
+	    mkdir(mountpoint, 0755) != 0) {
+		snprintf(err, errlen, "cannot create mount point %s: %s", mountpoint,
 			 strerror(errno));
 		return -errno;
 	}
@@ -155,29 +149,45 @@ int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct
 
 		/* /proc/self/mounts lists canonical paths; realpath of a dead
 		 * mount point still works (it does not stat the mount's root). */
-		if (realpath(cfg->mountpoint, real) == NULL)
-			snprintf(real, sizeof(real), "%s", cfg->mountpoint);
+		if (realpath(mountpoint, real) == NULL)
+			snprintf(real, sizeof(real), "%s", mountpoint);
 		rv = fs_clear_stale_mount(real);
 	}
 	if (rv == -EBUSY) {
 		snprintf(err, errlen,
 			 "%s is already mounted by a running clusterfsd; stop it or pass "
 			 "another --mount",
-			 cfg->mountpoint);
+			 mountpoint);
 		return rv;
 	}
 	if (rv != 0) {
 		snprintf(err, errlen,
 			 "mount point %s is a dead FUSE mount of another program; unmount it "
 			 "(fusermount3 -u %s)",
-			 cfg->mountpoint, cfg->mountpoint);
+			 mountpoint, mountpoint);
 		return rv;
 	}
-	if (stat(cfg->mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
+	if (stat(mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "mount point %s is not a directory; pass --mount DIR",
-			 cfg->mountpoint);
+			 mountpoint);
 		return -ENOTDIR;
 	}
+	return 0;
+}
+
+int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct fs_log *log,
+	     const struct fs_config *cfg, char *err, size_t errlen)
+{
+	char *argv[] = {"clusterfsd", "-o",
+			"allow_other,default_permissions,fsname=" FS_FSNAME ",subtype=" FS_FSNAME,
+			NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	struct fs *fs;
+	int fd, rv;
+
+	rv = fs_check_mountpoint(cfg->mountpoint, err, errlen);
+	if (rv != 0)
+		return rv;
 
 	fs = calloc(1, sizeof(*fs));
 	if (fs == NULL)

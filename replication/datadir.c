@@ -77,7 +77,8 @@ static int read_file(const char *dir, const char *name, char *buf, size_t len)
 }
 
 /* node.conf: "id=N\naddress=HOST:PORT\n", plus "joining=HOST:PORT,…"
- * while a join is not complete (id allocated, not yet promoted): a restart
+ * while a join is not complete (written before the first contact, with id
+ * 0 until the cluster gives one): a restart, or a retry with other flags,
  * then starts the join over from nothing. */
 int node_conf_load(struct node *n, char *err, size_t errlen)
 {
@@ -100,7 +101,7 @@ int node_conf_load(struct node *n, char *err, size_t errlen)
 		else if (strcmp(line, "restored=1") == 0)
 			n->restored = true;
 	}
-	if (id == 0 || id >= 65536 || addr[0] == '\0') {
+	if ((id == 0 && n->join_targets[0] == '\0') || id >= 65536 || addr[0] == '\0') {
 		snprintf(err, errlen,
 			 "%s/%s is corrupt; restore the data directory from a backup or "
 			 "start with an empty --data",
@@ -108,7 +109,10 @@ int node_conf_load(struct node *n, char *err, size_t errlen)
 		return -EUCLEAN;
 	}
 	n->id = id;
-	if (n->cfg.address != NULL && strcmp(n->cfg.address, addr) != 0) {
+	if (n->cfg.address != NULL && n->join_targets[0] != '\0' &&
+	    strlen(n->cfg.address) <= NODE_ADDRESS_MAX) {
+		strcpy(addr, n->cfg.address); /* a join starting over may move */
+	} else if (n->cfg.address != NULL && strcmp(n->cfg.address, addr) != 0) {
 		snprintf(err, errlen,
 			 "%s belongs to the node at %s, not %s; omit --address or use "
 			 "another --data",
@@ -266,6 +270,37 @@ void node_wipe_unfinished(struct node *n)
 		unlink(file);
 	}
 	closedir(d);
+}
+
+/* --join given for a data directory that already holds a member: fine if
+ * the key given is this cluster's (a unit that always passes its join
+ * flags), refused if it is another cluster's: the node would run on as a
+ * member of its old cluster. */
+int node_check_same_cluster(struct node *n, char *err, size_t errlen)
+{
+	uint8_t mine[TRANSPORT_KEY_SIZE], given[TRANSPORT_KEY_SIZE];
+	char path[PATH_MAX];
+	int rv;
+
+	if (n->cfg.key == NULL && n->cfg.key_file == NULL)
+		return 0;
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_KEY) != 0)
+		return -ENAMETOOLONG;
+	rv = transport_key_load(path, mine, err, errlen);
+	if (rv != 0)
+		return rv;
+	if (n->cfg.key != NULL)
+		memcpy(given, n->cfg.key, sizeof(given));
+	else if ((rv = transport_key_load(n->cfg.key_file, given, err, errlen)) != 0)
+		return rv;
+	if (memcmp(mine, given, sizeof(mine)) == 0)
+		return 0;
+	snprintf(err, errlen,
+		 "%s already holds node %llu of another cluster (its key differs from the one "
+		 "given); to join this cluster, start with an empty --data (or remove %s), or "
+		 "start without --join to run as that node",
+		 n->data_dir, (unsigned long long)n->id, n->data_dir);
+	return -EEXIST;
 }
 
 /* The cluster key: from the token, --cluster-key, or DATA/cluster.key; a

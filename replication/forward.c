@@ -266,6 +266,8 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 		rv = node_serve_join(s);
 		break;
 	case PEER_PROMOTE:
+		s->standby_only =
+		    m->len == 1 && ((const char *)m->data)[0] == NODE_PROMOTE_STANDBY;
 		rv = node_serve_promote(s);
 		break;
 	case PEER_REMOVE:

@@ -7,8 +7,13 @@
  * a standby is promoted if a voter left).
  *
  * Joining (on a new node): ask the targets of --join in turn, follow a
- * redirect to the leader, get an id, start raft, ask to be promoted.
- * node.conf remembers an unfinished join, so a restart starts it over.
+ * redirect to the leader, get an id, start raft, ask to be a standby (it
+ * receives the log, it does not vote: a joiner that fails, or dies while
+ * it catches up, never costs the cluster its quorum). Once it has caught up
+ * and mounted (node_mounted), it asks to be a voter; the leader makes it
+ * one while there are fewer voters than max_voters. node.conf remembers
+ * an unfinished join (until the node is a standby), so a restart starts it
+ * over.
  *
  * Join tokens carry the cluster key and the voters' addresses.
  *
@@ -179,12 +184,14 @@ int node_server_role(struct node *n, uint64_t id)
 int node_serve_promote(struct serve *s)
 {
 	struct node *n = s->n;
-	int role = node_count_role(n, RAFT_VOTER) < n->cfg.max_voters ? RAFT_VOTER : RAFT_STANDBY;
+	int role = !s->standby_only && node_count_role(n, RAFT_VOTER) < n->cfg.max_voters
+		       ? RAFT_VOTER
+		       : RAFT_STANDBY;
 	int current = node_server_role(n, s->value);
 
 	if (current < 0)
 		return -ENOENT;
-	if (current == role || (current == RAFT_VOTER)) {
+	if (current == role || current == RAFT_VOTER) {
 		node_serve_reply(s, 0, (uint64_t)current, NULL);
 		return 0;
 	}
@@ -278,6 +285,19 @@ static bool join_pick(struct node *n)
 	return true;
 }
 
+/* PEER_PROMOTE for this node: standby only while joining, else voter. */
+static void join_send_promote(struct node *n, struct peer_conn *c)
+{
+	static const char standby = NODE_PROMOTE_STANDBY;
+	struct peer_msg p = {.type = PEER_PROMOTE, .seq = 2, .value = n->id};
+
+	if (n->join == JOIN_STANDBY) {
+		p.data = &standby;
+		p.len = 1;
+	}
+	peer_conn_send(c, &p);
+}
+
 static void join_msg(struct peer_conn *c, const struct peer_msg *m)
 {
 	struct node *n = peer_conn_data(c);
@@ -316,9 +336,8 @@ static void join_msg(struct peer_conn *c, const struct peer_msg *m)
 			join_fail(n, err);
 			return;
 		}
-		struct peer_msg p = {.type = PEER_PROMOTE, .seq = 2, .value = n->id};
-		n->join = JOIN_PROMOTING;
-		peer_conn_send(c, &p);
+		n->join = JOIN_STANDBY;
+		join_send_promote(n, c);
 	} else if (m->type == PEER_PROMOTE) {
 		int rv = node_conf_save(n, false);
 
@@ -328,10 +347,15 @@ static void join_msg(struct peer_conn *c, const struct peer_msg *m)
 			join_fail(n, err);
 			return;
 		}
+		if (n->join == JOIN_STANDBY && m->value != RAFT_VOTER)
+			log_info("node %llu is a standby; it asks to be a voter once it has "
+				 "caught up and mounted",
+				 (unsigned long long)n->id);
+		else
+			log_info("node %llu is a %s", (unsigned long long)n->id,
+				 m->value == RAFT_VOTER ? "voter" : "standby");
 		n->join = JOIN_DONE;
 		n->fresh = false;
-		log_info("node %llu is a %s", (unsigned long long)n->id,
-			 m->value == RAFT_VOTER ? "voter" : "standby");
 		peer_conn_close(c);
 	}
 }
@@ -376,10 +400,8 @@ static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const ch
 	n->jconn = peer_conn_new(stream, 0, join_msg, join_closed, n);
 	if (n->jconn == NULL)
 		return;
-	if (n->join == JOIN_PROMOTING) {
-		struct peer_msg p = {.type = PEER_PROMOTE, .seq = 2, .value = n->id};
-
-		peer_conn_send(n->jconn, &p);
+	if (n->join == JOIN_STANDBY || n->join == JOIN_PROMOTING) {
+		join_send_promote(n, n->jconn);
 		return;
 	}
 	struct peer_msg m = {
@@ -398,7 +420,7 @@ void node_join_connect(struct node *n)
 		return;
 	n->join_retry_ms = node_now_ms() + TRANSPORT_HANDSHAKE_MS + NODE_RETRY_MS;
 	/* Once raft runs, promote through whoever leads now. */
-	if (n->join == JOIN_PROMOTING && n->raft_started) {
+	if ((n->join == JOIN_STANDBY || n->join == JOIN_PROMOTING) && n->raft_started) {
 		raft_leader(&n->raft, &leader, &laddr);
 		if (laddr != NULL)
 			snprintf(n->join_target, sizeof(n->join_target), "%s", laddr);
@@ -409,7 +431,9 @@ void node_join_connect(struct node *n)
 		return;
 	}
 	n->jconn_connecting = true;
-	if (transport_connect_peer(&n->transport, n->join == JOIN_PROMOTING ? n->id : 0, n->address,
+	if (transport_connect_peer(&n->transport,
+				   n->join == JOIN_STANDBY || n->join == JOIN_PROMOTING ? n->id : 0,
+				   n->address,
 				   n->join_target, join_connected, n) != 0) {
 		n->jconn_connecting = false;
 		n->join_retry_ms = node_now_ms() + NODE_RETRY_MS;

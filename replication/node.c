@@ -110,6 +110,24 @@ static void ready_barrier_done(void *arg, int64_t result)
 	}
 }
 
+/* A standby that has caught up and mounted asks to be a voter while the
+ * cluster has fewer than max_voters (the leader decides): a new node, or
+ * one that was a standby before this start. Once per start; after that the
+ * leader promotes standbys itself when a voter leaves. */
+static void node_maybe_ask_promotion(struct node *n)
+{
+	if (!n->mounted || !n->ready || n->promote_asked || n->closing ||
+	    (n->join != JOIN_NONE && n->join != JOIN_DONE) ||
+	    node_server_role(n, n->id) != RAFT_STANDBY ||
+	    node_count_role(n, RAFT_VOTER) >= n->cfg.max_voters)
+		return;
+	n->promote_asked = true;
+	n->join = JOIN_PROMOTING;
+	n->join_retry_ms = 0;
+	log_info("node %llu has caught up and is mounted: asking to become a voter",
+		 (unsigned long long)n->id);
+}
+
 static void node_poll(struct node *n)
 {
 	int state;
@@ -121,7 +139,7 @@ static void node_poll(struct node *n)
 	state = raft_state(&n->raft);
 	/* A new leader commits a barrier of its term before it is "ready";
 	 * a follower syncs once through the leader. */
-	if (!n->barrier_pending && (n->join == JOIN_NONE || n->join == JOIN_DONE) &&
+	if (!n->barrier_pending && !n->fresh &&
 	    ((state == RAFT_LEADER && n->barrier_term != n->raft.current_term) ||
 	     (state == RAFT_FOLLOWER && !n->ready))) {
 		n->barrier_term = n->raft.current_term;
@@ -132,6 +150,7 @@ static void node_poll(struct node *n)
 		}
 	}
 	node_track_leader(n);
+	node_maybe_ask_promotion(n);
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -153,7 +172,12 @@ bool node_ready(struct node *n)
 
 bool node_joining(struct node *n)
 {
-	return n->join != JOIN_NONE && n->join != JOIN_DONE;
+	return n->fresh && n->join != JOIN_NONE;
+}
+
+void node_mounted(struct node *n)
+{
+	n->mounted = true;
 }
 
 const char *node_failed(struct node *n)
@@ -321,8 +345,9 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		n->fresh = true;
 	} else if (rv == 0 && n->join_targets[0] != '\0') {
 		/* A join that did not complete: start it over, with a new id. */
-		log_warn("the join of node %llu did not complete; joining again",
-			 (unsigned long long)n->id);
+		log_warn("an earlier join from %s did not complete; joining again", n->data_dir);
+		if (cfg->join != NULL && strlen(cfg->join) < sizeof(n->join_targets))
+			strcpy(n->join_targets, cfg->join);
 		n->fresh = true;
 		n->id = 0;
 		node_wipe_unfinished(n);
@@ -362,7 +387,10 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 				 strerror(-rv));
 		goto err;
 	} else if (cfg->join != NULL) {
-		log_info("%s already holds node %llu; ignoring --join", n->data_dir,
+		rv = node_check_same_cluster(n, err, errlen);
+		if (rv != 0)
+			goto err;
+		log_info("%s already holds node %llu of this cluster; ignoring --join", n->data_dir,
 			 (unsigned long long)n->id);
 	}
 	if (!n->fresh) {
@@ -376,6 +404,16 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 	rv = node_load_key(n, err, errlen);
 	if (rv != 0)
 		goto err;
+	/* From here on a failed join is an unfinished one: a retry starts it
+	 * over instead of finding a data directory it refuses. */
+	if (n->fresh && n->join != JOIN_NONE) {
+		rv = node_conf_save(n, true);
+		if (rv != 0) {
+			snprintf(err, errlen, "cannot write %s/%s: %s", n->data_dir, NODE_CONF,
+				 strerror(-rv));
+			goto err;
+		}
+	}
 	rv = node_bump_epoch(n);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot write %s/%s: %s", n->data_dir, NODE_EPOCH,

@@ -90,6 +90,8 @@ bool node_ready(struct node *n);
 /* A node that has never been a member yet: it is still joining, and has no
  * store worth serving. */
 bool node_joining(struct node *n);
+/* The node's mount is up: a standby may now ask to become a voter. */
+void node_mounted(struct node *n);
 /* Non-NULL once starting has failed for good (e.g. wrong cluster key). */
 const char *node_failed(struct node *n);
 

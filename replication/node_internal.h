@@ -90,10 +90,24 @@ struct serve {
 	uint64_t seq;
 	uint64_t value;
 	int64_t result;
+	bool standby_only; /* PEER_PROMOTE of a joining node: standby first */
 	char address[NODE_ADDRESS_MAX + 1];
 };
 
-enum join_state { JOIN_NONE, JOIN_CONNECTING, JOIN_ASKED, JOIN_PROMOTING, JOIN_DONE };
+/* A join: connect, ask for an id (JOIN_ASKED), start raft and ask to be a
+ * standby (JOIN_STANDBY: it receives the log but does not vote), then,
+ * once caught up and mounted, to be a voter (JOIN_PROMOTING; also a
+ * standby's later start while voters are missing). */
+enum join_state {
+	JOIN_NONE,
+	JOIN_CONNECTING,
+	JOIN_ASKED,
+	JOIN_STANDBY,
+	JOIN_PROMOTING,
+	JOIN_DONE
+};
+/* The byte a PEER_PROMOTE carries to ask for standby only. */
+#define NODE_PROMOTE_STANDBY 's'
 
 struct node {
 	uv_loop_t *loop;
@@ -101,6 +115,8 @@ struct node {
 	char data_dir[PATH_MAX];
 	char address[NODE_ADDRESS_MAX + 1];
 	uint64_t id;
+	/* Mounted (node_mounted); asked once per start to be a voter. */
+	bool mounted, promote_asked;
 	uint32_t epoch;
 	int lock_fd;
 	bool fresh;    /* the data directory held no node */
@@ -224,6 +240,7 @@ int node_lock_dir(struct node *n, char *err, size_t errlen);
 int node_mkdir_p(const char *path, mode_t mode);
 void node_wipe_unfinished(struct node *n);
 int node_load_key(struct node *n, char *err, size_t errlen);
+int node_check_same_cluster(struct node *n, char *err, size_t errlen);
 
 /* propose.c */
 void node_req_finish(struct node_req *r, int64_t result);

@@ -590,6 +590,13 @@ int main(int argc, char **argv)
 		       (unsigned long long)node_id(d.node));
 		return 0;
 	}
+	/* node_open checked the data dir, address and key; the mount point too
+	 * must fail before node_start contacts the cluster: a join must never
+	 * end in a member that cannot mount. */
+	if (fs_check_mountpoint(mount, err, sizeof(err)) != 0) {
+		fail(err);
+		return 1;
+	}
 	rv = node_start(d.node, err, sizeof(err));
 	if (rv != 0) {
 		fail(err);
@@ -633,6 +640,7 @@ int main(int argc, char **argv)
 	}
 	node_set_applied_hook(d.node, fs_applied, d.fs);
 	node_set_restored_hook(d.node, fs_restored, d.fs);
+	node_mounted(d.node);
 
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_init(&d.loop, &d.sigint);
