@@ -2,8 +2,8 @@
  * Writes the seed corpora of the fuzz harnesses (tests/fuzz/corpus/<target>/)
  * from the real encoders, so that every seed is a valid input the fuzzer can
  * mutate from: entry_encode() for each op, peer_encode() for each message,
- * lease contents rendered by ns_leases_decide(), and watch configs in the
- * documented syntax.
+ * lease contents rendered by ns_leases_decide(), watch configs in the
+ * documented syntax, and handshakes as transport.h describes them.
  *
  * Usage: fuzz_gen_corpus DIR   (DIR: tests/fuzz/corpus; run by hand when an
  * encoder changes, and commit the result.) Not a test.
@@ -220,6 +220,48 @@ static void gen_watch(void)
 	put("watch", "bad-glob.conf", bad, sizeof(bad) - 1);
 }
 
+/* --- transport handshake -------------------------------------------------- */
+
+/* The harness's layout: flags, hello, then (signed) id, address length and
+ * address, or (unsigned) a length and raw bytes, then what follows. */
+static void put_hs(const char *file, unsigned flags, const char *magic, uint8_t purpose,
+		   uint64_t id, const char *address, const char *rest)
+{
+	uint8_t buf[1024];
+	size_t n = 0, alen = strlen(address), rlen = strlen(rest);
+
+	buf[n++] = (uint8_t)flags;
+	memcpy(buf + n, magic, 4);
+	n += 4;
+	buf[n++] = 1; /* TRANSPORT_VERSION */
+	buf[n++] = purpose;
+	buf[n++] = 0;
+	buf[n++] = 0;
+	for (int i = 0; i < 32; i++)
+		buf[n++] = (uint8_t)(0xa0 + i); /* the client's nonce */
+	if (flags & 1) {
+		for (int i = 0; i < 8; i++)
+			buf[n++] = (uint8_t)(id >> (8 * i));
+	}
+	buf[n++] = (uint8_t)alen;
+	buf[n++] = (uint8_t)(alen >> 8);
+	memcpy(buf + n, address, alen);
+	n += alen;
+	memcpy(buf + n, rest, rlen);
+	n += rlen;
+	put("handshake", file, buf, n);
+}
+
+static void gen_handshake(void)
+{
+	put_hs("raft", 1, "CFSH", 1, 2, "127.0.0.1:7441", "raft traffic follows");
+	put_hs("peer-joining", 1, "CFSH", 2, 0, "", "");
+	put_hs("peer-v6", 3, "CFSH", 2, 7, "[::1]:7440", "x");
+	put_hs("raft-no-identity", 1, "CFSH", 1, 0, "", "");
+	put_hs("unsigned", 0, "CFSH", 2, 0, "not a MAC", "");
+	put_hs("bad-magic", 0, "HTTP", 2, 0, "", "GET / HTTP/1.0");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -231,5 +273,6 @@ int main(int argc, char **argv)
 	gen_peer();
 	gen_ns();
 	gen_watch();
+	gen_handshake();
 	return 0;
 }
