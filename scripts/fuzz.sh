@@ -44,12 +44,14 @@ for t in $targets; do
 	mkdir -p "$work" "$art"
 	dirs="$work tests/fuzz/corpus/$t"
 	[ -d "tests/fuzz/regressions/$t" ] && dirs="$dirs tests/fuzz/regressions/$t"
+	dict=""
+	[ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
 	# -timeout: one input taking longer is a hang (reported as a crash);
 	# -rss_limit_mb: memory growth past this is reported too.
 	# shellcheck disable=SC2086
 	if "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 \
 		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" \
-		${FUZZ_ARGS:-} $dirs >"$log" 2>&1; then
+		$dict ${FUZZ_ARGS:-} $dirs >"$log" 2>&1; then
 		status=ok
 	else
 		status=FAILED
