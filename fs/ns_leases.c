@@ -237,7 +237,13 @@ int ns_leases_expires(const void *data, size_t len, int64_t *at_ns)
 
 	if (ns_leases_parse(data, len, &l) != 0 || !l.has_times)
 		return -ENOENT;
-	/* (a time past 2262 does not fit: it never expires) */
-	*at_ns = l.expires_ms > INT64_MAX / NS_MS ? INT64_MAX : l.expires_ms * NS_MS;
+	/* Nanoseconds since 1970 fit in an int64_t from 1677 to 2262: a time
+	 * past 2262 never expires, one before 1678 has long expired. */
+	if (l.expires_ms > INT64_MAX / NS_MS)
+		*at_ns = INT64_MAX;
+	else if (l.expires_ms < INT64_MIN / NS_MS)
+		*at_ns = INT64_MIN;
+	else
+		*at_ns = l.expires_ms * NS_MS;
 	return 0;
 }

@@ -117,15 +117,24 @@ void peer_conn_close(struct peer_conn *c)
 	uv_close((uv_handle_t *)c->stream, conn_closed);
 }
 
+/* The read buffer grows when less than PEER_READ_MIN bytes are free, to at
+ * least twice its size: a large frame arriving in many reads is then copied
+ * a logarithmic number of times, not once per read. */
+#define PEER_READ_MIN 4096
+#define PEER_READ_CHUNK 65536
+
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct peer_conn *c = h->data;
 
-	if (suggested < 65536)
-		suggested = 65536;
-	if (c->rcap - c->rlen < suggested) {
-		size_t cap = c->rlen + suggested;
-		uint8_t *grown = realloc(c->rbuf, cap);
+	(void)suggested;
+	if (c->rcap - c->rlen < PEER_READ_MIN) {
+		size_t cap = c->rcap * 2;
+		uint8_t *grown;
+
+		if (cap < c->rlen + PEER_READ_CHUNK)
+			cap = c->rlen + PEER_READ_CHUNK;
+		grown = realloc(c->rbuf, cap);
 
 		if (grown == NULL) {
 			buf->base = NULL;

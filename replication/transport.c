@@ -434,6 +434,12 @@ static void server_check_client(struct hs *h)
 		return;
 	}
 	h->peer_id = get_u64(tail);
+	/* The address becomes a C string: a NUL inside would cut it (to
+	 * nothing, past the identity check below). */
+	if (memchr(tail + 10, '\0', alen) != NULL) {
+		hs_fail(h, -EPROTO, "a NUL byte in the address");
+		return;
+	}
 	memcpy(h->peer_address, tail + 10, alen);
 	h->peer_address[alen] = '\0';
 	if (h->purpose == TRANSPORT_RAFT && (h->peer_id == 0 || alen == 0)) {

@@ -9,4 +9,5 @@ apt-get install -y -q --no-install-recommends \
 	libfuse3-dev fuse3 libraft-dev libuv1-dev libsqlite3-dev libsystemd-dev libsodium-dev \
 	libinih-dev \
 	uthash-dev libcriterion-dev \
+	clang libclang-rt-14-dev llvm \
 	inotify-tools attr python3 iproute2 procps psmisc util-linux coreutils

@@ -16,4 +16,6 @@ meson test -C build --print-errorlogs --num-processes 2
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-asan --suite unit --print-errorlogs --num-processes 2
+# The fuzzers (tests/fuzz, clang + libFuzzer): 5 targets, 24 s each.
+./scripts/fuzz.sh "${CLUSTERFS_FUZZ_SECONDS:-24}"
 echo "all tests passed"

@@ -1,0 +1,312 @@
+/*
+ * Fuzz target: the server side of the transport handshake
+ * (replication/transport.c), the first bytes anyone who can reach a node's
+ * port gets to send, before any authentication.
+ *
+ * A real listener (transport_init, raft's listen hook) on 127.0.0.1 and a
+ * plain client socket that speaks for the input:
+ *
+ *   u8 flags (bit 0: sign the client message with the cluster key, so the
+ *   fuzzer gets past the MAC; bit 1: end with a reset instead of a close),
+ *   the 40-byte hello, then either (signed) u64 id, u16 address length and
+ *   the address bytes, or (unsigned) u16 n and n raw bytes, then the rest:
+ *   bytes sent after the handshake.
+ *
+ * The harness knows the protocol (transport.h) and checks the server
+ * against it: a valid hello is answered with a nonce and a MAC that proves
+ * the key, anything else is closed; a correctly signed client message with
+ * a sane address is accepted with exactly the id and address it claims, the
+ * stream handed over holds exactly the bytes sent after the handshake (not
+ * one consumed by it), and after the client goes the server holds no handle
+ * or memory for it.
+ *
+ * Single-threaded: the server's loop is run by the harness between its own
+ * non-blocking socket calls.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "../../common/log.h"
+#include "../../replication/transport.h"
+#include "fuzz.h"
+
+#define HELLO_SIZE 40
+#define SERVER_SIZE (TRANSPORT_NONCE_SIZE + TRANSPORT_MAC_SIZE)
+#define PUMP_MAX 20000 /* loop turns before the harness gives up waiting */
+
+static const uint8_t key[TRANSPORT_KEY_SIZE] = "clusterfs fuzz key, 32 bytes..!";
+
+struct accepted {
+	bool done;	 /* a stream was handed over */
+	uint64_t id;
+	char address[TRANSPORT_ADDRESS_MAX + 1];
+	uv_stream_t *stream;
+	uint8_t got[4096]; /* what the stream read after the handshake */
+	size_t got_len;
+	bool overflow;
+};
+
+static uv_loop_t loop;
+static struct raft_uv_transport rt;
+static struct sockaddr_in server;
+static struct accepted acc;
+
+static void stream_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	(void)suggested;
+	buf->base = (char *)acc.got + acc.got_len;
+	buf->len = sizeof(acc.got) - acc.got_len;
+}
+
+static void stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	(void)buf;
+	if (nread < 0 || acc.got_len + (size_t)nread >= sizeof(acc.got)) {
+		if (nread > 0)
+			acc.overflow = true;
+		uv_close((uv_handle_t *)s, stream_closed);
+		acc.stream = NULL;
+		return;
+	}
+	acc.got_len += (size_t)nread;
+}
+
+static void take_stream(uint64_t id, const char *address, uv_stream_t *stream)
+{
+	FUZZ_CHECK(!acc.done);
+	FUZZ_CHECK(stream != NULL && address != NULL);
+	FUZZ_CHECK(strlen(address) <= TRANSPORT_ADDRESS_MAX);
+	acc.done = true;
+	acc.id = id;
+	strcpy(acc.address, address);
+	acc.stream = stream;
+	stream->data = NULL;
+	FUZZ_CHECK(uv_read_start(stream, stream_alloc, stream_read) == 0);
+}
+
+static void on_raft(struct raft_uv_transport *t, raft_id id, const char *address,
+		    uv_stream_t *stream)
+{
+	(void)t;
+	take_stream(id, address, stream);
+}
+
+static void on_peer(void *arg, uv_stream_t *stream, uint64_t id, const char *address, int status)
+{
+	(void)arg;
+	FUZZ_CHECK(status == 0);
+	take_stream(id, address, stream);
+}
+
+static void count_handle(uv_handle_t *h, void *arg)
+{
+	(void)h;
+	(*(int *)arg)++;
+}
+
+static int handles(void)
+{
+	int n = 0;
+
+	uv_walk(&loop, count_handle, &n);
+	return n;
+}
+
+static void setup(void)
+{
+	socklen_t len = sizeof(server);
+	char address[64];
+	int fd;
+
+	log_setup("fuzz_handshake", LOG_LEVEL_ERROR, 1); /* no warning per dropped client */
+	signal(SIGPIPE, SIG_IGN);
+	FUZZ_CHECK(uv_loop_init(&loop) == 0);
+	/* A free port: bind to port 0, note what the kernel gave, let it go. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&server, 0, sizeof(server));
+	server.sin_family = AF_INET;
+	server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	FUZZ_CHECK(bind(fd, (struct sockaddr *)&server, sizeof(server)) == 0);
+	FUZZ_CHECK(getsockname(fd, (struct sockaddr *)&server, &len) == 0);
+	close(fd);
+	snprintf(address, sizeof(address), "127.0.0.1:%d", ntohs(server.sin_port));
+	FUZZ_CHECK(transport_init(&rt, &loop, key) == 0);
+	FUZZ_CHECK(rt.init(&rt, 1, address) == 0);
+	FUZZ_CHECK(rt.listen(&rt, on_raft) == 0);
+	transport_set_peer_cb(&rt, on_peer, NULL);
+}
+
+/* Run the server until @fd is readable (or closed), at most PUMP_MAX turns. */
+static void pump_until_readable(int fd)
+{
+	for (int i = 0; i < PUMP_MAX; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		uv_run(&loop, UV_RUN_NOWAIT);
+		if (poll(&p, 1, 0) == 1)
+			return;
+	}
+	FUZZ_CHECK(!"the server neither answered nor closed");
+}
+
+/* Read exactly @n bytes, or fewer if the server closes: how many came. */
+static size_t read_n(int fd, uint8_t *buf, size_t n)
+{
+	size_t have = 0;
+
+	while (have < n) {
+		ssize_t r;
+
+		pump_until_readable(fd);
+		r = recv(fd, buf + have, n - have, MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN))
+			break;
+		if (r > 0)
+			have += (size_t)r;
+	}
+	return have;
+}
+
+static void send_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0 && errno != EAGAIN)
+			return; /* the server closed: what it does next is checked */
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		}
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
+}
+
+static void mac(const uint8_t *label, size_t label_len, const uint8_t *hello,
+		const uint8_t *nonce, const uint8_t *tail, size_t tail_len, uint8_t *out)
+{
+	crypto_auth_hmacsha512256_state st;
+
+	crypto_auth_hmacsha512256_init(&st, key, TRANSPORT_KEY_SIZE);
+	crypto_auth_hmacsha512256_update(&st, label, label_len);
+	crypto_auth_hmacsha512256_update(&st, hello, HELLO_SIZE);
+	crypto_auth_hmacsha512256_update(&st, nonce, TRANSPORT_NONCE_SIZE);
+	if (tail_len > 0)
+		crypto_auth_hmacsha512256_update(&st, tail, tail_len);
+	crypto_auth_hmacsha512256_final(&st, out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static bool ready;
+	static const uint8_t server_label[] = "cfs server", client_label[] = "cfs client";
+	struct fuzz_in in = {data, size};
+	unsigned flags = (unsigned)fuzz_uint(&in, 1);
+	const uint8_t *hello;
+	uint8_t reply[SERVER_SIZE], expect[TRANSPORT_MAC_SIZE], msg[32 + 10 + 65536], ack;
+	bool hello_ok, expect_accept = false;
+	size_t msg_len = 0, alen = 0;
+	uint64_t id = 0;
+	int fd, rv;
+
+	if (!ready) {
+		setup();
+		ready = true;
+	}
+	memset(&acc, 0, sizeof(acc));
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	FUZZ_CHECK(fd >= 0);
+	rv = connect(fd, (struct sockaddr *)&server, sizeof(server));
+	FUZZ_CHECK(rv == 0 || errno == EINPROGRESS);
+
+	hello = fuzz_take(&in, HELLO_SIZE);
+	if (hello == NULL) {
+		send_all(fd, in.p, in.len); /* a short hello, then gone */
+		goto out;
+	}
+	send_all(fd, hello, HELLO_SIZE);
+	hello_ok = memcmp(hello, "CFSH", 4) == 0 && hello[4] == TRANSPORT_VERSION &&
+		   (hello[5] == TRANSPORT_RAFT || hello[5] == TRANSPORT_PEER);
+	if (!hello_ok) {
+		/* Not our protocol: closed without a word. */
+		FUZZ_CHECK(read_n(fd, reply, 1) == 0);
+		goto out;
+	}
+	FUZZ_CHECK(read_n(fd, reply, SERVER_SIZE) == SERVER_SIZE);
+	mac(server_label, sizeof(server_label), hello, reply, NULL, 0, expect);
+	FUZZ_CHECK(memcmp(expect, reply + TRANSPORT_NONCE_SIZE, TRANSPORT_MAC_SIZE) == 0);
+
+	if (flags & 1) {
+		const uint8_t *addr;
+		size_t avail;
+
+		id = fuzz_uint(&in, 8);
+		alen = (size_t)fuzz_uint(&in, 2);
+		avail = alen < in.len ? alen : in.len;
+		addr = fuzz_take(&in, avail);
+		for (int i = 0; i < 8; i++)
+			msg[32 + i] = (uint8_t)(id >> (8 * i));
+		msg[40] = (uint8_t)alen;
+		msg[41] = (uint8_t)(alen >> 8);
+		memcpy(msg + 42, addr, avail);
+		mac(client_label, sizeof(client_label), hello, reply, msg + 32, 10 + avail, msg);
+		msg_len = 42 + avail;
+		/* Accepted: a whole, sane address, and an identity for raft. The
+		 * address must not hold a NUL (the server's copy is a C string). */
+		expect_accept = alen <= TRANSPORT_ADDRESS_MAX && avail == alen &&
+				memchr(addr, '\0', alen) == NULL &&
+				!(hello[5] == TRANSPORT_RAFT && (id == 0 || alen == 0));
+	} else {
+		size_t n = (size_t)fuzz_uint(&in, 2);
+
+		msg_len = n < in.len ? n : in.len;
+		memcpy(msg, fuzz_take(&in, msg_len), msg_len);
+	}
+	send_all(fd, msg, msg_len);
+	if (expect_accept) {
+		FUZZ_CHECK(read_n(fd, &ack, 1) == 1 && ack == 1);
+		for (int i = 0; i < PUMP_MAX && !acc.done; i++)
+			uv_run(&loop, UV_RUN_NOWAIT);
+		FUZZ_CHECK(acc.done);
+		FUZZ_CHECK(acc.id == id);
+		FUZZ_CHECK(strlen(acc.address) == alen &&
+			   memcmp(acc.address, msg + 42, alen) == 0);
+		/* What follows the handshake is the stream's, every byte of it. */
+		send_all(fd, in.p, in.len);
+	} else if ((flags & 1) && (alen > TRANSPORT_ADDRESS_MAX ||
+				   (alen == msg_len - 42 && memchr(msg + 42, '\0', alen) == NULL))) {
+		/* Refused (address too long, or no identity for raft). */
+		FUZZ_CHECK(read_n(fd, &ack, 1) == 0);
+	}
+out:
+	if (flags & 2) {
+		struct linger l = {.l_onoff = 1, .l_linger = 0};
+
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)); /* reset */
+	}
+	close(fd);
+	/* The server lets go of everything: only the listener is left. */
+	for (int i = 0; i < PUMP_MAX && (handles() > 1 || acc.stream != NULL); i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	FUZZ_CHECK(handles() == 1);
+	if (acc.done && !(flags & 2) && !acc.overflow)
+		FUZZ_CHECK(acc.got_len == in.len && memcmp(acc.got, in.p, in.len) == 0);
+	FUZZ_CHECK(acc.done == expect_accept);
+	return 0;
+}
