@@ -100,6 +100,8 @@ int node_conf_load(struct node *n, char *err, size_t errlen)
 			strcpy(n->join_targets, line + 8);
 		else if (strcmp(line, "restored=1") == 0)
 			n->restored = true;
+		else if (strcmp(line, "removed=1") == 0)
+			n->removed = true;
 	}
 	if ((id == 0 && n->join_targets[0] == '\0') || id >= 65536 || addr[0] == '\0') {
 		snprintf(err, errlen,
@@ -121,6 +123,17 @@ int node_conf_load(struct node *n, char *err, size_t errlen)
 	}
 	memcpy(n->address, addr, strlen(addr) + 1);
 	return 0;
+}
+
+/* The node was told it was removed from its cluster: it must not start
+ * as a member again (node_open refuses it). */
+int node_conf_save_removed(struct node *n)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "id=%llu\naddress=%s\nremoved=1\n", (unsigned long long)n->id,
+		 n->address);
+	return write_file_atomic(n->data_dir, NODE_CONF, text);
 }
 
 int node_conf_save(struct node *n, bool joining)

@@ -216,6 +216,10 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 	s->seq = m->seq;
 	s->value = m->value;
 	in->refs++;
+	if (m->type == PEER_REMOVED) {
+		node_serve_reply(s, node_removed(n, m->value), 0, NULL);
+		return;
+	}
 	if (!n->raft_started || raft_state(&n->raft) != RAFT_LEADER || n->closing) {
 		if (n->raft_started)
 			raft_leader(&n->raft, &leader, &laddr);

@@ -231,14 +231,92 @@ static void node_promote_standby(struct node *n)
 		log_info("promoting standby %llu to voter", (unsigned long long)best);
 }
 
+/* --- telling a removed node ------------------------------------------------------ */
+
+static void tell_msg(struct peer_conn *c, const struct peer_msg *m)
+{
+	struct node *n = peer_conn_data(c);
+
+	if (!m->response)
+		return;
+	if (m->status == 0)
+		log_info("told node %llu that it was removed", (unsigned long long)n->tell_id);
+	peer_conn_close(c);
+}
+
+static void tell_closed(struct peer_conn *c)
+{
+	struct node *n = peer_conn_data(c);
+
+	if (n->tconn == c)
+		n->tconn = NULL;
+}
+
+static void tell_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+			   int status)
+{
+	struct node *n = arg;
+	struct peer_msg m = {.type = PEER_REMOVED, .seq = 1, .value = n->tell_id};
+
+	(void)id;
+	n->tconn_connecting = false;
+	if (status != 0 || n->closing) {
+		if (stream != NULL)
+			uv_close((uv_handle_t *)stream, node_close_free);
+		if (status != 0)
+			log_info("could not tell node %llu at %s that it was removed (%s): it stays "
+				 "out of the cluster, but keeps running until stopped",
+				 (unsigned long long)n->tell_id, address, strerror(-status));
+		return;
+	}
+	n->tconn = peer_conn_new(stream, 0, tell_msg, tell_closed, n);
+	if (n->tconn != NULL)
+		peer_conn_send(n->tconn, &m);
+}
+
+/* After a removal: tell the node, so that it stops instead of campaigning
+ * for a cluster that ignores it. Best effort, one at a time. */
+static void node_tell_removed(struct node *n, uint64_t id, const char *address)
+{
+	if (n->tconn != NULL || n->tconn_connecting || n->closing || address[0] == '\0')
+		return;
+	n->tell_id = id;
+	n->tconn_connecting = true;
+	if (transport_connect_peer(&n->transport, n->id, n->address, address, tell_connected, n) !=
+	    0)
+		n->tconn_connecting = false;
+}
+
+int node_removed(struct node *n, uint64_t id)
+{
+	if (id != n->id || n->id == 0)
+		return -EINVAL;
+	if (n->removed)
+		return 0;
+	n->removed = true;
+	if (node_conf_save_removed(n) != 0)
+		log_warn("could not record the removal in %s/%s", n->data_dir, NODE_CONF);
+	snprintf(n->failure, sizeof(n->failure),
+		 "node %llu was removed from its cluster: it stops; to bring this machine back, "
+		 "empty %s (or use another --data) and join again",
+		 (unsigned long long)n->id, n->data_dir);
+	log_error("%s", n->failure);
+	return 0;
+}
+
 static void serve_remove_cb(struct raft_change *req, int status)
 {
 	struct serve *s = req->data;
 	struct node *n = s->n;
+	uint64_t id = s->value;
+	char address[NODE_ADDRESS_MAX + 1];
 
-	serve_change_cb(req, status);
-	if (status == 0)
+	snprintf(address, sizeof(address), "%s", s->address);
+	serve_change_cb(req, status); /* frees s */
+	if (status == 0) {
 		node_promote_standby(n);
+		node_tell_removed(n, id, address);
+	}
 }
 
 int node_serve_remove(struct serve *s)
@@ -252,6 +330,14 @@ int node_serve_remove(struct serve *s)
 	}
 	if (node_server_role(s->n, s->value) < 0)
 		return -ENOENT;
+	{
+		const struct raft_configuration *c = &s->n->raft.configuration;
+
+		for (unsigned i = 0; i < c->n; i++)
+			if (c->servers[i].id == s->value && c->servers[i].address != NULL)
+				snprintf(s->address, sizeof(s->address), "%s",
+					 c->servers[i].address);
+	}
 	s->change.data = s;
 	return raft_remove(&s->n->raft, &s->change, s->value, serve_remove_cb) == 0 ? 0 : -EBUSY;
 }

@@ -340,6 +340,14 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		goto err;
 
 	rv = node_conf_load(n, err, errlen);
+	if (rv == 0 && n->removed) {
+		snprintf(err, errlen,
+			 "node %llu was removed from its cluster; to bring this machine back, empty "
+			 "%s (or use another --data) and join again",
+			 (unsigned long long)n->id, n->data_dir);
+		rv = -EPERM;
+		goto err;
+	}
 	if (rv == 0 && n->restored) {
 		/* A store restored from a backup: a new cluster grows from it. */
 		n->fresh = true;
@@ -556,6 +564,8 @@ static void node_close_raft(struct node *n)
 		peer_conn_close(n->lconn);
 	if (n->jconn != NULL)
 		peer_conn_close(n->jconn);
+	if (n->tconn != NULL)
+		peer_conn_close(n->tconn);
 	for (in = n->inbound; in != NULL; in = in->next)
 		peer_conn_close(in->c);
 	if (n->raft_inited) {

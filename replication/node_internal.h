@@ -117,6 +117,12 @@ struct node {
 	uint64_t id;
 	/* Mounted (node_mounted); asked once per start to be a voter. */
 	bool mounted, promote_asked;
+	/* Telling a removed node that it was removed (membership.c): one at a
+	 * time, best effort. */
+	struct peer_conn *tconn;
+	bool tconn_connecting;
+	uint64_t tell_id;
+	bool removed; /* this node was told it was removed: node_failed says so */
 	uint32_t epoch;
 	int lock_fd;
 	bool fresh;    /* the data directory held no node */
@@ -241,6 +247,7 @@ int node_mkdir_p(const char *path, mode_t mode);
 void node_wipe_unfinished(struct node *n);
 int node_load_key(struct node *n, char *err, size_t errlen);
 int node_check_same_cluster(struct node *n, char *err, size_t errlen);
+int node_conf_save_removed(struct node *n);
 
 /* propose.c */
 void node_req_finish(struct node_req *r, int64_t result);
@@ -264,6 +271,9 @@ int node_server_role(struct node *n, uint64_t id);
 int node_serve_join(struct serve *s);
 int node_serve_promote(struct serve *s);
 int node_serve_remove(struct serve *s);
+/* PEER_REMOVED for @id: if it is this node, fail it (node_failed) and
+ * remember it in node.conf. 0, or -EINVAL for another id. */
+int node_removed(struct node *n, uint64_t id);
 void node_join_connect(struct node *n);
 
 /* nudge.c */

@@ -34,6 +34,7 @@ enum peer_type {
 	PEER_FORWARD,	  /* data: encoded entry -> status: FSM result, value: index */
 	PEER_BARRIER,	  /* -> value: index every node must apply to be in sync */
 	PEER_REMOVE,	  /* value: id */
+	PEER_REMOVED,	  /* value: id: "you were removed" (leader to the node) */
 	PEER_TYPE_MAX
 };
 

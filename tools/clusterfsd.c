@@ -38,6 +38,8 @@
 /* How long a node that has a store waits for a leader before it mounts
  * read-only anyway (DESIGN §3: reads keep working without quorum). */
 #define READ_ONLY_AFTER_MS 1000
+/* How often the daemon checks whether its node failed for good. */
+#define FAIL_WATCH_MS 200
 /* How often a read-only node checks whether it has reached a leader. */
 #define READY_POLL_MS 100
 /* How often shutdown checks whether in-flight requests are done. */
@@ -53,6 +55,7 @@ struct daemon {
 	unsigned commit_timeout_ms;
 	bool stopping;
 	int exit_code;
+	uv_timer_t fail_watch; /* the node failed (removed from its cluster): stop */
 	uv_timer_t ready_poll; /* mounted read-only: until the node is ready */
 	bool ready_polling;
 };
@@ -344,6 +347,7 @@ static void node_closed(void *arg)
 	uv_close((uv_handle_t *)&d->sigterm, handle_closed);
 	uv_close((uv_handle_t *)&d->sigint, handle_closed);
 	uv_close((uv_handle_t *)&d->drain, handle_closed);
+	uv_close((uv_handle_t *)&d->fail_watch, handle_closed);
 }
 
 static void drain_cb(uv_timer_t *t)
@@ -362,19 +366,38 @@ static void drain_cb(uv_timer_t *t)
 	node_close(d->node, node_closed, d);
 }
 
+static void daemon_stop(struct daemon *d)
+{
+	d->stopping = true;
+	sd_notify(0, "STOPPING=1");
+	/* Keep serving while what is in flight finishes: an invalidation in
+	 * the kernel may wait for a request of ours. */
+	d->drain_deadline = now_ms() + d->commit_timeout_ms + 1000;
+	uv_timer_start(&d->drain, drain_cb, 0, DRAIN_POLL_MS);
+}
+
 static void signal_cb(uv_signal_t *s, int signum)
 {
 	struct daemon *d = s->data;
 
 	if (d->stopping)
 		return;
-	d->stopping = true;
 	log_info("%s: leaving", strsignal(signum));
-	sd_notify(0, "STOPPING=1");
-	/* Keep serving while what is in flight finishes: an invalidation in
-	 * the kernel may wait for a request of ours. */
-	d->drain_deadline = now_ms() + d->commit_timeout_ms + 1000;
-	uv_timer_start(&d->drain, drain_cb, 0, DRAIN_POLL_MS);
+	daemon_stop(d);
+}
+
+/* A node that cannot go on (told it was removed from its cluster) stops,
+ * exit status 1, rather than campaign for a cluster that ignores it. */
+static void fail_watch_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	if (d->stopping || node_failed(d->node) == NULL)
+		return;
+	uv_timer_stop(t);
+	log_error("stopping: %s", node_failed(d->node));
+	d->exit_code = 1;
+	daemon_stop(d);
 }
 
 /* --- main ------------------------------------------------------------------------ */
@@ -645,7 +668,9 @@ int main(int argc, char **argv)
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_init(&d.loop, &d.sigint);
 	uv_timer_init(&d.loop, &d.drain);
-	d.sigterm.data = d.sigint.data = d.drain.data = &d;
+	uv_timer_init(&d.loop, &d.fail_watch);
+	d.sigterm.data = d.sigint.data = d.drain.data = d.fail_watch.data = &d;
+	uv_timer_start(&d.fail_watch, fail_watch_cb, FAIL_WATCH_MS, FAIL_WATCH_MS);
 	uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&d.sigint, signal_cb, SIGINT);
 

@@ -98,3 +98,24 @@ case $roles in
 "1:voter 2:voter 3:voter") ;;
 *) fail "members after the refused foreign data dir: $roles" ;;
 esac
+
+say "5. removals: an unreachable voter, then a running one, which is told and stops"
+id2=${NODE_ID[n2]} id3=${NODE_ID[n3]}
+kill -KILL "$(node_pid n2)"
+wait_exit "$(node_pid n2)" 10
+ctl --mount "$M1" remove "$id2" || fail "clusterfsctl remove of the unreachable node $id2 failed (two voters of three are up)"
+assert_eq "1:voter $id3:voter" "$(members_roles n1)" "members after removing the unreachable node"
+echo after-remove-2 >"$M1/f" || fail "n1 cannot write after removing an unreachable voter"
+ctl --mount "$M1" remove "$id3" || fail "clusterfsctl remove of the running node $id3 failed"
+wait_exit "$(node_pid n3)" 10
+[ "$EXIT_STATUS" != timeout ] || fail "the removed node n3 still runs 10 s after its removal"
+[ "$EXIT_STATUS" = 1 ] || fail "the removed node n3 exited with status $EXIT_STATUS, expected 1"
+grep -q "was removed from its cluster" "$(node_log n3)" || fail "n3 did not say that it was removed"
+is_mounted "$(node_mount n3)" && fail "the removed node n3 left its mount behind"
+assert_eq "1:voter" "$(members_roles n1)" "members after removing n3"
+echo after-remove-3 >"$M1/f" || fail "n1 cannot write after removing n3"
+node_spawn n3 --mount "$(node_mount n3)" --data "$(node_data n3)"
+wait_exit "$(node_pid n3)" 10
+[ "$EXIT_STATUS" = 1 ] || fail "a removed node's restart: exit status $EXIT_STATUS, expected 1"
+[ "$(grep -c "was removed from its cluster" "$(node_log n3)")" -ge 2 ] ||
+	fail "a removed node's restart does not say that it was removed"
