@@ -72,6 +72,11 @@ DEFINITE_FAIL = {"EROFS"}
 # EIO), the bare mount point of a node being restarted (ENOENT), a signal.
 EXPECTED_ERRNOS = {"EROFS", "ETIMEDOUT", "ENOTCONN", "ECONNABORTED", "EIO", "ENOENT", "EINTR"}
 
+# An operation slower than this is reported (not a violation: the machine
+# may be loaded; a pause holds a node's clients for up to 6 s and a commit
+# gives up after 5 s).
+SLOW_OP_NS = 20 * 10**9
+
 REGISTER_READS = ("read", "read_sync")
 LOG_READS = ("read_log", "read_log_sync")
 LISTS = ("list", "list_sync")
@@ -259,10 +264,38 @@ class Checker:
         ends = [o["end"] for o in ops if o["end"] != INF]
         self.t_final = max(ends + starts + [0]) + 1
         self.stages = sorted(finals)
+        # the nemesis' events on the clients' clock (CLOCK_MONOTONIC)
+        offs = sorted(c["real"] - c["mono"] for c in self.clocks)
+        self.offset = offs[len(offs) // 2] if offs else None
+        self.fault_spans = self.spans()
         self.final_reads = []  # (stage, node, dump) in a fixed order
         for st in self.stages:
             for node in sorted(finals[st]):
                 self.final_reads.append((st, node, finals[st][node]))
+
+    def spans(self):
+        """[(start, end, text)] of the faults, in monotonic ns."""
+        if self.offset is None:
+            return []
+        open_, out = {}, []
+        for f in self.faults:
+            t = f["real"] - self.offset
+            if f.get("event") == "start":
+                open_[f["id"]] = (t, "%s %s%s" % (f["type"], f["targets"], " (leader)" if f.get("detail") else ""))
+            elif f.get("event") == "stop" and f["id"] in open_:
+                t0, text = open_.pop(f["id"])
+                out.append((t0, t, text))
+        for t0, text in open_.values():
+            out.append((t0, INF, text))
+        return sorted(out)
+
+    def faults_around(self, ops):
+        ts = [o["start"] for o in ops if o] + [o["end"] for o in ops if o and o["end"] != INF]
+        if not ts or not self.fault_spans:
+            return []
+        lo, hi = min(ts) - 2 * 10**9, max(ts) + 10**9
+        return ["fault %s [%s .. %s]" % (text, self.fmt_t(a), self.fmt_t(b))
+                for a, b, text in self.fault_spans if a <= hi and b >= lo]
 
     # --- reporting ---
 
@@ -285,7 +318,8 @@ class Checker:
         return s
 
     def violation(self, kind, msg, ops=()):
-        self.violations.append({"kind": kind, "message": msg, "ops": [self.fmt(o) for o in ops]})
+        self.violations.append({"kind": kind, "message": msg,
+                                "ops": [self.fmt(o) for o in ops] + self.faults_around(list(ops))})
 
     def anomaly(self, kind, msg):
         self.anomalies.append({"kind": kind, "message": msg})
@@ -735,6 +769,21 @@ class Checker:
             if o["op"] in ("write", "append", "create"):
                 outcomes[mutation_outcome(o)] += 1
         faults = collections.Counter(f["type"] for f in self.faults if f.get("event") == "start")
+        slow = sorted((o for o in self.ops if o["end"] != INF and o["end"] - o["start"] > SLOW_OP_NS),
+                      key=lambda o: o["start"] - o["end"])
+        if slow:
+            self.anomaly("slow-op", "%d operations took over %d s, the slowest: %s" % (
+                len(slow), SLOW_OP_NS // 10**9, "; ".join(
+                    "%s (%.1f s)" % (self.fmt(o), (o["end"] - o["start"]) / 1e9) for o in slow[:3])))
+        pending = [o for o in self.ops if o["end"] == INF]
+        if pending:
+            self.anomaly("no-answer", "%d operations never ended (their client was killed): %s" % (
+                len(pending), "; ".join(self.fmt(o) for o in pending[:3])))
+        # the longest time with no acknowledged mutation (unavailability)
+        acks = sorted(o["end"] for o in self.ops if o["op"] in ("write", "append", "create")
+                      and o["result"] == "ok")
+        gaps = [(b - a, a) for a, b in zip(acks, acks[1:])]
+        gap = max(gaps) if gaps else (0, 0)
         self.stats = {
             "operations": len(self.ops),
             "by_op": {k: dict(v) for k, v in sorted(by_op.items())},
@@ -742,6 +791,8 @@ class Checker:
             "errnos": dict(errnos.most_common()),
             "latency": latency,
             "faults": dict(faults),
+            "longest_without_ack_s": round(gap[0] / 1e9, 2),
+            "longest_without_ack_at": self.fmt_t(gap[1]),
             "linearizability": self.lin_results,
             "duration_s": round((self.t_final - self.t0) / 1e9, 1) if self.ops else 0,
         }
@@ -762,6 +813,8 @@ class Checker:
         p("  mutations: %s" % " ".join("%s=%d" % kv for kv in sorted(s["mutations"].items())))
         p("  errnos: %s" % (" ".join("%s=%d" % kv for kv in s["errnos"].items()) or "none"))
         p("  faults: %s" % (" ".join("%s=%d" % kv for kv in sorted(s["faults"].items())) or "none"))
+        p("  longest time without an acknowledged mutation: %.2f s (from %s)" % (
+            s["longest_without_ack_s"], s["longest_without_ack_at"]))
         for path, r in sorted(s["linearizability"].items()):
             p("  %s: %s (%d operations, %d steps)" % (path, r["verdict"], r["ops"], r["steps"]))
         for a in self.anomalies:

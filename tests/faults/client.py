@@ -210,10 +210,14 @@ class Client:
         return self.finish(rec)
 
     def read_whole(self, rec, sync, directory=False):
-        """open, [fsync], read to EOF (or list), close; returns (record, data)."""
+        """open, [fsync], read to EOF, close; returns (record, data). A
+        directory is listed after the close of the descriptor it was
+        fsync'ed through: a listing is a snapshot taken at opendir (also
+        after a rewind), so one opened before the fsync may be older."""
         flags = os.O_RDONLY | (os.O_DIRECTORY if directory else 0)
+        path = self.abs(rec["path"])
         try:
-            fd = os.open(self.abs(rec["path"]), flags)
+            fd = os.open(path, flags)
         except OSError as e:
             return self.finish(rec, e, "open"), None
         data = None
@@ -223,15 +227,21 @@ class Client:
                     os.fsync(fd)
                 except OSError as e:
                     return self.finish(rec, e, "fsync"), None
-            try:
-                data = os.listdir(fd) if directory else read_all(fd)
-            except OSError as e:
-                return self.finish(rec, e, "read"), None
+            if not directory:
+                try:
+                    data = read_all(fd)
+                except OSError as e:
+                    return self.finish(rec, e, "read"), None
         finally:
             try:
                 os.close(fd)
             except OSError:
                 pass
+        if directory:
+            try:
+                data = os.listdir(path)
+            except OSError as e:
+                return self.finish(rec, e, "read"), None
         return rec, data
 
     def op_write(self):

@@ -53,7 +53,7 @@ DAEMON_FLAGS=${FAULTS_DAEMON_FLAGS:---snapshot-threshold 256 --snapshot-trailing
 REGISTERS=5
 LOGS=2
 # A restart under load and faults may take a while; a hang is still caught.
-NODE_START_TIMEOUT=${NODE_START_TIMEOUT:-60}
+NODE_START_TIMEOUT=${FAULTS_START_TIMEOUT:-60}
 # kill -9 must end the daemon within 1 s (issue 12); 10 s is "stuck".
 KILL9_SLOW_MS=1000
 KILL9_STUCK_S=10
@@ -93,7 +93,7 @@ results_copy() {
 	[ -n "${FAULTS_RESULTS:-}" ] || return 0
 	dir=$FAULTS_RESULTS/seed-$SEED
 	mkdir -p "$dir"
-	cp "$RUN"/report.txt "$RUN"/summary.json "$RUN"/faults.jsonl "$RUN"/anomalies.jsonl "$RUN"/plan "$dir"/ 2>/dev/null
+	cp "$RUN"/report.txt "$RUN"/summary.json "$RUN"/faults.jsonl "$RUN"/anomalies.jsonl "$RUN"/plan "$dir"/ 2>/dev/null || true
 	echo "$1 $TEST_TMP" >"$dir/status"
 }
 
