@@ -93,7 +93,7 @@ results_copy() {
 	[ -n "${FAULTS_RESULTS:-}" ] || return 0
 	dir=$FAULTS_RESULTS/seed-$SEED
 	mkdir -p "$dir"
-	cp "$RUN"/report.txt "$RUN"/summary.json "$RUN"/faults.jsonl "$RUN"/anomalies.jsonl "$RUN"/plan "$dir"/ 2>/dev/null || true
+	cp "$RUN"/report.txt "$RUN"/summary.json "$RUN"/faults.jsonl "$RUN"/anomalies.jsonl "$RUN"/plan "$RUN"/logstats.txt "$dir"/ 2>/dev/null || true
 	echo "$1 $TEST_TMP" >"$dir/status"
 }
 
@@ -276,7 +276,7 @@ fault_start() {
 		ip -n "$BR" link set "br$id" up
 		for name in "${nodes[@]}"; do
 			ip -n "$BR" link set "$(cable "$name")" master "br$id"
-			NODE_STATE[$name]=cut
+			NODE_STATE[$name]="cut"
 		done
 		;;
 	esac
@@ -465,9 +465,18 @@ for name in "${ALL[@]}"; do
 		anomaly crash-in-log 1 "$name" "$(grep -nE "$CRASH_RE" "$(node_log "$name")" | head -n 3 | tr '\n' '|')"
 	fi
 done
+for name in "${ALL[@]}"; do
+	awk -v n="$name" '
+		/ error: / { e++ } / warn: / { w++ }
+		/event loop stalled [0-9]+ ms/ { for (i = 1; i < NF; i++) if ($i == "stalled" && $(i + 1) > s) s = $(i + 1) }
+		/^=== / { starts++ }
+		END { printf "%s: %d starts, %d warnings, %d errors, longest event-loop stall %d ms\n", n, starts, w, e, s }' \
+		"$(node_log "$name")"
+done >"$RUN/logstats.txt"
+say "node logs: $(tr '\n' ';' <"$RUN/logstats.txt")"
 if dmesg >/dev/null 2>&1; then
-	pids=$(IFS='|'; echo "${ALL_DAEMON_PIDS[*]}")
-	if dmesg | grep -E "clusterfsd\[($pids)\]" >"$RUN/dmesg" 2>/dev/null; then
+	daemon_pids=$(IFS="|"; echo "${ALL_DAEMON_PIDS[*]}")
+	if dmesg | grep -E "clusterfsd\[($daemon_pids)\]" >"$RUN/dmesg" 2>/dev/null; then
 		anomaly kernel-report 1 "" "$(head -n 3 "$RUN/dmesg" | tr '\n' '|')"
 	fi
 fi
