@@ -14,6 +14,8 @@
 #                (history, node logs and data) stays under TMPDIR, and its
 #                path is in DIR/seed-S/status
 #   SEED...      exactly these seeds instead
+# The tests and the daemons are copied to DIR first (DIR/src, DIR/bin), so
+# the tree may be edited and rebuilt while a batch runs.
 # Other FAULTS_* variables (docs/testing.md) are passed through. Exit status
 # 1 if any seed failed.
 set -eu
@@ -41,12 +43,20 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 [ -d build ] || meson setup build
 ninja -C build
-export CLUSTERFSD="$PWD/build/clusterfsd" CLUSTERFSCTL="$PWD/build/clusterfsctl"
+# Run a copy of the tests and of the daemons: a long batch goes on with
+# what it started with while the tree is edited and rebuilt (bash reads a
+# script as it runs it).
+mkdir -p "$out/src/tests" "$out/bin"
+cp -r tests/faults tests/e2e "$out/src/tests/"
+cp build/clusterfsd build/clusterfsctl "$out/bin/"
+git rev-parse HEAD >"$out/src/commit" 2>/dev/null || true
+git status --short >>"$out/src/commit" 2>/dev/null || true
+export CLUSTERFSD="$out/bin/clusterfsd" CLUSTERFSCTL="$out/bin/clusterfsctl" E2E_DIR="$out/src/tests/e2e"
 export FAULTS_DURATION="$duration" FAULTS_NODES="$nodes" FAULTS_RESULTS="$out"
 failed=0
 for seed in $seeds; do
 	echo "=== seed $seed ($nodes nodes, ${duration}s of faults), log in $out/seed-$seed.log"
-	if FAULTS_SEED=$seed ./tests/faults/test_faults.sh >"$out/seed-$seed.log" 2>&1; then
+	if FAULTS_SEED=$seed "$out/src/tests/faults/test_faults.sh" >"$out/seed-$seed.log" 2>&1; then
 		status=passed
 	else
 		status="FAILED (status $?)"

@@ -80,7 +80,7 @@ faults_exit() {
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 		E2E_KEEP=1
 		say "FAILED: seed $SEED ($NODES nodes, ${DURATION}s); history, plan, faults and node logs kept in $TEST_TMP"
-		say "rerun: FAULTS_SEED=$SEED FAULTS_NODES=$NODES FAULTS_DURATION=$DURATION scripts/faults.sh"
+		say "rerun: scripts/faults.sh -N $NODES -d $DURATION $SEED (or FAULTS_SEED=$SEED FAULTS_NODES=$NODES FAULTS_DURATION=$DURATION $0)"
 		results_copy failed
 	fi
 	(exit "$rc")
