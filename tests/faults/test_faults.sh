@@ -31,7 +31,8 @@
 #   FAULTS_DAEMON_FLAGS    extra flags for the first start of each daemon
 #                          (default: frequent snapshots, so that restarted
 #                          nodes also catch up by snapshot)
-#   FAULTS_RESULTS=DIR     copy the report and summary of the run to DIR/seed-S
+#   FAULTS_RESULTS=DIR     copy the report and summary of the run to DIR/seed-S,
+#                          and its history and node logs (run.tar.gz)
 #   E2E_KEEP=1             keep the run directory even if the run passed
 # A failing run prints its seed and keeps its directory (history, plan,
 # faults, node logs and data), whose path it prints.
@@ -94,6 +95,8 @@ results_copy() {
 	dir=$FAULTS_RESULTS/seed-$SEED
 	mkdir -p "$dir"
 	cp "$RUN"/report.txt "$RUN"/summary.json "$RUN"/faults.jsonl "$RUN"/anomalies.jsonl "$RUN"/plan "$RUN"/logstats.txt "$dir"/ 2>/dev/null || true
+	# the history and the node logs, for a look at anomalies of a run that passed
+	(cd "$TEST_TMP" && tar czf "$dir/run.tar.gz" run n*/log) 2>/dev/null || true
 	echo "$1 $TEST_TMP" >"$dir/status"
 }
 
