@@ -373,6 +373,74 @@ class Errnos(unittest.TestCase):
         self.assertEqual([a["kind"] for a in c.anomalies], ["kill9-stuck"])
 
 
+class Simulated(unittest.TestCase):
+    """Histories of a simulated linearizable register (each operation
+    takes effect at a random point of its interval; a maybe-write at a
+    random point after its start, or never): the checker accepts them all,
+    and reports them once one read is made to return an overwritten value."""
+
+    def simulate(self, seed, clients=4, per_client=60):
+        import random
+        rng = random.Random(seed)
+        h = History()
+        events = []  # (point, op, takes effect)
+        for c in range(1, clients + 1):
+            t = rng.randint(0, 5)
+            for k in range(per_client):
+                s = t + rng.randint(1, 20)
+                e = s + (rng.randint(1, 15) if rng.random() > 0.05 else rng.randint(50, 400))
+                node = "n%d" % rng.randint(1, 3)
+                if rng.random() < 0.5:
+                    tok = "c%d.%d" % (c, k)
+                    r = rng.random()
+                    if r < 0.1:  # timed out: maybe, perhaps late, perhaps never
+                        o = h.write(c, node, s, e, tok, result="error", errno="ETIMEDOUT")
+                        if rng.random() < 0.6:
+                            events.append((rng.uniform(s, e + 500), o))
+                    elif r < 0.15:  # EROFS: never
+                        h.write(c, node, s, e, tok, result="error", errno="EROFS")
+                    else:
+                        events.append((rng.uniform(s, e), h.write(c, node, s, e, tok)))
+                else:
+                    events.append((rng.uniform(s, e), h.read(c, node, s, e, None)))
+                t = e
+        value = "init"
+        for _, o in sorted(events, key=lambda x: x[0]):
+            if o["op"] == "write":
+                value = o["value"]
+            else:
+                o["value"] = value
+        h.set_final(register=value)
+        return h
+
+    def test_linearizable_histories_pass(self):
+        for seed in range(25):
+            h = self.simulate(seed)
+            c = h.check()
+            self.assertEqual(c.violations, [], "seed %d" % seed)
+            self.assertEqual(c.lin_results["r/k0"]["verdict"], "ok", "seed %d" % seed)
+
+    def test_a_stale_read_is_found(self):
+        found = 0
+        for seed in range(25):
+            h = self.simulate(seed)
+            writes = sorted((o for o in h.ops if o["op"] == "write" and o["result"] == "ok"),
+                            key=lambda o: o["end"])
+            reads = [o for o in h.ops if o["op"] == "read_sync"]
+            # a read that began after two acknowledged writes returns the older one
+            for r in reads:
+                done = [w for w in writes if w["end"] < r["start"]]
+                if len(done) >= 2 and done[-1]["start"] > done[0]["end"] and r["value"] != done[0]["value"]:
+                    r["value"] = done[0]["value"]
+                    break
+            else:
+                continue
+            found += 1
+            kinds = {v["kind"] for v in h.check().violations}
+            self.assertIn("not-linearizable", kinds, "seed %d" % seed)
+        self.assertGreater(found, 10)
+
+
 class Outcomes(unittest.TestCase):
     def test_outcomes(self):
         mk = lambda **kw: dict({"op": "write", "result": "error", "value": "x"}, **kw)  # noqa: E731
