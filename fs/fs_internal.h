@@ -45,6 +45,11 @@ struct fs_ref {
 	/* An open(O_TRUNC) on this node truncated the file, and the truncation
 	 * is not committed yet (handles.c): this node's kernel sees it empty. */
 	bool trunc_held;
+	/* Bumped when an entry that commits the held truncation is proposed
+	 * (a replacing write or truncate, or a close): a handle opened with
+	 * O_TRUNC before that no longer holds a truncation of its own, and its
+	 * close must not commit one that a later open holds (handles.c). */
+	uint32_t trunc_gen;
 	UT_hash_handle hh;
 };
 
@@ -157,7 +162,10 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	      struct fuse_file_info *fi);
 void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 bool fs_trunc_held(struct fs *fs, uint64_t ino);
+bool fs_trunc_held_by(struct fs *fs, uint64_t ino, const struct fs_handle *h);
 void fs_trunc_set(struct fs *fs, uint64_t ino, bool held);
+void fs_trunc_join(struct fs *fs, uint64_t ino, struct fs_handle *h);
+void fs_trunc_fused(struct fs *fs, uint64_t ino);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* replay.c */

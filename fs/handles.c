@@ -161,7 +161,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)h;
 	fs_ref_open(fs, ino, 1);
 	if (h->trunc_pending)
-		fs_trunc_set(fs, ino, true);
+		fs_trunc_join(fs, ino, h);
 	if (fuse_reply_open(req, fi) != 0) {
 		if (h->trunc_pending)
 			fs_trunc_set(fs, ino, false);
@@ -267,7 +267,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	 * node, like readers on every other node, read the old content until
 	 * the replacing write commits: `cat f` during `echo x > f` never sees
 	 * an empty file. */
-	if ((h->trunc_pending && fs_trunc_held(fs, ino)) || fs_is_pending(fs, ino)) {
+	if (fs_trunc_held_by(fs, ino, h) || fs_is_pending(fs, ino)) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
@@ -425,7 +425,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct entry e;
 	int rv;
 
-	commit = fs_handle_release_commit(h, fs_is_pending(fs, ino), fs_trunc_held(fs, ino));
+	commit = fs_handle_release_commit(h, fs_is_pending(fs, ino), fs_trunc_held_by(fs, ino, h));
 	if (commit == FS_RELEASE_NOTHING) {
 		release_free(fs, ino, h);
 		fuse_reply_err(req, 0);
@@ -452,6 +452,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		e.valid = ENTRY_SET_SIZE;
 		e.size = 0;
 		op->clear_trunc = true;
+		fs_trunc_fused(fs, ino);
 	}
 	rv = entry_encode(&e, &b);
 	if (rv == 0)
@@ -475,6 +476,37 @@ void fs_trunc_set(struct fs *fs, uint64_t ino, bool held)
 	/* Only an inode the kernel holds (open) can have one. */
 	if (r != NULL)
 		r->trunc_held = held;
+}
+
+/* @h, opened with O_TRUNC, truncates the file: held until committed. */
+void fs_trunc_join(struct fs *fs, uint64_t ino, struct fs_handle *h)
+{
+	struct fs_ref *r = fs_ref_get(fs, ino, false);
+
+	fs_trunc_set(fs, ino, true);
+	h->trunc_gen = r != NULL ? r->trunc_gen : 0;
+}
+
+/* Is the held truncation still @h's own, one that no entry proposed since
+ * its open commits? Two descriptors rewriting one file on this node: the
+ * first one's write committed its truncation, then the second one's open
+ * holds another; the first one's close must not commit that one too — it
+ * would land after the second one's write and empty the file. */
+bool fs_trunc_held_by(struct fs *fs, uint64_t ino, const struct fs_handle *h)
+{
+	struct fs_ref *r = fs_ref_get(fs, ino, false);
+
+	return h->trunc_pending && r != NULL && r->trunc_held && r->trunc_gen == h->trunc_gen;
+}
+
+/* An entry that commits the held truncation is proposed: the handles that
+ * opened with O_TRUNC so far have theirs committed by it. */
+void fs_trunc_fused(struct fs *fs, uint64_t ino)
+{
+	struct fs_ref *r = fs_ref_get(fs, ino, false);
+
+	if (r != NULL)
+		r->trunc_gen++;
 }
 
 /* --- the rules, without FUSE (handles.h) ------------------------------------------ */

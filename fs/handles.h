@@ -34,6 +34,7 @@ struct fs_handle {
 	/* Opened with O_TRUNC: its last close commits the truncation if it is
 	 * still held (the held state itself is the inode's: fs_ref). */
 	bool trunc_pending;
+	uint32_t trunc_gen; /* the inode's trunc_gen when it opened (fs_ref) */
 	bool append;
 	char *plug_data; /* generated files: content rendered at open */
 	size_t plug_len;

@@ -47,11 +47,16 @@ int fs_submit(struct fs_op *op, const struct entry *e)
 	struct entry_buf b;
 	int rv;
 
+	if (op->clear_trunc)
+		fs_trunc_fused(fs, op->ino); /* handles.c: fs_trunc_held_by */
 	rv = entry_encode(e, &b);
 	if (rv == 0)
 		rv = fs->log.submit(fs->log.impl, &b, fs_op_done, op);
 	if (rv != 0) {
 		fuse_reply_err(op->req, -rv);
+		/* as in fs_op_done: a failed replacement abandons the O_TRUNC */
+		if (op->clear_trunc)
+			fs_trunc_set(fs, op->ino, false);
 		free(op);
 		return rv;
 	}
@@ -71,10 +76,12 @@ void fs_op_done(void *arg, int64_t result)
 		fuse_reply_err(op->req, (int)-result);
 		if (op->reply == REPLY_CREATE)
 			free(op->h); /* never handed to the kernel */
-		/* The replacing write failed: the file keeps its content, and
-		 * the O_TRUNC fused with it is abandoned too (a failed mutation
-		 * changes nothing; committing it at close would empty the file). */
-		if (op->clear_trunc && op->reply == REPLY_WRITE)
+		/* The replacing write (or truncate) failed: the file keeps its
+		 * content, and the O_TRUNC fused with it is abandoned too (a
+		 * failed mutation changes nothing; committing it at close would
+		 * empty the file — and no handle holds it any more: fs_submit
+		 * counted it as committed, handles.c fs_trunc_held_by). */
+		if (op->clear_trunc)
 			fs_trunc_set(fs, op->ino, false);
 		if (op->typed_raw && op->h != NULL)
 			fs_handle_refused(op->h);
@@ -124,7 +131,7 @@ void fs_op_done(void *arg, int64_t result)
 		op->fi.fh = (uintptr_t)op->h;
 		fs_ref_open(fs, a.ino, 1);
 		if (op->h->trunc_pending)
-			fs_trunc_set(fs, a.ino, true);
+			fs_trunc_join(fs, a.ino, op->h);
 		if (fuse_reply_create(op->req, &e, &op->fi) != 0) {
 			fs_trunc_set(fs, a.ino, false);
 			fs_ref_open(fs, a.ino, -1);

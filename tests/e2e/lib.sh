@@ -333,6 +333,7 @@ node_wait_ready() {
 	done
 	say "--- log of node $name ---"
 	cat "$(node_log "$name")" >&2
+	say "threads of node $name (pid $pid): $(pid_stuck_threads "$pid")"
 	fail "node $name (pid $pid) was not ready after ${NODE_START_TIMEOUT}s"
 }
 
