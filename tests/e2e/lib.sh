@@ -440,6 +440,15 @@ wait_exit() {
 	wait "$pid" 2>/dev/null || EXIT_STATUS=$?
 }
 
+# wait_child PID SECONDS WHAT: wait_exit, and fail the test naming WHAT if
+# PID still runs after SECONDS; else return its exit status (a bounded
+# `wait PID`).
+wait_child() {
+	wait_exit "$1" "$2"
+	[ "$EXIT_STATUS" != timeout ] || fail "$3 (pid $1) still runs after $2 s"
+	return "$EXIT_STATUS"
+}
+
 # node_stop NAME [SIGNAL]: SIGTERM (or SIGNAL), bounded wait, exit status 0,
 # and the mount gone from /proc/mounts.
 node_stop() {

@@ -45,7 +45,8 @@ filler() {
 	local name=$1 m i=0 first=0 err out
 	m=$(node_mount "$name")
 	while [ ! -e "$STOP" ]; do
-		out=$(timeout -k 5 20 cp "$TEST_TMP/blob" "$m/fill/$name-$i" 2>&1) && err=ok || err=$out
+		out=$(timeout -k 5 20 dd if="$TEST_TMP/blob" of="$m/fill/$name-$i" bs=1M status=none 2>&1) &&
+			err=ok || err=$out
 		case $err in
 		ok) i=$((i + 1)) ;;
 		*"No space left"*)
@@ -105,6 +106,14 @@ check_alive() {
 	done
 }
 
+# Most of the store filled before the faults start (a filler alone, under
+# faults, fills slowly): STRESS_PREFILL_MIB (default 200) of the 256 MiB.
+prefill=${STRESS_PREFILL_MIB:-200}
+for ((i = 0; i < prefill; i++)); do
+	timeout -k 5 60 dd if="$TEST_TMP/blob" of="$(node_mount "$LEADER")/fill/pre-$i" bs=1M status=none ||
+		fail "prefill: 1 MiB write $i failed"
+done
+say "prefilled ${prefill} MiB; used, free: $(timeout 10 df -h --output=used,avail "$(node_mount "$LEADER")" | tail -n 1)"
 for n in "${CLUSTER[@]}"; do
 	filler "$n" &
 	EXTRA_PIDS+=("$!")
