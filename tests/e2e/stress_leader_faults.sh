@@ -23,6 +23,8 @@
 # holds its clients). STRESS_SEED makes the nemesis's choices repeatable
 # (the timing never is). At the end every node is resumed or restarted and
 # must agree on one tree.
+# Hashing three trees of 256 MiB through the mounts takes a while under ASan.
+MOUNT_CALL_TIMEOUT=${MOUNT_CALL_TIMEOUT:-120}
 source "$(dirname "$0")/lib.sh"
 
 STRESS_SECONDS=${STRESS_SECONDS:-90}
@@ -32,7 +34,7 @@ COMMIT_TIMEOUT=2
 RANDOM=$STRESS_SEED
 say "seed $STRESS_SEED, ${STRESS_SECONDS}s"
 
-cluster_start 3 --commit-timeout "$COMMIT_TIMEOUT" --log-level info
+cluster_start 3 --commit-timeout "$COMMIT_TIMEOUT" --election-timeout 1000 --log-level info
 wait_leader "${CLUSTER[@]}"
 mkdir "$(node_mount n1)/fill"
 head -c 1048576 /dev/urandom >"$TEST_TMP/blob"
@@ -106,14 +108,23 @@ check_alive() {
 	done
 }
 
-# Most of the store filled before the faults start (a filler alone, under
-# faults, fills slowly): STRESS_PREFILL_MIB (default 200) of the 256 MiB.
+# Most of the store is filled before the faults start (a filler alone,
+# under faults, fills slowly): STRESS_PREFILL_MIB (default 200) of the 256
+# MiB, for at most STRESS_PREFILL_SECONDS (default 240; a slow machine then
+# hunts with a less full store rather than not at all). A write may time
+# out even so (an election, when a slow apply stalls a node's loop past the
+# election timeout): it is tried again, a few times.
 prefill=${STRESS_PREFILL_MIB:-200}
-for ((i = 0; i < prefill; i++)); do
-	timeout -k 5 60 dd if="$TEST_TMP/blob" of="$(node_mount "$LEADER")/fill/pre-$i" bs=1M status=none ||
-		fail "prefill: 1 MiB write $i failed"
+prefill_end=$((SECONDS + ${STRESS_PREFILL_SECONDS:-240}))
+for ((i = 0; i < prefill && SECONDS < prefill_end; i++)); do
+	for ((try = 1; ; try++)); do
+		timeout -k 5 60 dd if="$TEST_TMP/blob" of="$(node_mount "$LEADER")/fill/pre-$i" bs=1M \
+			status=none && break
+		((try < 5)) || fail "prefill: 1 MiB write $i failed $try times"
+		wait_leader "${CLUSTER[@]}"
+	done
 done
-say "prefilled ${prefill} MiB; used, free: $(timeout 10 df -h --output=used,avail "$(node_mount "$LEADER")" | tail -n 1)"
+say "prefilled $i of ${prefill} MiB in $((SECONDS - prefill_end + ${STRESS_PREFILL_SECONDS:-240})) s; used, free: $(timeout 10 df -h --output=used,avail "$(node_mount "$LEADER")" | tail -n 1)"
 for n in "${CLUSTER[@]}"; do
 	filler "$n" &
 	EXTRA_PIDS+=("$!")
