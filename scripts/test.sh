@@ -20,7 +20,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 # The daemons under ASan+UBSan too: a subset of the end-to-end tests and a
 # bounded crash hunt (docs/testing.md "Sanitizers" says which and why).
 meson test -C build-asan --print-errorlogs --num-processes 2 test_quorum.sh test_failover.sh \
-	test_partition.sh test_membership.sh test_snapshot_install.sh test_leases.sh
+	test_partition.sh test_membership.sh test_snapshot.sh test_leases.sh
 CLUSTERFSD=build-asan/clusterfsd CLUSTERFSCTL=build-asan/clusterfsctl STRESS_SECONDS=60 STRESS_PREFILL_MIB=240 \
 	timeout 900 tests/e2e/stress_leader_faults.sh
 echo "all tests passed"
