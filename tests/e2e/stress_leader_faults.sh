@@ -23,18 +23,20 @@
 # holds its clients). STRESS_SEED makes the nemesis's choices repeatable
 # (the timing never is). At the end every node is resumed or restarted and
 # must agree on one tree.
-# Hashing three trees of 256 MiB through the mounts takes a while under ASan.
+# Hashing three trees of 256 MiB through the mounts, and restarting a node
+# of such a cluster, take a while under ASan.
 MOUNT_CALL_TIMEOUT=${MOUNT_CALL_TIMEOUT:-120}
+NODE_START_TIMEOUT=${NODE_START_TIMEOUT:-120}
 source "$(dirname "$0")/lib.sh"
 
 STRESS_SECONDS=${STRESS_SECONDS:-90}
-NODE_START_TIMEOUT=60
 STRESS_SEED=${STRESS_SEED:-$RANDOM}
 COMMIT_TIMEOUT=2
 RANDOM=$STRESS_SEED
 say "seed $STRESS_SEED, ${STRESS_SECONDS}s"
 
-cluster_start 3 --commit-timeout "$COMMIT_TIMEOUT" --election-timeout 1000 --log-level info
+cluster_start 3 --commit-timeout "$COMMIT_TIMEOUT" --election-timeout 1000 --snapshot-threshold 32 \
+	--snapshot-trailing 16 --log-level info
 wait_leader "${CLUSTER[@]}"
 mkdir "$(node_mount n1)/fill"
 head -c 1048576 /dev/urandom >"$TEST_TMP/blob"

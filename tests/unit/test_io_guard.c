@@ -1,9 +1,10 @@
 /*
  * io_guard (replication/io_guard.c): a message raft hands to raft_uv with
  * no address -- a follower answering an AppendEntries after it forgot its
- * leader -- fails with RAFT_NOCONNECTION instead of crashing the daemon in
- * strlen(NULL). Without the guard this test dies with SIGSEGV in raft_uv's
- * send (a crash found by tests/e2e/stress_leader_faults.sh under ASan).
+ * leader, or after it stopped being a follower -- fails with
+ * RAFT_NOCONNECTION instead of crashing the daemon in strlen(). Without the
+ * guard the first and third tests die with SIGSEGV in raft_uv's send (two
+ * crashes found by tests/e2e/stress_leader_faults.sh under ASan).
  */
 #include <criterion/criterion.h>
 #include <raft.h>
@@ -39,7 +40,7 @@ static void rig_closed(struct raft_io *io)
 
 static void rig_close(struct rig *g)
 {
-	g->io.data = g;
+	g->io.data = g; /* for rig_closed */
 	g->io.close(&g->io, rig_closed);
 	for (int i = 0; i < 1000 && !g->closed; i++)
 		uv_run(&g->loop, UV_RUN_NOWAIT);
@@ -91,5 +92,31 @@ Test(io_guard, a_message_to_an_address_still_goes_out)
 	/* Queued by raft_uv (it connects in the background); the callback
 	 * fires with an error when the loop closes. */
 	cr_assert_eq(g.io.send(&g.io, &req, &m, sent), 0);
+	rig_close(&g);
+}
+
+Test(io_guard, an_answer_to_the_leader_of_a_candidate_fails_instead_of_crashing)
+{
+	struct rig g = {0};
+	static struct raft r; /* only its state is read */
+	struct raft_message m = {
+	    .type = RAFT_IO_APPEND_ENTRIES_RESULT,
+	    .append_entries_result = {.term = 3, .rejected = 0, .last_log_index = 9},
+	};
+	struct raft_io_send req;
+
+	/* A snapshot install that ends while the node campaigns (pre-vote):
+	 * raft 0.15's installSnapshotCb answers the leader it reads from
+	 * follower_state, which is the candidate's state -- 0x100 here. */
+	memset(&r, 0, sizeof(r));
+	r.state = RAFT_CANDIDATE;
+	r.candidate_state.in_pre_vote = true;
+	m.server_id = r.follower_state.current_leader.id;
+	m.server_address = r.follower_state.current_leader.address;
+	cr_assert_not_null(m.server_address, "the union no longer overlaps as in raft 0.15");
+	rig_open(&g);
+	cr_assert_eq(io_guard_wrap(&g.io), 0);
+	g.io.data = &r; /* as raft_init does */
+	cr_assert_eq(g.io.send(&g.io, &req, &m, sent), RAFT_NOCONNECTION);
 	rig_close(&g);
 }
