@@ -318,20 +318,22 @@ now_ms() {
 	echo $((t / 1000))
 }
 
-# wait_for [-t SECONDS] CMD ARGS...: poll CMD until it succeeds, at most
-# SECONDS (default 10, may be fractional) of wall-clock time and a bounded
-# number of tries (a check that is slow under load must not stretch a
-# 10 s wait into minutes); fail the test otherwise, naming what it waited for.
-# CMD should not block: a client call through a mount runs under `timeout`
-# (see mount_timeout).
+# wait_for [-t SECONDS] CMD ARGS...: poll CMD until it succeeds, every
+# 0.05 s, SECONDS * 20 + 1 tries (SECONDS: default 10, may be fractional);
+# fail the test otherwise, naming what it waited for. The tries take longer
+# than SECONDS when CMD takes time (tests are sized for that), but never
+# more than 3 * SECONDS of wall-clock time: under load, when each check takes
+# a second, a "10 s" wait must not stretch into minutes. CMD should not
+# block: a client call through a mount runs under `timeout` (mount_timeout).
 wait_for() {
-	local timeout=10 tries i end
+	local timeout=10 tries i start end
 	if [ "${1:-}" = -t ]; then
 		timeout=$2
 		shift 2
 	fi
 	tries=$(awk -v t="$timeout" 'BEGIN { printf "%d", t * 20 + 1 }')
-	end=$(($(now_ms) + $(awk -v t="$timeout" 'BEGIN { printf "%d", t * 1000 }')))
+	start=$(now_ms)
+	end=$((start + $(awk -v t="$timeout" 'BEGIN { printf "%d", t * 3000 }')))
 	for ((i = 0; i < tries; i++)); do
 		if "$@"; then
 			return 0
@@ -339,7 +341,7 @@ wait_for() {
 		(($(now_ms) < end)) || break
 		sleep 0.05
 	done
-	fail "timed out after ${timeout}s ($((i + 1)) tries) waiting for: $*"
+	fail "timed out after ${timeout}s ($((i + 1)) tries in $((($(now_ms) - start) / 1000)) s) waiting for: $*"
 }
 
 # A client call through a mount that a stuck daemon could hold forever runs

@@ -159,7 +159,7 @@ watch_start() {
 	WATCH_PID[$name]=$!
 	EXTRA_PIDS+=("$!")
 	echo "$! watch-$name" >>"$SANITIZER_DIR/pids"
-	end=$(($(now_ms) + 10000))
+	end=$(($(now_ms) + 30000)) # 200 tries, but 30 s at most when grep is slow
 	for ((i = 0; i < 200; i++)); do
 		n=$(grep -c 'reconciled' "$log" || true)
 		[ "${n:-0}" -gt "$before" ] && return 0
