@@ -167,7 +167,7 @@ watch_start() {
 		(($(now_ms) < end)) || break
 		sleep 0.05
 	done
-	fail "clusterfs-watch on $name did not reconcile in 10s: $(tail -n 5 "$log")"
+	fail "clusterfs-watch on $name did not reconcile in $i tries (10 s, at most 30 s under load): $(tail -n 5 "$log")"
 }
 
 # watch_stop NAME: SIGTERM, exit status 0 within 10 s.

@@ -191,7 +191,7 @@ reachable_of_old() {
 import json, sys
 print([m["reachable"] for m in json.load(sys.stdin) if m["id"] == int(sys.argv[1])][0])' "${NODE_ID[$OLD]}"
 }
-end=$((SECONDS + 15))
+end=$((SECONDS + 30)) # 100 tries, 10 s when the check is quick
 for ((i = 0; i < 100 && SECONDS < end; i++)); do
 	[ "$(reachable_of_old)" = no ] && break
 	sleep 0.1
