@@ -22,8 +22,7 @@ static bool io_guard_stale_leader(const struct raft_io *io, const struct raft_me
 {
 	const struct raft *r = io->data;
 
-	return m->type == RAFT_IO_APPEND_ENTRIES_RESULT && r != NULL &&
-	       r->state != RAFT_FOLLOWER &&
+	return m->type == RAFT_IO_APPEND_ENTRIES_RESULT && r != NULL && r->state != RAFT_FOLLOWER &&
 	       m->server_address == r->follower_state.current_leader.address;
 }
 

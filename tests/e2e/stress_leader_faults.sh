@@ -88,7 +88,7 @@ campaigner() {
 current_leader() {
 	local name id
 	for name in "${CLUSTER[@]}"; do
-		[ -z "${PAUSED[$name]:-}" ] && [ -z "${KILLED[$name]:-}" ] || continue
+		if [ -n "${PAUSED[$name]:-}" ] || [ -n "${KILLED[$name]:-}" ]; then continue; fi
 		id=$(timeout 2 sed -n 's/^leader=//p' "$(node_mount "$name")/.cluster/status" 2>/dev/null) || continue
 		case $id in "" | 0) continue ;; esac
 		node_name_of "$id"
