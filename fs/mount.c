@@ -202,6 +202,8 @@ int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct
 	fs->ino_base = (cfg->node_id << 48) | ((uint64_t)(cfg->epoch & 0xffff) << 32);
 
 	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	/* fuse_session_new parses @args into an allocated copy. */
+	fuse_opt_free_args(&args);
 	if (fs->se == NULL) {
 		snprintf(err, errlen, "cannot create the FUSE session");
 		free(fs);

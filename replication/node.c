@@ -26,6 +26,7 @@
 
 #include "../common/log.h"
 #include "../common/loop_watch.h"
+#include "io_guard.h"
 #include "node_internal.h"
 #include "store_vacuum.h"
 
@@ -252,6 +253,9 @@ int node_raft_setup(struct node *n, char *err, size_t errlen)
 	}
 	n->io_start = n->io.start;
 	n->io.start = node_io_start;
+	if (io_guard_wrap(&n->io) != 0)
+		log_warn("raft's I/O is not raft_uv's: a follower may crash answering a "
+			 "leader it no longer knows (raft 0.15)");
 	n->fsm.markers = snapshot_io_wrap(&n->snap_io, &n->io, n->loop, n->store) == 0;
 	rv = raft_init(&n->raft, &n->io, &n->fsm.raft, n->id, n->address);
 	if (rv != 0) {

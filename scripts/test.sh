@@ -1,7 +1,8 @@
 #!/bin/sh
 # Fresh Debian 12 machine → every test: install dependencies, build, run the
 # unit tests and the end-to-end tests (real daemons, real FUSE mounts), then
-# build the unit tests again under ASan+UBSan and run them. Needs root and
+# build again under ASan+UBSan and run the unit tests and some end-to-end
+# tests with it (docs/testing.md). Needs root and
 # /dev/fuse. Exit status is non-zero if anything failed.
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,6 +17,10 @@ meson test -C build --print-errorlogs --num-processes 2
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-asan --suite unit --print-errorlogs --num-processes 2
+# The daemons under ASan+UBSan too: a subset of the end-to-end tests
+# (docs/testing.md "Sanitizers" says which and why).
+meson test -C build-asan --print-errorlogs --num-processes 2 test_quorum.sh test_failover.sh \
+	test_partition.sh test_membership.sh test_snapshot.sh test_leases.sh
 # The fuzzers (tests/fuzz, clang + libFuzzer): 5 targets, 24 s each.
 ./scripts/fuzz.sh "${CLUSTERFS_FUZZ_SECONDS:-24}"
 echo "all tests passed"

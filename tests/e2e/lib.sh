@@ -71,6 +71,39 @@ fi
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/cfs-e2e-$TEST_NAME.XXXXXX")
 TEST_TMP=$(realpath "$TEST_TMP") # /proc/mounts shows resolved paths
 
+# --- sanitizers -------------------------------------------------------------------
+#
+# With programs built with -Db_sanitize=address,undefined (build-asan, see
+# docs/testing.md "Sanitizers"), every clusterfsd, clusterfsctl and
+# clusterfs-watch this test starts writes its sanitizer reports to
+# $TEST_TMP/sanitizer/report.PID (whatever the test does with its stderr),
+# and an error ends it with a non-zero status. cleanup fails the test if
+# any report was written and shows them. Without a sanitizer build these
+# variables change nothing. Set ASAN_OPTIONS etc. yourself to override.
+SANITIZER_DIR=$TEST_TMP/sanitizer
+mkdir -p "$SANITIZER_DIR"
+: "${ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=66:detect_leaks=1:log_path=$SANITIZER_DIR/report}"
+: "${UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=66:log_path=$SANITIZER_DIR/report}"
+: "${LSAN_OPTIONS=exitcode=66:suppressions=$E2E_DIR/lsan.supp:print_suppressions=0}"
+export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+
+# sanitizer_check: show every sanitizer report written so far (with the node
+# whose daemon wrote it, when known); returns 1 if there is any.
+sanitizer_check() {
+	local f pid name who found=0
+	for f in "$SANITIZER_DIR"/report.*; do
+		[ -s "$f" ] || continue
+		pid=${f##*.}
+		who="pid $pid"
+		name=$(awk -v p="$pid" '$1 == p { print $2 }' "$SANITIZER_DIR/pids" 2>/dev/null)
+		[ -z "$name" ] || who="$name (pid $pid)"
+		say "SANITIZER REPORT of $who ($f):"
+		cat "$f" >&2
+		found=1
+	done
+	return "$found"
+}
+
 # --- cleanup --------------------------------------------------------------------
 
 pid_alive() {
@@ -196,15 +229,23 @@ cleanup() {
 		done
 	fi
 	for pid in "${EXTRA_PIDS[@]}"; do
-		if pid_alive "$pid"; then
-			kill -KILL "$pid" 2>/dev/null
-			wait "$pid" 2>/dev/null
-		fi
+		pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
 	done
-	# All daemons at once (a cluster's members may each wait for the others).
+	for pid in "${EXTRA_PIDS[@]}"; do
+		# Reaped only once dead: a helper stuck on a mount dies when its
+		# daemon does (below), and `wait` would block until then.
+		for ((f = 0; f < 50; f++)); do
+			pid_alive "$pid" || break
+			sleep 0.1
+		done
+		pid_alive "$pid" || wait "$pid" 2>/dev/null
+	done
+	# All daemons at once (a cluster's members may each wait for the
+	# others); a daemon a test paused (SIGSTOP) is resumed to hear SIGTERM.
 	pids=()
 	for name in "${!NODE_PID[@]}"; do
 		pids+=("${NODE_PID[$name]}")
+		pid_alive "${NODE_PID[$name]}" && kill -CONT "${NODE_PID[$name]}" 2>/dev/null
 	done
 	stop_pids "${pids[@]}"
 	# A daemon that survived SIGKILL waits for its own mount: abort that.
@@ -218,6 +259,10 @@ cleanup() {
 			sleep 0.1
 		done
 	done
+	if ! sanitizer_check; then
+		say "FAIL: a sanitizer reported an error (above)"
+		case $rc in 0 | 77) rc=1 ;; esac
+	fi
 	cd / || true
 	for m in $(test_mounts); do
 		say "lazily unmounting leftover mount $m"
@@ -267,23 +312,42 @@ s.close()' "$port" 2>/dev/null; then
 
 # --- waiting --------------------------------------------------------------------
 
-# wait_for [-t SECONDS] CMD ARGS...: poll CMD until it succeeds, at most
-# SECONDS (default 10) and a bounded number of tries; fail the test otherwise.
+# now_ms: milliseconds of the wall clock (bash's $EPOCHREALTIME: no fork).
+now_ms() {
+	local t=${EPOCHREALTIME/[.,]/}
+	echo $((t / 1000))
+}
+
+# wait_for [-t SECONDS] CMD ARGS...: poll CMD until it succeeds, every
+# 0.05 s, SECONDS * 20 + 1 tries (SECONDS: default 10, may be fractional);
+# fail the test otherwise, naming what it waited for. The tries take longer
+# than SECONDS when CMD takes time (tests are sized for that), but never
+# more than 3 * SECONDS of wall-clock time: under load, when each check takes
+# a second, a "10 s" wait must not stretch into minutes. CMD should not
+# block: a client call through a mount runs under `timeout` (mount_timeout).
 wait_for() {
-	local timeout=10 tries i
+	local timeout=10 tries i start end
 	if [ "${1:-}" = -t ]; then
 		timeout=$2
 		shift 2
 	fi
 	tries=$(awk -v t="$timeout" 'BEGIN { printf "%d", t * 20 + 1 }')
+	start=$(now_ms)
+	end=$((start + $(awk -v t="$timeout" 'BEGIN { printf "%d", t * 3000 }')))
 	for ((i = 0; i < tries; i++)); do
 		if "$@"; then
 			return 0
 		fi
+		(($(now_ms) < end)) || break
 		sleep 0.05
 	done
-	fail "timed out after ${timeout}s waiting for: $*"
+	fail "timed out after ${timeout}s ($((i + 1)) tries in $((($(now_ms) - start) / 1000)) s) waiting for: $*"
 }
+
+# A client call through a mount that a stuck daemon could hold forever runs
+# under `timeout -k 5 $MOUNT_CALL_TIMEOUT`: mount_timeout CMD ARGS...
+MOUNT_CALL_TIMEOUT=${MOUNT_CALL_TIMEOUT:-30}
+mount_timeout() { timeout -k 5 "$MOUNT_CALL_TIMEOUT" "$@"; }
 
 # --- nodes ----------------------------------------------------------------------
 
@@ -308,6 +372,7 @@ node_spawn() {
 	fi
 	CLUSTERFS_LOG_STDERR=1 "${wrap[@]}" "$CLUSTERFSD" "$@" 2>>"$(node_log "$name")" &
 	NODE_PID[$name]=$!
+	echo "$! node-$name" >>"$SANITIZER_DIR/pids"
 }
 
 # node_wait_ready NAME: wait until `clusterfsctl wait` succeeds; fail with
@@ -317,8 +382,8 @@ node_wait_ready() {
 	m=$(node_mount "$name")
 	deadline=$((SECONDS + NODE_START_TIMEOUT))
 	while ((SECONDS < deadline)); do
-		if ctl --mount "$m" wait --timeout 1 2>/dev/null; then
-			NODE_ID[$name]=$(cat "$m/.cluster/self" 2>/dev/null || true)
+		if mount_timeout "$CLUSTERFSCTL" --mount "$m" wait --timeout 1 2>/dev/null; then
+			NODE_ID[$name]=$(mount_timeout cat "$m/.cluster/self" 2>/dev/null || true)
 			NODE_FUSE[$name]=$(awk -v d="$(realpath -m "$m")" \
 				'$5 == d { split($3, a, ":"); c = a[2] } END { print c }' /proc/self/mountinfo)
 			return 0
@@ -376,6 +441,15 @@ wait_exit() {
 	fi
 	EXIT_STATUS=0
 	wait "$pid" 2>/dev/null || EXIT_STATUS=$?
+}
+
+# wait_child PID SECONDS WHAT: wait_exit, and fail the test naming WHAT if
+# PID still runs after SECONDS; else return its exit status (a bounded
+# `wait PID`).
+wait_child() {
+	wait_exit "$1" "$2"
+	[ "$EXIT_STATUS" != timeout ] || fail "$3 (pid $1) still runs after $2 s"
+	return "$EXIT_STATUS"
 }
 
 # node_stop NAME [SIGNAL]: SIGTERM (or SIGNAL), bounded wait, exit status 0,
@@ -472,7 +546,7 @@ assert_not_exists() {
 }
 
 # probe OP ARGS...: one syscall through errno_probe.py; prints OK or the errno.
-probe() { python3 "$PROBE" "$@"; }
+probe() { mount_timeout python3 "$PROBE" "$@"; }
 
 # assert_fails_with ERRNO OP ARGS...: the errno_probe operation fails with ERRNO.
 assert_fails_with() {
@@ -600,12 +674,12 @@ node_name_of() {
 # leader_seen_by NAME: the id of the leader that node NAME knows (from its
 # .cluster/status; 0 or empty when none).
 leader_seen_by() {
-	sed -n 's/^leader=//p' "$(node_mount "$1")/.cluster/status" 2>/dev/null || true
+	mount_timeout sed -n 's/^leader=//p' "$(node_mount "$1")/.cluster/status" 2>/dev/null || true
 }
 
 # status_field NAME KEY: one key=value of NAME's .cluster/status.
 status_field() {
-	sed -n "s/^$2=//p" "$(node_mount "$1")/.cluster/status" 2>/dev/null || true
+	mount_timeout sed -n "s/^$2=//p" "$(node_mount "$1")/.cluster/status" 2>/dev/null || true
 }
 
 # wait_leader [-t SECONDS] NAME...: wait until every named node knows the same
@@ -627,7 +701,7 @@ _leader_agreed() {
 	LEADER=$(node_name_of "$id")
 	[ -n "$LEADER" ] || return 1
 	for name in "$@"; do
-		[ "$name" = "$LEADER" ] && ctl --mount "$(node_mount "$name")" status >/dev/null 2>&1 && return 0
+		[ "$name" = "$LEADER" ] && mount_timeout "$CLUSTERFSCTL" --mount "$(node_mount "$name")" status >/dev/null 2>&1 && return 0
 	done
 	return 1
 }
@@ -646,10 +720,10 @@ wait_leader() {
 }
 
 # node_sync NAME: clusterfsctl sync (a linearizable read point) on NAME.
-node_sync() { ctl --mount "$(node_mount "$1")" sync; }
+node_sync() { mount_timeout "$CLUSTERFSCTL" --mount "$(node_mount "$1")" sync; }
 
 # members_json NAME: `clusterfsctl members --json` on NAME.
-members_json() { ctl --mount "$(node_mount "$1")" members --json; }
+members_json() { mount_timeout "$CLUSTERFSCTL" --mount "$(node_mount "$1")" members --json; }
 
 # members_summary NAME: "ID ADDRESS ROLE [leader]" lines sorted by id, from
 # `members --json` on NAME (reachability left out: it is each node's view).
@@ -669,7 +743,7 @@ for m in sorted(json.load(sys.stdin), key=lambda m: m["id"]):
 # (name=sha256 of the value) and user.clusterfs.revision. Exits non-zero if
 # the tree cannot be read. TREE_MTIME=0 leaves mtimes out.
 tree_manifest() {
-	python3 - "$1" "${TREE_MTIME:-1}" <<'EOF'
+	timeout -k 5 $((2 * MOUNT_CALL_TIMEOUT)) python3 - "$1" "${TREE_MTIME:-1}" <<'EOF'
 import hashlib, os, stat, sys
 
 root, with_mtime = sys.argv[1], sys.argv[2] == "1"
@@ -746,7 +820,7 @@ wait_same_tree() {
 	for ((try = 0; try < timeout * 5 + 1; try++)); do
 		same=1
 		for name in "$@"; do
-			ctl --mount "$(node_mount "$name")" sync >/dev/null 2>&1 || true
+			mount_timeout "$CLUSTERFSCTL" --mount "$(node_mount "$name")" sync >/dev/null 2>&1 || true
 		done
 		for name in "$@"; do
 			if ! tree_manifest "$(node_mount "$name")" >"$TEST_TMP/tree.$name" 2>"$TEST_TMP/tree.$name.err"; then

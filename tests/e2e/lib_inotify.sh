@@ -53,13 +53,13 @@ iw_established() { grep -q 'Watches established' "$1"; }
 
 # iw_wait_established PID ERRFILE: bounded wait for "Watches established".
 iw_wait_established() {
-	local pid=$1 err=$2 i
-	for ((i = 0; i < 200; i++)); do
+	local pid=$1 err=$2 i end=$((SECONDS + 30))
+	for ((i = 0; i < 200 && SECONDS < end; i++)); do
 		iw_established "$err" && return 0
 		pid_alive "$pid" || fail "inotifywait (pid $pid) exited: $(cat "$err")"
 		sleep 0.05
 	done
-	fail "inotifywait (pid $pid) did not establish its watches in 10s: $(cat "$err")"
+	fail "inotifywait (pid $pid) did not establish its watches in $i tries (10 s, at most 30 s under load): $(cat "$err")"
 }
 
 # iw_stop PID: stop one inotifywait (by PID) and reap it.
@@ -100,8 +100,8 @@ iw_wait() {
 # the time it is in the log the watch on DIR exists. Bounded: if it never
 # shows (another inotify-tools version), go on after a short settle.
 iw_wait_scanned() {
-	local log=$1 dir=$2 i
-	for ((i = 0; i < 100; i++)); do
+	local log=$1 dir=$2 i end=$((SECONDS + 15))
+	for ((i = 0; i < 100 && SECONDS < end; i++)); do
 		iw_has "$log" "$dir" '^CLOSE_NOWRITE,CLOSE,ISDIR$' && return 0
 		sleep 0.05
 	done

@@ -144,12 +144,13 @@ snap_dir() { echo "$TEST_TMP/$1/snap"; }
 # watch_start NAME CONFIG [FLAGS...]: start clusterfs-watch on node NAME's
 # mount; returns once its first reconcile is done (its watches are set).
 watch_start() {
-	local name=$1 conf=$2 log i before
+	local name=$1 conf=$2 log i before n end
 	shift 2
 	log=$(watch_log "$name")
 	mkdir -p "$(snap_dir "$name")"
 	touch "$log"
 	before=$(grep -c 'reconciled' "$log" || true)
+	before=${before:-0}
 	echo "=== $(date +%T.%N) clusterfs-watch $*" >>"$log"
 	PATH="$WATCH_BIN:$PATH" FAKE_SNAP_DIR=$(snap_dir "$name") \
 		FAKE_SNAP_HOOK="$EXAMPLES/snap/configure" \
@@ -157,12 +158,16 @@ watch_start() {
 		--state "$TEST_TMP/$name/wstate" --log-level debug "$@" 2>>"$log" &
 	WATCH_PID[$name]=$!
 	EXTRA_PIDS+=("$!")
+	echo "$! watch-$name" >>"$SANITIZER_DIR/pids"
+	end=$(($(now_ms) + 30000)) # 200 tries, but 30 s at most when grep is slow
 	for ((i = 0; i < 200; i++)); do
-		[ "$(grep -c 'reconciled' "$log" || true)" -gt "$before" ] && return 0
+		n=$(grep -c 'reconciled' "$log" || true)
+		[ "${n:-0}" -gt "$before" ] && return 0
 		pid_alive "${WATCH_PID[$name]}" || fail "clusterfs-watch on $name exited: $(tail -n 5 "$log")"
+		(($(now_ms) < end)) || break
 		sleep 0.05
 	done
-	fail "clusterfs-watch on $name did not reconcile in 10s: $(tail -n 5 "$log")"
+	fail "clusterfs-watch on $name did not reconcile in $i tries (10 s, at most 30 s under load): $(tail -n 5 "$log")"
 }
 
 # watch_stop NAME: SIGTERM, exit status 0 within 10 s.
@@ -183,20 +188,42 @@ try:
 except FileNotFoundError:
     lines = []
 for line in lines:
-    c = json.loads(line)
+    try:
+        c = json.loads(line)
+    except ValueError:
+        continue  # the last line, still being written
     if c["by"] == sys.argv[2]:
         print(json.dumps(c["argv"]))
 EOF
 }
 
+# _a_count VALUE WHAT: print VALUE if it is a count; else say so and return
+# 1. (A count came out empty once, under load, and `[ "" -ge 1 ]` only
+# printed "integer expression expected": that happens when the pipeline's
+# processes are killed, e.g. by meson's timeout signal to the whole test.)
+_a_count() {
+	if [[ $1 =~ ^[0-9]+$ ]]; then
+		echo "$1"
+		return 0
+	fi
+	say "counting $2 gave [$1], not a number"
+	return 1
+}
+
 # count_calls NAME JSON_ARGV: how many times the watcher of NAME made exactly
 # that call, e.g. '["set", "openstack", "feature.a=true", "clusterfs.feature.a=true"]'.
 count_calls() {
-	local want
-	want=$(python3 -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1])))' "$2")
-	calls "$1" | grep -cxF -- "$want" || true
+	local want n
+	want=$(python3 -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1])))' "$2") ||
+		fail "count_calls: $2 is not a JSON argv"
+	n=$(calls "$1" | grep -cxF -- "$want") || true
+	_a_count "$n" "calls of $1"
 }
-has_call() { [ "$(count_calls "$@")" -ge 1 ]; }
+has_call() {
+	local n
+	n=$(count_calls "$@") || return 1
+	[ "$n" -ge 1 ]
+}
 
 # records NAME: node NAME's `record` argvs, one JSON list per line.
 records() {
@@ -207,15 +234,24 @@ try:
 except FileNotFoundError:
     lines = []
 for line in lines:
-    print(json.dumps(json.loads(line)["argv"]))
+    try:
+        print(json.dumps(json.loads(line)["argv"]))
+    except ValueError:
+        pass  # the last line, still being written
 EOF
 }
 count_records() {
-	local want
-	want=$(python3 -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1])))' "$2")
-	records "$1" | grep -cxF -- "$want" || true
+	local want n
+	want=$(python3 -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1])))' "$2") ||
+		fail "count_records: $2 is not a JSON argv"
+	n=$(records "$1" | grep -cxF -- "$want") || true
+	_a_count "$n" "records of $1"
 }
-has_record() { [ "$(count_records "$@")" -ge 1 ]; }
+has_record() {
+	local n
+	n=$(count_records "$@") || return 1
+	[ "$n" -ge 1 ]
+}
 
 # record_field NAME JSON_ARGV FIELD: a field ("env", "cwd") of the first
 # record with that argv, as JSON.
@@ -224,7 +260,10 @@ record_field() {
 import json, sys
 want = json.loads(sys.argv[2])
 for line in open(sys.argv[1]).read().splitlines():
-    r = json.loads(line)
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue  # the last line, still being written
     if r["argv"] == want:
         print(json.dumps(r[sys.argv[3]], sort_keys=True))
         break

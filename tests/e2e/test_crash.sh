@@ -116,7 +116,7 @@ verify_all() {
 # also asks for the birth time, which bypasses the kernel's attribute cache).
 mount_is_dead() { ! stat -c %i "$M" >/dev/null 2>&1; }
 
-ack_count() { grep -c '^ok ' "$1" 2>/dev/null || true; }
+ack_count() { local n; n=$(grep -c '^ok ' "$1" 2>/dev/null) || true; echo "${n:-0}"; }
 
 for ((round = 1; round <= ROUNDS; round++)); do
 	ack=$TEST_TMP/ack$round
@@ -129,7 +129,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	wpid=$!
 	EXTRA_PIDS+=("$wpid")
 	# A tight bounded poll: the writer acknowledges about one write per ms.
-	for ((t = 0; t < 3000; t++)); do
+	t_end=$((SECONDS + 30))
+	for ((t = 0; t < 3000 && SECONDS < t_end; t++)); do
 		[ "$(ack_count "$ack")" -ge "$target" ] && break
 		grep -q '^end ' "$ack" && break
 		sleep 0.005

@@ -137,7 +137,7 @@ verify_on() {
 	done
 }
 
-ack_count() { grep -c '^ok ' "$ACK" 2>/dev/null || true; }
+ack_count() { local n; n=$(grep -c '^ok ' "$ACK" 2>/dev/null) || true; echo "${n:-0}"; }
 
 ACK=$TEST_TMP/ack
 STOP=$TEST_TMP/stop
@@ -191,7 +191,8 @@ reachable_of_old() {
 import json, sys
 print([m["reachable"] for m in json.load(sys.stdin) if m["id"] == int(sys.argv[1])][0])' "${NODE_ID[$OLD]}"
 }
-for ((i = 0; i < 100; i++)); do
+end=$((SECONDS + 30)) # 100 tries, 10 s when the check is quick
+for ((i = 0; i < 100 && SECONDS < end; i++)); do
 	[ "$(reachable_of_old)" = no ] && break
 	sleep 0.1
 done

@@ -95,8 +95,8 @@ for round in 1 2 3 4 5; do
 	ctl --mount "$B" lease acquire m3 m2 m1 --holder bob --ttl 30 >"$TEST_TMP/rb" 2>&1 &
 	pb=$!
 	ra=0 rb=0
-	wait "$pa" || ra=$?
-	wait "$pb" || rb=$?
+	wait_child "$pa" 60 "round $round: alice's lease acquire" || ra=$?
+	wait_child "$pb" 60 "round $round: bob's lease acquire" || rb=$?
 	[ $((ra + rb)) = 1 ] || fail "round $round: exit statuses $ra and $rb; exactly one must win ($(cat "$TEST_TMP/ra" "$TEST_TMP/rb"))"
 	winner=alice loser_out=$TEST_TMP/rb
 	[ "$ra" = 0 ] || winner=bob loser_out=$TEST_TMP/ra

@@ -146,9 +146,9 @@ for ((v = 1; v <= 120; v++)); do
 	mv -T "$A/routing/current.new" "$A/routing/current"
 done
 touch "$STOP"
-wait "$RB" || fail "reader on B failed: $(tail -n 3 "$TEST_TMP/reader-b")"
-wait "$RC" || fail "reader on C failed: $(tail -n 3 "$TEST_TMP/reader-c")"
-wait "$RS" || fail "fsync of routing/ on B failed or hung: $(cat "$TEST_TMP/syncer")"
+wait_child "$RB" 60 "reader on B" || fail "reader on B failed: $(tail -n 3 "$TEST_TMP/reader-b")"
+wait_child "$RC" 60 "reader on C" || fail "reader on C failed: $(tail -n 3 "$TEST_TMP/reader-c")"
+wait_child "$RS" 130 "fsync of routing/ on B" || fail "fsync of routing/ on B failed or hung: $(cat "$TEST_TMP/syncer")"
 say "B: $(cat "$TEST_TMP/syncer") during the cut-overs"
 for r in reader-b reader-c; do
 	sum=$(tail -n 1 "$TEST_TMP/$r")

@@ -222,8 +222,8 @@ read1() {
 }
 # next_close_write: wait (bounded) for the next IN_CLOSE_WRITE of rd/v
 next_close_write() {
-	local ev
-	while read -r -t 10 -u "$evfd" ev; do
+	local ev end=$((SECONDS + 11))
+	while ((SECONDS < end)) && read -r -t 10 -u "$evfd" ev; do
 		case $ev in CLOSE_WRITE*) return 0 ;; esac
 	done
 	return 1
@@ -294,7 +294,9 @@ if read -r -t 0.5 -u "$evfd" ev; then
 	check fail "an event on node 3 after the $N writes' events: $ev"
 fi
 touch "$T/rd.stop"
-wait "${RPIDS[@]}" 2>/dev/null || true
+for p in "${RPIDS[@]}"; do
+	wait_child "$p" 60 "a reader on node 3" || true
+done
 iw_stop "$RDW"
 exec {evfd}<&-
 check python3 - "$T/reads" "$N" "$T/reader1" "$T/reader2" "$T/reader3" <<'EOF'
@@ -386,7 +388,9 @@ check assert_eq 0 "$EXIT_STATUS" "exit status of node 1's creates and removes"
 wait_exit "$C3" 60
 check assert_eq 0 "$EXIT_STATUS" "exit status of node 3's creates and removes"
 touch "$T/cc.stop"
-wait "${LPIDS[@]}" 2>/dev/null || true
+for p in "${LPIDS[@]}"; do
+	wait_child "$p" 60 "a lister on node 3" || true
+done
 iw_fence
 iw_stop "$WC"
 # exactly one CREATE, one CLOSE_WRITE and one DELETE per file, in that order,

@@ -30,7 +30,7 @@ reader() {
 	local m=$1 i
 	for ((i = 0; i < 30000; i++)); do
 		[ -e "$STOP_READER" ] && return 0
-		if cat "$m/.cluster/status" >/dev/null 2>&1; then echo ok; else echo err; fi
+		if timeout -k 5 30 cat "$m/.cluster/status" >/dev/null 2>&1; then echo ok; else echo err; fi
 		sleep 0.02
 	done
 }
@@ -59,7 +59,7 @@ READER=$!
 node_wait_ready "$F"
 wait_same_tree -t 90 "${ALL[@]}"
 touch "$STOP_READER"
-wait "$READER" || true
+wait_child "$READER" 60 "the status reader on $F" || true
 FLOG=$(node_log "$F")
 grep 'event loop stalled' "$FLOG" | sed "s/^/  $F: /" >&2 || true
 say "  reads on $F during the catch-up: $(grep -c '^ok$' "$READS") answered, $(grep -c '^err$' "$READS" || true) failed"

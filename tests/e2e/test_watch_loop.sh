@@ -110,7 +110,7 @@ ops+=("$!")
 operator_snapctl n3 set openstack feature.loop=false &
 ops+=("$!")
 for p in "${ops[@]}"; do
-	wait "$p" || fail "an operator's snapctl set failed"
+	wait_child "$p" 60 "an operator's snapctl set" || fail "an operator's snapctl set failed"
 done
 wait_for -t 30 converged feature.loop
 say "converged to $CONVERGED_VALUE: $(activity)"

@@ -95,6 +95,8 @@ def applied_index(path):
     """This node's applied index (.cluster/status of the mount holding path)."""
     d = os.path.dirname(os.path.abspath(path))
     while not os.path.isdir(os.path.join(d, ".cluster")):
+        if os.path.dirname(d) == d:
+            raise RuntimeError("%s is not inside a clusterfs mount" % path)
         d = os.path.dirname(d)
     with open(os.path.join(d, ".cluster", "status")) as f:
         for line in f:

@@ -51,6 +51,7 @@ int ctl_cmd_wait(const char *mount, bool json, double timeout_s)
 	struct status st;
 	const char *why = "is not mounted";
 
+	st.n = 0; /* read below even if no status was ever read */
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		if (ctl_status_read(mount, &st, &why) == 0 && ctl_status_healthy(&st)) {

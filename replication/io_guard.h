@@ -1,0 +1,35 @@
+/*
+ * Guards around raft 0.15's libuv I/O (raft_uv) against faults of raft
+ * itself that would crash the daemon.
+ *
+ * A follower answers an AppendEntries (or a snapshot install) only once
+ * the entries (the snapshot) are on disk, and then sends the answer to the
+ * leader it knows *at that moment*: raft's sendAppendEntriesResult takes
+ * follower_state.current_leader, and raft_uv's send copies the address
+ * with strlen(). Two ways that crashed the daemon in strlen, both seen
+ * under tests/e2e/stress_leader_faults.sh:
+ *   - the node learned of a new term in between (a candidate's
+ *     RequestVote): still a follower, but no leader known, the address is
+ *     NULL -- the "segfault in libc" seen in a former leader a few seconds
+ *     after a commit timed out, when elections follow each other while slow
+ *     disk writes (1 MiB entries, a store near its limit) are in flight;
+ *   - the node is no longer a follower at all (a snapshot install that
+ *     ends while it campaigns): raft reads the address from the
+ *     candidate's (or leader's) state, which shares its memory -- 0x100 for
+ *     a candidate in its pre-vote phase.
+ * io_guard makes such a send fail (RAFT_NOCONNECTION, which raft handles by
+ * dropping the answer: there is no leader to tell).
+ *
+ * Loop thread only (raft calls send from the loop).
+ */
+#ifndef CFS_IO_GUARD_H
+#define CFS_IO_GUARD_H
+
+#include <raft.h>
+
+/* Wrap @io (set up by raft_uv_init; raft_init later points io->data at
+ * the raft) so that a message to no valid address fails instead of
+ * crashing. 0, or -EINVAL if @io's send is not raft_uv's. */
+int io_guard_wrap(struct raft_io *io);
+
+#endif
