@@ -41,6 +41,7 @@ void node_config_defaults(struct node_config *c)
 	c->heartbeat_ms = NODE_DEFAULT_HEARTBEAT_MS;
 	c->snapshot_threshold = NODE_DEFAULT_SNAPSHOT_THRESHOLD;
 	c->snapshot_trailing = NODE_DEFAULT_SNAPSHOT_TRAILING;
+	c->disk_reserve_bytes = (uint64_t)NODE_DEFAULT_DISK_RESERVE_MB << 20;
 }
 
 void node_close_free(uv_handle_t *h)
@@ -103,7 +104,7 @@ static void ready_barrier_done(void *arg, int64_t result)
 				 (unsigned long long)n->id,
 				 raft_state(&n->raft) == RAFT_LEADER ? "leader" : "a follower",
 				 (unsigned long long)n->raft.current_term,
-				 (unsigned long long)raft_last_applied(&n->raft));
+				 (unsigned long long)node_applied_index(n));
 		n->ready = true;
 	} else {
 		n->barrier_term = 0; /* try again on the next tick */
@@ -139,16 +140,27 @@ static void tick_cb(uv_timer_t *t)
 	struct node *n = t->data;
 
 	node_poll(n);
+	/* Entries the store could not write wait until it can (fsm.h). */
+	if (n->fsm.deferred != NULL)
+		fsm_retry_deferred(&n->fsm);
+	node_disk_tick(n);
 	node_dispatch_all(n);
 	node_expire(n);
 	node_reap_expired(n);
-	store_vacuum_step(n->store);
+	/* Vacuum gives space back, but writes to do it: not on a full disk. */
+	if (node_disk_level(n) != NODE_DISK_FULL)
+		store_vacuum_step(n->store);
 }
 
 bool node_ready(struct node *n)
 {
 	node_poll(n);
 	return n->ready;
+}
+
+uint64_t node_applied_index(struct node *n)
+{
+	return fsm_applied_index(&n->fsm);
 }
 
 const char *node_failed(struct node *n)
@@ -573,6 +585,7 @@ void node_free(struct node *n)
 {
 	if (n == NULL)
 		return;
+	fsm_close(&n->fsm);
 	store_close(n->store);
 	if (n->transport_ready)
 		transport_free(&n->transport);

@@ -48,6 +48,13 @@
 /* raft 0.15's progress state of a follower that keeps up (progress.h,
  * REPLICATION/PROGRESS__PIPELINE; struct raft_progress is public). */
 #define NODE_RAFT_PIPELINE 1
+/* Free space kept on the data directory's disk (diskspace.c): below the
+ * reserve, writes here that add data fail with ENOSPC; below the floor the
+ * node stores no new entries. The floor leaves room for one new raft log
+ * segment (8 MiB, preallocated) and the store's transactions; the reserve,
+ * for the floor, a segment and the largest entry. */
+#define NODE_DEFAULT_DISK_RESERVE_MB 32
+#define NODE_DISK_FLOOR_MB 12
 /* Pause between attempts to reach a join target or the leader. */
 #define NODE_RETRY_MS 200
 
@@ -64,6 +71,7 @@ struct node_config {
 	unsigned heartbeat_ms;
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
+	uint64_t disk_reserve_bytes; /* 0: no reserve (not advised) */
 	const struct store_validator *validator;
 };
 
@@ -89,6 +97,10 @@ int node_recover(struct node *n, char *err, size_t errlen);
 bool node_ready(struct node *n);
 /* Non-NULL once starting has failed for good (e.g. wrong cluster key). */
 const char *node_failed(struct node *n);
+/* The index up to which this node's store has applied what raft
+ * committed (raft's applied index, less while the store is behind: see
+ * fsm.h, deferred entries). */
+uint64_t node_applied_index(struct node *n);
 
 /* The outcome of a proposal: >= 0 success (the FSM's result), < 0 -errno:
  * EROFS (no leader known), ETIMEDOUT (no outcome within the commit timeout:

@@ -98,11 +98,16 @@ static const struct {
 
 int store_errno(struct store *s, int rc)
 {
+	/* Every sqlite error met while an entry is applied is a failure of
+	 * this node's store, never a refusal: store_apply must not record it
+	 * as the entry's outcome (other nodes may apply the entry), so it is
+	 * remembered here and store_apply looks. */
+	if (s != NULL && s->fault == SQLITE_OK)
+		s->fault = rc;
 	switch (rc) {
 	case SQLITE_FULL:
-		/* The disk, not the store limit: a failure of this node, never a
-		 * refusal (other nodes may have room). */
-		log_error("the disk holding the store is full");
+		/* The disk, not the store limit (ENOSPC is the limit's refusal):
+		 * store_apply reports it as -ENOSPC, see store_fault_errno. */
 		return -EIO;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
@@ -110,7 +115,30 @@ int store_errno(struct store *s, int rc)
 	case SQLITE_NOTADB:
 		return -EUCLEAN;
 	default:
-		(void)s;
+		return -EIO;
+	}
+}
+
+int store_note(struct store *s, int rc)
+{
+	if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	return store_errno(s, rc);
+}
+
+int store_fault_errno(struct store *s)
+{
+	switch (s->fault) {
+	case SQLITE_OK:
+		return 0;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EUCLEAN;
+	default:
 		return -EIO;
 	}
 }

@@ -65,6 +65,8 @@ static void usage(FILE *out)
 		"  --election-timeout MS  raft election timeout (default 300; heartbeat 1/6)\n"
 		"  --snapshot-threshold N entries between snapshots (default 1024)\n"
 		"  --snapshot-trailing N  entries kept after a snapshot (default 2048)\n"
+		"  --disk-reserve MIB     free space kept on the data directory's disk;\n"
+		"                         below it writes here fail with ENOSPC (default 16)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
 		"  --recover              offline: make this node the only voter of its\n"
 		"                         cluster, after a majority was lost for good\n"
@@ -373,7 +375,8 @@ static void signal_cb(uv_signal_t *s, int signum)
 
 enum { OPT_MOUNT = 256, OPT_DATA, OPT_ADDRESS, OPT_BOOTSTRAP, OPT_JOIN, OPT_JOIN_TOKEN,
        OPT_KEY, OPT_MAX_VOTERS, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_SNAPSHOT_THRESHOLD,
-       OPT_SNAPSHOT_TRAILING, OPT_ELECTION_TIMEOUT, OPT_RECOVER, OPT_VERSION, OPT_HELP };
+       OPT_SNAPSHOT_TRAILING, OPT_ELECTION_TIMEOUT, OPT_RECOVER, OPT_VERSION, OPT_HELP,
+       OPT_DISK_RESERVE };
 
 static const struct option options[] = {
 	{"mount", required_argument, NULL, OPT_MOUNT},
@@ -389,6 +392,7 @@ static const struct option options[] = {
 	{"snapshot-threshold", required_argument, NULL, OPT_SNAPSHOT_THRESHOLD},
 	{"snapshot-trailing", required_argument, NULL, OPT_SNAPSHOT_TRAILING},
 	{"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
+	{"disk-reserve", required_argument, NULL, OPT_DISK_RESERVE},
 	{"recover", no_argument, NULL, OPT_RECOVER},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -506,6 +510,17 @@ int main(int argc, char **argv)
 				ncfg.election_timeout_ms = (unsigned)v;
 				ncfg.heartbeat_ms = (unsigned)(v / 6 > 10 ? v / 6 : 10);
 			}
+			break;
+		}
+		case OPT_DISK_RESERVE: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end != '\0' || v < 0 || v > 1024 * 1024) {
+				fail("--disk-reserve needs a number of MiB (0 to 1048576)");
+				return 2;
+			}
+			ncfg.disk_reserve_bytes = (uint64_t)v << 20;
 			break;
 		}
 		case OPT_RECOVER:
