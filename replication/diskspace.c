@@ -33,6 +33,15 @@
  *    node catches up by itself once space is back. A segment started
  *    before still has the preallocated ones to go on with.
  *
+ * Even a full node writes a little: raft records every new term and vote
+ * in a small metadata file, and a failure there stops raft for good (the
+ * daemon then exits: node_poll). So the node keeps a ballast file
+ * (DATA/ballast, NODE_DISK_BALLAST_MB) while the disk is fine, and on a
+ * full disk deletes it just before raft may write its metadata: when a
+ * message arrives that carries a newer term, asks for a vote or answers
+ * one (node_disk_filter sees every message before raft does). Not sooner:
+ * whatever filled the disk may still be writing, and would take the space.
+ *
  * An InstallSnapshot is also dropped when its image would not fit beside
  * the reserve. Free space is read with fstatvfs on the data directory's
  * lock file at each decision (a system call of a microsecond), not polled.
@@ -42,9 +51,12 @@
  * Owned by the libuv loop thread.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <raft.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "../common/log.h"
 #include "node_internal.h"
@@ -67,6 +79,48 @@ static uint64_t disk_free_bytes(struct node *n)
 static unsigned long long mib(uint64_t bytes)
 {
 	return (unsigned long long)(bytes >> 20);
+}
+
+static enum node_disk_level disk_look(struct node *n);
+
+/* Make the ballast file if it is missing (the disk is fine). */
+static void ballast_make(struct node *n)
+{
+	char path[PATH_MAX];
+	int fd, rv;
+
+	if (n->cfg.disk_reserve_bytes == 0 ||
+	    node_path_join(path, sizeof(path), n->data_dir, NODE_BALLAST) != 0 ||
+	    access(path, F_OK) == 0)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	rv = posix_fallocate(fd, 0, (off_t)NODE_DISK_BALLAST_MB << 20);
+	close(fd);
+	if (rv != 0)
+		unlink(path); /* no room for it: the disk is not fine after all */
+}
+
+/* Give the ballast's space to whatever must still be written. */
+static void ballast_release(struct node *n)
+{
+	char path[PATH_MAX];
+
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_BALLAST) == 0 &&
+	    unlink(path) == 0)
+		log_info("deleted %s (%d MiB kept for this moment): raft's metadata has room",
+			 path, NODE_DISK_BALLAST_MB);
+}
+
+void node_disk_start(struct node *n)
+{
+	/* Starting on a full disk: the epoch, raft's start and the store need
+	 * a little room. */
+	if (disk_look(n) == NODE_DISK_OK)
+		ballast_make(n);
+	else if (n->disk_level == NODE_DISK_FULL)
+		ballast_release(n);
 }
 
 static uint64_t disk_floor(struct node *n)
@@ -98,6 +152,8 @@ static enum node_disk_level disk_look(struct node *n)
 		level = NODE_DISK_LOW;
 	if (level == n->disk_level)
 		return level;
+	if (level == NODE_DISK_OK)
+		ballast_make(n);
 	if (level == NODE_DISK_FULL)
 		log_error("the disk holding %s has %llu MiB free, less than the %llu MiB this node "
 			  "needs to go on storing entries: writes on this node fail with ENOSPC, "
@@ -128,8 +184,10 @@ enum node_disk_level node_disk_level(struct node *n)
 	return n->fsm.deferred != NULL ? NODE_DISK_FULL : level;
 }
 
-/* Does @op only take data away (or nothing), so that it may pass on a low
- * disk: the way to make room through the mount. */
+/* Does @e only take data away, so that it may pass on a low disk: the way
+ * to make room through the mount. (Not a truncation: after a rewrite
+ * refused for lack of space, the truncation its open(O_TRUNC) held would
+ * leave the file empty, neither the old content nor the new.) */
 static bool op_frees(const struct entry *e)
 {
 	switch (e->op) {
@@ -137,8 +195,6 @@ static bool op_frees(const struct entry *e)
 	case ENTRY_REMOVEXATTR:
 	case ENTRY_EXPIRE:
 		return true;
-	case ENTRY_SETATTR:
-		return (e->valid & ENTRY_SET_SIZE) && e->size == 0;
 	default:
 		return false;
 	}
@@ -168,8 +224,35 @@ static bool disk_fits_image(struct node *n, uint64_t len)
 	return avail == UINT64_MAX || avail >= len + n->cfg.disk_reserve_bytes;
 }
 
+/* The term a message carries. */
+static raft_term msg_term(const struct raft_message *m)
+{
+	switch (m->type) {
+	case RAFT_IO_APPEND_ENTRIES:
+		return m->append_entries.term;
+	case RAFT_IO_APPEND_ENTRIES_RESULT:
+		return m->append_entries_result.term;
+	case RAFT_IO_REQUEST_VOTE:
+		return m->request_vote.term;
+	case RAFT_IO_REQUEST_VOTE_RESULT:
+		return m->request_vote_result.term;
+	case RAFT_IO_INSTALL_SNAPSHOT:
+		return m->install_snapshot.term;
+	case RAFT_IO_TIMEOUT_NOW:
+		return m->timeout_now.term;
+	default:
+		return 0;
+	}
+}
+
 bool node_disk_filter(struct node *n, struct raft_message *m)
 {
+	/* Raft may write its metadata (a new term, a vote) for this message:
+	 * on a full disk, give it the ballast's room now. */
+	if (disk_look(n) == NODE_DISK_FULL &&
+	    (msg_term(m) > n->raft.current_term || m->type == RAFT_IO_REQUEST_VOTE ||
+	     m->type == RAFT_IO_REQUEST_VOTE_RESULT || m->type == RAFT_IO_TIMEOUT_NOW))
+		ballast_release(n);
 	if (m->type == RAFT_IO_APPEND_ENTRIES && m->append_entries.n_entries > 0 &&
 	    node_disk_level(n) == NODE_DISK_FULL) {
 		struct raft_append_entries *a = &m->append_entries;

@@ -160,9 +160,8 @@ unsigned fsm_retry_deferred(struct fsm *f)
 	}
 	if (done > 0 && f->deferred == NULL) {
 		f->deferred_error = 0;
-		log_info("the store can write again: applied the %u entries that waited for it "
-			 "(through index %llu)",
-			 done, (unsigned long long)last);
+		log_info("the store can write again: applied %u waiting entr%s (through index %llu)",
+			 done, done == 1 ? "y" : "ies", (unsigned long long)last);
 	}
 	return f->n_deferred;
 }

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdio.h>
@@ -120,6 +121,17 @@ static void node_poll(struct node *n)
 	if (!n->raft_started || n->closing)
 		return;
 	state = raft_state(&n->raft);
+	if (state == RAFT_UNAVAILABLE && n->failure[0] == '\0') {
+		/* raft 0.15 stops for good after some failed writes (its
+		 * metadata on a full disk): nothing here can revive it. */
+		snprintf(n->failure, sizeof(n->failure),
+			 "raft stopped on this node (%s); clusterfsd exits: start it again once "
+			 "the disk holding %s has room",
+			 raft_errmsg(&n->raft), n->data_dir);
+		log_error("%s", n->failure);
+		raise(SIGTERM); /* the daemon's orderly stop; it exits 1 (node_failed) */
+		return;
+	}
 	/* A new leader commits a barrier of its term before it is "ready";
 	 * a follower syncs once through the leader. */
 	if (!n->barrier_pending && (n->join == JOIN_NONE || n->join == JOIN_DONE) &&
@@ -147,9 +159,18 @@ static void tick_cb(uv_timer_t *t)
 	node_dispatch_all(n);
 	node_expire(n);
 	node_reap_expired(n);
-	/* Vacuum gives space back, but writes to do it: not on a full disk. */
-	if (node_disk_level(n) != NODE_DISK_FULL)
+	/* Vacuum gives space back, but writes to do it: not on a full disk;
+	 * on a low one, every free page goes back (deletions make room). */
+	switch (node_disk_level(n)) {
+	case NODE_DISK_OK:
 		store_vacuum_step(n->store);
+		break;
+	case NODE_DISK_LOW:
+		store_vacuum_step_slack(n->store, 0);
+		break;
+	case NODE_DISK_FULL:
+		break;
+	}
 }
 
 bool node_ready(struct node *n)
@@ -383,6 +404,8 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 	rv = node_load_key(n, err, errlen);
 	if (rv != 0)
 		goto err;
+	/* The ballast, or on a full disk its space for what follows. */
+	node_disk_start(n);
 	rv = node_bump_epoch(n);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot write %s/%s: %s", n->data_dir, NODE_EPOCH,

@@ -14,6 +14,7 @@
  *   lock          flock()ed while a daemon uses the directory
  *   raft/         raft_uv's log segments, metadata and snapshots
  *   store.db      the sqlite store (plus -wal/-shm)
+ *   ballast       space set aside for a full disk's last writes (diskspace.c)
  */
 #ifndef CFS_NODE_H
 #define CFS_NODE_H
@@ -55,6 +56,9 @@
  * for the floor, a segment and the largest entry. */
 #define NODE_DEFAULT_DISK_RESERVE_MB 32
 #define NODE_DISK_FLOOR_MB 12
+/* The ballast file kept in the data directory for a full disk's last
+ * writes (diskspace.c). */
+#define NODE_DISK_BALLAST_MB 2
 /* Pause between attempts to reach a join target or the leader. */
 #define NODE_RETRY_MS 200
 

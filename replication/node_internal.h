@@ -37,6 +37,7 @@
 #define NODE_LOCK	 "lock"
 #define NODE_RAFT_DIR	 "raft"
 #define NODE_STORE	 "store.db"
+#define NODE_BALLAST	 "ballast"
 #define NODE_ADDRESS_MAX TRANSPORT_ADDRESS_MAX
 
 enum req_state {
@@ -272,6 +273,7 @@ int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft
 void node_reap_expired(struct node *n);
 
 /* diskspace.c */
+void node_disk_start(struct node *n);
 enum node_disk_level node_disk_level(struct node *n);
 int node_disk_admit(struct node *n, const void *entry, size_t len);
 bool node_disk_filter(struct node *n, struct raft_message *m);

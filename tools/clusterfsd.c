@@ -617,6 +617,10 @@ int main(int argc, char **argv)
 	log_info("node %llu serving %s", (unsigned long long)node_id(d.node), mount);
 	sd_notify(0, "READY=1");
 	uv_run(&d.loop, UV_RUN_DEFAULT);
+	if (node_failed(d.node) != NULL) {
+		fail(node_failed(d.node)); /* e.g. raft stopped for good */
+		d.exit_code = 1;
+	}
 
 	rv = uv_loop_close(&d.loop);
 	if (rv != 0)
