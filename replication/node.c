@@ -254,6 +254,14 @@ int node_raft_setup(struct node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot use raft directory %s: %s", path, n->io.errmsg);
 		return -EIO;
 	}
+	/* raft_uv's auto-recovery deletes a damaged closed segment (and what
+	 * follows) at start and goes on without those entries: a voter that
+	 * silently forgets entries it acknowledged can help elect a leader
+	 * that lacks them. A damaged log is reported instead (node_raft_start)
+	 * and the node re-seeded from the cluster (docs/operations.md). The
+	 * torn tail of an open segment after a crash is still dropped: raft_uv
+	 * does that whatever this setting. */
+	raft_uv_set_auto_recovery(&n->io, false);
 	n->io_start = n->io.start;
 	n->io.start = node_io_start;
 	n->fsm.markers = snapshot_io_wrap(&n->snap_io, &n->io, n->loop, n->store) == 0;
@@ -277,10 +285,17 @@ int node_raft_start(struct node *n, char *err, size_t errlen)
 {
 	int rv = raft_start(&n->raft);
 
+	if (rv == RAFT_CORRUPT || rv == RAFT_IOERR) {
+		/* raft_uv names the file (a segment, a snapshot) in its message. */
+		snprintf(err, errlen,
+			 "the raft log in %s/%s is damaged or unreadable (%s); " NODE_RESEED_ADVICE,
+			 n->data_dir, NODE_RAFT_DIR, raft_errmsg(&n->raft));
+		return -EUCLEAN;
+	}
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot start raft in %s: %s", n->data_dir,
 			 raft_errmsg(&n->raft));
-		return rv == RAFT_CORRUPT ? -EUCLEAN : -EIO;
+		return -EIO;
 	}
 	n->raft_started = true;
 	node_poll(n);
@@ -418,6 +433,11 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 	}
 	snapshot_install_cleanup(path);
 	rv = store_open(path, cfg->validator, &n->store, err, errlen);
+	if (rv == -EUCLEAN) {
+		size_t used = strlen(err);
+
+		snprintf(err + used, errlen - used, "; " NODE_RESEED_ADVICE);
+	}
 	if (rv == 0 && store_vacuum_setup(n->store) != 0)
 		log_warn("the store keeps its freed pages (no incremental vacuum)");
 	if (rv != 0)

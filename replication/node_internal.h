@@ -39,6 +39,10 @@
 #define NODE_STORE	 "store.db"
 #define NODE_BALLAST	 "ballast"
 #define NODE_ADDRESS_MAX TRANSPORT_ADDRESS_MAX
+/* What to do about a damaged data directory, in the one line that says so. */
+#define NODE_RESEED_ADVICE                                                    \
+	"move the data directory away and re-seed this node from the cluster " \
+	"(docs/operations.md, \"A damaged data directory\")"
 
 enum req_state {
 	RS_QUEUED,    /* waiting for a leader or a connection to it */

@@ -128,8 +128,9 @@ struct store_change {
 	bool expiry;  /* something that may expire changed (see store_expiries) */
 };
 
-/* Open (creating if missing) the store at @path. Returns 0 or -errno; on
- * failure *errmsg says why in words. */
+/* Open (creating if missing) the store at @path, checking every page of it
+ * (sqlite's quick_check). Returns 0 or -errno; on failure *errmsg says why
+ * in words: -EUCLEAN for a damaged file, -EPROTO for another format. */
 int store_open(const char *path, const struct store_validator *v, struct store **out,
 	       char *errmsg, size_t errlen);
 void store_close(struct store *s);
