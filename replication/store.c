@@ -310,7 +310,11 @@ static int store_quick_check(struct store *s, char *why, size_t len)
 		const char *res = (const char *)sqlite3_column_text(st, 0);
 
 		if (res == NULL || strcmp(res, "ok") != 0) {
+			/* One line: sqlite's report spans several. */
 			snprintf(why, len, "%s", res != NULL ? res : "no answer");
+			for (char *p = why; *p != '\0'; p++)
+				if (*p == '\n')
+					*p = ' ';
 			rv = -EUCLEAN;
 		}
 	} else {
