@@ -107,10 +107,9 @@ static void ballast_release(struct node *n)
 {
 	char path[PATH_MAX];
 
-	if (node_path_join(path, sizeof(path), n->data_dir, NODE_BALLAST) == 0 &&
-	    unlink(path) == 0)
-		log_info("deleted %s (%d MiB kept for this moment): raft's metadata has room",
-			 path, NODE_DISK_BALLAST_MB);
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_BALLAST) == 0 && unlink(path) == 0)
+		log_info("deleted %s (%d MiB kept for this moment): raft's metadata has room", path,
+			 NODE_DISK_BALLAST_MB);
 }
 
 void node_disk_start(struct node *n)
@@ -144,8 +143,8 @@ static enum node_disk_level disk_look(struct node *n)
 		level = NODE_DISK_FULL;
 	else if (avail < reserve)
 		level = level == NODE_DISK_FULL && avail < floor + DISK_HYSTERESIS_BYTES
-				? NODE_DISK_FULL
-				: NODE_DISK_LOW;
+			    ? NODE_DISK_FULL
+			    : NODE_DISK_LOW;
 	else if (level == NODE_DISK_OK || avail >= reserve + DISK_HYSTERESIS_BYTES)
 		level = NODE_DISK_OK;
 	else if (level == NODE_DISK_FULL && avail >= floor + DISK_HYSTERESIS_BYTES)

@@ -160,8 +160,9 @@ unsigned fsm_retry_deferred(struct fsm *f)
 	}
 	if (done > 0 && f->deferred == NULL) {
 		f->deferred_error = 0;
-		log_info("the store can write again: applied %u waiting entr%s (through index %llu)",
-			 done, done == 1 ? "y" : "ies", (unsigned long long)last);
+		log_info(
+		    "the store can write again: applied %u waiting entr%s (through index %llu)",
+		    done, done == 1 ? "y" : "ies", (unsigned long long)last);
 	}
 	return f->n_deferred;
 }
