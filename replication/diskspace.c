@@ -176,6 +176,11 @@ static enum node_disk_level disk_look(struct node *n)
 	return level;
 }
 
+bool node_disk_full(struct node *n)
+{
+	return node_disk_level(n) == NODE_DISK_FULL;
+}
+
 enum node_disk_level node_disk_level(struct node *n)
 {
 	enum node_disk_level level = disk_look(n);

@@ -105,6 +105,9 @@ const char *node_failed(struct node *n);
  * committed (raft's applied index, less while the store is behind: see
  * fsm.h, deferred entries). */
 uint64_t node_applied_index(struct node *n);
+/* True while the node stores no new entries for want of disk space (or
+ * because its store cannot write): see replication/diskspace.c. */
+bool node_disk_full(struct node *n);
 
 /* The outcome of a proposal: >= 0 success (the FSM's result), < 0 -errno:
  * EROFS (no leader known), ETIMEDOUT (no outcome within the commit timeout:

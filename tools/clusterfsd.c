@@ -569,9 +569,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!wait_ready(&d)) {
-		fail(node_failed(d.node) != NULL
-			     ? node_failed(d.node)
-			     : "the node did not become ready in time (no leader); see the log");
+		fail(node_failed(d.node) != NULL ? node_failed(d.node)
+		     : node_disk_full(d.node)
+			 ? "the node did not become ready in time: the disk holding its data "
+			   "directory is full; free space there and start it again"
+			 : "the node did not become ready in time (no leader); see the log");
 		return 1;
 	}
 	store_drop_all_orphans(node_store(d.node));
