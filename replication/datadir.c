@@ -166,10 +166,7 @@ int node_check_raft_metadata(struct node *n, char *err, size_t errlen)
 		len = read(fd, buf, sizeof(buf));
 		close(fd);
 		if (len != 32 || buf[0] != 1 || memcmp(buf + 1, "\0\0\0\0\0\0\0", 7) != 0) {
-			snprintf(err, errlen,
-				 "%s is corrupt; restore the data directory from a backup or "
-				 "remove it and join the cluster again",
-				 path);
+			snprintf(err, errlen, "%s is damaged; " NODE_RESEED_ADVICE, path);
 			return -EUCLEAN;
 		}
 	}

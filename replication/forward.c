@@ -61,7 +61,7 @@ static void lconn_msg(struct peer_conn *c, const struct peer_msg *m)
 		return; /* answered already (timeout) */
 	log_debug("forwarded request %llu: status %lld, index %llu (applied here: %llu)",
 		  (unsigned long long)r->seq, (long long)m->status, (unsigned long long)m->value,
-		  (unsigned long long)raft_last_applied(&n->raft));
+		  (unsigned long long)node_applied_index(n));
 	if (m->value == 0) {
 		/* Not committed: the leader moved or lost its leadership. Try
 		 * again (same request id) once we know the new leader. */
@@ -227,6 +227,16 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 			node_serve_reply(s, PEER_REDIRECT, 0, laddr);
 		else
 			node_serve_reply(s, -EROFS, 0, NULL);
+		return;
+	}
+	/* What this leader's disk cannot take (diskspace.c). */
+	if (m->type == PEER_JOIN && node_disk_level(n) != NODE_DISK_OK) {
+		node_serve_reply(s, -ENOSPC, 0, NULL);
+		return;
+	}
+	if ((m->type == PEER_FORWARD && node_disk_admit(n, m->data, m->len) != 0) ||
+	    (m->type == PEER_BARRIER && node_disk_admit(n, NULL, 0) != 0)) {
+		node_serve_reply(s, node_disk_refusal(n), 0, NULL);
 		return;
 	}
 	switch (m->type) {

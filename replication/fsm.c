@@ -28,21 +28,24 @@ static void *fsm_encode_result(int64_t v)
 	return (void *)(intptr_t)v;
 }
 
-static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
+/* Apply one entry to the store. 0 with *result (a refusal is a result),
+ * or the store's -errno: nothing of the entry was applied. */
+static int fsm_apply_one(struct fsm *f, uint64_t index, const void *data, size_t len,
+			 int64_t *result)
 {
-	struct fsm *f = (struct fsm *)rf;
 	struct store_change ch;
 	struct entry e;
-	uint64_t index = fsm_next_index(f);
 	int rv;
 
-	rv = entry_decode(buf->base, buf->len, &e);
+	rv = entry_decode(data, len, &e);
 	if (rv != 0) {
 		/* Decoded the same way on every node: a refusal, not a fault. */
 		log_warn("entry %llu is malformed (%zu bytes); skipped", (unsigned long long)index,
-			 buf->len);
-		store_apply_noop(f->store, index);
-		*result = fsm_encode_result(-EINVAL);
+			 len);
+		rv = store_apply_noop(f->store, index);
+		if (rv < 0)
+			return rv;
+		*result = -EINVAL;
 		return 0;
 	}
 	{
@@ -52,24 +55,136 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **
 		loop_watch_leave(prev);
 	}
 	if (rv == 1) {
-		*result = fsm_encode_result(0); /* already applied before a restart */
+		*result = 0; /* already applied before a restart */
 		return 0;
 	}
-	if (rv < 0) {
-		/* The store itself failed (disk full, I/O error). Continuing would
-		 * let this node diverge; stop, and let a restart re-apply from the
-		 * durable raft log. */
-		log_error("cannot apply entry %llu to the store: %s; stopping so that a "
-			  "restart re-applies it",
-			  (unsigned long long)index, strerror(-rv));
+	if (rv == -EUCLEAN) {
+		/* Waiting cannot mend a corrupt file. */
+		log_error("cannot apply entry %llu: the store (store.db in the data directory) "
+			  "is corrupt; stop this node and re-seed it from the cluster (see "
+			  "docs/operations.md, \"A damaged data directory\")",
+			  (unsigned long long)index);
 		_exit(EXIT_FAILURE);
 	}
+	if (rv < 0)
+		return rv;
 	log_debug("applied %llu %s -> %lld%s", (unsigned long long)index, entry_op_name(e.op),
 		  (long long)ch.result, ch.noop ? " (no-op)" : "");
 	if (f->applied_cb != NULL)
 		f->applied_cb(f->applied_arg, index, &e, &ch);
-	*result = fsm_encode_result(ch.result);
+	*result = ch.result;
 	return 0;
+}
+
+/* Keep a copy of the entry at @index for fsm_retry_deferred. */
+static void fsm_defer(struct fsm *f, uint64_t index, const struct raft_buffer *buf)
+{
+	struct fsm_deferred *d = malloc(sizeof(*d) + buf->len);
+
+	if (d == NULL) {
+		/* Neither applied nor kept: the only way not to lose it is the
+		 * raft log, which a restart re-applies. */
+		log_error("out of memory keeping entry %llu for the store; stopping so that a "
+			  "restart re-applies it",
+			  (unsigned long long)index);
+		_exit(EXIT_FAILURE);
+	}
+	d->next = NULL;
+	d->index = index;
+	d->len = buf->len;
+	memcpy(d->data, buf->base, buf->len);
+	*f->deferred_tail = d;
+	f->deferred_tail = &d->next;
+	f->n_deferred++;
+	f->deferred_bytes += buf->len;
+}
+
+static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
+{
+	struct fsm *f = (struct fsm *)rf;
+	uint64_t index = fsm_next_index(f);
+	int64_t res = 0;
+	int rv;
+
+	if (f->deferred != NULL) {
+		/* In order: behind the entries already waiting. */
+		fsm_defer(f, index, buf);
+		*result = fsm_encode_result(FSM_DEFERRED);
+		return 0;
+	}
+	rv = fsm_apply_one(f, index, buf->base, buf->len, &res);
+	if (rv < 0) {
+		/* The store cannot write (the disk is full, an I/O error).
+		 * Continuing without the entry would let this node diverge, and
+		 * stopping would take the node down until someone frees space:
+		 * keep it, and apply it when the store can. */
+		log_error("cannot apply entry %llu to the store: %s; this node applies it, and "
+			  "every entry after it, as soon as the store can write again (free "
+			  "space on the disk holding the data directory)",
+			  (unsigned long long)index,
+			  rv == -ENOSPC ? "the disk holding it is full" : strerror(-rv));
+		f->deferred_error = rv;
+		fsm_defer(f, index, buf);
+		*result = fsm_encode_result(FSM_DEFERRED);
+		return 0;
+	}
+	*result = fsm_encode_result(res);
+	return 0;
+}
+
+unsigned fsm_retry_deferred(struct fsm *f)
+{
+	unsigned done = 0;
+	uint64_t last = 0;
+
+	while (f->deferred != NULL) {
+		struct fsm_deferred *d = f->deferred;
+		int64_t res;
+		int rv = fsm_apply_one(f, d->index, d->data, d->len, &res);
+
+		if (rv < 0) {
+			if (rv != f->deferred_error)
+				log_warn("entry %llu still cannot be applied to the store: %s",
+					 (unsigned long long)d->index, strerror(-rv));
+			f->deferred_error = rv;
+			break;
+		}
+		last = d->index;
+		f->deferred = d->next;
+		if (f->deferred == NULL)
+			f->deferred_tail = &f->deferred;
+		f->n_deferred--;
+		f->deferred_bytes -= d->len;
+		free(d);
+		done++;
+	}
+	if (done > 0 && f->deferred == NULL) {
+		f->deferred_error = 0;
+		log_info(
+		    "the store can write again: applied %u waiting entr%s (through index %llu)",
+		    done, done == 1 ? "y" : "ies", (unsigned long long)last);
+	}
+	return f->n_deferred;
+}
+
+uint64_t fsm_applied_index(struct fsm *f)
+{
+	if (f->deferred != NULL)
+		return f->deferred->index - 1;
+	return f->r != NULL ? f->r->last_applied : store_applied_index(f->store);
+}
+
+void fsm_close(struct fsm *f)
+{
+	while (f->deferred != NULL) {
+		struct fsm_deferred *d = f->deferred;
+
+		f->deferred = d->next;
+		free(d);
+	}
+	f->deferred_tail = &f->deferred;
+	f->n_deferred = 0;
+	f->deferred_bytes = 0;
 }
 
 static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned *n_bufs)
@@ -78,6 +193,10 @@ static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigne
 	struct raft_buffer *b;
 	int rv;
 
+	/* Raft's snapshot would cover entries the store does not hold yet,
+	 * and let raft drop them from its log: not while any wait. */
+	if (f->deferred != NULL || f->hold_snapshots)
+		return RAFT_BUSY;
 	b = raft_malloc(sizeof(*b));
 	if (b == NULL)
 		return RAFT_NOMEM;
@@ -125,6 +244,17 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 	}
 	/* On success raft expects us to own and free the buffer. */
 	raft_free(buf->base);
+	/* What the store now holds needs no deferred copy. */
+	while (f->deferred != NULL && f->deferred->index <= store_applied_index(f->store)) {
+		struct fsm_deferred *d = f->deferred;
+
+		f->deferred = d->next;
+		f->n_deferred--;
+		f->deferred_bytes -= d->len;
+		free(d);
+	}
+	if (f->deferred == NULL)
+		f->deferred_tail = &f->deferred;
 	if (f->restored_cb != NULL)
 		f->restored_cb(f->restored_arg);
 	return 0;
@@ -146,4 +276,10 @@ void fsm_init(struct fsm *f, struct store *store, struct raft *r)
 	f->restored_cb = NULL;
 	f->restored_arg = NULL;
 	f->markers = false;
+	f->deferred = NULL;
+	f->deferred_tail = &f->deferred;
+	f->n_deferred = 0;
+	f->deferred_bytes = 0;
+	f->deferred_error = 0;
+	f->hold_snapshots = false;
 }

@@ -7,16 +7,39 @@
  * CREATE: the inode; < 0 -errno), so nothing is allocated per entry and
  * nothing leaks on followers, where raft drops the result. Application
  * errors never reach raft's return code: raft would retry the entry forever.
+ *
+ * A store that cannot write (the disk is full, an I/O error) neither stops
+ * the node nor skips the entry: the entry is *deferred*. apply() keeps a
+ * copy and reports FSM_DEFERRED to raft, and every later entry waits behind
+ * it in order, until fsm_retry_deferred (from the node's tick) applies them
+ * once the store works again. Raft counts them as applied; the store does
+ * not have them yet, so fsm_applied_index is what this node has really
+ * applied, snapshots are refused meanwhile (raft keeps the log, and a
+ * restart re-applies from it), and a proposer told FSM_DEFERRED learns the
+ * outcome from the store once it is there (store_request_outcome). Only a
+ * corrupt store stops the process: waiting cannot mend it.
  */
 #ifndef CFS_FSM_H
 #define CFS_FSM_H
 
+#include <errno.h>
 #include <raft.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "entry.h"
 #include "store.h"
+
+/* The result of an entry the store could not apply yet (see above). */
+#define FSM_DEFERRED ((int64_t)-EINPROGRESS)
+
+/* An entry waiting for the store (see above). */
+struct fsm_deferred {
+	struct fsm_deferred *next;
+	uint64_t index;
+	size_t len;
+	unsigned char data[];
+};
 
 /* Called after every entry the store applied (not for skipped ones). */
 typedef void (*fsm_applied_cb)(void *arg, uint64_t index, const struct entry *e,
@@ -34,9 +57,29 @@ struct fsm {
 	/* Snapshots are markers (snapshot.h), not images: only where the io
 	 * turns markers back into images for followers (snapshot_io_wrap). */
 	bool markers;
+	/* Entries deferred while the store cannot write, oldest first. */
+	struct fsm_deferred *deferred, **deferred_tail;
+	unsigned n_deferred;
+	size_t deferred_bytes;
+	int deferred_error; /* why the oldest one failed last (-errno) */
+	/* Take no snapshot for now (the disk is low: see diskspace.c). */
+	bool hold_snapshots;
 };
 
 void fsm_init(struct fsm *f, struct store *store, struct raft *r);
+
+/* Apply the deferred entries that the store now takes, in order, until one
+ * fails again. Returns how many are still deferred. Loop thread. */
+unsigned fsm_retry_deferred(struct fsm *f);
+
+/* The index up to which this node's store holds every committed entry
+ * raft has handed to the FSM: raft's last applied index, or less while
+ * entries are deferred. */
+uint64_t fsm_applied_index(struct fsm *f);
+
+/* Free the deferred entries (the node is closing: a restart re-applies
+ * them from the raft log). */
+void fsm_close(struct fsm *f);
 
 /* Decode the result pointer raft hands to an apply callback. */
 static inline int64_t fsm_result(void *result)

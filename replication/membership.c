@@ -135,6 +135,8 @@ static void serve_join_id_cb(struct raft_apply *req, int status, void *result)
 	int64_t id = status == 0 ? fsm_result(result) : node_raft_errno(status);
 	int rv;
 
+	if (id == FSM_DEFERRED)
+		id = -ETIMEDOUT; /* the store could not write: ask again */
 	if (id <= 0) {
 		node_serve_reply(s, id < 0 ? id : -EIO, 0, NULL);
 		return;

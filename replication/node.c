@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ void node_config_defaults(struct node_config *c)
 	c->heartbeat_ms = NODE_DEFAULT_HEARTBEAT_MS;
 	c->snapshot_threshold = NODE_DEFAULT_SNAPSHOT_THRESHOLD;
 	c->snapshot_trailing = NODE_DEFAULT_SNAPSHOT_TRAILING;
+	c->disk_reserve_bytes = (uint64_t)NODE_DEFAULT_DISK_RESERVE_MB << 20;
 }
 
 void node_close_free(uv_handle_t *h)
@@ -104,7 +106,7 @@ static void ready_barrier_done(void *arg, int64_t result)
 				 (unsigned long long)n->id,
 				 raft_state(&n->raft) == RAFT_LEADER ? "leader" : "a follower",
 				 (unsigned long long)n->raft.current_term,
-				 (unsigned long long)raft_last_applied(&n->raft));
+				 (unsigned long long)node_applied_index(n));
 		n->ready = true;
 	} else {
 		n->barrier_term = 0; /* try again on the next tick */
@@ -138,6 +140,16 @@ static void node_poll(struct node *n)
 	if (!n->raft_started || n->closing)
 		return;
 	state = raft_state(&n->raft);
+	if (state == RAFT_UNAVAILABLE && n->failure[0] == '\0') {
+		/* raft 0.15 stops for good after some failed writes (its
+		 * metadata on a full disk): nothing here can revive it. */
+		snprintf(n->failure, sizeof(n->failure),
+			 "raft stopped on this node (%s); clusterfsd exits: start it again once "
+			 "the disk holding %s has room",
+			 raft_errmsg(&n->raft), n->data_dir);
+		log_error("%s", n->failure);
+		return; /* the daemon stops in order and exits 1 (node_failed) */
+	}
 	/* A new leader commits a barrier of its term before it is "ready";
 	 * a follower syncs once through the leader. */
 	if (!n->barrier_pending && !n->fresh &&
@@ -159,10 +171,25 @@ static void tick_cb(uv_timer_t *t)
 	struct node *n = t->data;
 
 	node_poll(n);
+	/* Entries the store could not write wait until it can (fsm.h). */
+	if (n->fsm.deferred != NULL)
+		fsm_retry_deferred(&n->fsm);
+	node_disk_tick(n);
 	node_dispatch_all(n);
 	node_expire(n);
 	node_reap_expired(n);
-	store_vacuum_step(n->store);
+	/* Vacuum gives space back, but writes to do it: not on a full disk;
+	 * on a low one, every free page goes back (deletions make room). */
+	switch (node_disk_level(n)) {
+	case NODE_DISK_OK:
+		store_vacuum_step(n->store);
+		break;
+	case NODE_DISK_LOW:
+		store_vacuum_step_slack(n->store, 0);
+		break;
+	case NODE_DISK_FULL:
+		break;
+	}
 }
 
 bool node_ready(struct node *n)
@@ -179,6 +206,11 @@ bool node_joining(struct node *n)
 void node_mounted(struct node *n)
 {
 	n->mounted = true;
+}
+
+uint64_t node_applied_index(struct node *n)
+{
+	return fsm_applied_index(&n->fsm);
 }
 
 const char *node_failed(struct node *n)
@@ -251,6 +283,14 @@ int node_raft_setup(struct node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot use raft directory %s: %s", path, n->io.errmsg);
 		return -EIO;
 	}
+	/* raft_uv's auto-recovery deletes a damaged closed segment (and what
+	 * follows) at start and goes on without those entries: a voter that
+	 * silently forgets entries it acknowledged can help elect a leader
+	 * that lacks them. A damaged log is reported instead (node_raft_start)
+	 * and the node re-seeded from the cluster (docs/operations.md). The
+	 * torn tail of an open segment after a crash is still dropped: raft_uv
+	 * does that whatever this setting. */
+	raft_uv_set_auto_recovery(&n->io, false);
 	n->io_start = n->io.start;
 	n->io.start = node_io_start;
 	if (io_guard_wrap(&n->io) != 0)
@@ -277,10 +317,17 @@ int node_raft_start(struct node *n, char *err, size_t errlen)
 {
 	int rv = raft_start(&n->raft);
 
+	if (rv == RAFT_CORRUPT || rv == RAFT_IOERR) {
+		/* raft_uv names the file (a segment, a snapshot) in its message. */
+		snprintf(err, errlen,
+			 "the raft log in %s/%s is damaged or unreadable (%s); " NODE_RESEED_ADVICE,
+			 n->data_dir, NODE_RAFT_DIR, raft_errmsg(&n->raft));
+		return -EUCLEAN;
+	}
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot start raft in %s: %s", n->data_dir,
 			 raft_errmsg(&n->raft));
-		return rv == RAFT_CORRUPT ? -EUCLEAN : -EIO;
+		return -EIO;
 	}
 	n->raft_started = true;
 	node_poll(n);
@@ -426,6 +473,8 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 			goto err;
 		}
 	}
+	/* The ballast, or on a full disk its space for what follows. */
+	node_disk_start(n);
 	rv = node_bump_epoch(n);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot write %s/%s: %s", n->data_dir, NODE_EPOCH,
@@ -438,6 +487,11 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 	}
 	snapshot_install_cleanup(path);
 	rv = store_open(path, cfg->validator, &n->store, err, errlen);
+	if (rv == -EUCLEAN) {
+		size_t used = strlen(err);
+
+		snprintf(err + used, errlen - used, "; " NODE_RESEED_ADVICE);
+	}
 	if (rv == 0 && store_vacuum_setup(n->store) != 0)
 		log_warn("the store keeps its freed pages (no incremental vacuum)");
 	if (rv != 0)
@@ -630,6 +684,7 @@ void node_free(struct node *n)
 {
 	if (n == NULL)
 		return;
+	fsm_close(&n->fsm);
 	store_close(n->store);
 	if (n->transport_ready)
 		transport_free(&n->transport);

@@ -14,6 +14,7 @@
  *   lock          flock()ed while a daemon uses the directory
  *   raft/         raft_uv's log segments, metadata and snapshots
  *   store.db      the sqlite store (plus -wal/-shm)
+ *   ballast       space set aside for a full disk's last writes (diskspace.c)
  */
 #ifndef CFS_NODE_H
 #define CFS_NODE_H
@@ -48,6 +49,16 @@
 /* raft 0.15's progress state of a follower that keeps up (progress.h,
  * REPLICATION/PROGRESS__PIPELINE; struct raft_progress is public). */
 #define NODE_RAFT_PIPELINE 1
+/* Free space kept on the data directory's disk (diskspace.c): below the
+ * reserve, writes here that add data fail with ENOSPC; below the floor the
+ * node stores no new entries. The floor leaves room for one new raft log
+ * segment (8 MiB, preallocated) and the store's transactions; the reserve,
+ * for the floor, a segment and the largest entry. */
+#define NODE_DEFAULT_DISK_RESERVE_MB 32
+#define NODE_DISK_FLOOR_MB 12
+/* The ballast file kept in the data directory for a full disk's last
+ * writes (diskspace.c). */
+#define NODE_DISK_BALLAST_MB 2
 /* Pause between attempts to reach a join target or the leader. */
 #define NODE_RETRY_MS 200
 
@@ -64,6 +75,7 @@ struct node_config {
 	unsigned heartbeat_ms;
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
+	uint64_t disk_reserve_bytes; /* 0: no reserve (not advised) */
 	const struct store_validator *validator;
 };
 
@@ -94,6 +106,13 @@ bool node_joining(struct node *n);
 void node_mounted(struct node *n);
 /* Non-NULL once starting has failed for good (e.g. wrong cluster key). */
 const char *node_failed(struct node *n);
+/* The index up to which this node's store has applied what raft
+ * committed (raft's applied index, less while the store is behind: see
+ * fsm.h, deferred entries). */
+uint64_t node_applied_index(struct node *n);
+/* True while the node stores no new entries for want of disk space (or
+ * because its store cannot write): see replication/diskspace.c. */
+bool node_disk_full(struct node *n);
 
 /* The outcome of a proposal: >= 0 success (the FSM's result), < 0 -errno:
  * EROFS (no leader known), ETIMEDOUT (no outcome within the commit timeout:

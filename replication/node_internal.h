@@ -13,6 +13,7 @@
  *   nudge.c       raft_uv's start/recv wrapped: followers told of commits
  *   expiry.c      the leader committing the removal of expired leases
  *   status.c      status, metrics and .cluster/members rendering
+ *   diskspace.c   a low disk: writes refused, no new entries stored
  *
  * Everything here is owned by the libuv loop thread (see node.h).
  */
@@ -36,7 +37,12 @@
 #define NODE_LOCK	 "lock"
 #define NODE_RAFT_DIR	 "raft"
 #define NODE_STORE	 "store.db"
+#define NODE_BALLAST	 "ballast"
 #define NODE_ADDRESS_MAX TRANSPORT_ADDRESS_MAX
+/* What to do about a damaged data directory, in the one line that says so. */
+#define NODE_RESEED_ADVICE                                                    \
+	"move the data directory away and re-seed this node from the cluster " \
+	"(docs/operations.md, \"A damaged data directory\")"
 
 enum req_state {
 	RS_QUEUED,    /* waiting for a leader or a connection to it */
@@ -92,6 +98,12 @@ struct serve {
 	int64_t result;
 	bool standby_only; /* PEER_PROMOTE of a joining node: standby first */
 	char address[NODE_ADDRESS_MAX + 1];
+};
+
+enum node_disk_level {
+	NODE_DISK_OK,
+	NODE_DISK_LOW,	/* below the reserve: writes that add data refused */
+	NODE_DISK_FULL, /* below the floor, or the store cannot write: no new entries */
 };
 
 /* A join: connect, ask for an id (JOIN_ASKED), start raft and ask to be a
@@ -197,6 +209,13 @@ struct node {
 	int64_t expiry_next_ns; /* earliest expiry known (0: none) */
 	unsigned expiring;	/* EXPIRE entries in flight */
 
+	/* The disk holding the data directory (diskspace.c). */
+	enum node_disk_level disk_level; /* at the last look */
+	uint64_t disk_free;		 /* free bytes at the last look */
+	struct raft_transfer disk_transfer;
+	bool disk_transfer_pending;
+	uint64_t disk_transfer_next_ms;
+
 	struct raft_transfer transfer;
 	uv_timer_t transfer_timer;
 	void (*close_cb)(void *arg);
@@ -283,5 +302,13 @@ int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft
 
 /* expiry.c */
 void node_reap_expired(struct node *n);
+
+/* diskspace.c */
+void node_disk_start(struct node *n);
+enum node_disk_level node_disk_level(struct node *n);
+int node_disk_admit(struct node *n, const void *entry, size_t len);
+bool node_disk_filter(struct node *n, struct raft_message *m);
+void node_disk_tick(struct node *n);
+int64_t node_disk_refusal(struct node *n);
 
 #endif

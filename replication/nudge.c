@@ -110,6 +110,9 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 	raft_index stored = 0, upto;
 	raft_id from = m->server_id;
 
+	/* A node whose disk is low stores no new entries (diskspace.c). */
+	if (node_disk_filter(n, m))
+		return;
 	if (m->type == RAFT_IO_APPEND_ENTRIES_RESULT && m->append_entries_result.rejected == 0)
 		stored = m->append_entries_result.last_log_index;
 	{

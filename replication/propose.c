@@ -129,14 +129,33 @@ bool node_is_retryable(int status)
 	return status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST;
 }
 
+/* The outcome to answer for @r, committed with @result and now applied
+ * here: a result the leader could not know yet (its store deferred the
+ * entry, see fsm.h) is read back from this node's store, which applied the
+ * same entry to the same state. Unknown then: ETIMEDOUT ("re-read"). */
+static int64_t req_outcome(struct node_req *r, int64_t result)
+{
+	struct entry e;
+	int64_t stored;
+
+	if (result != FSM_DEFERRED)
+		return result;
+	if (r->is_barrier)
+		return 0;
+	if (entry_decode(r->entry, r->len, &e) == 0 &&
+	    store_request_outcome(r->n->store, e.node_id, e.request_id, &stored) == 0)
+		return stored;
+	return -ETIMEDOUT;
+}
+
 /* The entry (or barrier) at @index is committed with @result: answer now if
  * this node has applied it, else wait (node_check_applied). */
 void node_req_committed(struct node_req *r, uint64_t index, int64_t result)
 {
 	struct node *n = r->n;
 
-	if (raft_last_applied(&n->raft) >= index) {
-		node_req_finish(r, result);
+	if (node_applied_index(n) >= index) {
+		node_req_finish(r, req_outcome(r, result));
 		return;
 	}
 	r->state = RS_APPLYING;
@@ -171,7 +190,9 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		node_req_finish(r, node_raft_errno(status));
 		return;
 	}
-	node_req_finish(r, fsm_result(result)); /* the leader applied it before calling */
+	/* Raft applied it here before calling, unless the store deferred it
+	 * (then this waits for the store). */
+	node_req_committed(r, req->index, fsm_result(result));
 }
 
 static void barrier_cb(struct raft_barrier *req, int status)
@@ -180,7 +201,11 @@ static void barrier_cb(struct raft_barrier *req, int status)
 
 	if (!req_back_from_raft(r, status))
 		return;
-	node_req_finish(r, node_raft_errno(status));
+	if (status != 0) {
+		node_req_finish(r, node_raft_errno(status));
+		return;
+	}
+	node_req_committed(r, req->index, 0);
 }
 
 static int dispatch_local(struct node_req *r)
@@ -276,6 +301,11 @@ int node_submit(struct node *n, struct entry_buf *b, node_done_cb cb, void *arg)
 		raft_free(b->base);
 		return n->closing ? -ESHUTDOWN : -EROFS;
 	}
+	if (node_disk_admit(n, b->base, b->len) != 0) {
+		/* This node cannot persist it (diskspace.c). */
+		raft_free(b->base);
+		return -ENOSPC;
+	}
 	r = req_new(n, cb, arg);
 	if (r != NULL)
 		r->entry = malloc(b->len);
@@ -298,6 +328,8 @@ int node_barrier(struct node *n, node_done_cb cb, void *arg)
 
 	if (n->closing || long_leaderless(n))
 		return n->closing ? -ESHUTDOWN : -EROFS;
+	if (node_disk_admit(n, NULL, 0) != 0)
+		return -ENOSPC; /* it could not apply what it waits for */
 	r = req_new(n, cb, arg);
 	if (r == NULL)
 		return -ENOMEM;
@@ -349,10 +381,10 @@ void node_check_applied(struct node *n)
 
 	if (n->applying == 0 || !n->raft_started)
 		return;
-	applied = raft_last_applied(&n->raft);
+	applied = node_applied_index(n);
 	for (r = n->head; r != NULL && n->applying > 0; r = next) {
 		next = r->next;
 		if (r->state == RS_APPLYING && applied >= r->wait_index)
-			node_req_finish(r, r->result);
+			node_req_finish(r, req_outcome(r, r->result));
 	}
 }

@@ -51,7 +51,7 @@ void node_status(struct node *n, struct node_status *st)
 	st->voters = node_count_role(n, RAFT_VOTER);
 	st->term = n->raft.current_term;
 	st->commit_index = n->raft.commit_index;
-	st->applied_index = raft_last_applied(&n->raft);
+	st->applied_index = node_applied_index(n);
 	st->last_index = raft_last_index(&n->raft);
 	raft_leader(&n->raft, &leader, &leader_address);
 	st->leader_id = leader;

@@ -128,8 +128,9 @@ struct store_change {
 	bool expiry;  /* something that may expire changed (see store_expiries) */
 };
 
-/* Open (creating if missing) the store at @path. Returns 0 or -errno; on
- * failure *errmsg says why in words. */
+/* Open (creating if missing) the store at @path, checking every page of it
+ * (sqlite's quick_check). Returns 0 or -errno; on failure *errmsg says why
+ * in words: -EUCLEAN for a damaged file, -EPROTO for another format. */
 int store_open(const char *path, const struct store_validator *v, struct store **out,
 	       char *errmsg, size_t errlen);
 void store_close(struct store *s);
@@ -138,9 +139,18 @@ uint64_t store_applied_index(struct store *s);
 
 /* Apply the entry at raft @index. Returns 0 when the entry was applied or
  * refused (see change->result), 1 when it was already applied (skipped), or
- * a negative errno for a failure of the store itself (disk full, I/O). */
+ * a negative errno for a failure of the store itself, after which nothing
+ * of the entry is in the store and the same call may be made again:
+ * -ENOSPC (the disk is full), -ENOMEM, -EIO, or -EUCLEAN (the file is
+ * corrupt). A failure is never turned into a refusal: every sqlite error
+ * met on the way counts as one. */
 int store_apply(struct store *s, uint64_t index, const struct entry *e,
 		struct store_change *change);
+
+/* The outcome remembered for request (@node, @request_id) (see
+ * "Idempotency" above): 0 and *result, -ENOENT if none is (any more), or
+ * another -errno if the store cannot be read. */
+int store_request_outcome(struct store *s, uint64_t node, uint64_t request_id, int64_t *result);
 
 /* Record @index as applied without changing the tree (barriers, config). */
 int store_apply_noop(struct store *s, uint64_t index);

@@ -76,13 +76,16 @@ static bool request_seen(struct store *s, const struct entry *e, int64_t *result
 {
 	sqlite3_stmt *st = store_stmt(s, ST_REQ_GET);
 	bool seen;
+	int rc;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->node_id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)e->request_id);
-	seen = sqlite3_step(st) == SQLITE_ROW;
+	rc = sqlite3_step(st);
+	seen = rc == SQLITE_ROW;
 	if (seen)
 		*result = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
+	store_note(s, rc); /* a failed read is a fault, not "never seen" */
 	return seen;
 }
 
@@ -107,43 +110,64 @@ static int request_remember(struct store *s, uint64_t index, const struct entry 
 	return rv;
 }
 
+/* The store failed while applying an entry: undo the whole transaction
+ * (sqlite may have rolled it back already: a disk-full or I/O error can),
+ * and say why with one errno (-ENOSPC: the disk is full). */
+static int apply_failed(struct store *s, uint64_t bytes_before, int rv)
+{
+	int fault = store_fault_errno(s);
+
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+	s->bytes = bytes_before;
+	return fault != 0 ? fault : rv < 0 ? rv : -EIO;
+}
+
 int store_apply(struct store *s, uint64_t index, const struct entry *e,
 		struct store_change *change)
 {
 	struct apply ap = {.s = s, .index = index, .e = e, .ch = change};
 	uint64_t bytes_before = s->bytes;
-	int rv, rv2;
+	int rv;
 
 	memset(change, 0, sizeof(*change));
 	if (index <= s->applied)
 		return 1;
+	s->fault = SQLITE_OK;
 	rv = store_exec(s, "BEGIN IMMEDIATE; SAVEPOINT op;");
 	if (rv != 0)
-		return rv;
+		return apply_failed(s, bytes_before, rv);
 	if (e->request_id != 0 && request_seen(s, e, &change->result)) {
 		change->duplicate = true;
 		change->noop = true;
 		goto record;
 	}
+	if (s->fault != SQLITE_OK)
+		return apply_failed(s, bytes_before, -EIO);
 	rv = apply_op(&ap);
 	if (rv != 0) {
+		/* A refusal is decided by the store's content and the entry
+		 * alone; any sqlite error on the way is a failure of this node,
+		 * whatever errno the operation turned it into. */
+		if (is_store_failure(rv) || s->fault != SQLITE_OK)
+			return apply_failed(s, bytes_before, rv);
 		s->bytes = bytes_before;
 		change->result = rv;
 		change->noop = false;
 		change->orphaned[0] = change->orphaned[1] = 0;
-		rv2 = store_exec(s, "ROLLBACK TO op;");
-		if (rv2 != 0 || is_store_failure(rv)) {
-			store_exec(s, "ROLLBACK;");
-			return rv2 != 0 ? rv2 : rv;
-		}
-		rv = 0; /* a refusal is an outcome, remembered like any other */
+		rv = store_exec(s, "ROLLBACK TO op;");
+		if (rv != 0)
+			return apply_failed(s, bytes_before, rv);
+		/* a refusal is an outcome, remembered like any other */
+	} else if (s->fault != SQLITE_OK) {
+		return apply_failed(s, bytes_before, -EIO);
 	}
 	if (e->request_id != 0)
 		rv = request_remember(s, index, e, change->result);
 	if (rv == 0 && change->result >= 0 && !change->noop)
 		rv = store_log_change(s, index, e);
 	if (rv != 0)
-		goto fail;
+		return apply_failed(s, bytes_before, rv);
 record:
 	rv = store_exec(s, "RELEASE op;");
 	if (rv == 0)
@@ -152,14 +176,22 @@ record:
 		rv = store_meta_set(s, "bytes", s->bytes);
 	if (rv == 0)
 		rv = store_exec(s, "COMMIT;");
-	if (rv != 0) {
-fail:
-		store_exec(s, "ROLLBACK;");
-		s->bytes = bytes_before;
-		return rv;
-	}
+	if (rv != 0)
+		return apply_failed(s, bytes_before, rv);
 	s->applied = index;
 	return 0;
+}
+
+int store_request_outcome(struct store *s, uint64_t node, uint64_t request_id, int64_t *result)
+{
+	struct entry e = {.node_id = node, .request_id = request_id};
+
+	if (request_id == 0)
+		return -ENOENT;
+	s->fault = SQLITE_OK;
+	if (request_seen(s, &e, result))
+		return 0;
+	return s->fault != SQLITE_OK ? store_fault_errno(s) : -ENOENT;
 }
 
 int store_apply_noop(struct store *s, uint64_t index)

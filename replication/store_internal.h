@@ -68,6 +68,9 @@ struct store {
 	uint64_t bytes;
 	uint64_t max_file;
 	uint64_t max_bytes;
+	/* The first sqlite error met since store_apply began (SQLITE_OK: none);
+	 * see store_errno. */
+	int fault;
 	char scratch[STORE_SCRATCH]; /* for normalized values (loop thread only) */
 };
 
@@ -81,8 +84,14 @@ struct apply {
 
 /* --- store.c: statements, transactions, meta --------------------------- */
 
-/* The errno for a failed sqlite call. */
+/* The errno for a failed sqlite call; remembers the failure in s->fault. */
 int store_errno(struct store *s, int rc);
+/* For a step whose rows the caller reads itself: 0 for SQLITE_ROW, DONE and
+ * OK, else store_errno. */
+int store_note(struct store *s, int rc);
+/* The errno store_apply reports for s->fault: 0 (none), -ENOSPC (the disk
+ * is full), -ENOMEM, -EUCLEAN (corrupt) or -EIO. */
+int store_fault_errno(struct store *s);
 /* Prepared statement @id, reset and with its bindings cleared. */
 sqlite3_stmt *store_stmt(struct store *s, enum stmt id);
 /* Run a statement that returns no rows. */

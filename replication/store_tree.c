@@ -199,9 +199,12 @@ size_t store_name_in(struct store *s, uint64_t ino, char *buf, size_t cap)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_NAME_OF);
 	size_t n = 0;
+	int rc;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	rc = sqlite3_step(st);
+	store_note(s, rc);
+	if (rc == SQLITE_ROW) {
 		n = (size_t)sqlite3_column_bytes(st, 1);
 		if (n >= cap)
 			n = cap - 1;

@@ -72,6 +72,11 @@ int store_vacuum_setup(struct store *s)
 
 int store_vacuum_step(struct store *s)
 {
+	return store_vacuum_step_slack(s, STORE_VACUUM_SLACK_PAGES);
+}
+
+int store_vacuum_step_slack(struct store *s, long long slack)
+{
 	sqlite3 *db = store_sqlite(s);
 	long long free_pages = 0;
 	uint64_t deadline = now_ms() + STORE_VACUUM_STEP_MS;
@@ -82,7 +87,7 @@ int store_vacuum_step(struct store *s)
 
 	if (pragma_int(db, "PRAGMA freelist_count", &free_pages) != 0)
 		return -EIO;
-	if (free_pages <= STORE_VACUUM_SLACK_PAGES)
+	if (free_pages <= slack)
 		return 0;
 	prev = loop_watch_enter("store: incremental vacuum");
 	snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%d)", STORE_VACUUM_CHUNK_PAGES);
@@ -97,10 +102,10 @@ int store_vacuum_step(struct store *s)
 	/* The file shrinks when the WAL is checkpointed: do it once the free
 	 * list is back within the slack rather than wait for the next
 	 * automatic checkpoint. */
-	if (rv == 0 && gave && free_pages <= STORE_VACUUM_SLACK_PAGES)
+	if (rv == 0 && gave && free_pages <= slack)
 		sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	loop_watch_leave(prev);
 	if (rv != 0)
 		log_warn("incremental vacuum of the store failed: %s", sqlite3_errmsg(db));
-	return rv != 0 ? rv : free_pages > STORE_VACUUM_SLACK_PAGES;
+	return rv != 0 ? rv : free_pages > slack;
 }

@@ -34,5 +34,8 @@ int store_vacuum_setup(struct store *s);
 /* Give free pages back, for at most STORE_VACUUM_STEP_MS. Returns 1 if
  * more than the slack is still free, 0 if not, or -errno. */
 int store_vacuum_step(struct store *s);
+/* The same with a slack of @slack pages: 0 when the disk is low, so that
+ * every page a deletion freed goes back to the file system at once. */
+int store_vacuum_step_slack(struct store *s, long long slack);
 
 #endif

@@ -73,9 +73,12 @@ uint64_t store_xattr_bytes(struct store *s, uint64_t ino)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_XATTR_BYTES);
 	uint64_t n = 0;
+	int rc;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	rc = sqlite3_step(st);
+	store_note(s, rc);
+	if (rc == SQLITE_ROW)
 		n = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return n;

@@ -76,6 +76,8 @@ static void usage(FILE *out)
 		"  --election-timeout MS  raft election timeout (default 300; heartbeat 1/6)\n"
 		"  --snapshot-threshold N entries between snapshots (default 1024)\n"
 		"  --snapshot-trailing N  entries kept after a snapshot (default 2048)\n"
+		"  --disk-reserve MIB     free space kept on the data directory's disk;\n"
+		"                         below it writes here fail with ENOSPC (default 16)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
 		"  --recover              offline: make this node the only voter of its\n"
 		"                         cluster, after a majority was lost for good\n"
@@ -386,8 +388,9 @@ static void signal_cb(uv_signal_t *s, int signum)
 	daemon_stop(d);
 }
 
-/* A node that cannot go on (told it was removed from its cluster) stops,
- * exit status 1, rather than campaign for a cluster that ignores it. */
+/* A node that cannot go on (told it was removed from its cluster, raft
+ * stopped for good) stops in order and exits 1, rather than run on as a
+ * member that cannot be one; main prints why (the node logged it too). */
 static void fail_watch_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
@@ -395,7 +398,6 @@ static void fail_watch_cb(uv_timer_t *t)
 	if (d->stopping || node_failed(d->node) == NULL)
 		return;
 	uv_timer_stop(t);
-	log_error("stopping: %s", node_failed(d->node));
 	d->exit_code = 1;
 	daemon_stop(d);
 }
@@ -404,7 +406,8 @@ static void fail_watch_cb(uv_timer_t *t)
 
 enum { OPT_MOUNT = 256, OPT_DATA, OPT_ADDRESS, OPT_BOOTSTRAP, OPT_JOIN, OPT_JOIN_TOKEN,
        OPT_KEY, OPT_MAX_VOTERS, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_SNAPSHOT_THRESHOLD,
-       OPT_SNAPSHOT_TRAILING, OPT_ELECTION_TIMEOUT, OPT_RECOVER, OPT_VERSION, OPT_HELP };
+       OPT_SNAPSHOT_TRAILING, OPT_ELECTION_TIMEOUT, OPT_RECOVER, OPT_VERSION, OPT_HELP,
+       OPT_DISK_RESERVE };
 
 static const struct option options[] = {
 	{"mount", required_argument, NULL, OPT_MOUNT},
@@ -420,6 +423,7 @@ static const struct option options[] = {
 	{"snapshot-threshold", required_argument, NULL, OPT_SNAPSHOT_THRESHOLD},
 	{"snapshot-trailing", required_argument, NULL, OPT_SNAPSHOT_TRAILING},
 	{"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
+	{"disk-reserve", required_argument, NULL, OPT_DISK_RESERVE},
 	{"recover", no_argument, NULL, OPT_RECOVER},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -573,6 +577,17 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_DISK_RESERVE: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end != '\0' || v < 0 || v > 1024 * 1024) {
+				fail("--disk-reserve needs a number of MiB (0 to 1048576)");
+				return 2;
+			}
+			ncfg.disk_reserve_bytes = (uint64_t)v << 20;
+			break;
+		}
 		case OPT_RECOVER:
 			recover = true;
 			break;
@@ -626,9 +641,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!wait_start(&d)) {
-		fail(node_failed(d.node) != NULL
-			     ? node_failed(d.node)
-			     : "the node did not become ready in time (no leader); see the log");
+		fail(node_failed(d.node) != NULL ? node_failed(d.node)
+		     : node_disk_full(d.node)
+			 ? "the node did not become ready in time: the disk holding its data "
+			   "directory is full; free space there and start it again"
+			 : "the node did not become ready in time (no leader); see the log");
 		return 1;
 	}
 	store_drop_all_orphans(node_store(d.node));
@@ -689,6 +706,10 @@ int main(int argc, char **argv)
 		d.ready_polling = true;
 	}
 	uv_run(&d.loop, UV_RUN_DEFAULT);
+	if (node_failed(d.node) != NULL) {
+		fail(node_failed(d.node)); /* e.g. raft stopped for good */
+		d.exit_code = 1;
+	}
 
 	rv = uv_loop_close(&d.loop);
 	if (rv != 0)

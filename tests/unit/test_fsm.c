@@ -279,47 +279,107 @@ Test(fsm, reapplication_after_reopen_is_skipped)
 	free(after);
 }
 
-/* The store itself failing (here: the database is locked by someone else)
- * must stop the process, not be recorded as a refusal: fsm.c _exit()s so
- * that a restart re-applies the entry. Run in a child of our own, which
- * opens its own store: the parent then checks that nothing was recorded. */
-Test(fsm, store_failure_stops_the_process)
+/* The whole content of @ino in @s is @data. */
+static void assert_content(struct store *s, uint64_t ino, const void *data, size_t len)
 {
-	struct entry e = h_create(STORE_ROOT_INO, INO(0), FILE_MODE, "f", "x", 1);
-	int status;
-	pid_t pid;
+	void *got = NULL;
+	size_t n = 0;
 
-	cr_assert_eq(apply(&e), (int64_t)INO(0));
-	fflush(NULL);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		struct store *s;
-		struct raft r;
-		struct fsm f;
-		sqlite3 *db;
-		char err[256];
-		struct entry e2 = h_create(STORE_ROOT_INO, INO(1), FILE_MODE, "g", "y", 1);
+	cr_assert_eq(store_read_all(s, ino, &got, &n), 0);
+	cr_assert_eq(n, len, "content of %llu: %zu bytes, expected %zu", (unsigned long long)ino, n,
+		     len);
+	cr_assert(memcmp(got, data, len) == 0, "content of %llu differs", (unsigned long long)ino);
+	free(got);
+}
 
-		if (store_open(T.path, ns_validator(), &s, err, sizeof(err)) != 0)
-			_exit(10);
-		if (sqlite3_open(T.path, &db) != SQLITE_OK ||
-		    sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK)
-			_exit(11);
-		memset(&r, 0, sizeof(r));
-		fsm_init(&f, s, &r);
-		apply_at(&f, &r, 2, &e2);
-		_exit(12); /* apply returned: the failure was swallowed */
-	}
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status), "child died of a signal");
-	cr_assert_eq(WEXITSTATUS(status), EXIT_FAILURE, "child exited with %d",
-		     WEXITSTATUS(status));
+/* The store itself failing (here: the database is locked by someone else)
+ * must neither stop the process nor be recorded as a refusal, nor let a
+ * later entry overtake it: the entry is deferred, the ones after it wait
+ * behind it, no snapshot is taken meanwhile, and all apply in order once
+ * the store works again (fsm.h). */
+Test(fsm, store_failure_defers_entries_in_order)
+{
+	struct calls c = {0};
+	struct entry e1 = h_create(STORE_ROOT_INO, INO(0), FILE_MODE, "f", "x", 1);
+	struct entry e2 = h_create(STORE_ROOT_INO, INO(1), FILE_MODE, "g", "y", 1);
+	struct entry e3 = h_write(INO(1), 0, "yy", 2, 0);
+	struct raft_buffer *bufs = NULL;
+	unsigned nbufs = 0;
+	int64_t outcome = 0;
+	sqlite3 *db;
+
+	F.applied_cb = record;
+	F.applied_arg = &c;
+	cr_assert_eq(apply_at(&F, &R, 1, &e1), (int64_t)INO(0));
+	cr_assert_eq(sqlite3_open(T.path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+
+	cr_assert_eq(apply_at(&F, &R, 2, &e2), FSM_DEFERRED);
+	cr_assert_eq(apply_at(&F, &R, 3, &e3), FSM_DEFERRED, "a later entry waits behind");
+	cr_assert_eq(F.n_deferred, 2u);
+	cr_assert_eq(c.n, 1, "deferred entries do not reach the callback yet");
 	cr_assert_eq(store_applied_index(T.s), 1u);
-	cr_assert_eq(store_lookup(T.s, STORE_ROOT_INO, "g", &(struct store_attr){0}), -ENOENT);
-	/* The same entry applies once the store works again. */
-	e = h_create(STORE_ROOT_INO, INO(1), FILE_MODE, "g", "y", 1);
-	cr_assert_eq(apply_at(&F, &R, 2, &e), (int64_t)INO(1));
+	cr_assert_eq(fsm_applied_index(&F), 1u, "raft's applied index is not the store's");
+	cr_assert_eq(F.raft.snapshot(&F.raft, &bufs, &nbufs), RAFT_BUSY,
+		     "no snapshot may cover entries the store does not hold");
+	cr_assert_eq(fsm_retry_deferred(&F), 2u, "still locked");
+
+	cr_assert_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	cr_assert_eq(fsm_retry_deferred(&F), 0u);
+	cr_assert_eq(store_applied_index(T.s), 3u);
+	R.last_applied = 3;
+	cr_assert_eq(fsm_applied_index(&F), 3u);
+	cr_assert_eq(c.n, 3);
+	cr_assert_eq(c.index[1], 2u);
+	cr_assert_eq(c.index[2], 3u);
+	cr_assert_eq(c.result[1], (int64_t)INO(1));
+	/* A proposer told FSM_DEFERRED reads its outcome back. */
+	cr_assert_eq(store_request_outcome(T.s, e2.node_id, e2.request_id, &outcome), 0);
+	cr_assert_eq(outcome, (int64_t)INO(1));
+	assert_content(T.s, INO(1), "yy", 2);
+	/* And the log goes on. */
+	e1 = h_create(STORE_ROOT_INO, INO(2), FILE_MODE, "h", "z", 1);
+	cr_assert_eq(apply_at(&F, &R, 4, &e1), (int64_t)INO(2));
+}
+
+/* A full disk (sqlite's SQLITE_FULL: here the database may not grow past
+ * its pages) is a failure of this node, never the ENOSPC refusal of the
+ * store limit: the entry is deferred with nothing of it in the store and
+ * no outcome recorded, and applied once there is room. */
+Test(fsm, full_disk_defers_and_is_no_refusal)
+{
+	static char big[200000];
+	struct entry e = h_create(STORE_ROOT_INO, INO(0), FILE_MODE, "big", big, sizeof(big));
+	sqlite3 *db = store_sqlite(T.s);
+	sqlite3_stmt *st;
+	int64_t outcome;
+	char sql[64];
+	long long pages;
+
+	memset(big, 'b', sizeof(big));
+	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	pages = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", pages);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+
+	cr_assert_eq(apply_at(&F, &R, 1, &e), FSM_DEFERRED);
+	cr_assert_eq(F.deferred_error, -ENOSPC);
+	cr_assert_eq(store_applied_index(T.s), 0u);
+	cr_assert_eq(store_lookup(T.s, STORE_ROOT_INO, "big", &(struct store_attr){0}), -ENOENT);
+	cr_assert_eq(store_request_outcome(T.s, e.node_id, e.request_id, &outcome), -ENOENT,
+		     "a failure must not be remembered as the request's outcome");
+	cr_assert_eq(fsm_retry_deferred(&F), 1u);
+
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA max_page_count = 1000000", NULL, NULL, NULL),
+		     SQLITE_OK);
+	cr_assert_eq(fsm_retry_deferred(&F), 0u);
+	cr_assert_eq(store_applied_index(T.s), 1u);
+	cr_assert_eq(store_request_outcome(T.s, e.node_id, e.request_id, &outcome), 0);
+	cr_assert_eq(outcome, (int64_t)INO(0));
+	assert_content(T.s, INO(0), big, sizeof(big));
 }
 
 /* --- snapshots ----------------------------------------------------------------- */
@@ -655,4 +715,29 @@ Test(fsm, restoring_a_non_store_fails_and_changes_nothing)
 	unusable_snapshot("DROP TABLE inodes; DROP TABLE dentries; DROP TABLE xattrs; "
 			  "DELETE FROM meta WHERE key <> 'applied';",
 			  "a database with only an applied index");
+}
+
+/* A snapshot installed while entries wait drops those it covers. */
+Test(fsm, restore_drops_deferred_entries_it_covers)
+{
+	static struct replica b; /* static: see h_defer */
+	struct entry e1 = h_create(STORE_ROOT_INO, INO(0), FILE_MODE, "f", "x", 1);
+	struct entry e2 = h_create(STORE_ROOT_INO, INO(1), FILE_MODE, "g", "y", 1);
+	struct raft_buffer snap;
+	sqlite3 *db;
+
+	cr_assert_eq(apply_at(&F, &R, 1, &e1), (int64_t)INO(0));
+	cr_assert_eq(apply_at(&F, &R, 2, &e2), (int64_t)INO(1));
+	snap = take_snapshot(&F);
+	replica_init(&b);
+	cr_assert_eq(sqlite3_open(b.t.path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(apply_at(&b.f, &b.r, 1, &e1), FSM_DEFERRED);
+	cr_assert_eq(apply_at(&b.f, &b.r, 2, &e2), FSM_DEFERRED);
+	cr_assert_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	cr_assert_eq(b.f.raft.restore(&b.f.raft, &snap), 0);
+	cr_assert_eq(b.f.n_deferred, 0u);
+	cr_assert_null(b.f.deferred);
+	cr_assert_eq(store_applied_index(b.t.s), 2u);
 }
