@@ -4,7 +4,8 @@
 # 3: three voters and two standbys. `clusterfsctl remove` of a voter promotes
 # a standby (three voters again); remove of a standby; a removed node whose
 # data dir is wiped joins again and gets a new id; remove of the leader
-# itself works (leadership moves first) and promotes the standby. The
+# itself works (leadership moves first) and promotes the standby. Each
+# removed node is told and stops by itself (exit 1, mount gone). The
 # cluster keeps writing throughout and every member ends with the same tree.
 # shellcheck disable=SC2016 # eval'ed conditions are quoted on purpose
 source "$(dirname "$0")/lib.sh"
@@ -63,6 +64,19 @@ expect_members() {
 	fail "members: expected $1 voters, $2 standbys, exactly the nodes ${*:3}"
 }
 
+# removed_stops NAME: the leader told the removed node NAME, which stops by
+# itself: exit status 1, its mount gone, a line saying why.
+removed_stops() {
+	wait_exit "$(node_pid "$1")" 15
+	[ "$EXIT_STATUS" != timeout ] || fail "the removed node $1 still runs 15 s after its removal"
+	[ "$EXIT_STATUS" = 1 ] || fail "the removed node $1 exited with status $EXIT_STATUS, expected 1"
+	grep -q "was removed from its cluster" "$(node_log "$1")" || fail "$1 did not say it was removed"
+	if is_mounted "$(node_mount "$1")"; then
+		fail "the removed node $1 left its mount behind"
+	fi
+	say "  the removed node $1 stopped by itself: $(grep -m1 "was removed from its cluster" "$(node_log "$1")")"
+}
+
 # without NAME: MEMBERS without NAME.
 without() {
 	local n
@@ -113,8 +127,7 @@ done
 say "  standby $promoted (id ${NODE_ID[$promoted]}) promoted to voter"
 wait_for -t 10 eval '[ "$(status_field "$promoted" role)" = voter ]'
 write_everywhere m/after-voter-removal
-say "  the removed node $V says: $(tr '\n' ' ' <"$(node_mount "$V")/.cluster/status")"
-node_stop "$V"
+removed_stops "$V"
 
 say "remove of a standby"
 S=""
@@ -125,7 +138,7 @@ out=$(ctl --mount "$(node_mount "$LEADER")" remove "${NODE_ID[$S]}") || fail "cl
 without "$S"
 expect_members 3 0 "${MEMBERS[@]}"
 write_everywhere m/after-standby-removal
-node_stop "$S"
+removed_stops "$S"
 
 say "removing a node that is not a member fails"
 assert_cmd_fails -s 1 ctl --mount "$(node_mount "$LEADER")" remove 9999
@@ -161,7 +174,7 @@ expect_members 3 0 "${MEMBERS[@]}"
 assert_eq voter "$(role_of "$V")" "role of $V after the leader left"
 say "  new leader $LEADER; members: $(members_summary "$LEADER" | tr '\n' ';')"
 write_everywhere m/after-leader-removal
-node_stop "$OLD"
+removed_stops "$OLD"
 for n in "${MEMBERS[@]}"; do
 	node_stop "$n"
 done
