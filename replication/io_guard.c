@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "../common/log.h"
 
@@ -39,13 +40,77 @@ static int io_guard_send(struct raft_io *io, struct raft_io_send *req,
 	return io_guard_uv_send(io, req, message, cb);
 }
 
+/* --- appends in flight ------------------------------------------------------- */
+
+typedef int (*io_append_fn)(struct raft_io *io, struct raft_io_append *req,
+			    const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
+
+static io_append_fn io_guard_uv_append;
+
+/* raft owns req->data, so each append in flight is remembered here with
+ * the callback raft gave (a handful at a time: a list will do). */
+struct io_guard_append {
+	struct raft_io_append *req;
+	raft_io_append_cb cb;
+	struct io_guard_append *next;
+};
+static struct io_guard_append *io_guard_appends;
+static unsigned io_guard_n_appends;
+
+static void io_guard_append_cb(struct raft_io_append *req, int status)
+{
+	struct io_guard_append **p = &io_guard_appends, *a;
+	raft_io_append_cb cb = NULL;
+
+	while ((a = *p) != NULL && a->req != req)
+		p = &a->next;
+	if (a != NULL) {
+		cb = a->cb;
+		*p = a->next;
+		free(a);
+		io_guard_n_appends--;
+	}
+	if (cb != NULL)
+		cb(req, status);
+}
+
+static int io_guard_append(struct raft_io *io, struct raft_io_append *req,
+			   const struct raft_entry entries[], unsigned n, raft_io_append_cb cb)
+{
+	struct io_guard_append *a = malloc(sizeof(*a));
+	int rv;
+
+	if (a == NULL)
+		return io_guard_uv_append(io, req, entries, n, cb); /* untracked */
+	a->req = req;
+	a->cb = cb;
+	a->next = io_guard_appends;
+	io_guard_appends = a;
+	io_guard_n_appends++;
+	rv = io_guard_uv_append(io, req, entries, n, io_guard_append_cb);
+	if (rv != 0) {
+		io_guard_appends = a->next;
+		io_guard_n_appends--;
+		free(a);
+	}
+	return rv;
+}
+
+unsigned io_guard_appends_in_flight(void)
+{
+	return io_guard_n_appends;
+}
+
 int io_guard_wrap(struct raft_io *io)
 {
 	if (io->send == NULL || io->send == io_guard_send)
 		return io->send == NULL ? -EINVAL : 0;
-	if (io_guard_uv_send != NULL && io_guard_uv_send != io->send)
+	if ((io_guard_uv_send != NULL && io_guard_uv_send != io->send) ||
+	    (io_guard_uv_append != NULL && io_guard_uv_append != io->append))
 		return -EINVAL; /* not raft_uv's: left alone */
 	io_guard_uv_send = io->send;
 	io->send = io_guard_send;
+	io_guard_uv_append = io->append;
+	io->append = io_guard_append;
 	return 0;
 }

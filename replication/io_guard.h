@@ -32,4 +32,10 @@
  * crashing. 0, or -EINVAL if @io's send is not raft_uv's. */
 int io_guard_wrap(struct raft_io *io);
 
+/* Log appends handed to raft_uv and not yet called back. raft 0.15 crashes
+ * (a NULL read in its log's reference counting, in the failure path of a
+ * leader's append callback) when it is closed with appends in flight, whose
+ * writes the close cancels: node_close waits for this to be 0 first. */
+unsigned io_guard_appends_in_flight(void);
+
 #endif

@@ -613,11 +613,29 @@ static void node_raft_closed(struct raft *r)
 	node_close_handles(n);
 }
 
+static void node_close_raft(struct node *n);
+
+static void close_wait_cb(uv_timer_t *t)
+{
+	node_close_raft(t->data);
+}
+
 static void node_close_raft(struct node *n)
 {
 	struct inbound *in;
 
 	uv_timer_stop(&n->transfer_timer);
+	/* raft 0.15 must not be closed with log writes in flight (io_guard.h):
+	 * wait for them, bounded (a follower may be sent more meanwhile). */
+	if (n->raft_inited && n->handles_ready && io_guard_appends_in_flight() > 0 &&
+	    n->close_waited_ms < NODE_CLOSE_WAIT_MS) {
+		n->close_waited_ms += NODE_CLOSE_POLL_MS;
+		uv_timer_start(&n->transfer_timer, close_wait_cb, NODE_CLOSE_POLL_MS, 0);
+		return;
+	}
+	if (n->close_waited_ms > 0)
+		log_debug("closed raft after waiting %u ms for log writes in flight (%u left)",
+			  n->close_waited_ms, io_guard_appends_in_flight());
 	if (n->lconn != NULL)
 		peer_conn_close(n->lconn);
 	if (n->jconn != NULL)

@@ -32,6 +32,10 @@
 #include "snapshot.h"
 
 #define NODE_CONF	 "node.conf"
+/* How long a close waits for raft's log writes in flight, and how often
+ * it looks (node.c, io_guard.h). */
+#define NODE_CLOSE_WAIT_MS 2000
+#define NODE_CLOSE_POLL_MS 5
 #define NODE_KEY	 "cluster.key"
 #define NODE_EPOCH	 "epoch"
 #define NODE_LOCK	 "lock"
@@ -128,6 +132,7 @@ struct node {
 	char address[NODE_ADDRESS_MAX + 1];
 	uint64_t id;
 	/* Mounted (node_mounted); asked once per start to be a voter. */
+	unsigned close_waited_ms; /* node_close_raft: for log writes in flight */
 	bool mounted, promote_asked;
 	/* Telling a removed node that it was removed (membership.c): one at a
 	 * time, best effort. */
