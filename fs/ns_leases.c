@@ -105,8 +105,11 @@ static int parse_time(const char *s, size_t len, int64_t *ms)
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	mday = tm.tm_mday;
+	/* -1 is also 1969-12-31T23:59:59 (a lease stamped in the last second
+	 * before the epoch: found by fuzz_ns); only errno tells an error. */
+	errno = 0;
 	secs = timegm(&tm);
-	if (secs == (time_t)-1 || tm.tm_mday != mday) /* 2026-02-30 */
+	if ((secs == (time_t)-1 && errno != 0) || tm.tm_mday != mday) /* 2026-02-30 */
 		return -EINVAL;
 	*ms = (int64_t)secs * 1000 + frac;
 	return 0;
