@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,17 +62,27 @@ static int write_abort(const char *path)
 	return rv;
 }
 
-/* Abort the connection: through fusectl (mounted here if it is not: it is
- * where every Linux system has it, and is left mounted), else by a forced
- * unmount, which aborts a FUSE connection too. 0 also when the connection
- * is gone already. System calls only. */
+/* fusectl mounted in a mount namespace of this process's own (it lists
+ * every connection of the system), so that nothing is left mounted on the
+ * host. Fails in a multi-threaded process (unshare), where the caller
+ * falls back to a forced unmount. */
+static bool fusectl_mount_private(void)
+{
+	return unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+	       mount("fusectl", FUSECTL_DIR, "fusectl", 0, NULL) == 0;
+}
+
+/* Abort the connection: through fusectl (mounted privately if the system
+ * has not mounted it), else by a forced unmount, which aborts a FUSE
+ * connection too. 0 also when the connection is gone already. System
+ * calls only. */
 static int conn_abort(const struct guardian *g)
 {
 	int rv = write_abort(g->abort_path);
 
 	if (rv != -ENOENT)
 		return rv;
-	if (fusectl_mounted() || mount("fusectl", FUSECTL_DIR, "fusectl", 0, NULL) == 0) {
+	if (fusectl_mounted() || fusectl_mount_private()) {
 		rv = write_abort(g->abort_path);
 		return rv == -ENOENT ? 0 : rv; /* no such connection any more */
 	}
