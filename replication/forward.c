@@ -54,6 +54,10 @@ static void lconn_msg(struct peer_conn *c, const struct peer_msg *m)
 
 	if (!m->response)
 		return;
+	if (m->type == PEER_HEALTH) {
+		node_view_answer(n, m);
+		return;
+	}
 	for (r = n->head; r != NULL; r = r->next)
 		if (r->seq == m->seq && r->state == RS_FORWARDED)
 			break;
@@ -155,6 +159,12 @@ static void inbound_put(struct inbound *in)
 
 void node_serve_reply(struct serve *s, int64_t status, uint64_t value, const char *data)
 {
+	node_serve_reply_bytes(s, status, value, data, data ? (uint32_t)strlen(data) : 0);
+}
+
+void node_serve_reply_bytes(struct serve *s, int64_t status, uint64_t value, const void *data,
+			    uint32_t len)
+{
 	struct peer_msg m = {
 	    .type = s->type,
 	    .response = true,
@@ -162,7 +172,7 @@ void node_serve_reply(struct serve *s, int64_t status, uint64_t value, const cha
 	    .status = status,
 	    .value = value,
 	    .data = data,
-	    .len = data ? (uint32_t)strlen(data) : 0,
+	    .len = len,
 	};
 
 	if (!s->in->closed)
@@ -287,6 +297,9 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 	case PEER_REMOVE:
 		rv = node_serve_remove(s);
 		break;
+	case PEER_HEALTH:
+		node_view_serve(s, m);
+		return;
 	default:
 		rv = -EOPNOTSUPP;
 	}

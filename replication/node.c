@@ -171,6 +171,8 @@ static void tick_cb(uv_timer_t *t)
 	struct node *n = t->data;
 
 	node_poll(n);
+	node_events_tick(n);
+	node_view_tick(n);
 	/* Entries the store could not write wait until it can (fsm.h). */
 	if (n->fsm.deferred != NULL)
 		fsm_retry_deferred(&n->fsm);

@@ -26,6 +26,8 @@
 
 #include "entry.h"
 #include "fsm.h"
+#include "health.h"
+#include "snapshot.h"
 #include "store.h"
 #include "transport.h"
 
@@ -61,6 +63,13 @@
 #define NODE_DISK_BALLAST_MB 2
 /* Pause between attempts to reach a join target or the leader. */
 #define NODE_RETRY_MS 200
+/* Followers report themselves to the leader this often (view.c); a
+ * follower shows the leader's table for this long after it came. */
+#define NODE_HEALTH_REPORT_MS 1000
+#define NODE_HEALTH_STALE_MS 3000
+/* A member not heard from for max(this, 2 election timeouts) is
+ * unreachable (logged by the leader, shown by members). */
+#define NODE_UNREACHABLE_MIN_MS 1000
 
 struct node_config {
 	const char *data_dir;
@@ -169,12 +178,44 @@ struct node_metrics {
 	uint64_t forwarded;	    /* requests sent on to the leader */
 	uint64_t leader_changes;    /* a different leader became known */
 	uint64_t expirations;	    /* EXPIRE entries this node proposed */
+	/* Elections this node ran (events.c): started, and how they ended. */
+	uint64_t elections_started, elections_won, elections_lost;
+	/* Snapshots (snapshot.c): taken here, installed from the leader,
+	 * images made for a follower; the last one's duration of each. */
+	struct snapshot_stats snapshots;
+	/* The longest busy loop iteration since start (common/loop_watch.h). */
+	double loop_stall_longest_s;
 };
 
 void node_metrics(struct node *n, struct node_metrics *m);
 
-/* .cluster/members: "ID ADDRESS ROLE REACHABLE" lines. Returns the length
- * written or -errno. */
+/* One member as this node sees it (.cluster/members, `clusterfsctl
+ * members`, the per-member metrics). The leader knows it first hand: when
+ * it last heard from each member (any raft message), how much of the log
+ * each holds (raft's match index) and what each reported of itself
+ * (applied index, term, store size, version: every NODE_HEALTH_REPORT_MS).
+ * A follower shows the leader's last table (kept for NODE_HEALTH_STALE_MS,
+ * its contact times aged by the table's age) and its own figures; without
+ * a fresh table it knows only itself and whether it hears the leader. */
+struct node_member {
+	uint64_t id;
+	char address[TRANSPORT_ADDRESS_MAX + 1];
+	const char *role; /* voter, standby, spare */
+	bool leader, self;
+	int reachable;	     /* 1, 0, or -1: unknown */
+	uint64_t contact_ms; /* since the leader last heard from it (HEALTH_UNKNOWN) */
+	uint64_t match_index, lag; /* entries of the leader's log it holds, and lacks */
+	bool reported;		   /* report holds what the member said of itself */
+	struct health_report report;
+};
+
+/* Fill @out (room for @max) with the members in configuration order;
+ * returns how many. */
+unsigned node_members(struct node *n, struct node_member *out, unsigned max);
+
+/* .cluster/members: one line per member, "ID ADDRESS ROLE REACHABLE"
+ * followed by key=value fields (see status.c). Returns the length written
+ * or -errno. */
 int node_render_members(struct node *n, char *buf, size_t cap);
 /* The line `clusterfsd --join-token` accepts: key and member addresses. */
 int node_render_join_token(struct node *n, char *buf, size_t cap);

@@ -13,6 +13,9 @@
  *   nudge.c       raft_uv's start/recv wrapped: followers told of commits
  *   expiry.c      the leader committing the removal of expired leases
  *   status.c      status, metrics and .cluster/members rendering
+ *   view.c        what this node knows of every member: last contact,
+ *                 reports to and tables from the leader (PEER_HEALTH)
+ *   events.c      elections, leadership and members lost or back, logged
  *   diskspace.c   a low disk: writes refused, no new entries stored
  *
  * Everything here is owned by the libuv loop thread (see node.h).
@@ -204,6 +207,23 @@ struct node {
 		raft_index told;
 	} nudged[NODE_NUDGE_PEERS];
 
+	/* What this node knows of every member (view.c). */
+	struct node_contact {
+		uint64_t id;	      /* 0: a free slot */
+		uint64_t heard_ms;    /* its last raft message to us (0: none) */
+		uint64_t reported_ms; /* its last PEER_HEALTH report (0: none) */
+		struct health_report report;
+		bool unreachable;     /* logged as such (events.c) */
+	} contacts[HEALTH_MAX_MEMBERS];
+	struct health_row table[HEALTH_MAX_MEMBERS]; /* the leader's, on a follower */
+	unsigned table_n;
+	uint64_t table_ms, table_leader, table_last_index;
+	uint64_t report_next_ms;
+
+	/* Elections and leadership, as last logged (events.c). */
+	int ev_state;
+	uint64_t ev_term, ev_leader, ev_since_ms;
+
 	struct node_metrics metrics;
 	uint64_t metrics_leader; /* the leader last seen, for leader_changes */
 	uint64_t leader_term;	 /* the term of the last leader logged */
@@ -286,6 +306,8 @@ void node_check_applied(struct node *n);
 int node_dispatch_forward(struct node_req *r);
 void node_track_leader(struct node *n);
 void node_serve_reply(struct serve *s, int64_t status, uint64_t value, const char *data);
+void node_serve_reply_bytes(struct serve *s, int64_t status, uint64_t value, const void *data,
+			    uint32_t len);
 void node_inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
 			 int status);
 
@@ -304,6 +326,17 @@ void node_join_connect(struct node *n);
 void node_nudge(struct node *n);
 void node_nudge_now(struct node *n);
 int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+
+/* view.c */
+void node_view_heard(struct node *n, uint64_t id);
+void node_view_tick(struct node *n);
+void node_view_serve(struct serve *s, const struct peer_msg *m);
+void node_view_answer(struct node *n, const struct peer_msg *m);
+uint64_t node_view_unreachable_ms(struct node *n);
+struct node_contact *node_view_contact(struct node *n, uint64_t id, bool create);
+
+/* events.c */
+void node_events_tick(struct node *n);
 
 /* expiry.c */
 void node_reap_expired(struct node *n);

@@ -111,6 +111,7 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 	raft_id from = m->server_id;
 
 	/* A node whose disk is low stores no new entries (diskspace.c). */
+	node_view_heard(n, from);
 	if (node_disk_filter(n, m))
 		return;
 	if (m->type == RAFT_IO_APPEND_ENTRIES_RESULT && m->append_entries_result.rejected == 0)

@@ -35,6 +35,8 @@ enum peer_type {
 	PEER_BARRIER,	  /* -> value: index every node must apply to be in sync */
 	PEER_REMOVE,	  /* value: id */
 	PEER_REMOVED,	  /* value: id: "you were removed" (leader to the node) */
+	PEER_HEALTH,	  /* value: applied index, data: report -> value: last index,
+			     data: the leader's table (health.h) */
 	PEER_TYPE_MAX
 };
 

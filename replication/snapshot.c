@@ -269,6 +269,8 @@ static void snapshot_get_finish(struct snapshot_get *g)
 		snap = NULL;
 		status = g->status == -ECANCELED ? RAFT_CANCELED : RAFT_IOERR;
 	} else {
+		g->w->stats.sent++;
+		g->w->stats.send_s = (double)g->took_us / 1e6;
 		log_info("sending a snapshot: image of the store at applied index %llu "
 			 "(%zu bytes, raft index %llu) made in %llu ms off the loop",
 			 (unsigned long long)g->img_applied, g->img_len,
@@ -394,6 +396,7 @@ struct snapshot_install {
 	char path[sizeof(((struct snapshot_io *)0)->path) + sizeof(SNAPSHOT_INSTALL_SUFFIX)];
 	uint64_t applied; /* the image's */
 	uint64_t took_us;
+	uint64_t start_us; /* when raft handed the image over */
 	int status;
 };
 
@@ -531,8 +534,11 @@ static void snapshot_install_done(uv_work_t *work, int status)
 	} else {
 		unlink(in->path);
 	}
-	log_info("snapshot install: %s: store at applied index %llu (image of %zu bytes at %llu, "
-		 "raft index %llu), written and checked in %llu ms off the loop, swapped in %llu ms",
+	w->stats.installed++;
+	w->stats.install_s = (double)(now_us() - in->start_us) / 1e6;
+	log_info("snapshot installed: %s: store at applied index %llu (image of %zu bytes at "
+		 "%llu, raft index %llu), written and checked in %llu ms off the loop, swapped in "
+		 "%llu ms",
 		 behind ? "the store file was swapped in" : "the store is already at or past it",
 		 (unsigned long long)store_applied_index(w->store), in->snapshot->bufs[0].len,
 		 (unsigned long long)in->applied, (unsigned long long)in->snapshot->index,
@@ -560,6 +566,61 @@ out:
 	loop_watch_leave(prev);
 }
 
+/* One snapshot of our own (trailing > 0) being written by raft_uv: timed
+ * and logged when it is done. */
+struct snapshot_take {
+	struct raft_io_snapshot_put put; /* ours, to the wrapped io */
+	struct snapshot_io *w;
+	struct raft_io_snapshot_put *req; /* raft's */
+	raft_io_snapshot_put_cb cb;	  /* raft's */
+	uint64_t start_us, index;
+	size_t len;
+};
+
+static void snapshot_take_done(struct raft_io_snapshot_put *put, int status)
+{
+	struct snapshot_take *t = put->data;
+	struct raft_io_snapshot_put *req = t->req;
+	raft_io_snapshot_put_cb cb = t->cb;
+	double took_s = (double)(now_us() - t->start_us) / 1e6;
+
+	if (status == 0) {
+		t->w->stats.taken++;
+		t->w->stats.take_s = took_s;
+		log_info("snapshot taken at raft index %llu (%zu bytes) in %.0f ms; the log "
+			 "before it is compacted",
+			 (unsigned long long)t->index, t->len, took_s * 1000);
+	} else if (status != RAFT_CANCELED) {
+		log_warn("snapshot at raft index %llu failed after %.0f ms (raft error %d)",
+			 (unsigned long long)t->index, took_s * 1000, status);
+	}
+	free(t);
+	cb(req, status);
+}
+
+static int snapshot_take_put(struct snapshot_io *w, struct raft_io *io, unsigned trailing,
+			     struct raft_io_snapshot_put *req, const struct raft_snapshot *snapshot,
+			     raft_io_snapshot_put_cb cb)
+{
+	struct snapshot_take *t = calloc(1, sizeof(*t));
+	int rv;
+
+	if (t == NULL)
+		return w->put(io, trailing, req, snapshot, cb);
+	t->w = w;
+	t->req = req;
+	t->cb = cb;
+	t->start_us = now_us();
+	t->index = snapshot->index;
+	for (unsigned i = 0; i < snapshot->n_bufs; i++)
+		t->len += snapshot->bufs[i].len;
+	t->put.data = t;
+	rv = w->put(io, trailing, &t->put, snapshot, snapshot_take_done);
+	if (rv != 0)
+		free(t);
+	return rv;
+}
+
 static int snapshot_io_put(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
 			   const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
 {
@@ -568,9 +629,10 @@ static int snapshot_io_put(struct raft_io *io, unsigned trailing, struct raft_io
 
 	if (w == NULL || w->closing)
 		return RAFT_CANCELED;
-	/* Our own snapshots (markers, trailing > 0) and anything but one
-	 * whole image go through as they are. */
-	if (trailing != 0 || w->loop == NULL || w->installing || snapshot->n_bufs != 1 ||
+	if (trailing != 0)
+		return snapshot_take_put(w, io, trailing, req, snapshot, cb);
+	/* Anything but one whole image goes through as it is. */
+	if (w->loop == NULL || w->installing || snapshot->n_bufs != 1 ||
 	    snapshot_is_marker(snapshot->bufs[0].base, snapshot->bufs[0].len, NULL))
 		return w->put(io, trailing, req, snapshot, cb);
 	in = calloc(1, sizeof(*in));
@@ -582,6 +644,7 @@ static int snapshot_io_put(struct raft_io *io, unsigned trailing, struct raft_io
 	 * once the put is done: that buffer is the one replaced. */
 	in->snapshot = (struct raft_snapshot *)snapshot;
 	in->cb = cb;
+	in->start_us = now_us();
 	req->cb = cb;
 	snprintf(in->path, sizeof(in->path), "%s" SNAPSHOT_INSTALL_SUFFIX, w->path);
 	in->work.data = in;

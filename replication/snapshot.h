@@ -84,6 +84,15 @@ int snapshot_image(const char *path, void **buf, size_t *len, uint64_t *applied)
 /* The suffix of the file a follower writes an installed image to. */
 #define SNAPSHOT_INSTALL_SUFFIX ".install"
 
+/* What the wrapper saw, for .cluster/metrics: snapshots this node took
+ * (marker written and synced by raft_uv, the log compacted), installed
+ * from the leader (image written, checked and swapped in), and images made
+ * for a follower; the last duration of each, in seconds. */
+struct snapshot_stats {
+	uint64_t taken, installed, sent;
+	double take_s, install_s, send_s;
+};
+
 /* The wrapper around an io's snapshot_get and snapshot_put. */
 struct snapshot_io {
 	struct raft_io *io;
@@ -98,6 +107,7 @@ struct snapshot_io {
 	unsigned pending; /* images being made in workers */
 	bool installing;  /* an image being written to a new store file */
 	bool closing;
+	struct snapshot_stats stats;
 };
 
 /* Remove what an install interrupted by a crash left beside the store at

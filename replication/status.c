@@ -1,13 +1,17 @@
 /*
  * What the node tells about itself: node_status (.cluster/status),
- * node_metrics (.cluster/metrics) and the .cluster/members lines.
+ * node_metrics (.cluster/metrics) and the .cluster/members lines (from
+ * view.c's node_members).
  *
  * Called on the libuv loop thread; reads raft's state, changes nothing.
  */
 #include <errno.h>
 #include <raft.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "../common/loop_watch.h"
 
 #include "node_internal.h"
 
@@ -64,39 +68,55 @@ void node_status(struct node *n, struct node_status *st)
 void node_metrics(struct node *n, struct node_metrics *m)
 {
 	*m = n->metrics;
+	m->snapshots = n->snap_io.stats;
+	m->loop_stall_longest_s = (double)loop_watch_longest_ms() / 1000;
 }
 
+/* A number, or "-" when it is not known. */
+static const char *num(uint64_t v, char *buf, size_t cap)
+{
+	if (v == HEALTH_UNKNOWN)
+		return "-";
+	snprintf(buf, cap, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/* One line per member: the four columns DESIGN §6 names, then key=value
+ * fields a reader may ignore or pick by name:
+ *   ID ADDRESS ROLE REACHABLE leader=yes|no contact_ms= match= lag=
+ *   applied= term= store_bytes= version=
+ * REACHABLE is yes, no or unknown; an unknown number is "-". */
 int node_render_members(struct node *n, char *buf, size_t cap)
 {
-	const struct raft_configuration *c = &n->raft.configuration;
-	raft_id leader = 0;
-	const char *laddr = NULL;
-	bool lead;
+	struct node_member *m = calloc(HEALTH_MAX_MEMBERS, sizeof(*m));
+	unsigned count;
 	size_t used = 0;
 
-	if (!n->raft_started)
-		return 0;
-	lead = raft_state(&n->raft) == RAFT_LEADER;
-	raft_leader(&n->raft, &leader, &laddr);
-	for (unsigned i = 0; i < c->n && used < cap; i++) {
-		const struct raft_server *s = &c->servers[i];
-		const char *reach;
+	if (m == NULL)
+		return -ENOMEM;
+	count = node_members(n, m, HEALTH_MAX_MEMBERS);
+	for (unsigned i = 0; i < count && used < cap; i++) {
+		const struct node_member *b = &m[i];
+		char c[24], ma[24], l[24], a[24], t[24], sb[24];
 		int k;
 
-		if (s->id == n->id)
-			reach = "yes";
-		else if (lead)
-			reach = n->raft.leader_state.progress[i].recent_recv ? "yes" : "no";
-		else if (s->id == leader)
-			reach = "yes";
-		else
-			reach = "unknown";
-		k = snprintf(buf + used, cap - used, "%llu %s %s %s%s\n", (unsigned long long)s->id,
-			     s->address, role_name(s->role), reach,
-			     s->id == leader ? " leader" : "");
-		if (k < 0)
+		k = snprintf(buf + used, cap - used,
+			     "%llu %s %s %s leader=%s contact_ms=%s match=%s lag=%s applied=%s "
+			     "term=%s store_bytes=%s version=%s\n",
+			     (unsigned long long)b->id, b->address, b->role,
+			     b->reachable < 0 ? "unknown" : b->reachable ? "yes" : "no",
+			     b->leader ? "yes" : "no", num(b->contact_ms, c, sizeof(c)),
+			     num(b->match_index, ma, sizeof(ma)), num(b->lag, l, sizeof(l)),
+			     num(b->reported ? b->report.applied_index : HEALTH_UNKNOWN, a, sizeof(a)),
+			     num(b->reported ? b->report.term : HEALTH_UNKNOWN, t, sizeof(t)),
+			     num(b->reported ? b->report.store_bytes : HEALTH_UNKNOWN, sb, sizeof(sb)),
+			     b->reported && b->report.version[0] ? b->report.version : "-");
+		if (k < 0) {
+			free(m);
 			return -EIO;
+		}
 		used += (size_t)k;
 	}
+	free(m);
 	return (int)(used < cap ? used : cap);
 }

@@ -177,6 +177,8 @@ struct store_stats {
 	uint64_t bytes, max_bytes, max_file, inodes;
 };
 int store_stats(struct store *s, struct store_stats *st);
+/* The bytes counted against the store limit (no query: kept up to date). */
+uint64_t store_used_bytes(struct store *s);
 
 /* Delete an unlinked inode that nobody on this node holds open any more.
  * Local housekeeping, not a log entry: orphans are invisible in the tree. */

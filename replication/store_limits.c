@@ -39,3 +39,8 @@ int store_stats(struct store *s, struct store_stats *out)
 	out->max_file = s->max_file;
 	return rc == SQLITE_ROW ? 0 : store_errno(s, rc);
 }
+
+uint64_t store_used_bytes(struct store *s)
+{
+	return s->bytes;
+}

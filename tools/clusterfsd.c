@@ -28,6 +28,7 @@
 #include "../fs/frontend.h"
 #include "../fs/ns.h"
 #include "../replication/node.h"
+#include "metrics.h"
 
 #define DEFAULT_MOUNT "/var/lib/clusterfs"
 #define DEFAULT_DATA "/var/lib/clusterfsd"
@@ -215,100 +216,12 @@ static int render_version(void *arg, char *buf, size_t cap)
 	return snprintf(buf, cap, "clusterfs %s\n", CFS_VERSION);
 }
 
-/* .cluster/metrics: Prometheus text format (exposition format 0.0.4), for
- * node_exporter's textfile collector or a scrape through a file server. */
-struct out {
-	char *buf;
-	size_t cap, len;
-};
-
-__attribute__((format(printf, 2, 3))) static void out_add(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->len >= o->cap)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
-	o->len += n > 0 ? (size_t)n : 0;
-}
-
-static void metric(struct out *o, const char *name, const char *type, const char *help,
-		   double value)
-{
-	out_add(o, "# HELP clusterfs_%s %s\n# TYPE clusterfs_%s %s\nclusterfs_%s %.17g\n", name,
-		help, name, type, name, value);
-}
-
+/* .cluster/metrics (metrics.c). */
 static int render_metrics(void *arg, char *buf, size_t cap)
 {
 	struct daemon *d = arg;
-	struct out o = {.buf = buf, .cap = cap};
-	struct node_status st;
-	struct node_metrics m;
-	struct store_stats ss = {0};
-	uint64_t backlog = 0, cumulative = 0;
-	double oldest = 0;
 
-	node_status(d->node, &st);
-	node_metrics(d->node, &m);
-	store_stats(node_store(d->node), &ss);
-	if (d->fs != NULL)
-		fs_replay_backlog(d->fs, &backlog, &oldest);
-	metric(&o, "applied_index", "gauge", "Raft index applied to this node's store.",
-	       (double)st.applied_index);
-	metric(&o, "commit_index", "gauge", "Raft commit index known to this node.",
-	       (double)st.commit_index);
-	metric(&o, "term", "gauge", "Current raft term.", (double)st.term);
-	metric(&o, "is_leader", "gauge", "1 if this node is the leader.",
-	       strcmp(st.state, "leader") == 0 ? 1 : 0);
-	metric(&o, "quorum", "gauge", "1 if this node can commit (a leader with a quorum).",
-	       st.quorum ? 1 : 0);
-	metric(&o, "voters", "gauge", "Voting members of the cluster.", st.voters);
-	metric(&o, "leader_changes_total", "counter",
-	       "Times this node saw a different leader become known.", (double)m.leader_changes);
-	metric(&o, "forwarded_requests_total", "counter",
-	       "Changes this node sent on to the leader.", (double)m.forwarded);
-	out_add(&o, "# HELP clusterfs_proposals_total Changes proposed by this node, by outcome.\n"
-		    "# TYPE clusterfs_proposals_total counter\n"
-		    "clusterfs_proposals_total{outcome=\"applied\"} %llu\n"
-		    "clusterfs_proposals_total{outcome=\"refused\"} %llu\n"
-		    "clusterfs_proposals_total{outcome=\"failed\"} %llu\n",
-		(unsigned long long)m.proposals_applied, (unsigned long long)m.proposals_refused,
-		(unsigned long long)m.proposals_failed);
-	out_add(&o, "# HELP clusterfs_commit_latency_seconds From a change's proposal on this "
-		    "node to its outcome here (committed and applied, or refused).\n"
-		    "# TYPE clusterfs_commit_latency_seconds histogram\n");
-	for (int i = 0; i <= NODE_LATENCY_BUCKETS; i++) {
-		cumulative += m.latency_buckets[i];
-		if (i < NODE_LATENCY_BUCKETS)
-			out_add(&o, "clusterfs_commit_latency_seconds_bucket{le=\"%g\"} %llu\n",
-				node_latency_bounds_s[i], (unsigned long long)cumulative);
-		else
-			out_add(&o, "clusterfs_commit_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
-				(unsigned long long)cumulative);
-	}
-	out_add(&o, "clusterfs_commit_latency_seconds_sum %.9f\n"
-		    "clusterfs_commit_latency_seconds_count %llu\n",
-		m.latency_sum_s, (unsigned long long)m.latency_count);
-	metric(&o, "lease_expirations_total", "counter",
-	       "Lease removals this node proposed as leader once their time had passed (a "
-	       "renewal that wins the race makes one a no-op).",
-	       (double)m.expirations);
-	metric(&o, "replay_backlog", "gauge",
-	       "Changes from other nodes applied but not yet shown to this node's kernel.",
-	       (double)backlog);
-	metric(&o, "replay_lag_seconds", "gauge",
-	       "How long the oldest of them (the one being replayed, if any) has waited.",
-	       oldest);
-	metric(&o, "store_bytes", "gauge", "Bytes of file content in the store.",
-	       (double)ss.bytes);
-	metric(&o, "store_max_bytes", "gauge", "The store's size limit.", (double)ss.max_bytes);
-	metric(&o, "store_inodes", "gauge", "Files, directories and symlinks in the store.",
-	       (double)ss.inodes);
-	return o.len < cap ? (int)o.len : -ENOSPC;
+	return metrics_render(d->node, d->fs, buf, cap);
 }
 
 /* --- the log, as the front end sees it ----------------------------------------- */

@@ -199,7 +199,7 @@ check_members_file() {
 	f=$(cat "$m/.cluster/members")
 	assert_eq 3 "$(grep -c . <<<"$f")" "lines of $m/.cluster/members [$f]"
 	assert_eq 3 "$(awk '$3 == "voter"' <<<"$f" | grep -c .)" "voters in $m/.cluster/members [$f]"
-	assert_eq "${NODE_ID[$L]}" "$(awk '$NF == "leader" { print $1 }' <<<"$f")" "leader in $m/.cluster/members [$f]"
+	assert_eq "${NODE_ID[$L]}" "$(awk '/ leader=yes / { print $1 }' <<<"$f")" "leader in $m/.cluster/members [$f]"
 	assert_eq "$(tr ' ' '\n' <<<"$ids" | sort -n)" "$(awk '{print $1}' <<<"$f" | sort -n)" "ids in $m/.cluster/members"
 	assert_eq "${NODE_ID[$L]}" "$(awk '{print $1}' "$m/.cluster/leader")" "$m/.cluster/leader"
 }

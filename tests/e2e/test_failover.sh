@@ -189,7 +189,8 @@ verify_on "$W" "$S"
 reachable_of_old() {
 	members_json "$NEW" | python3 -c '
 import json, sys
-print([m["reachable"] for m in json.load(sys.stdin) if m["id"] == int(sys.argv[1])][0])' "${NODE_ID[$OLD]}"
+r = [m["reachable"] for m in json.load(sys.stdin) if m["id"] == int(sys.argv[1])][0]
+print({True: "yes", False: "no", None: "unknown"}[r])' "${NODE_ID[$OLD]}"
 }
 end=$((SECONDS + 30)) # 100 tries, 10 s when the check is quick
 for ((i = 0; i < 100 && SECONDS < end; i++)); do

@@ -3,7 +3,8 @@
  *
  * 1. peer_decode() on the whole input as one frame body: it must reject
  *    anything malformed, and what it accepts must encode back to the same
- *    bytes.
+ *    bytes. A PEER_HEALTH frame's report or member table (health.h) is
+ *    decoded too: refused unless whole, C strings out.
  * 2. A real peer connection (libuv, a socketpair) fed the input as a byte
  *    stream: the first byte is the size of the pieces the stream is written
  *    in (0: all at once), so frames arrive split anywhere. Every frame the
@@ -26,6 +27,7 @@
 #include <uv.h>
 
 #include "../../common/log.h"
+#include "../../replication/health.h"
 #include "../../replication/peer.h"
 #include "fuzz.h"
 
@@ -48,6 +50,21 @@ static void check_decode(const uint8_t *data, size_t size)
 		FUZZ_CHECK(again_len == size + 4);
 		FUZZ_CHECK(memcmp((uint8_t *)again + 4, copy, size) == 0);
 		free(again);
+		/* A health report or table, as the node reads them (view.c). */
+		if (m.type == PEER_HEALTH && !m.response) {
+			struct health_report r;
+
+			if (health_report_decode(m.data, m.len, m.value, &r) == 0)
+				FUZZ_CHECK(strlen(r.version) < HEALTH_VERSION_SIZE);
+		} else if (m.type == PEER_HEALTH) {
+			static struct health_row rows[HEALTH_MAX_MEMBERS];
+			int n = health_rows_decode(m.data, m.len, rows, HEALTH_MAX_MEMBERS);
+
+			FUZZ_CHECK(n == -EINVAL || (n >= 0 && n <= HEALTH_MAX_MEMBERS &&
+						    (size_t)n * HEALTH_ROW_SIZE == m.len));
+			for (int i = 0; i < n; i++)
+				FUZZ_CHECK(strlen(rows[i].report.version) < HEALTH_VERSION_SIZE);
+		}
 	}
 	free(copy);
 }

@@ -19,6 +19,7 @@
 
 #include "../../fs/ns.h"
 #include "../../replication/entry.h"
+#include "../../replication/health.h"
 #include "../../replication/peer.h"
 
 static const char *out_dir;
@@ -95,6 +96,27 @@ static void gen_entries(void)
 
 /* --- node protocol ------------------------------------------------------- */
 
+/* One frame body (peer_decode) and one stream of one frame, for frame @i;
+ * the frame is also appended to @stream. */
+static void put_peer(const struct peer_msg *m, size_t i, uint8_t *stream, size_t *slen)
+{
+	char name[64];
+	void *buf;
+	size_t len;
+
+	if (peer_encode(m, &buf, &len) != 0 || *slen + len + 1 > 8192)
+		exit(1);
+	snprintf(name, sizeof(name), "body-%zu", i);
+	put("peer", name, (uint8_t *)buf + 4, len - 4);
+	snprintf(name, sizeof(name), "stream-%zu", i);
+	stream[*slen] = 0; /* all at once */
+	memcpy(stream + *slen + 1, buf, len);
+	put("peer", name, stream + *slen, len + 1);
+	memcpy(stream + *slen, buf, len);
+	*slen += len;
+	free(buf);
+}
+
 static void gen_peer(void)
 {
 	static const struct peer_msg msgs[] = {
@@ -108,28 +130,30 @@ static void gen_peer(void)
 	    {.type = PEER_BARRIER, .response = true, .seq = 4, .status = PEER_REDIRECT,
 	     .data = "[::1]:7440", .len = 10},
 	};
-	uint8_t stream[4096];
-	size_t slen = 1;
-	char name[64];
+	static uint8_t stream[8192];
+	size_t slen = 1, i;
+	struct health_report r = {.applied_index = 40, .term = 2, .last_index = 41,
+				  .store_bytes = 8192, .version = "0.1.0"};
+	struct health_row rows[2] = {
+	    {.id = 1, .flags = HEALTH_REACHABLE | HEALTH_REPORTED, .match_index = 41,
+	     .report = r},
+	    {.id = 2, .contact_ms = HEALTH_UNKNOWN, .match_index = 12,
+	     .report_age_ms = HEALTH_UNKNOWN},
+	};
+	uint8_t report[HEALTH_REPORT_SIZE], table[2 * HEALTH_ROW_SIZE];
 
 	stream[0] = 7; /* written in 7-byte pieces */
-	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
-		void *buf;
-		size_t len;
-
-		if (peer_encode(&msgs[i], &buf, &len) != 0)
-			exit(1);
-		/* One frame body (peer_decode), and one stream of one frame. */
-		snprintf(name, sizeof(name), "body-%zu", i);
-		put("peer", name, (uint8_t *)buf + 4, len - 4);
-		snprintf(name, sizeof(name), "stream-%zu", i);
-		stream[slen] = 0; /* all at once */
-		memcpy(stream + slen + 1, buf, len);
-		put("peer", name, stream + slen, len + 1);
-		memcpy(stream + slen, buf, len);
-		slen += len;
-		free(buf);
-	}
+	for (i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++)
+		put_peer(&msgs[i], i, stream, &slen);
+	/* PEER_HEALTH: a follower's report, the leader's table (health.h). */
+	health_report_encode(&r, report);
+	health_rows_encode(rows, 2, table);
+	put_peer(&(struct peer_msg){.type = PEER_HEALTH, .value = r.applied_index,
+				    .data = report, .len = sizeof(report)},
+		 i++, stream, &slen);
+	put_peer(&(struct peer_msg){.type = PEER_HEALTH, .response = true, .value = 41,
+				    .data = table, .len = sizeof(table)},
+		 i++, stream, &slen);
 	put("peer", "stream-all", stream, slen);
 }
 

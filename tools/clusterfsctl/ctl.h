@@ -1,7 +1,7 @@
 /*
  * clusterfsctl's private header: what its files share. main.c parses the
  * arguments and dispatches to one file per command group (status.c,
- * membership.c, lease.c, backup.c); mountfile.c reads the files of the
+ * members.c, membership.c, lease.c, backup.c); mountfile.c reads the files of the
  * mount, output.c writes what several commands print. Single-threaded:
  * the one thread of the tool runs everything.
  */
@@ -46,6 +46,8 @@ int ctl_lease_read(const char *mount, const char *name, struct ns_lease *l);
 
 /* output.c */
 void ctl_json_string(const char *v);
+/* {"error": MESSAGE} on stdout, one line. */
+void ctl_json_error(const char *message);
 void ctl_status_print(const struct status *st, bool json);
 void ctl_format_ms(int64_t ms, char *out, size_t cap);
 
@@ -53,8 +55,11 @@ void ctl_format_ms(int64_t ms, char *out, size_t cap);
 bool ctl_status_healthy(const struct status *st);
 int ctl_cmd_status(const char *mount, bool json);
 int ctl_cmd_wait(const char *mount, bool json, double timeout_s);
-int ctl_cmd_members(const char *mount, bool json);
 int ctl_cmd_sync(const char *mount);
+
+/* members.c */
+int ctl_cmd_members(const char *mount, bool json);
+int ctl_cmd_status_cluster(const char *mount, bool json);
 
 /* membership.c */
 int ctl_cmd_join_token(const char *mount);

@@ -57,7 +57,8 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  status               show this node's state; exit 0 if it can commit\n"
 		"  wait [--timeout S]   wait until status would succeed (default 60 s)\n"
-		"  members              list the cluster's members\n"
+		"  status --cluster     every member's state; exit 0 if all are reachable\n"
+		"  members              list the members: role, reachable, last contact, lag\n"
 		"  remove NODE_ID       remove a member (root)\n"
 		"  join-token           print the line `clusterfsd --join-token` takes (root)\n"
 		"  sync                 wait until this node has applied everything committed\n"
@@ -77,13 +78,14 @@ int main(int argc, char **argv)
 	    {"mount", required_argument, NULL, 'm'},   {"json", no_argument, NULL, 'j'},
 	    {"data", required_argument, NULL, 'd'},    {"address", required_argument, NULL, 'a'},
 	    {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+	    {"version", no_argument, NULL, 'V'},       {"cluster", no_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *mount = DEFAULT_MOUNT, *cmd, *data = NULL, *address = NULL;
 	const char *args[2] = {NULL, NULL};
 	int nargs = 0;
 	double timeout_s = WAIT_DEFAULT_S;
-	bool json = false;
+	bool json = false, cluster = false;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -136,6 +138,9 @@ int main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'c':
+			cluster = true;
+			break;
 		case 't':
 			timeout_s = strtod(optarg, &end);
 			if (*end != '\0' || timeout_s < 0) {
@@ -169,6 +174,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "clusterfsctl: unexpected argument '%s'\n", args[0]);
 		return 2;
 	}
+	if (cluster && strcmp(cmd, "status") != 0) {
+		fprintf(stderr, "clusterfsctl: --cluster goes with status only\n");
+		return 2;
+	}
 	if (strcmp(cmd, "members") == 0)
 		return ctl_cmd_members(mount, json);
 	if (strcmp(cmd, "join-token") == 0)
@@ -176,7 +185,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "sync") == 0)
 		return ctl_cmd_sync(mount);
 	if (strcmp(cmd, "status") == 0)
-		return ctl_cmd_status(mount, json);
+		return cluster ? ctl_cmd_status_cluster(mount, json) : ctl_cmd_status(mount, json);
 	if (strcmp(cmd, "wait") == 0)
 		return ctl_cmd_wait(mount, json, timeout_s);
 	fprintf(stderr, "clusterfsctl: unknown command '%s'\n", cmd);

@@ -3,6 +3,7 @@
  * place that writes a JSON string (escaped), a node's status in either
  * form, and times as ISO 8601. Single-threaded, like the whole tool.
  */
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,19 @@ void ctl_json_string(const char *v)
 		putchar(*p);
 	}
 	putchar('"');
+}
+
+void ctl_json_error(const char *message)
+{
+	json_t *doc = json_pack("{s:s}", "error", message);
+
+	if (doc == NULL) {
+		printf("{\"error\": \"out of memory\"}\n");
+		return;
+	}
+	json_dumpf(doc, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
+	putchar('\n');
+	json_decref(doc);
 }
 
 void ctl_status_print(const struct status *st, bool json)

@@ -1,6 +1,6 @@
 /*
  * clusterfsctl: the commands that report or wait for this node's state:
- * status, wait, members, sync. They read .cluster/ files (mountfile.c);
+ * status, wait, sync (members: members.c). They read .cluster/ files (mountfile.c);
  * sync is an fsync through the mount. Single-threaded, like the whole tool.
  */
 #include <errno.h>
@@ -68,43 +68,6 @@ int ctl_cmd_wait(const char *mount, bool json, double timeout_s)
 	fprintf(stderr, "clusterfsctl: %s was not ready after %g s (%s)\n", mount, timeout_s,
 		st.n > 0 ? "no leader or no quorum" : why);
 	return EXIT_UNAVAILABLE;
-}
-
-int ctl_cmd_members(const char *mount, bool json)
-{
-	char text[65536];
-	int rv = ctl_read_cluster_file(mount, "members", text, sizeof(text));
-	bool first = true;
-	char *save = NULL;
-
-	if (rv != 0) {
-		fprintf(stderr, "clusterfsctl: cannot read %s/.cluster/members: %s\n", mount,
-			strerror(-rv));
-		return 1;
-	}
-	if (json)
-		printf("[");
-	else
-		printf("%-6s %-28s %-8s %-10s %s\n", "ID", "ADDRESS", "ROLE", "REACHABLE", "");
-	for (char *line = strtok_r(text, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char id[32], addr[300], role[16], reach[16], leader[16] = "";
-
-		if (sscanf(line, "%31s %299s %15s %15s %15s", id, addr, role, reach, leader) < 4)
-			continue;
-		if (json) {
-			printf("%s{\"id\": %s, \"address\": \"%s\", \"role\": \"%s\", "
-			       "\"reachable\": \"%s\", \"leader\": %s}",
-			       first ? "" : ", ", id, addr, role, reach,
-			       leader[0] ? "true" : "false");
-		} else {
-			printf("%-6s %-28s %-8s %-10s %s\n", id, addr, role, reach, leader);
-		}
-		first = false;
-	}
-	if (json)
-		printf("]\n");
-	return 0;
 }
 
 int ctl_cmd_sync(const char *mount)

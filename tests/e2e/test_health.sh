@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# The cluster's health, visible (DESIGN §2, §6; issue 13 part 3). Three
+# nodes with small snapshots:
+# 1. `members` and `members --json` on the leader and on a follower: every
+#    member reachable, a recent last contact, no lag, its applied index,
+#    term, store size and version; `status --cluster` exits 0.
+# 2. A SIGSTOPped follower, while the leader writes: the leader and the
+#    other follower show it unreachable and lagging by at least what was
+#    written; `status --cluster` exits 3 and names it; the leader logs it
+#    unreachable, and its metrics show the lag. SIGCONT: it catches up (by a
+#    snapshot: the leader's log was compacted meanwhile), lag 0, reachable,
+#    "back" in the leader's log; the snapshots are logged and counted.
+# 3. A SIGSTOPped leader: the new leader logs the election it won and
+#    counts it; the old one, continued, logs that it lost the leadership.
+source "$(dirname "$0")/lib.sh"
+
+WRITES=60
+cluster_start 3 --snapshot-threshold 16 --snapshot-trailing 4
+ALL=("${CLUSTER[@]}")
+wait_leader "${ALL[@]}"
+L=$LEADER F1=${FOLLOWERS[0]} F2=${FOLLOWERS[1]}
+ML=$(node_mount "$L")
+say "leader $L (id ${NODE_ID[$L]}), followers $F1 and $F2"
+echo hello >"$ML/first" || fail "cannot write on the leader"
+VERSION=$(ctl --version | awk '{print $2}')
+
+# member NAME ID FIELD: FIELD of member ID in `members --json` on NAME
+# (JSON: true/false/null print as such).
+member() {
+	members_json "$1" | python3 -c '
+import json, sys
+m = [x for x in json.load(sys.stdin) if x["id"] == int(sys.argv[1])]
+print(json.dumps(m[0][sys.argv[2]]) if m else "missing")' "$2" "$3"
+}
+
+# all_healthy NAME: on NAME every member is reachable, heard from within a
+# second, 0 entries behind, and reported its applied index, term, store
+# size and version.
+all_healthy() {
+	members_json "$1" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+ok = len(m) == 3 and all(
+    x["reachable"] is True and x["last_contact_ms"] is not None and x["last_contact_ms"] < 1000
+    and x["lag"] == 0 and x["match_index"] is not None and x["applied_index"] is not None
+    and x["term"] is not None and x["store_bytes"] is not None and x["store_bytes"] > 0
+    and x["version"] == sys.argv[1] for x in m)
+sys.exit(0 if ok else 1)' "$VERSION"
+}
+
+say "1. every member healthy, seen from the leader and from a follower"
+node_sync "$F1"
+wait_for -t 10 all_healthy "$L"
+wait_for -t 10 all_healthy "$F1"
+members_text=$(ctl --mount "$ML" members) || fail "members failed"
+say "members on the leader:"
+printf '%s\n' "$members_text" >&2
+assert_eq 4 "$(grep -c . <<<"$members_text")" "lines of members (a header and 3 members)"
+assert_match "REACHABLE.*LAST CONTACT.*LAG.*STORE" "$(head -n 1 <<<"$members_text")" "members header"
+assert_eq 3 "$(grep -c ' yes ' <<<"$members_text")" "reachable members in [$members_text]"
+f=$(cat "$ML/.cluster/members")
+assert_eq 3 "$(grep -c ' leader=' <<<"$f")" "leader= fields in .cluster/members [$f]"
+assert_eq "${NODE_ID[$L]}" "$(awk '/ leader=yes / {print $1}' <<<"$f")" "leader in .cluster/members [$f]"
+ctl --mount "$(node_mount "$F1")" status --cluster >"$TEST_TMP/sc.out" 2>&1 ||
+	fail "status --cluster on $F1 failed on a healthy cluster: $(cat "$TEST_TMP/sc.out")"
+assert_eq 4 "$(grep -c . "$TEST_TMP/sc.out")" "lines of status --cluster [$(cat "$TEST_TMP/sc.out")]"
+ctl --mount "$ML" --json status --cluster | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["healthy"] is True and len(d["members"]) == 3, d
+assert all(m["healthy"] is True for m in d["members"]), d' ||
+	fail "status --cluster --json on a healthy cluster: $(ctl --mount "$ML" --json status --cluster)"
+
+say "2. SIGSTOP of follower $F2 while the leader writes $WRITES files"
+id2=${NODE_ID[$F2]}
+kill -STOP "$(node_pid "$F2")"
+mkdir "$ML/w"
+for i in $(seq 1 "$WRITES"); do
+	echo "v$i" >"$ML/w/f$i" || fail "write $i on the leader failed with one follower stopped"
+done
+# stopped_seen NAME: NAME shows F2 unreachable and at least WRITES behind.
+stopped_seen() {
+	[ "$(member "$1" "$id2" reachable)" = false ] && [ "$(member "$1" "$id2" lag)" -ge "$WRITES" ] 2>/dev/null
+}
+wait_for -t 10 stopped_seen "$L"
+wait_for -t 10 stopped_seen "$F1"
+say "   the leader: $F2 lag $(member "$L" "$id2" lag), last contact $(member "$L" "$id2" last_contact_ms) ms"
+say "   follower $F1: $F2 lag $(member "$F1" "$id2" lag), last contact $(member "$F1" "$id2" last_contact_ms) ms"
+assert_cmd_fails -s 3 -e "does not hear from: $id2\$" ctl --mount "$ML" status --cluster
+metrics=$(cat "$ML/.cluster/metrics")
+lag=$(sed -n "s/^clusterfs_member_lag_entries{id=\"$id2\"} //p" <<<"$metrics")
+[ -n "$lag" ] && [ "$lag" -ge "$WRITES" ] || fail "the leader's metrics do not show $F2's lag (got '$lag')"
+assert_eq 0 "$(sed -n "s/^clusterfs_member_reachable{id=\"$id2\"} //p" <<<"$metrics")" "clusterfs_member_reachable of $F2"
+wait_for -t 10 grep -q "member $id2 at .* unreachable: nothing heard for" "$(node_log "$L")"
+
+say "   SIGCONT: $F2 catches up, the leader says it is back"
+kill -CONT "$(node_pid "$F2")"
+back() { [ "$(member "$L" "$id2" reachable)" = true ] && [ "$(member "$L" "$id2" lag)" = 0 ]; }
+wait_for -t 20 back
+wait_for -t 10 grep -q "member $id2 at .* is back" "$(node_log "$L")"
+wait_for -t 10 all_healthy "$F2"
+assert_file_content "$(node_mount "$F2")/w/f$WRITES" "v$WRITES"$'\n'
+grep -q "snapshot taken at raft index" "$(node_log "$L")" || fail "the leader logged no snapshot taken"
+taken=$(sed -n 's/^clusterfs_snapshots_total{kind="taken"} //p' "$ML/.cluster/metrics")
+[ "${taken:-0}" -ge 1 ] || fail "the leader's metrics count no snapshot taken (got '$taken')"
+if grep -q "snapshot installed" "$(node_log "$F2")"; then
+	inst=$(sed -n 's/^clusterfs_snapshots_total{kind="installed"} //p' "$(node_mount "$F2")/.cluster/metrics")
+	[ "${inst:-0}" -ge 1 ] || fail "$F2 logged a snapshot install but counts none"
+	secs=$(sed -n 's/^clusterfs_snapshot_last_seconds{kind="installed"} //p' "$(node_mount "$F2")/.cluster/metrics")
+	python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$secs" ||
+		fail "$F2's last install took '$secs' s by its metrics"
+	say "   $F2 caught up by a snapshot install ($secs s)"
+else
+	say "   $F2 caught up from the log (the leader kept the entries)"
+fi
+grep -q '^clusterfs_loop_stall_longest_seconds ' "$ML/.cluster/metrics" || fail "no loop stall figure in the metrics"
+
+say "3. SIGSTOP of the leader $L: the new leader logs its election"
+kill -STOP "$(node_pid "$L")"
+wait_leader -t 20 "$F1" "$F2"
+NEW=$LEADER
+wait_for -t 10 grep -q "election won: leader for term" "$(node_log "$NEW")"
+won=$(sed -n 's/^clusterfs_elections_won_total //p' "$(node_mount "$NEW")/.cluster/metrics")
+[ "${won:-0}" -ge 1 ] || fail "the new leader $NEW counts no election won (got '$won')"
+kill -CONT "$(node_pid "$L")"
+wait_for -t 10 grep -q "no longer the leader" "$(node_log "$L")"
+wait_leader -t 20 "${ALL[@]}"
+wait_for -t 10 all_healthy "$LEADER"
+echo after >"$ML/after" || fail "the old leader cannot write once it is a follower"
