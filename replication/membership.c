@@ -289,6 +289,30 @@ static void node_tell_removed(struct node *n, uint64_t id, const char *address)
 		n->tconn_connecting = false;
 }
 
+/* A raft message from @id, which is not a member. Ids are never given
+ * twice, so a node that sends raft traffic and is not in a committed
+ * configuration was removed — maybe while it was down, so that nobody
+ * could tell it then. The leader tells it now (at most every
+ * NODE_TELL_AGAIN_MS), so that it stops instead of campaigning for ever.
+ * Never from a configuration that may still change: a removal that is not
+ * committed may be undone by the next leader. */
+void node_heard_stranger(struct node *n, uint64_t id, const char *address)
+{
+	uint64_t now = node_now_ms();
+
+	if (id == 0 || id == n->id || address == NULL || n->closing || !n->raft_started ||
+	    raft_state(&n->raft) != RAFT_LEADER || n->raft.configuration_uncommitted_index != 0 ||
+	    node_server_role(n, id) >= 0)
+		return;
+	if (id == n->stranger_id && now < n->stranger_next_ms)
+		return;
+	n->stranger_id = id;
+	n->stranger_next_ms = now + NODE_TELL_AGAIN_MS;
+	log_info("node %llu at %s is not a member (it was removed): telling it",
+		 (unsigned long long)id, address);
+	node_tell_removed(n, id, address);
+}
+
 int node_removed(struct node *n, uint64_t id)
 {
 	if (id != n->id || n->id == 0)

@@ -39,6 +39,8 @@
  * it looks (node.c, io_guard.h). */
 #define NODE_CLOSE_WAIT_MS 2000
 #define NODE_CLOSE_POLL_MS 5
+/* How often the leader tells the same removed node that it was removed. */
+#define NODE_TELL_AGAIN_MS 2000
 #define NODE_KEY	 "cluster.key"
 #define NODE_EPOCH	 "epoch"
 #define NODE_LOCK	 "lock"
@@ -142,6 +144,8 @@ struct node {
 	struct peer_conn *tconn;
 	bool tconn_connecting;
 	uint64_t tell_id;
+	/* The last non-member heard from, and when to tell it again. */
+	uint64_t stranger_id, stranger_next_ms;
 	bool removed; /* this node was told it was removed: node_failed says so */
 	uint32_t epoch;
 	int lock_fd;
@@ -320,6 +324,7 @@ int node_serve_remove(struct serve *s);
 /* PEER_REMOVED for @id: if it is this node, fail it (node_failed) and
  * remember it in node.conf. 0, or -EINVAL for another id. */
 int node_removed(struct node *n, uint64_t id);
+void node_heard_stranger(struct node *n, uint64_t id, const char *address);
 void node_join_connect(struct node *n);
 
 /* nudge.c */

@@ -98,7 +98,8 @@ static struct node *node_of_io(struct raft_io *io)
 	return (struct node *)((char *)io - offsetof(struct node, io));
 }
 
-/* Every message to raft passes here. A follower that acknowledges an entry
+/* Every message to raft passes here: it tells view.c that its sender is
+ * alive, and membership.c that a non-member (a removed node) speaks. A follower that acknowledges an entry
  * the leader had already committed (the slower of two followers) stored it
  * too late for the heartbeat that carried the commit index: it can apply it
  * only at the next AppendEntries. So when an acknowledgement shows that a
@@ -112,6 +113,7 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 
 	/* A node whose disk is low stores no new entries (diskspace.c). */
 	node_view_heard(n, from);
+	node_heard_stranger(n, from, m->server_address);
 	if (node_disk_filter(n, m))
 		return;
 	if (m->type == RAFT_IO_APPEND_ENTRIES_RESULT && m->append_entries_result.rejected == 0)

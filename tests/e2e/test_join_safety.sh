@@ -9,7 +9,10 @@
 # 3. a join that could not complete (no cluster at the address) leaves
 #    nothing that blocks a retry with the right address;
 # 4. a data directory of another cluster, given with --join and this
-#    cluster's key, is refused at once with a line that says what to do.
+#    cluster's key, is refused at once with a line that says what to do;
+# 5. removals: of an unreachable voter and of a running one, which is told
+#    and stops; the one removed while it was down learns it when it comes
+#    back (the leader tells any non-member that sends it raft traffic).
 source "$(dirname "$0")/lib.sh"
 
 node_start n1
@@ -119,3 +122,17 @@ wait_exit "$(node_pid n3)" 10
 [ "$EXIT_STATUS" = 1 ] || fail "a removed node's restart: exit status $EXIT_STATUS, expected 1"
 [ "$(grep -c "was removed from its cluster" "$(node_log n3)")" -ge 2 ] ||
 	fail "a removed node's restart does not say that it was removed"
+say "   n2, removed while it was down, learns it on contact and stops"
+node_spawn n2 --mount "$(node_mount n2)" --data "$(node_data n2)"
+wait_exit "$(node_pid n2)" 20
+[ "$EXIT_STATUS" != timeout ] || fail "n2, removed while down, still runs 20 s after its restart"
+[ "$EXIT_STATUS" = 1 ] || fail "n2, removed while down: exit status $EXIT_STATUS, expected 1"
+grep -q "was removed from its cluster" "$(node_log n2)" || fail "n2 did not say that it was removed"
+grep -q "node $id2 at .* is not a member (it was removed): telling it" "$(node_log n1)" ||
+	fail "the leader did not log telling n2"
+is_mounted "$(node_mount n2)" && fail "n2 left its mount behind"
+node_spawn n2 --mount "$(node_mount n2)" --data "$(node_data n2)"
+wait_exit "$(node_pid n2)" 10
+[ "$EXIT_STATUS" = 1 ] || fail "n2's second restart: exit status $EXIT_STATUS, expected 1 (it knows it was removed)"
+assert_eq "1:voter" "$(members_roles n1)" "members at the end"
+echo after-n2-told >"$M1/f" || fail "n1 cannot write after telling n2"
