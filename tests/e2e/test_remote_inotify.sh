@@ -521,6 +521,7 @@ say "rm -r of a directory right after changes inside it: every DELETE reaches no
 # replay's view, or the unlink fails and its DELETE is lost (1-3 of 40
 # before that was fixed).
 mkdir "$M1/rmr"
+iw_sync n3 # n3 has the directory before inotifywait watches it
 iw_start RM3 "$T/rm3" -r "$M3/rmr"
 for ((i = 1; i <= 40; i++)); do
 	mkdir "$M1/rmr/dd$i"

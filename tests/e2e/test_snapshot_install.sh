@@ -64,7 +64,7 @@ FLOG=$(node_log "$F")
 grep 'event loop stalled' "$FLOG" | sed "s/^/  $F: /" >&2 || true
 say "  reads on $F during the catch-up: $(grep -c '^ok$' "$READS") answered, $(grep -c '^err$' "$READS" || true) failed"
 
-grep -q 'snapshot install: the store file was swapped in' "$FLOG" ||
+grep -q 'snapshot installed: the store file was swapped in' "$FLOG" ||
 	fail "$F did not install the snapshot by swapping in a store file"
 # A stall whose cause is fsm->restore ("stalled N ms: raft snapshot:
 # fsm->restore took ..."), not one where it was merely the longest label of
