@@ -94,6 +94,7 @@ static void log_members(struct node *n, uint64_t now)
 		const struct raft_server *s = &cf->servers[i];
 		struct node_contact *c;
 		uint64_t match = n->raft.leader_state.progress[i].match_index;
+		uint64_t behind = last > match ? last - match : 0;
 		uint64_t quiet;
 
 		/* Spares get no log; nobody expects them to answer. */
@@ -108,18 +109,18 @@ static void log_members(struct node *n, uint64_t now)
 					 "this node leads; %llu entries behind",
 					 (unsigned long long)s->id, s->address,
 					 s->role == RAFT_VOTER ? "voter" : "standby",
-					 (unsigned long long)(last - match));
+					 (unsigned long long)behind);
 			else
 				log_warn("member %llu at %s (%s) unreachable: nothing heard for %llu "
 					 "ms; %llu entries behind",
 					 (unsigned long long)s->id, s->address,
 					 s->role == RAFT_VOTER ? "voter" : "standby",
-					 (unsigned long long)quiet, (unsigned long long)(last - match));
+					 (unsigned long long)quiet, (unsigned long long)behind);
 		} else if (c->unreachable && quiet < limit) {
 			c->unreachable = false;
 			log_info("member %llu at %s is back; %llu entries behind",
 				 (unsigned long long)s->id, s->address,
-				 (unsigned long long)(last - match));
+				 (unsigned long long)behind);
 		}
 	}
 }

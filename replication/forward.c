@@ -227,7 +227,7 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 	s->value = m->value;
 	in->refs++;
 	if (m->type == PEER_REMOVED) {
-		node_serve_reply(s, node_removed(n, m->value), 0, NULL);
+		node_serve_reply(s, node_removed(n, m->value, m->data, m->len), 0, NULL);
 		return;
 	}
 	if (!n->raft_started || raft_state(&n->raft) != RAFT_LEADER || n->closing) {

@@ -23,7 +23,9 @@ static uint64_t get_u64(const uint8_t *p)
 }
 
 /* The version as a NUL-padded field, and back as a C string (a field
- * without NUL is cut at its last byte). */
+ * without NUL is cut at its last byte). A peer's version ends up in
+ * .cluster/members (space-separated) and in JSON: anything but visible
+ * ASCII becomes '?'. */
 static void put_version(uint8_t *p, const char *v)
 {
 	size_t len = strnlen(v, HEALTH_VERSION_SIZE - 1);
@@ -34,8 +36,11 @@ static void put_version(uint8_t *p, const char *v)
 
 static void get_version(const uint8_t *p, char *v)
 {
-	memcpy(v, p, HEALTH_VERSION_SIZE - 1);
-	v[HEALTH_VERSION_SIZE - 1] = '\0';
+	size_t i;
+
+	for (i = 0; i < HEALTH_VERSION_SIZE - 1 && p[i] != '\0'; i++)
+		v[i] = p[i] > ' ' && p[i] < 0x7f ? (char)p[i] : '?';
+	v[i] = '\0';
 }
 
 void health_report_encode(const struct health_report *r, uint8_t *out)

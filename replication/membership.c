@@ -243,6 +243,9 @@ static void tell_msg(struct peer_conn *c, const struct peer_msg *m)
 		return;
 	if (m->status == 0)
 		log_info("told node %llu that it was removed", (unsigned long long)n->tell_id);
+	else
+		log_info("node %llu did not take the news of its removal: %s",
+			 (unsigned long long)n->tell_id, strerror((int)-m->status));
 	peer_conn_close(c);
 }
 
@@ -258,9 +261,13 @@ static void tell_connected(void *arg, uv_stream_t *stream, uint64_t id, const ch
 			   int status)
 {
 	struct node *n = arg;
-	struct peer_msg m = {.type = PEER_REMOVED, .seq = 1, .value = n->tell_id};
+	uint8_t term[8];
+	struct peer_msg m = {
+		.type = PEER_REMOVED, .seq = 1, .value = n->tell_id, .data = term, .len = 8};
 
 	(void)id;
+	for (int i = 0; i < 8; i++)
+		term[i] = (uint8_t)(n->tell_term >> (56 - 8 * i));
 	n->tconn_connecting = false;
 	if (status != 0 || n->closing) {
 		if (stream != NULL)
@@ -283,6 +290,7 @@ static void node_tell_removed(struct node *n, uint64_t id, const char *address)
 	if (n->tconn != NULL || n->tconn_connecting || n->closing || address[0] == '\0')
 		return;
 	n->tell_id = id;
+	n->tell_term = n->raft.current_term;
 	n->tconn_connecting = true;
 	if (transport_connect_peer(&n->transport, n->id, n->address, address, tell_connected, n) !=
 	    0)
@@ -295,14 +303,20 @@ static void node_tell_removed(struct node *n, uint64_t id, const char *address)
  * could tell it then. The leader tells it now (at most every
  * NODE_TELL_AGAIN_MS), so that it stops instead of campaigning for ever.
  * Never from a configuration that may still change: a removal that is not
- * committed may be undone by the next leader. */
-void node_heard_stranger(struct node *n, uint64_t id, const char *address)
+ * committed may be undone by the next leader. And never from a leader that
+ * may be stale: only once this term's barrier has committed (which commits
+ * every configuration before it — after a restart raft takes the last one
+ * as committed, which it may not be), and never to a sender that already
+ * speaks for a later term (@term: a newer leader may have added it). The
+ * receiver checks the term again (node_removed). */
+void node_heard_stranger(struct node *n, uint64_t id, const char *address, uint64_t term)
 {
 	uint64_t now = node_now_ms();
 
 	if (id == 0 || id == n->id || address == NULL || n->closing || !n->raft_started ||
 	    raft_state(&n->raft) != RAFT_LEADER || n->raft.configuration_uncommitted_index != 0 ||
-	    node_server_role(n, id) >= 0)
+	    n->barrier_pending || n->barrier_term != n->raft.current_term ||
+	    term > n->raft.current_term || node_server_role(n, id) >= 0)
 		return;
 	if (id == n->stranger_id && now < n->stranger_next_ms)
 		return;
@@ -313,12 +327,25 @@ void node_heard_stranger(struct node *n, uint64_t id, const char *address)
 	node_tell_removed(n, id, address);
 }
 
-int node_removed(struct node *n, uint64_t id)
+int node_removed(struct node *n, uint64_t id, const void *data, uint32_t len)
 {
-	if (id != n->id || n->id == 0)
+	const uint8_t *p = data;
+	uint64_t term = 0;
+
+	if (id != n->id || n->id == 0 || len != 8)
 		return -EINVAL;
 	if (n->removed)
 		return 0;
+	for (int i = 0; i < 8; i++)
+		term = term << 8 | p[i];
+	/* A leader of an older term may not know that a newer one added us. */
+	if (n->raft_started && term < n->raft.current_term) {
+		log_warn("a leader of term %llu says node %llu was removed, but this node is in "
+			 "term %llu: ignored",
+			 (unsigned long long)term, (unsigned long long)id,
+			 (unsigned long long)n->raft.current_term);
+		return -ESTALE;
+	}
 	n->removed = true;
 	if (node_conf_save_removed(n) != 0)
 		log_warn("could not record the removal in %s/%s", n->data_dir, NODE_CONF);

@@ -143,7 +143,7 @@ struct node {
 	 * time, best effort. */
 	struct peer_conn *tconn;
 	bool tconn_connecting;
-	uint64_t tell_id;
+	uint64_t tell_id, tell_term; /* whom it tells, and in which term */
 	/* The last non-member heard from, and when to tell it again. */
 	uint64_t stranger_id, stranger_next_ms;
 	bool removed; /* this node was told it was removed: node_failed says so */
@@ -321,10 +321,13 @@ int node_server_role(struct node *n, uint64_t id);
 int node_serve_join(struct serve *s);
 int node_serve_promote(struct serve *s);
 int node_serve_remove(struct serve *s);
-/* PEER_REMOVED for @id: if it is this node, fail it (node_failed) and
- * remember it in node.conf. 0, or -EINVAL for another id. */
-int node_removed(struct node *n, uint64_t id);
-void node_heard_stranger(struct node *n, uint64_t id, const char *address);
+/* PEER_REMOVED for @id from a leader of the term in @data (u64 BE): if it
+ * is this node, fail it (node_failed) and remember it in node.conf. 0;
+ * -EINVAL for another id or a malformed message, -ESTALE from a leader of
+ * an older term than this node's. */
+int node_removed(struct node *n, uint64_t id, const void *data, uint32_t len);
+/* A raft message for @term from @id: tell it if it is no member. */
+void node_heard_stranger(struct node *n, uint64_t id, const char *address, uint64_t term);
 void node_join_connect(struct node *n);
 
 /* nudge.c */

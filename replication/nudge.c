@@ -98,8 +98,34 @@ static struct node *node_of_io(struct raft_io *io)
 	return (struct node *)((char *)io - offsetof(struct node, io));
 }
 
+/* The term a raft message speaks for: a pre-vote asks for the term after
+ * its sender's own. */
+static raft_term message_term(const struct raft_message *m)
+{
+	switch (m->type) {
+	case RAFT_IO_APPEND_ENTRIES:
+		return m->append_entries.term;
+	case RAFT_IO_APPEND_ENTRIES_RESULT:
+		return m->append_entries_result.term;
+	case RAFT_IO_REQUEST_VOTE:
+		return m->request_vote.pre_vote && m->request_vote.term > 0
+			       ? m->request_vote.term - 1
+			       : m->request_vote.term;
+	case RAFT_IO_REQUEST_VOTE_RESULT:
+		return m->request_vote_result.term;
+	case RAFT_IO_INSTALL_SNAPSHOT:
+		return m->install_snapshot.term;
+	case RAFT_IO_TIMEOUT_NOW:
+		return m->timeout_now.term;
+	default:
+		return 0;
+	}
+}
+
 /* Every message to raft passes here: it tells view.c that its sender is
- * alive, and membership.c that a non-member (a removed node) speaks. A follower that acknowledges an entry
+ * alive, and membership.c that a non-member (a removed node) speaks.
+ *
+ * A follower that acknowledges an entry
  * the leader had already committed (the slower of two followers) stored it
  * too late for the heartbeat that carried the commit index: it can apply it
  * only at the next AppendEntries. So when an acknowledgement shows that a
@@ -111,9 +137,9 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 	raft_index stored = 0, upto;
 	raft_id from = m->server_id;
 
-	/* A node whose disk is low stores no new entries (diskspace.c). */
 	node_view_heard(n, from);
-	node_heard_stranger(n, from, m->server_address);
+	node_heard_stranger(n, from, m->server_address, message_term(m));
+	/* A node whose disk is low stores no new entries (diskspace.c). */
 	if (node_disk_filter(n, m))
 		return;
 	if (m->type == RAFT_IO_APPEND_ENTRIES_RESULT && m->append_entries_result.rejected == 0)

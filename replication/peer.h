@@ -34,7 +34,8 @@ enum peer_type {
 	PEER_FORWARD,	  /* data: encoded entry -> status: FSM result, value: index */
 	PEER_BARRIER,	  /* -> value: index every node must apply to be in sync */
 	PEER_REMOVE,	  /* value: id */
-	PEER_REMOVED,	  /* value: id: "you were removed" (leader to the node) */
+	PEER_REMOVED,	  /* value: id, data: the leader's term (u64 BE): "you were
+			     removed" (leader to the node) */
 	PEER_HEALTH,	  /* value: applied index, data: report -> value: last index,
 			     data: the leader's table (health.h) */
 	PEER_TYPE_MAX

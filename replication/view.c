@@ -170,8 +170,10 @@ void node_view_serve(struct serve *s, const struct peer_msg *m)
 	}
 	c = node_view_contact(n, peer_conn_id(s->in->c), true);
 	if (c != NULL) {
+		/* A report is contact too: spares get no raft traffic. */
 		c->report = r;
 		c->reported_ms = now;
+		c->heard_ms = now;
 	}
 	if (count > HEALTH_MAX_MEMBERS)
 		count = HEALTH_MAX_MEMBERS;

@@ -87,7 +87,7 @@ wait_for -t 10 stopped_seen "$L"
 wait_for -t 10 stopped_seen "$F1"
 say "   the leader: $F2 lag $(member "$L" "$id2" lag), last contact $(member "$L" "$id2" last_contact_ms) ms"
 say "   follower $F1: $F2 lag $(member "$F1" "$id2" lag), last contact $(member "$F1" "$id2" last_contact_ms) ms"
-assert_cmd_fails -s 3 -e "does not hear from: $id2\$" ctl --mount "$ML" status --cluster
+assert_cmd_fails -s 3 -e "not known to be reachable: $id2\$" ctl --mount "$ML" status --cluster
 metrics=$(cat "$ML/.cluster/metrics")
 lag=$(sed -n "s/^clusterfs_member_lag_entries{id=\"$id2\"} //p" <<<"$metrics")
 [ -n "$lag" ] && [ "$lag" -ge "$WRITES" ] || fail "the leader's metrics do not show $F2's lag (got '$lag')"

@@ -111,3 +111,16 @@ Test(health, versions_are_cut_and_terminated)
 	cr_assert_eq(strlen(out.report.version), HEALTH_VERSION_SIZE - 1);
 	cr_assert_eq(out.report.version[0], 'w');
 }
+
+/* A peer's version lands in the space-separated .cluster/members and in
+ * JSON: a space, a newline or invalid UTF-8 must not get there. */
+Test(health, versions_keep_visible_ascii_only)
+{
+	struct health_row in = row(6, 0, ""), out;
+	uint8_t buf[HEALTH_ROW_SIZE];
+
+	strcpy(in.report.version, "1.0 x\nid=9\t\xff\xfe");
+	health_rows_encode(&in, 1, buf);
+	cr_assert_eq(health_rows_decode(buf, sizeof(buf), &out, 1), 1);
+	cr_assert_str_eq(out.report.version, "1.0?x?id=9???");
+}

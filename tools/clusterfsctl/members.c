@@ -2,8 +2,8 @@
  * clusterfsctl: the commands that show the cluster's members, read from
  * MOUNT/.cluster/members: `members` (who they are and whether the leader
  * hears them) and `status --cluster` (each member's state, like `etcdctl
- * endpoint status --cluster`; exit 3 unless every member is reachable and
- * this node can commit). JSON through jansson. Single-threaded, like the
+ * endpoint status --cluster`; exit 3 unless every voter and standby is
+ * reachable and this node can commit). JSON through jansson. Single-threaded, like the
  * whole tool.
  */
 #include <errno.h>
@@ -239,8 +239,9 @@ int ctl_cmd_status_cluster(const char *mount, bool json)
 		return EXIT_UNAVAILABLE;
 	}
 	self_ok = ctl_status_healthy(&st);
+	/* A spare holds no copy and no vote: nobody waits for it. */
 	for (int i = 0; i < n; i++)
-		if (m[i].reachable != 1) {
+		if (m[i].reachable != 1 && strcmp(m[i].role, "spare") != 0) {
 			size_t used = strlen(unreachable);
 
 			all_reachable = false;
@@ -286,7 +287,7 @@ int ctl_cmd_status_cluster(const char *mount, bool json)
 		return EXIT_UNAVAILABLE;
 	}
 	if (!all_reachable) {
-		fprintf(stderr, "clusterfsctl: members the leader does not hear from: %s\n",
+		fprintf(stderr, "clusterfsctl: members not known to be reachable: %s\n",
 			unreachable);
 		return EXIT_UNAVAILABLE;
 	}
