@@ -176,6 +176,13 @@ EOF
 )
 assert_eq 20 "$out" "levels of routing/p on b"
 
+say "both nodes count the same bytes against the store limit"
+store_bytes_of() { awk '$1 == "clusterfs_store_bytes" { print $2 }' "$1/.cluster/metrics"; }
+sync_b
+ctl --mount "$A" sync
+[ -n "$(store_bytes_of "$A")" ] || fail "no clusterfs_store_bytes in .cluster/metrics"
+assert_eq "$(store_bytes_of "$A")" "$(store_bytes_of "$B")" "store bytes on a and b"
+
 node_stop b
 node_stop a
 

@@ -3,6 +3,7 @@
  */
 #include "store_fixture.h"
 
+#include <raft.h>
 #include <sqlite3.h>
 
 /* --- byte accounting --------------------------------------------------------- */
@@ -197,4 +198,39 @@ Test(store, store_byte_limit, .timeout = 100)
 	H_REFUSED(&T, h_create(STORE_ROOT_INO, INO(n + 3), FILE_MODE, "no", NULL, 0), ENOSPC);
 	free(before);
 	free(mib);
+}
+
+/* An image of a store counted the old way (a snapshot or backup from an
+ * earlier version) is recounted when it is restored; an image of a current
+ * store keeps its count. */
+Test(store, a_restored_image_has_the_current_count)
+{
+	struct h_store u;
+	struct store_stats st;
+	uint64_t want, recount;
+	void *img;
+	size_t len;
+
+	mkdir_(STORE_ROOT_INO, INO(0), "dir");
+	mkfile(INO(0), INO(1), "file", "content");
+	want = bytes_now();
+	cr_assert_eq(want, BASE_BYTES + ENTRY_BYTES(3, 0) + ENTRY_BYTES(4, 7));
+	for (int old = 0; old <= 1; old++) {
+		if (old)
+			cr_assert_eq(sqlite3_exec(store_sqlite(T.s),
+						  "DELETE FROM meta WHERE key = 'accounting';"
+						  "UPDATE meta SET value = 7 WHERE key = 'bytes'",
+						  NULL, NULL, NULL),
+				     SQLITE_OK);
+		cr_assert_eq(store_snapshot(T.s, &img, &len), 0);
+		h_store_init(&u);
+		cr_assert_eq(store_restore(u.s, img, len), 0);
+		raft_free(img);
+		cr_assert_eq(store_stats(u.s, &st), 0);
+		cr_assert_eq(store_recount_bytes(u.s, &recount), 0);
+		cr_assert_eq(st.bytes, want, "%s image: %llu", old ? "an old" : "a current",
+			     (unsigned long long)st.bytes);
+		cr_assert_eq(recount, want);
+		h_store_fini(&u);
+	}
 }
