@@ -45,6 +45,21 @@ static bool escape_invisible(uint32_t c)
 	       (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
+/* The letter of a two-character escape: \n \t \r, or \\ and \" as themselves. */
+static char escape_letter(uint8_t b)
+{
+	switch (b) {
+	case '\n':
+		return 'n';
+	case '\t':
+		return 't';
+	case '\r':
+		return 'r';
+	default:
+		return (char)b;
+	}
+}
+
 struct escape_out {
 	char *buf;
 	size_t cap;
@@ -86,7 +101,7 @@ static size_t escape_run(const void *in, size_t len, char *out, size_t cap, bool
 		size_t n = 0;
 
 		if (b == '\n' || b == '\t' || (all && (b == '\r' || b == '\\' || b == '"'))) {
-			char s[2] = {'\\', b == '\n' ? 'n' : b == '\t' ? 't' : b == '\r' ? 'r' : (char)b};
+			char s[2] = {'\\', escape_letter(b)};
 
 			escape_put(&o, s, 2);
 			i++;

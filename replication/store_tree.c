@@ -496,8 +496,8 @@ int store_apply_rename(struct apply *ap)
 	if (S_ISDIR(src.mode) && !same_dir && is_within(s, e->newparent, src.ino))
 		return -EINVAL;
 	if (!(have_dst && dst.ino == src.ino)) {
-		rv = store_check_move(s, &src, e->parent, e->name_len, e->newparent,
-				      e->newname_len);
+		rv =
+		    store_check_move(s, &src, e->parent, e->name_len, e->newparent, e->newname_len);
 		if (rv != 0)
 			return rv;
 	}
@@ -507,8 +507,8 @@ int store_apply_rename(struct apply *ap)
 			return -ENOENT;
 		if (S_ISDIR(dst.mode) && !same_dir && is_within(s, e->parent, dst.ino))
 			return -EINVAL;
-		rv = store_check_move(s, &dst, e->newparent, e->newname_len, e->parent,
-				      e->name_len);
+		rv =
+		    store_check_move(s, &dst, e->newparent, e->newname_len, e->parent, e->name_len);
 		if (rv == 0)
 			rv = store_check_name(s, e->parent, e->name, e->name_len, dst.mode);
 		if (rv == 0)

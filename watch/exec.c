@@ -229,7 +229,8 @@ void watch_exec_shutdown(struct watcher *w)
 	HASH_ITER(hh, w->items, it, tmp)
 	{
 		if (it->pid != 0) {
-			log_warn("rule %s: %s: still running at exit: SIGKILL", it->rule, it->shown);
+			log_warn("rule %s: %s: still running at exit: SIGKILL", it->rule,
+				 it->shown);
 			kill(-it->pid, SIGKILL);
 			waitpid(it->pid, NULL, 0);
 			it->pid = 0;

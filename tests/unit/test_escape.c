@@ -24,11 +24,11 @@ static char *esc(const void *in, size_t len)
 	return out;
 }
 
-#define ESC_EQ(in, expect)                                                       \
-	do {                                                                     \
-		char *got_ = esc(in, sizeof(in) - 1);                            \
-		cr_assert_str_eq(got_, expect);                                  \
-		free(got_);                                                      \
+#define ESC_EQ(in, expect)                                                                         \
+	do {                                                                                       \
+		char *got_ = esc(in, sizeof(in) - 1);                                              \
+		cr_assert_str_eq(got_, expect);                                                    \
+		free(got_);                                                                        \
 	} while (0)
 
 Test(escape, printable_ascii_is_kept)
@@ -66,22 +66,22 @@ Test(escape, control_bytes_and_del_are_hex)
 
 Test(escape, utf8_is_kept)
 {
-	ESC_EQ("caf\xc3\xa9", "caf\xc3\xa9");				 /* é */
-	ESC_EQ("\xe2\x82\xac", "\xe2\x82\xac");				 /* € */
-	ESC_EQ("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80");			 /* U+1F600 */
-	ESC_EQ("\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf");			 /* U+10FFFF */
+	ESC_EQ("caf\xc3\xa9", "caf\xc3\xa9");				/* é */
+	ESC_EQ("\xe2\x82\xac", "\xe2\x82\xac");				/* € */
+	ESC_EQ("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80");			/* U+1F600 */
+	ESC_EQ("\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf");			/* U+10FFFF */
 	ESC_EQ("\xe6\x97\xa5\xe6\x9c\xac", "\xe6\x97\xa5\xe6\x9c\xac"); /* 日本 */
 }
 
 Test(escape, bytes_that_are_not_utf8_are_hex)
 {
 	ESC_EQ("\xff", "\\xff");
-	ESC_EQ("\x80", "\\x80");			   /* a stray continuation byte */
-	ESC_EQ("a\xc3", "a\\xc3");			   /* cut at the end */
-	ESC_EQ("\xc3(", "\\xc3(");			   /* a bad continuation */
-	ESC_EQ("\xc0\xaf", "\\xc0\\xaf");		   /* overlong '/' */
-	ESC_EQ("\xe0\x80\xaf", "\\xe0\\x80\\xaf");	   /* overlong, 3 bytes */
-	ESC_EQ("\xed\xa0\x80", "\\xed\\xa0\\x80");	   /* a surrogate */
+	ESC_EQ("\x80", "\\x80");			    /* a stray continuation byte */
+	ESC_EQ("a\xc3", "a\\xc3");			    /* cut at the end */
+	ESC_EQ("\xc3(", "\\xc3(");			    /* a bad continuation */
+	ESC_EQ("\xc0\xaf", "\\xc0\\xaf");		    /* overlong '/' */
+	ESC_EQ("\xe0\x80\xaf", "\\xe0\\x80\\xaf");	    /* overlong, 3 bytes */
+	ESC_EQ("\xed\xa0\x80", "\\xed\\xa0\\x80");	    /* a surrogate */
 	ESC_EQ("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"); /* above U+10FFFF */
 	ESC_EQ("\xf8\x88\x80\x80\x80", "\\xf8\\x88\\x80\\x80\\x80");
 }
@@ -162,11 +162,21 @@ Test(escape, random_bytes_round_trip)
 			}
 			p++;
 			switch (*p) {
-			case 'n': back[k++] = '\n'; break;
-			case 't': back[k++] = '\t'; break;
-			case 'r': back[k++] = '\r'; break;
-			case '\\': back[k++] = '\\'; break;
-			case '"': back[k++] = '"'; break;
+			case 'n':
+				back[k++] = '\n';
+				break;
+			case 't':
+				back[k++] = '\t';
+				break;
+			case 'r':
+				back[k++] = '\r';
+				break;
+			case '\\':
+				back[k++] = '\\';
+				break;
+			case '"':
+				back[k++] = '"';
+				break;
 			case 'x': {
 				char hex[3] = {p[1], p[2], 0};
 

@@ -56,7 +56,8 @@ Test(store, metadata_is_counted)
 		     base + ENTRY_BYTES(3, 0) + ENTRY_BYTES(5, 0) + STORE_NAME_COST + 9);
 	/* A rename changes the name's length only. */
 	H_OK(&T, h_rename(STORE_ROOT_INO, "hard-link", INO(0), "h", 0));
-	cr_assert_eq(bytes_now(), base + ENTRY_BYTES(3, 0) + ENTRY_BYTES(5, 0) + STORE_NAME_COST + 1);
+	cr_assert_eq(bytes_now(),
+		     base + ENTRY_BYTES(3, 0) + ENTRY_BYTES(5, 0) + STORE_NAME_COST + 1);
 	/* Over an existing file: its name and inode go. */
 	mkfile(INO(0), INO(2), "other", "123");
 	H_OK(&T, h_rename(INO(0), "other", INO(0), "h", 0));
@@ -106,8 +107,9 @@ Test(store, empty_directories_fill_the_store)
 	cr_assert_eq(bytes_now(), max - 50);
 	before = h_dump(T.s);
 	H_REFUSED(&T, h_create(STORE_ROOT_INO, INO(500), FILE_MODE, "f", NULL, 0), ENOSPC);
-	H_REFUSED(&T, h_rename(STORE_ROOT_INO, "d000", STORE_ROOT_INO,
-			       "a-name-that-is-longer-than-the-fifty-bytes-left-in-the-store", 0),
+	H_REFUSED(&T,
+		  h_rename(STORE_ROOT_INO, "d000", STORE_ROOT_INO,
+			   "a-name-that-is-longer-than-the-fifty-bytes-left-in-the-store", 0),
 		  ENOSPC);
 	after = h_dump(T.s);
 	H_DUMP_EQ(before, after);
@@ -138,8 +140,8 @@ Test(store, an_older_count_is_migrated_at_open)
 		sqlite3_stmt *st;
 
 		cr_assert_eq(sqlite3_prepare_v2(store_sqlite(T.s),
-						"SELECT value FROM meta WHERE key = 'accounting'", -1,
-						&st, NULL),
+						"SELECT value FROM meta WHERE key = 'accounting'",
+						-1, &st, NULL),
 			     SQLITE_OK);
 		cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "the new accounting is recorded");
 		v = (uint64_t)sqlite3_column_int64(st, 0);
