@@ -1,12 +1,17 @@
 /* Logging: see log.h. */
 #include "log.h"
 
+#include "escape.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+
+/* The longest message kept; a longer one is cut. */
+#define LOG_MSG_MAX 4096
 
 static const char *log_prog = "clusterfs";
 static enum log_level log_level = LOG_LEVEL_INFO;
@@ -42,11 +47,21 @@ enum log_level log_get_level(void)
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
+	char msg[LOG_MSG_MAX], safe[ESCAPE_CAP(LOG_MSG_MAX)];
 	va_list ap;
+	int n;
 
 	if (level < log_level)
 		return;
 	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	/* One message, one line, whatever a name in it holds: the callers
+	 * escape names (escape_str), and this catches anything they missed. */
+	escape_controls(msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1, safe,
+			sizeof(safe));
 	if (log_to_stderr) {
 		struct timespec ts;
 		struct tm tm;
@@ -55,12 +70,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ld %s %s: ", stamp, ts.tv_nsec / 1000000,
-			log_prog, log_names[level]);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		fprintf(stderr, "%s.%03ld %s %s: %s\n", stamp, ts.tv_nsec / 1000000, log_prog,
+			log_names[level], safe);
 	} else {
-		vsyslog(prio[level], fmt, ap);
+		syslog(prio[level], "%s", safe);
 	}
-	va_end(ap);
 }

@@ -4,6 +4,10 @@
  * Messages go to stderr when it is a terminal (or when forced) and to syslog
  * otherwise, so that a daemon started by systemd logs to the journal with the
  * right priority. The level is process-wide and set once at start-up.
+ * Every message is one line: control characters and bytes that are not
+ * UTF-8 are escaped (escape_controls, common/escape.h); a name or address in
+ * a message is escaped by its caller with escape_str, so that it reads
+ * unambiguously.
  */
 #ifndef CFS_LOG_H
 #define CFS_LOG_H

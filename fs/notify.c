@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/escape.h"
 #include "../common/log.h"
 
 /* `echo x > new` is two entries (create, then write); their replay is one
@@ -69,6 +70,16 @@ struct notify {
 /* Zeros for replayed writes: the content is in the store already; the
  * write is there for the kernel's size and the events. */
 static const char replay_zeros[65536];
+
+/* A replay that failed (a later change may have removed its path). */
+static void notify_log_replay(int op, const char *path, int rv)
+{
+	char shown[ESCAPE_CAP(REPLAY_PATH_MAX)];
+
+	if (log_get_level() <= LOG_LEVEL_DEBUG)
+		log_debug("replay %d of %s: %s", op, escape_str(path, shown, sizeof(shown)),
+			  strerror(-rv));
+}
 
 static void replay_write(int fd, uint64_t size)
 {
@@ -269,8 +280,7 @@ static void *notify_main(void *arg)
 			pthread_mutex_unlock(&nt->lock);
 			/* A later change may already have removed the path. */
 			if (rv != 0)
-				log_debug("replay %d of %s: %s", it->replay->op, it->replay->path,
-					  strerror(-rv));
+				notify_log_replay(it->replay->op, it->replay->path, rv);
 			free(it->replay);
 		} else {
 			if (it->name_len == 0)

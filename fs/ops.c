@@ -192,13 +192,15 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 /* Refuse early what the FSM would refuse anyway, without a log entry. */
 int fs_check_new_name(struct fs *fs, uint64_t parent, const char *name, uint32_t mode)
 {
-	(void)fs;
 	if (parent == FS_CLUSTER_DIR_INO || fs_is_plug_ino(parent))
 		return -EROFS;
 	if (strlen(name) > FS_NAME_MAX)
 		return -ENAMETOOLONG;
 	if (parent == STORE_ROOT_INO && strcmp(name, FS_CLUSTER_DIR) == 0)
 		return -EROFS;
+	/* The path limit (the FSM has the last word; other errors are its). */
+	if (store_check_new_path(fs->store, parent, strlen(name)) == -ENAMETOOLONG)
+		return -ENAMETOOLONG;
 	return ns_check_name(parent, name, strlen(name), mode);
 }
 

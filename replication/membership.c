@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/escape.h"
 #include "../common/log.h"
 #include "node_internal.h"
 
@@ -148,6 +149,18 @@ static void serve_join_id_cb(struct raft_apply *req, int status, void *result)
 		node_serve_reply(s, rv == RAFT_CANTCHANGE ? -EBUSY : node_raft_errno(rv), 0, NULL);
 }
 
+/* A joining node's address becomes part of the configuration, the members
+ * file and log lines on every node: HOST:PORT in visible ASCII only. */
+static bool join_address_ok(const char *address)
+{
+	char host[NODE_ADDRESS_MAX + 1], port[8];
+
+	for (const char *p = address; *p != '\0'; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return false;
+	return transport_split_address(address, host, sizeof(host), port, sizeof(port)) == 0;
+}
+
 int node_serve_join(struct serve *s)
 {
 	struct entry e = {.op = ENTRY_NODE,
@@ -158,8 +171,11 @@ int node_serve_join(struct serve *s)
 			  .node_id = s->n->id};
 	struct entry_buf b;
 	struct raft_buffer buf;
-	int rv = entry_encode(&e, &b);
+	int rv;
 
+	if (!join_address_ok(s->address))
+		return -EINVAL;
+	rv = entry_encode(&e, &b);
 	if (rv != 0)
 		return rv;
 	buf.base = b.base;
@@ -322,8 +338,10 @@ void node_heard_stranger(struct node *n, uint64_t id, const char *address, uint6
 		return;
 	n->stranger_id = id;
 	n->stranger_next_ms = now + NODE_TELL_AGAIN_MS;
+	char shown[ESCAPE_CAP(NODE_ADDRESS_MAX)];
+
 	log_info("node %llu at %s is not a member (it was removed): telling it",
-		 (unsigned long long)id, address);
+		 (unsigned long long)id, escape_str(address, shown, sizeof(shown)));
 	node_tell_removed(n, id, address);
 }
 

@@ -65,6 +65,19 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_LOG_PRUNE] = "DELETE FROM changes WHERE idx < (SELECT idx FROM changes ORDER BY idx DESC "
 			 "LIMIT 1 OFFSET ?1)",
 	[ST_LOG_READ] = "SELECT idx, stamp, node, uid, op, path FROM changes ORDER BY idx",
+	/* Is a path below ?1 longer than ?2 bytes from ?1's own path? Stops
+	 * descending where a path is too long already (store_pathlimit.c). */
+	[ST_SUBTREE_OVER] = "WITH RECURSIVE sub(ino, len) AS ("
+			    " SELECT ino, 1 + length(name) FROM dentries WHERE parent = ?1"
+			    " UNION ALL"
+			    " SELECT d.ino, sub.len + 1 + length(d.name) FROM sub"
+			    " JOIN dentries d ON d.parent = sub.ino WHERE sub.len <= ?2)"
+			    " SELECT 1 FROM sub WHERE len > ?2 LIMIT 1",
+	/* store_recount_bytes: the formula of store_limits.c. */
+	[ST_RECOUNT] = "SELECT (SELECT coalesce(sum(?1 + size), 0) FROM inodes WHERE nlink > 0)"
+		       " + (SELECT coalesce(sum(length(x.value)), 0) FROM xattrs x"
+		       "    JOIN inodes i ON i.ino = x.ino WHERE i.nlink > 0)"
+		       " + (SELECT coalesce(sum(?2 + length(name)), 0) FROM dentries)",
 };
 
 static const char store_schema[] =
@@ -243,22 +256,22 @@ static int store_init_tree(struct store *s)
 		sqlite3_bind_zeroblob(st, 12, 0);
 		rv = store_step_done(s, st);
 		if (rv == 0)
-			rv = store_insert_dentry(s, STORE_ROOT_INO, store_fixed_dirs[i].name,
-						 strlen(store_fixed_dirs[i].name),
-						 store_fixed_dirs[i].ino);
+			rv = store_insert_name_row(s, STORE_ROOT_INO, store_fixed_dirs[i].name,
+						   strlen(store_fixed_dirs[i].name),
+						   store_fixed_dirs[i].ino);
 	}
 	if (rv == 0)
 		rv = store_meta_set(s, "format", STORE_FORMAT);
 	if (rv == 0)
 		rv = store_meta_set(s, "applied", 0);
 	if (rv == 0)
-		rv = store_meta_set(s, "bytes", 0);
-	if (rv == 0)
 		rv = store_meta_set(s, "max_file", STORE_DEFAULT_MAX_FILE);
 	if (rv == 0)
 		rv = store_meta_set(s, "max_bytes", STORE_DEFAULT_MAX_BYTES);
 	if (rv == 0)
 		rv = store_meta_set(s, "node_max", 1); /* the bootstrap node */
+	if (rv == 0)
+		rv = store_migrate_bytes(s); /* the first count (and "accounting") */
 	return rv;
 }
 
@@ -278,6 +291,8 @@ int store_load_meta(struct store *s)
 		rv = store_meta_get(s, "max_file", &s->max_file);
 	if (rv == 0)
 		rv = store_meta_get(s, "max_bytes", &s->max_bytes);
+	if (rv == 0)
+		rv = store_migrate_bytes(s);
 	return rv;
 }
 

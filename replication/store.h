@@ -49,7 +49,17 @@
 #define STORE_DEFAULT_MAX_FILE (1u << 20)
 #define STORE_DEFAULT_MAX_BYTES (256ull << 20)
 #define STORE_MAX_XATTR_VALUE 65536
+/* Paths (DESIGN §9) as PATH_MAX counts them, with their NUL: a path below
+ * the mount root ("a/b") is at most STORE_MAX_PATH_LEN bytes. */
 #define STORE_MAX_PATH 4096
+#define STORE_MAX_PATH_LEN (STORE_MAX_PATH - 1)
+/* What metadata costs against the store limit (DESIGN §9 "metadata
+ * counted"): each inode STORE_INODE_COST bytes besides its content and
+ * xattr values, each name STORE_NAME_COST bytes besides its own length.
+ * Roughly what sqlite spends on the rows, so that empty files and
+ * directories fill the store as they fill the disk. */
+#define STORE_INODE_COST 128
+#define STORE_NAME_COST 64
 /* How long the outcome of a request is remembered for retries. */
 #define STORE_REQUEST_MEMORY_NS (600ll * 1000000000)
 /* Old outcomes are pruned when the applied index is a multiple of this. */
@@ -179,6 +189,13 @@ struct store_stats {
 int store_stats(struct store *s, struct store_stats *st);
 /* The bytes counted against the store limit (no query: kept up to date). */
 uint64_t store_used_bytes(struct store *s);
+/* The same count, computed afresh from the rows (see store_limits.c):
+ * what store_used_bytes must always equal. */
+int store_recount_bytes(struct store *s, uint64_t *bytes);
+
+/* Would a name of @name_len bytes in directory @dir have a path over the
+ * limit (STORE_MAX_PATH_LEN)? 0, -ENAMETOOLONG, or another -errno. */
+int store_check_new_path(struct store *s, uint64_t dir, size_t name_len);
 
 /* Delete an unlinked inode that nobody on this node holds open any more.
  * Local housekeeping, not a log entry: orphans are invisible in the tree. */

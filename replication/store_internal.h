@@ -19,6 +19,10 @@
 
 /* The on-disk format version, checked at open. */
 #define STORE_FORMAT 1
+/* How the byte count is computed (meta "accounting"): 2 counts metadata
+ * (STORE_INODE_COST, STORE_NAME_COST); a store without it counted content
+ * and xattrs only, and is recounted at open (store_migrate_bytes). */
+#define STORE_ACCOUNTING 2
 
 /* Largest normalized value a typed namespace may produce. */
 #define STORE_SCRATCH 65536
@@ -57,6 +61,8 @@ enum stmt {
 	ST_LOG_PUT,
 	ST_LOG_PRUNE,
 	ST_LOG_READ,
+	ST_SUBTREE_OVER,
+	ST_RECOUNT,
 	ST__N
 };
 
@@ -102,6 +108,9 @@ int store_meta_set(struct store *s, const char *key, uint64_t value);
 /* Load the cached meta values; the store must have been initialised. */
 int store_load_meta(struct store *s);
 int store_migrate(struct store *s);
+/* Recount the bytes of a store of an earlier accounting (see
+ * STORE_ACCOUNTING) and record the new count; nothing for a current one. */
+int store_migrate_bytes(struct store *s);
 /* Prepare every statement of st[] / finalize them (store_replace closes
  * and reopens the connection). */
 int store_prepare(struct store *s);
@@ -118,9 +127,13 @@ size_t store_name_in(struct store *s, uint64_t ino, char *buf, size_t cap);
 int store_set_nlink(struct store *s, uint64_t ino, uint32_t nlink);
 /* Stamp a change on @ino: ctime (and mtime if @content), revision, writer. */
 int store_touch(struct apply *ap, uint64_t ino, int content);
+/* Add or remove a name, charging or giving back what it costs (-ENOSPC). */
 int store_insert_dentry(struct store *s, uint64_t parent, const char *name, size_t len,
 			uint64_t ino);
 int store_delete_dentry(struct store *s, uint64_t parent, const char *name, size_t len);
+/* The row alone, uncharged (the first tree, counted as a whole). */
+int store_insert_name_row(struct store *s, uint64_t parent, const char *name, size_t len,
+			  uint64_t ino);
 /* Delete an inode row and its xattrs, giving back what it was charged. */
 int store_delete_inode(struct store *s, const struct store_attr *a);
 /* Drop one name of a non-directory (an orphan at nlink 0). */
@@ -158,6 +171,8 @@ int store_target_inode(struct store *s, uint64_t ino, struct store_attr *a);
 uint64_t store_inode_bytes(struct store *s, const struct store_attr *a);
 /* Account @grow more bytes (may be negative): 0 or -ENOSPC. */
 int store_charge(struct store *s, int64_t grow);
+/* What a name of @len bytes costs. */
+uint64_t store_name_bytes(size_t len);
 
 /* --- store_typed.c: the typed namespaces' validator -------------------- */
 
@@ -172,6 +187,17 @@ int store_refusal_of(struct apply *ap, const struct store_attr *a, const char *n
 		     const void *data, size_t len);
 int store_apply_expire(struct apply *ap);
 int store_apply_multi(struct apply *ap);
+
+/* --- store_pathlimit.c: the path limit --------------------------------- */
+
+/* The length of directory @dir's path: 0, -ENAMETOOLONG (over the limit),
+ * -ENOENT or -errno. */
+int store_dir_path_len(struct store *s, uint64_t dir, size_t *len);
+/* May inode @a, named with @old_name_len bytes in @from, be named with
+ * @new_name_len bytes in @to? Its new path, and for a directory every
+ * path below it, must fit. 0, -ENAMETOOLONG or -errno. */
+int store_check_move(struct store *s, const struct store_attr *a, uint64_t from,
+		     size_t old_name_len, uint64_t to, size_t new_name_len);
 
 /* --- store_log.c -------------------------------------------------------- */
 

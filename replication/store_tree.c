@@ -124,8 +124,8 @@ static int set_parent(struct store *s, uint64_t ino, uint64_t parent)
 	return store_step_done(s, st);
 }
 
-int store_insert_dentry(struct store *s, uint64_t parent, const char *name, size_t len,
-			uint64_t ino)
+int store_insert_name_row(struct store *s, uint64_t parent, const char *name, size_t len,
+			  uint64_t ino)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_INSERT_DENTRY);
 
@@ -135,13 +135,26 @@ int store_insert_dentry(struct store *s, uint64_t parent, const char *name, size
 	return store_step_done(s, st);
 }
 
+int store_insert_dentry(struct store *s, uint64_t parent, const char *name, size_t len,
+			uint64_t ino)
+{
+	int rv = store_charge(s, (int64_t)store_name_bytes(len));
+
+	return rv != 0 ? rv : store_insert_name_row(s, parent, name, len, ino);
+}
+
+/* Callers delete names they looked up: the row is there to give back. */
 int store_delete_dentry(struct store *s, uint64_t parent, const char *name, size_t len)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_DELETE_DENTRY);
+	int rv;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)parent);
 	sqlite3_bind_blob(st, 2, name, (int)len, SQLITE_STATIC);
-	return store_step_done(s, st);
+	rv = store_step_done(s, st);
+	if (rv == 0 && sqlite3_changes(s->db) > 0)
+		store_charge(s, -(int64_t)store_name_bytes(len));
+	return rv;
 }
 
 static int set_dentry_ino(struct store *s, uint64_t parent, const char *name, size_t len,
@@ -259,6 +272,9 @@ int store_apply_create(struct apply *ap)
 	}
 	if (rv != -ENOENT)
 		return rv;
+	rv = store_check_new_path(s, e->parent, e->name_len);
+	if (rv != 0)
+		return rv;
 	if (type != S_IFREG && type != S_IFDIR && type != S_IFLNK)
 		return -EPERM;
 	rv = store_check_name(s, e->parent, e->name, e->name_len, e->mode);
@@ -286,7 +302,7 @@ int store_apply_create(struct apply *ap)
 		if (s->v != NULL && s->v->create_mode != NULL)
 			mode = S_IFREG | (s->v->create_mode(e->parent, e->mode) & 07777);
 	}
-	rv = store_charge(s, (int64_t)len);
+	rv = store_charge(s, (int64_t)(STORE_INODE_COST + len));
 	if (rv != 0)
 		return rv;
 
@@ -337,6 +353,9 @@ int store_apply_link(struct apply *ap)
 		return rv;
 	if (store_lookup_n(s, e->newparent, e->newname, e->newname_len, &old) == 0)
 		return -EEXIST;
+	rv = store_check_new_path(s, e->newparent, e->newname_len);
+	if (rv != 0)
+		return rv;
 	if (store_typed(s, e->newparent) != store_typed(s, a.parent) ||
 	    (store_typed(s, a.parent) && a.parent != e->newparent))
 		return -EXDEV;
@@ -476,13 +495,22 @@ int store_apply_rename(struct apply *ap)
 		return rv;
 	if (S_ISDIR(src.mode) && !same_dir && is_within(s, e->newparent, src.ino))
 		return -EINVAL;
+	if (!(have_dst && dst.ino == src.ino)) {
+		rv =
+		    store_check_move(s, &src, e->parent, e->name_len, e->newparent, e->newname_len);
+		if (rv != 0)
+			return rv;
+	}
 
 	if (exchange) {
 		if (!have_dst)
 			return -ENOENT;
 		if (S_ISDIR(dst.mode) && !same_dir && is_within(s, e->parent, dst.ino))
 			return -EINVAL;
-		rv = store_check_name(s, e->parent, e->name, e->name_len, dst.mode);
+		rv =
+		    store_check_move(s, &dst, e->newparent, e->newname_len, e->parent, e->name_len);
+		if (rv == 0)
+			rv = store_check_name(s, e->parent, e->name, e->name_len, dst.mode);
 		if (rv == 0)
 			rv = set_dentry_ino(s, e->parent, e->name, e->name_len, dst.ino);
 		if (rv == 0)

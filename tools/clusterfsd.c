@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "../common/escape.h"
 #include "../common/log.h"
 #include "../common/version.h"
 #include "../fs/frontend.h"
@@ -148,15 +149,19 @@ struct log_buf {
 	size_t len, cap;
 };
 
+/* One change, one line: the path is C-escaped (common/escape.h), so that
+ * no file name can make a line of its own or pass for another record. */
 static int log_line(void *arg, const struct store_log_row *row)
 {
 	struct log_buf *b = arg;
 	time_t secs = (time_t)(row->stamp_ns / 1000000000);
+	size_t plen = strlen(row->path);
+	size_t need = ESCAPE_CAP(plen) + 128;
 	struct tm tm;
 	char when[32];
 	int n;
 
-	if (b->cap - b->len < 8192) {
+	while (b->cap - b->len < need) {
 		char *grown = realloc(b->buf, b->cap * 2);
 
 		if (grown == NULL)
@@ -166,11 +171,14 @@ static int log_line(void *arg, const struct store_log_row *row)
 	}
 	gmtime_r(&secs, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(b->buf + b->len, b->cap - b->len, "%s.%03dZ %llu node=%llu uid=%u %s %s\n",
-		     when, (int)(row->stamp_ns / 1000000 % 1000), (unsigned long long)row->revision,
-		     (unsigned long long)row->node, row->uid, row->op, row->path);
-	if (n > 0 && (size_t)n < b->cap - b->len)
-		b->len += (size_t)n;
+	n = snprintf(b->buf + b->len, b->cap - b->len, "%s.%03dZ %llu node=%llu uid=%u %s ", when,
+		     (int)(row->stamp_ns / 1000000 % 1000), (unsigned long long)row->revision,
+		     (unsigned long long)row->node, row->uid, row->op);
+	if (n <= 0 || (size_t)n >= b->cap - b->len)
+		return 0;
+	b->len += (size_t)n;
+	b->len += escape_bytes(row->path, plen, b->buf + b->len, b->cap - b->len);
+	b->buf[b->len++] = '\n';
 	return 0;
 }
 
@@ -573,8 +581,9 @@ int main(int argc, char **argv)
 		{.name = "metrics", .render = render_metrics, .arg = &d},
 		/* holds the cluster key: root only */
 		{.name = "join-token", .render = render_join_token, .arg = &d, .mode = 0400},
-		/* who changed what, when: the last 1000 changes */
-		{.name = "log", .render_alloc = render_log, .arg = &d},
+		/* who changed what, when: the last 1000 changes. Root only: it
+		 * names files in directories other users may not list. */
+		{.name = "log", .render_alloc = render_log, .arg = &d, .mode = 0400},
 		/* a consistent copy of the whole store (clusterfsctl backup) */
 		{.name = "backup", .render_alloc = render_backup, .arg = &d, .mode = 0400},
 	};

@@ -154,7 +154,8 @@ int metrics_render(struct node *node, struct fs *fs, char *buf, size_t cap)
 	metric(&o, "replay_lag_seconds", "gauge",
 	       "How long the oldest of them (the one being replayed, if any) has waited.",
 	       oldest);
-	metric(&o, "store_bytes", "gauge", "Bytes of file content in the store.",
+	metric(&o, "store_bytes", "gauge",
+	       "Bytes counted against the store limit (content, xattrs and metadata).",
 	       (double)ss.bytes);
 	metric(&o, "store_max_bytes", "gauge", "The store's size limit.", (double)ss.max_bytes);
 	metric(&o, "store_inodes", "gauge", "Files, directories and symlinks in the store.",

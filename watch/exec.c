@@ -19,25 +19,34 @@
 #include <unistd.h>
 #include <uthash.h>
 
+#include "../common/escape.h"
 #include "../common/log.h"
 #include "sched.h"
 #include "watcher_internal.h"
 
 #define LOG_ARGV_MAX 300 /* characters of a command shown in a log line */
 
+/* The command as a log line shows it: each argument C-escaped (a value or
+ * a name in it may hold anything), cut with "..." past @size. */
 static void logArgv(char *const *argv, char *out, size_t size)
 {
-	size_t n = 0;
+	size_t n = 0, i;
 
 	out[0] = '\0';
-	for (size_t i = 0; argv[i] != NULL && n + 4 < size; i++) {
-		int r = snprintf(out + n, size - n, "%s%s", i ? " " : "", argv[i]);
-		if (r < 0)
+	for (i = 0; argv[i] != NULL && n + 4 < size; i++) {
+		size_t want;
+
+		if (i > 0)
+			out[n++] = ' ';
+		want = escape_bytes(argv[i], strlen(argv[i]), out + n, size - n);
+		if (want >= size - n) {
+			n = strlen(out);
 			break;
-		n += (size_t)r;
+		}
+		n += want;
 	}
-	if (n >= size - 1)
-		snprintf(out + size - 4, 4, "...");
+	if (argv[i] != NULL)
+		snprintf(out + (n < size - 4 ? n : size - 4), 4, "...");
 }
 
 int watch_exec_start(struct watcher *w, struct item *it, const struct rules_rule *rule,
@@ -51,7 +60,7 @@ int watch_exec_start(struct watcher *w, struct item *it, const struct rules_rule
 	if (rv == -E2BIG) {
 		log_error("rule %s: %s: the value is over %d bytes, too long for {value}; "
 			  "read the file {path} instead",
-			  rule->name, it->path, RULES_MAX_VALUE_ARG);
+			  rule->name, it->shown, RULES_MAX_VALUE_ARG);
 		return rv;
 	}
 	if (rv != 0)
@@ -60,7 +69,7 @@ int watch_exec_start(struct watcher *w, struct item *it, const struct rules_rule
 	pid = fork();
 	if (pid < 0) {
 		rv = -errno;
-		log_error("rule %s: %s: fork: %s", rule->name, it->path, strerror(errno));
+		log_error("rule %s: %s: fork: %s", rule->name, it->shown, strerror(errno));
 		free(argv);
 		return rv;
 	}
@@ -93,7 +102,7 @@ int watch_exec_start(struct watcher *w, struct item *it, const struct rules_rule
 	}
 	setpgid(pid, pid); /* both sides: no race with a kill at timeout */
 	free(argv);
-	log_info("rule %s: %s (%s): running %s", rule->name, it->path, vars->event, shown);
+	log_info("rule %s: %s (%s): running %s", rule->name, it->shown, vars->event, shown);
 	it->pid = pid;
 	it->rerun = false;
 	it->job_start = now;
@@ -114,7 +123,7 @@ void watch_exec_retry(struct watcher *w, struct item *it, int64_t now)
 	it->first = it->last = now;
 	it->due = now + wait;
 	it->seq = ++w->seq;
-	log_warn("rule %s: %s: attempt %u failed; retrying in %.1fs", it->rule, it->path,
+	log_warn("rule %s: %s: attempt %u failed; retrying in %.1fs", it->rule, it->shown,
 		 it->failures, (double)wait / 1000);
 }
 
@@ -134,22 +143,22 @@ static void jobDone(struct watcher *w, pid_t pid, int status, int64_t now)
 	w->running--;
 	rule = watcher_rule_by_name(w, it->rule);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		log_info("rule %s: %s: done in %lld ms", it->rule, it->path,
+		log_info("rule %s: %s: done in %lld ms", it->rule, it->shown,
 			 (long long)(now - it->job_start));
 		it->failures = 0;
 		if (rule != NULL) {
 			if (it->job_delete)
 				state_del(w->state, it->rule, it->path);
 			else if (state_set(w->state, it->rule, it->path, it->job_hash) != 0)
-				log_error("out of memory recording %s", it->path);
+				log_error("out of memory recording %s", it->shown);
 		}
 	} else {
 		if (WIFEXITED(status))
 			log_warn("rule %s: %s: the command exited with status %d", it->rule,
-				 it->path, WEXITSTATUS(status));
+				 it->shown, WEXITSTATUS(status));
 		else
 			log_warn("rule %s: %s: the command was killed by signal %d%s", it->rule,
-				 it->path, WTERMSIG(status), it->job_kill_at ? " (timeout)" : "");
+				 it->shown, WTERMSIG(status), it->job_kill_at ? " (timeout)" : "");
 		if (rule != NULL && !it->rerun) {
 			watch_exec_retry(w, it, now);
 			return;
@@ -187,12 +196,12 @@ void watch_exec_timeouts(struct watcher *w, int64_t now)
 			continue;
 		if (it->job_kill_at == 0 && now >= it->job_deadline) {
 			log_warn("rule %s: %s: the command ran over its timeout: SIGTERM", it->rule,
-				 it->path);
+				 it->shown);
 			kill(-it->pid, SIGTERM);
 			it->job_kill_at = now + WATCHER_KILL_GRACE_MS;
 		} else if (it->job_kill_at != 0 && now >= it->job_kill_at) {
 			log_warn("rule %s: %s: still running %d ms after SIGTERM: SIGKILL",
-				 it->rule, it->path, WATCHER_KILL_GRACE_MS);
+				 it->rule, it->shown, WATCHER_KILL_GRACE_MS);
 			kill(-it->pid, SIGKILL);
 			it->job_kill_at = INT64_MAX;
 		}
@@ -220,7 +229,8 @@ void watch_exec_shutdown(struct watcher *w)
 	HASH_ITER(hh, w->items, it, tmp)
 	{
 		if (it->pid != 0) {
-			log_warn("rule %s: %s: still running at exit: SIGKILL", it->rule, it->path);
+			log_warn("rule %s: %s: still running at exit: SIGKILL", it->rule,
+				 it->shown);
 			kill(-it->pid, SIGKILL);
 			waitpid(it->pid, NULL, 0);
 			it->pid = 0;

@@ -12,6 +12,7 @@
 #include <uthash.h>
 
 #include "../common/log.h"
+#include "../common/escape.h"
 #include "sched.h"
 #include "watcher_internal.h"
 
@@ -35,13 +36,16 @@ static struct item *itemGet(struct watcher *w, const char *rule, const char *pat
 	it->key = key;
 	it->rule = strdup(rule);
 	it->path = strdup(path);
-	if (it->rule == NULL || it->path == NULL) {
+	it->shown = malloc(ESCAPE_CAP(strlen(path)));
+	if (it->rule == NULL || it->path == NULL || it->shown == NULL) {
 		free(it->rule);
 		free(it->path);
+		free(it->shown);
 		free(it->key);
 		free(it);
 		return NULL;
 	}
+	escape_str(path, it->shown, ESCAPE_CAP(strlen(path)));
 	HASH_ADD_KEYPTR(hh, w->items, it->key, strlen(it->key), it);
 	return it;
 }
@@ -52,6 +56,7 @@ void watch_item_free(struct watcher *w, struct item *it)
 	free(it->key);
 	free(it->rule);
 	free(it->path);
+	free(it->shown);
 	free(it);
 }
 
@@ -70,7 +75,10 @@ void watch_item_touch(struct watcher *w, const struct rules_rule *rule, const ch
 	struct item *it = itemGet(w, rule->name, path, true);
 
 	if (it == NULL) {
-		log_error("out of memory: a change of %s is lost until the next reconcile", path);
+		char shown[ESCAPE_CAP(256)];
+
+		log_error("out of memory: a change of %s is lost until the next reconcile",
+			  escape_str(path, shown, sizeof(shown)));
 		return;
 	}
 	if (!it->pending || it->retrying) {

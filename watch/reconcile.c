@@ -93,7 +93,7 @@ static void eval(struct watcher *w, struct item *it, int64_t now)
 	if (skipped(w, rule, &err)) {
 		if (err != 0)
 			goto trouble;
-		log_debug("rule %s: %s: skipped (skip-if)", rule->name, it->path);
+		log_debug("rule %s: %s: skipped (skip-if)", rule->name, it->shown);
 		it->failures = 0;
 		watch_item_maybe_free(w, it);
 		return;
@@ -147,7 +147,7 @@ trouble:
 	if (err == -ENOTCONN)
 		watcher_mount_lost(w, strerror(-err));
 	else
-		log_warn("rule %s: %s: cannot read: %s", rule->name, it->path, strerror(-err));
+		log_warn("rule %s: %s: cannot read: %s", rule->name, it->shown, strerror(-err));
 	if (w->mounted)
 		watch_exec_retry(w, it, now);
 	else

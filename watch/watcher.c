@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <uthash.h>
 
+#include "../common/escape.h"
 #include "../common/log.h"
 
 #define FUSE_MAGIC 0x65735546 /* statfs f_type of a FUSE mount */
@@ -143,6 +144,19 @@ static bool mountCheck(struct watcher *w, dev_t *dev)
 	return true;
 }
 
+/* "WHAT PATH[: WHY]" with the path escaped; its buffer is here, not on
+ * watcher_walk's recursive frames. */
+static void walkLog(enum log_level level, const char *what, const char *abs, const char *why)
+{
+	char *shown = malloc(ESCAPE_CAP(strlen(abs)));
+
+	if (shown == NULL)
+		return;
+	escape_str(abs, shown, ESCAPE_CAP(strlen(abs)));
+	log_msg(level, "%s %s%s%s", what, shown, why ? ": " : "", why ? why : "");
+	free(shown);
+}
+
 /* Watch directory REL (and what is below) and look at every file in it. */
 void watcher_walk(struct watcher *w, const char *rel, int64_t now, int depth)
 {
@@ -159,12 +173,12 @@ void watcher_walk(struct watcher *w, const char *rel, int64_t now, int depth)
 		if (errno == ENOTCONN)
 			watcher_mount_lost(w, strerror(errno));
 		else if (errno != ENOENT && errno != ENOTDIR)
-			log_warn("cannot watch %s: %s", abs, strerror(errno));
+			walkLog(LOG_LEVEL_WARN, "cannot watch", abs, strerror(errno));
 		free(abs);
 		return;
 	}
 	if (wdsSet(w, wd, rel) != 0)
-		log_error("out of memory watching %s", abs);
+		walkLog(LOG_LEVEL_ERROR, "out of memory watching", abs, NULL);
 	d = opendir(abs);
 	if (d == NULL) {
 		if (errno == ENOTCONN)

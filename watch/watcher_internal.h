@@ -29,6 +29,7 @@ struct item {
 	char *key; /* "RULE/PATH" */
 	char *rule;
 	char *path;
+	char *shown; /* path C-escaped (common/escape.h), for log lines */
 	bool pending;  /* look at it again at due */
 	bool retrying; /* pending because a command failed */
 	int64_t first, last, due;

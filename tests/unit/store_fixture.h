@@ -23,6 +23,11 @@
 #define LNK_MODE  (S_IFLNK | 0777)
 #define MiB	  (1u << 20)
 
+/* The store limit's count (store_limits.c): the fresh tree (the root and
+ * gates, peers, leases, routing, config), and one more inode with one name. */
+#define BASE_BYTES		    (6u * STORE_INODE_COST + 5u * STORE_NAME_COST + 29u)
+#define ENTRY_BYTES(name_len, size) (STORE_INODE_COST + STORE_NAME_COST + (name_len) + (size))
+
 static struct h_store T;
 
 static void setup(void)
@@ -49,6 +54,19 @@ static inline void mkdir_(uint64_t parent, uint64_t ino, const char *name)
 {
 	H_OK(&T, h_create(parent, ino, DIR_MODE, name, NULL, 0));
 	cr_assert_eq(T.ch.result, (int64_t)ino);
+}
+
+/* The count, checked against a recount from the rows: they never differ. */
+static inline uint64_t bytes_now(void)
+{
+	struct store_stats st;
+	uint64_t recount = 0;
+
+	cr_assert_eq(store_stats(T.s, &st), 0);
+	cr_assert_eq(store_recount_bytes(T.s, &recount), 0);
+	cr_assert_eq(st.bytes, recount, "count %llu, recount %llu", (unsigned long long)st.bytes,
+		     (unsigned long long)recount);
+	return st.bytes;
 }
 
 static inline void assert_gone(uint64_t parent, const char *name)

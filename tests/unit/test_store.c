@@ -39,7 +39,8 @@ Test(store, fresh_tree)
 	cr_assert_eq(store_readdir(T.s, STORE_ROOT_INO, count_cb, names), 0);
 	cr_assert_str_eq(names, "config,gates,leases,peers,routing,", "readdir is in name order");
 	cr_assert_eq(store_stats(T.s, &st), 0);
-	cr_assert_eq(st.bytes, 0u);
+	cr_assert_eq(st.bytes, BASE_BYTES, "metadata counted");
+	cr_assert_eq(bytes_now(), BASE_BYTES);
 	cr_assert_eq(st.inodes, 6u);
 	cr_assert_eq(st.max_file, STORE_DEFAULT_MAX_FILE);
 	cr_assert_eq(st.max_bytes, STORE_DEFAULT_MAX_BYTES);

@@ -5,6 +5,8 @@
  */
 #include "store_fixture.h"
 
+#include "../../replication/store_internal.h"
+
 /* --- create ------------------------------------------------------------------ */
 
 Test(store, create_file)
@@ -476,4 +478,149 @@ Test(store, fixed_dirs_cannot_be_renamed)
 		free(before);
 		free(after);
 	}
+}
+
+/* --- the path limit (DESIGN §9) ----------------------------------------------
+ * A path below the mount root is at most STORE_MAX_PATH_LEN (4095) bytes:
+ * 4096 with its NUL, as PATH_MAX counts. */
+
+static uint64_t next_ino = 100;
+
+/* A chain of directories below @parent whose path, counted from @parent's
+ * own path ("" for the root: no leading '/'), is @len bytes long. Returns
+ * the last directory. */
+static uint64_t deep_dir(uint64_t parent, size_t len, bool from_root)
+{
+	size_t left = len;
+	bool first = from_root;
+
+	while (left > 0) {
+		size_t room = first ? left : left - 1, n = room > 200 ? 200 : room;
+		char name[256];
+
+		if (room - n == 1)
+			n--; /* never leave one byte: it would need a '/' and a name */
+		memset(name, 'a' + (int)(next_ino % 26), n);
+		name[n] = '\0';
+		mkdir_(parent, INO(next_ino), name);
+		parent = INO(next_ino++);
+		left -= n + (first ? 0 : 1);
+		first = false;
+	}
+	return parent;
+}
+
+static char *name_of(size_t n)
+{
+	static char name[256];
+
+	memset(name, 'n', n);
+	name[n] = '\0';
+	return name;
+}
+
+Test(store, path_limit_on_create_mkdir_symlink)
+{
+	uint64_t d = deep_dir(STORE_ROOT_INO, STORE_MAX_PATH_LEN - 1 - 10, true);
+	char *before, *after;
+	size_t len;
+
+	cr_assert_eq(store_dir_path_len(T.s, d, &len), 0);
+	cr_assert_eq(len, 4084u);
+	before = h_dump(T.s);
+	/* 4096 and 4097 bytes: refused, nothing changed. */
+	for (size_t n = 11; n <= 12; n++) {
+		H_REFUSED(&T, h_create(d, INO(1), FILE_MODE, name_of(n), "x", 1), ENAMETOOLONG);
+		H_REFUSED(&T, h_create(d, INO(1), FILE_MODE, name_of(n), NULL, 0), ENAMETOOLONG);
+		H_REFUSED(&T, h_create(d, INO(1), DIR_MODE, name_of(n), NULL, 0), ENAMETOOLONG);
+		H_REFUSED(&T, h_create(d, INO(1), LNK_MODE, name_of(n), "t", 1), ENAMETOOLONG);
+	}
+	after = h_dump(T.s);
+	H_DUMP_EQ(before, after);
+	free(before);
+	free(after);
+	/* 4095 bytes: each kind fits. */
+	mkfile(d, INO(1), name_of(10), "x");
+	H_OK(&T, h_create(d, INO(2), LNK_MODE, "nnnnnnnnnl", "t", 1));
+	mkdir_(d, INO(3), "nnnnnnnnnd");
+	/* and nothing fits below a directory at 4095. */
+	H_REFUSED(&T, h_create(INO(3), INO(4), FILE_MODE, "x", NULL, 0), ENAMETOOLONG);
+	cr_assert_eq(store_check_new_path(T.s, d, 10), 0);
+	cr_assert_eq(store_check_new_path(T.s, d, 11), -ENAMETOOLONG);
+	cr_assert_eq(store_check_new_path(T.s, INO(3), 1), -ENAMETOOLONG);
+}
+
+Test(store, path_limit_on_link_and_rename_of_a_file)
+{
+	uint64_t d = deep_dir(STORE_ROOT_INO, STORE_MAX_PATH_LEN - 1 - 10, true);
+	char *before, *after;
+
+	mkfile(STORE_ROOT_INO, INO(1), "f", "x");
+	before = h_dump(T.s);
+	H_REFUSED(&T, h_link(INO(1), d, name_of(11)), ENAMETOOLONG);
+	H_REFUSED(&T, h_link(INO(1), d, name_of(12)), ENAMETOOLONG);
+	H_REFUSED(&T, h_rename(STORE_ROOT_INO, "f", d, name_of(11), 0), ENAMETOOLONG);
+	H_REFUSED(&T, h_rename(STORE_ROOT_INO, "f", d, name_of(12), 0), ENAMETOOLONG);
+	after = h_dump(T.s);
+	H_DUMP_EQ(before, after);
+	free(before);
+	free(after);
+	H_OK(&T, h_link(INO(1), d, name_of(10)));
+	H_OK(&T, h_rename(STORE_ROOT_INO, "f", d, "nnnnnnnnnr", 0));
+	/* Exchanging two files moves no name: their paths stay as they were. */
+	mkfile(STORE_ROOT_INO, INO(2), "a-longer-name", "y");
+	H_OK(&T, h_rename(d, "nnnnnnnnnr", STORE_ROOT_INO, "a-longer-name", RENAME_EXCHANGE));
+}
+
+/* A directory whose deepest path (a file) is "s/" + 2000 bytes below it:
+ * moved under a directory at 2092 bytes, that file is at
+ * 2092 + 1 + 1 + 1 + 2000 = 4095 bytes; one byte more is refused. */
+Test(store, path_limit_on_rename_of_a_deep_subtree)
+{
+	uint64_t s, deepest, ok, over, x;
+	char *before, *after;
+	size_t len;
+
+	mkdir_(STORE_ROOT_INO, INO(1), "s");
+	s = INO(1);
+	deepest = deep_dir(s, 2000 - 11, true);
+	mkfile(deepest, INO(2), name_of(10), "x"); /* s/...(1989)/nnnnnnnnnn: 2000 after "s/" */
+	mkdir_(STORE_ROOT_INO, INO(3), "t");
+	ok = deep_dir(INO(3), 2092 - 1, false);
+	cr_assert_eq(store_dir_path_len(T.s, ok, &len), 0);
+	cr_assert_eq(len, 2092u);
+	mkdir_(STORE_ROOT_INO, INO(4), "u");
+	over = deep_dir(INO(4), 2093 - 1, false);
+	cr_assert_eq(store_dir_path_len(T.s, over, &len), 0);
+	cr_assert_eq(len, 2093u);
+
+	before = h_dump(T.s);
+	H_REFUSED(&T, h_rename(STORE_ROOT_INO, "s", over, "s", 0), ENAMETOOLONG);
+	/* Into the right depth but with a longer name: one byte over. */
+	H_REFUSED(&T, h_rename(STORE_ROOT_INO, "s", ok, "ss", 0), ENAMETOOLONG);
+	/* An exchange that would put it there. */
+	mkdir_(over, INO(5), "x");
+	x = INO(5);
+	(void)x;
+	free(before);
+	before = h_dump(T.s);
+	H_REFUSED(&T, h_rename(STORE_ROOT_INO, "s", over, "x", RENAME_EXCHANGE), ENAMETOOLONG);
+	H_REFUSED(&T, h_rename(over, "x", STORE_ROOT_INO, "s", RENAME_EXCHANGE), ENAMETOOLONG);
+	after = h_dump(T.s);
+	H_DUMP_EQ(before, after);
+	free(before);
+	free(after);
+	/* To exactly 4095 bytes: allowed; every path there is whole. */
+	H_OK(&T, h_rename(STORE_ROOT_INO, "s", ok, "s", 0));
+	cr_assert_eq(store_dir_path_len(T.s, deepest, &len), 0);
+	cr_assert_eq(len, STORE_MAX_PATH_LEN - 11);
+	{
+		char path[STORE_MAX_PATH];
+
+		cr_assert_eq(store_path(T.s, INO(2), path, sizeof(path)), 0);
+		cr_assert_eq(strlen(path), (size_t)STORE_MAX_PATH_LEN);
+	}
+	/* A rename that makes nothing longer needs no room: back to the root. */
+	H_OK(&T, h_rename(ok, "s", STORE_ROOT_INO, "s", 0));
+	H_OK(&T, h_rename(STORE_ROOT_INO, "s", STORE_ROOT_INO, "s2", 0));
 }
