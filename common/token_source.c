@@ -84,8 +84,8 @@ static ssize_t read_all(int fd, char *out, size_t cap)
 
 	for (;;) {
 		char extra;
-		ssize_t n = used < cap - 1 ? read(fd, out + used, cap - 1 - used)
-					   : read(fd, &extra, 1);
+		ssize_t n =
+		    used < cap - 1 ? read(fd, out + used, cap - 1 - used) : read(fd, &extra, 1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -131,14 +131,18 @@ int token_source_read_file(const char *path, char *out, size_t cap, char *err, s
 	while (n > 0 && strchr(" \t\r\n", out[n - 1]) != NULL)
 		out[--n] = '\0';
 	if (n == 0) {
-		snprintf(err, errlen, "%s is empty: it should hold the line that "
-				      "`clusterfsctl join-token` prints", name);
+		snprintf(err, errlen,
+			 "%s is empty: it should hold the line that "
+			 "`clusterfsctl join-token` prints",
+			 name);
 		return -ENODATA;
 	}
 	if (strpbrk(out, "\r\n") != NULL) {
 		explicit_bzero(out, cap);
-		snprintf(err, errlen, "%s holds more than one line: it should hold only the line "
-				      "that `clusterfsctl join-token` prints", name);
+		snprintf(err, errlen,
+			 "%s holds more than one line: it should hold only the line "
+			 "that `clusterfsctl join-token` prints",
+			 name);
 		return -EINVAL;
 	}
 	return 0;
