@@ -58,7 +58,7 @@ static const char usage_text[] =
     "  status --cluster     every member's state; exit 0 if all are reachable\n"
     "  members              list the members: role, reachable, last contact, lag\n"
     "  remove NODE_ID       remove a member (root)\n"
-    "  join-token           print the line `clusterfsd --join-token` takes (root)\n"
+    "  join-token           print the line `clusterfsd --join-token-file` reads (root)\n"
     "  sync                 wait until this node has applied everything committed\n"
     "                       anywhere before the call (a linearizable read point)\n"
     "  lease acquire NAME... --holder H --ttl S [--wait [--timeout S]]\n"
