@@ -193,8 +193,7 @@ static json_t *field_int(const char *v)
 	return *end == '\0' && x <= INT64_MAX ? json_integer((json_int_t)x) : json_null();
 }
 
-static json_t *field_json(const struct status *st, const char *key, enum field_type type,
-			  const char *v)
+static json_t *field_json(const struct status *st, enum field_type type, const char *v)
 {
 	bool no_leader = strcmp(ctl_status_get(st, "leader"), "0") == 0 ||
 			 ctl_status_get(st, "leader")[0] == '\0';
@@ -214,7 +213,6 @@ static json_t *field_json(const struct status *st, const char *key, enum field_t
 		return no_leader || v[0] == '\0' ? json_null() : ctl_jstr(v);
 	case FIELD_STRING:
 	default:
-		(void)key;
 		return ctl_jstr(v);
 	}
 }
@@ -234,9 +232,9 @@ json_t *ctl_status_json(const struct status *st)
 	if (doc == NULL)
 		return NULL;
 	for (size_t i = 0; i < STATUS_FIELDS; i++)
-		json_object_set_new(doc, status_fields[i].key,
-				    field_json(st, status_fields[i].key, status_fields[i].type,
-					       status_value(st, status_fields[i].key)));
+		json_object_set_new(
+		    doc, status_fields[i].key,
+		    field_json(st, status_fields[i].type, status_value(st, status_fields[i].key)));
 	/* fields a newer node may add: strings, as they are */
 	for (int i = 0; i < st->n; i++)
 		if (json_object_get(doc, st->keys[i]) == NULL &&
