@@ -339,7 +339,7 @@ int node_load_key(struct node *n, char *err, size_t errlen)
 	} else {
 		snprintf(err, errlen,
 			 "no cluster key: pass --cluster-key FILE (a copy of a member's "
-			 "DATA/cluster.key) or --join-token");
+			 "DATA/cluster.key) or --join-token-file FILE");
 		return -ENOKEY;
 	}
 	transport_key_hex(n->key, hex);

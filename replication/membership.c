@@ -544,7 +544,7 @@ static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const ch
 
 			snprintf(why, sizeof(why),
 				 "%s refused our cluster key: pass the key of that cluster "
-				 "(--cluster-key FILE or --join-token)",
+				 "(--cluster-key FILE or --join-token-file FILE)",
 				 address);
 			join_fail(n, why);
 			return;

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <getopt.h>
+#include <limits.h>
 #include <raft.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 
 #include "../common/escape.h"
 #include "../common/log.h"
+#include "../common/token_source.h"
 #include "../common/version.h"
 #include "../fs/frontend.h"
 #include "../fs/ns.h"
@@ -46,6 +48,8 @@
 #define READY_POLL_MS 100
 /* How often shutdown checks whether in-flight requests are done. */
 #define DRAIN_POLL_MS 20
+/* The longest join token read (a key and up to a few dozen addresses). */
+#define JOIN_TOKEN_MAX 4096
 
 struct daemon {
 	uv_loop_t loop;
@@ -71,7 +75,10 @@ static void usage(FILE *out)
 		"  --address HOST:PORT    node-to-node address (default " NODE_DEFAULT_ADDRESS ")\n"
 		"  --bootstrap            start a new cluster (default when --data is empty)\n"
 		"  --join HOST:PORT[,...] join an existing cluster (with --cluster-key)\n"
-		"  --join-token TOKEN     join with a line from `clusterfsctl join-token`\n"
+		"  --join-token-file FILE join with the line `clusterfsctl join-token` prints,\n"
+		"                         read from FILE (mode 0600; '-': standard input);\n"
+		"                         or set CLUSTERFS_JOIN_TOKEN. `--join-token TOKEN`\n"
+		"                         works too, but shows the key to every local user\n"
 		"  --cluster-key FILE     shared cluster secret (default DATA/cluster.key)\n"
 		"  --max-voters N         voters in the cluster, odd (default 3)\n"
 		"  --commit-timeout SECS  give up on a commit after this long (default 5)\n"
@@ -323,10 +330,78 @@ static void fail_watch_cb(uv_timer_t *t)
 	daemon_stop(d);
 }
 
+/* --- the join token --------------------------------------------------------------- */
+
+/* Where a join token may come from (DESIGN §2): --join-token-file FILE,
+ * the environment (CLUSTERFS_JOIN_TOKEN), or --join-token TOKEN, which
+ * every local user can read in ps until main wipes it (at once, but a
+ * moment too late to be sure): accepted, with a warning. */
+struct join_token {
+	const char *file;	 /* --join-token-file */
+	bool argv_given;	 /* --join-token, copied into text */
+	char text[JOIN_TOKEN_MAX];
+	int env_rv;		 /* token_source_take_env: 1 set, 0 not, < 0 too long */
+	char env_text[JOIN_TOKEN_MAX];
+};
+
+/* Pick the token (at most one flag; a flag wins over the environment) and
+ * parse it. 1 with key and members set, 0 if none was given, -errno with a
+ * message in err. Nothing on disk has been touched yet: a bad token leaves
+ * nothing behind. */
+static int join_token_resolve(struct join_token *t, uint8_t key[TRANSPORT_KEY_SIZE],
+			      char *members, size_t members_len, char *err, size_t errlen)
+{
+	const char *from = "", *text = "";
+	char where[PATH_MAX + 32];
+	int rv = 0;
+
+	if (t->file != NULL && t->argv_given) {
+		snprintf(err, errlen, "give the join token once: --join-token-file or "
+				      "--join-token, not both");
+		rv = -EINVAL;
+	} else if (t->file != NULL) {
+		snprintf(where, sizeof(where), "the line %s %s",
+			 strcmp(t->file, "-") == 0 ? "on" : "in",
+			 strcmp(t->file, "-") == 0 ? "standard input" : t->file);
+		from = where;
+		rv = token_source_read_file(t->file, t->text, sizeof(t->text), err, errlen);
+		text = t->text;
+	} else if (t->argv_given) {
+		from = "--join-token";
+		text = t->text;
+		log_warn("--join-token puts the cluster key on the command line, where every local "
+			 "user can read it until it is wiped; use --join-token-file FILE or "
+			 "%s instead",
+			 TOKEN_SOURCE_ENV);
+	} else if (t->env_rv != 0) {
+		from = TOKEN_SOURCE_ENV;
+		text = t->env_text;
+		if (t->env_rv < 0) {
+			snprintf(err, errlen, "%s is too long to be a join token", TOKEN_SOURCE_ENV);
+			rv = -EINVAL;
+		}
+	} else {
+		return 0;
+	}
+	if (rv == 0 && t->env_rv > 0 && text != t->env_text)
+		log_warn("%s ignored: %s given", TOKEN_SOURCE_ENV,
+			 t->file != NULL ? "--join-token-file" : "--join-token");
+	if (rv == 0 && node_parse_join_token(text, key, members, members_len) != 0) {
+		snprintf(err, errlen,
+			 "%s is not a join token: expected the line `clusterfsctl join-token` "
+			 "prints (cfs1:KEY@HOST:PORT,...)",
+			 from);
+		rv = -EINVAL;
+	}
+	explicit_bzero(t->text, sizeof(t->text));
+	explicit_bzero(t->env_text, sizeof(t->env_text));
+	return rv < 0 ? rv : 1;
+}
+
 /* --- main ------------------------------------------------------------------------ */
 
 enum { OPT_MOUNT = 256, OPT_DATA, OPT_ADDRESS, OPT_BOOTSTRAP, OPT_JOIN, OPT_JOIN_TOKEN,
-       OPT_KEY, OPT_MAX_VOTERS, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_SNAPSHOT_THRESHOLD,
+       OPT_JOIN_TOKEN_FILE, OPT_KEY, OPT_MAX_VOTERS, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_SNAPSHOT_THRESHOLD,
        OPT_SNAPSHOT_TRAILING, OPT_ELECTION_TIMEOUT, OPT_RECOVER, OPT_VERSION, OPT_HELP,
        OPT_DISK_RESERVE };
 
@@ -337,6 +412,7 @@ static const struct option options[] = {
 	{"bootstrap", no_argument, NULL, OPT_BOOTSTRAP},
 	{"join", required_argument, NULL, OPT_JOIN},
 	{"join-token", required_argument, NULL, OPT_JOIN_TOKEN},
+	{"join-token-file", required_argument, NULL, OPT_JOIN_TOKEN_FILE},
 	{"cluster-key", required_argument, NULL, OPT_KEY},
 	{"max-voters", required_argument, NULL, OPT_MAX_VOTERS},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -406,12 +482,15 @@ int main(int argc, char **argv)
 	const char *mount = DEFAULT_MOUNT;
 	static uint8_t token_key[TRANSPORT_KEY_SIZE];
 	static char token_members[1024];
+	static struct join_token tok;
 	char err[512] = "";
 	bool recover = false;
 	int opt, rv;
 
 	/* raft writes to dead peers' sockets; a SIGPIPE would kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Before anything else, so that no child (fusermount3) inherits it. */
+	tok.env_rv = token_source_take_env(TOKEN_SOURCE_ENV, tok.env_text, sizeof(tok.env_text));
 	node_config_defaults(&ncfg);
 	ncfg.data_dir = DEFAULT_DATA;
 	ncfg.bootstrap = true;
@@ -435,13 +514,19 @@ int main(int argc, char **argv)
 			ncfg.join = optarg;
 			break;
 		case OPT_JOIN_TOKEN:
-			if (node_parse_join_token(optarg, token_key, token_members,
-						  sizeof(token_members)) != 0) {
-				fail("--join-token is not a token from `clusterfsctl join-token`");
+			/* Copied, then wiped from argv at once: ps shows it no more. */
+			if (tok.argv_given || strlen(optarg) >= sizeof(tok.text)) {
+				token_source_scrub(optarg);
+				fail(tok.argv_given ? "--join-token given twice"
+						    : "--join-token is too long to be a join token");
 				return 2;
 			}
-			ncfg.key = token_key;
-			ncfg.join = token_members;
+			strcpy(tok.text, optarg);
+			token_source_scrub(optarg);
+			tok.argv_given = true;
+			break;
+		case OPT_JOIN_TOKEN_FILE:
+			tok.file = optarg;
 			break;
 		case OPT_KEY:
 			ncfg.key_file = optarg;
@@ -530,6 +615,16 @@ int main(int argc, char **argv)
 	}
 	log_setup("clusterfsd", level,
 		  isatty(STDERR_FILENO) || getenv("CLUSTERFS_LOG_STDERR") != NULL);
+	rv = join_token_resolve(&tok, token_key, token_members, sizeof(token_members), err,
+				sizeof(err));
+	if (rv < 0) {
+		fail(err);
+		return 2;
+	}
+	if (rv > 0) {
+		ncfg.key = token_key;
+		ncfg.join = token_members;
+	}
 	d.commit_timeout_ms = ncfg.commit_timeout_ms;
 
 	uv_loop_init(&d.loop);

@@ -21,6 +21,7 @@
 
 #include "../common/escape.h"
 #include "../common/log.h"
+#include "../common/token_source.h"
 #include "sched.h"
 #include "watcher_internal.h"
 
@@ -86,6 +87,8 @@ int watch_exec_start(struct watcher *w, struct item *it, const struct rules_rule
 			if (null != 0)
 				close(null);
 		}
+		/* A cluster key in our environment is no business of a hook's. */
+		unsetenv(TOKEN_SOURCE_ENV);
 		setenv("CLUSTERFS_MOUNT", w->opts->mount, 1);
 		setenv("CLUSTERFS_RULE", rule->name, 1);
 		setenv("CLUSTERFS_PATH", vars->path, 1);

@@ -27,16 +27,14 @@ int ctl_cmd_backup(const char *mount, const char *file)
 	snprintf(src, sizeof(src), "%s/.cluster/backup", mount);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
 	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		fprintf(stderr, "clusterfsctl: cannot read %s: %s%s\n", src, strerror(errno),
-			errno == EACCES ? " (run as root)" : "");
-		return 1;
-	}
+	if (in < 0)
+		return ctl_error(EXIT_REFUSED, NULL, "cannot read %s: %s%s", src, strerror(errno),
+				 errno == EACCES ? " (run as root)" : "");
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out < 0) {
-		fprintf(stderr, "clusterfsctl: cannot write %s: %s\n", tmp, strerror(errno));
+		rv = errno;
 		close(in);
-		return 1;
+		return ctl_error(EXIT_REFUSED, NULL, "cannot write %s: %s", tmp, strerror(rv));
 	}
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
 		if (total == 0 && (n < 16 || memcmp(buf, SQLITE_MAGIC, 15) != 0)) {
@@ -61,10 +59,14 @@ int ctl_cmd_backup(const char *mount, const char *file)
 		rv = -errno;
 	if (rv != 0) {
 		unlink(tmp);
-		fprintf(stderr, "clusterfsctl: backup to %s failed: %s\n", file, strerror(-rv));
-		return 1;
+		return ctl_error(EXIT_REFUSED, NULL, "backup to %s failed: %s", file,
+				 strerror(-rv));
 	}
-	printf("backup of %s written to %s (%zu bytes)\n", mount, file, total);
+	if (ctl_json())
+		ctl_json_print(
+		    json_pack("{s:o, s:I}", "backup", ctl_jstr(file), "bytes", (json_int_t)total));
+	else
+		printf("backup of %s written to %s (%zu bytes)\n", mount, file, total);
 	return 0;
 }
 
@@ -105,54 +107,47 @@ int ctl_cmd_restore(const char *file, const char *data, const char *address)
 	int64_t id;
 	int rv, fd;
 
-	if (data == NULL) {
-		fprintf(stderr,
-			"clusterfsctl: restore needs --data DIR (a new, empty directory)\n");
-		return 2;
-	}
-	if (mkdir(data, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "clusterfsctl: cannot create %s: %s\n", data, strerror(errno));
-		return 1;
-	}
+	if (data == NULL)
+		return ctl_usage_error("restore needs --data DIR (a new, empty directory)");
+	if (mkdir(data, 0700) != 0 && errno != EEXIST)
+		return ctl_error(EXIT_REFUSED, NULL, "cannot create %s: %s", data, strerror(errno));
 	snprintf(path, sizeof(path), "%s/node.conf", data);
-	if (access(path, F_OK) == 0) {
-		fprintf(stderr,
-			"clusterfsctl: %s already holds a node; restore into an empty "
-			"directory\n",
-			data);
-		return 1;
-	}
+	if (access(path, F_OK) == 0)
+		return ctl_error(EXIT_REFUSED, NULL,
+				 "%s already holds a node; restore into an empty directory", data);
 	snprintf(path, sizeof(path), "%s/store.db", data);
 	rv = copy_file(file, path);
-	if (rv != 0) {
-		fprintf(stderr, "clusterfsctl: cannot copy %s to %s: %s\n", file, path,
-			strerror(-rv));
-		return 1;
-	}
+	if (rv != 0)
+		return ctl_error(EXIT_REFUSED, NULL, "cannot copy %s to %s: %s", file, path,
+				 strerror(-rv));
 	rv = store_open(path, NULL, &s, err, sizeof(err));
 	if (rv != 0) {
 		unlink(path);
-		fprintf(stderr, "clusterfsctl: %s is not a clusterfs backup: %s\n", file, err);
-		return 1;
+		return ctl_error(EXIT_REFUSED, NULL, "%s is not a clusterfs backup: %s", file, err);
 	}
 	id = store_reseed(s);
 	store_close(s);
 	if (id < 0) {
 		unlink(path);
-		fprintf(stderr, "clusterfsctl: cannot prepare %s: %s\n", path, strerror((int)-id));
-		return 1;
+		return ctl_error(EXIT_REFUSED, NULL, "cannot prepare %s: %s", path,
+				 strerror((int)-id));
 	}
 	snprintf(conf, sizeof(conf), "id=%lld\naddress=%s\nrestored=1\n", (long long)id,
 		 address != NULL ? address : NODE_DEFAULT_ADDRESS);
 	snprintf(path, sizeof(path), "%s/node.conf", data);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, conf, strlen(conf)) != (ssize_t)strlen(conf) || fsync(fd) != 0) {
-		fprintf(stderr, "clusterfsctl: cannot write %s: %s\n", path, strerror(errno));
+		rv = errno;
 		if (fd >= 0)
 			close(fd);
-		return 1;
+		return ctl_error(EXIT_REFUSED, NULL, "cannot write %s: %s", path, strerror(rv));
 	}
 	close(fd);
+	if (ctl_json()) {
+		ctl_json_print(json_pack("{s:b, s:o, s:I}", "restored", 1, "data", ctl_jstr(data),
+					 "node_id", (json_int_t)id));
+		return 0;
+	}
 	printf("%s is ready: `clusterfsd --data %s --mount DIR` starts a new cluster (node %lld) "
 	       "with the backup's tree; other nodes join it afresh\n",
 	       data, data, (long long)id);

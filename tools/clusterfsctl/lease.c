@@ -41,7 +41,6 @@
 
 struct lease_args {
 	const char *mount;
-	bool json;
 	const char *holder;
 	long long ttl;
 	bool wait;
@@ -59,14 +58,13 @@ static int64_t wall_ms(void)
 }
 
 /* After EBUSY: who holds what, until when. Returns how long until the first
- * of them expires (ms, at least 0), or -1 if none is known to. */
-static int64_t lease_report_busy(const struct lease_args *a, bool print)
+ * of them expires (ms, at least 0), or -1 if none is known to. With @busy,
+ * says so: a line per lease on stderr, and under --json an entry per lease
+ * appended to @busy; with @first, the first line (for the error). */
+static int64_t lease_report_busy(const struct lease_args *a, json_t *busy, char *first, size_t cap)
 {
 	int64_t now = wall_ms(), soonest = -1;
-	bool first = true;
 
-	if (print && a->json)
-		printf("{\"acquired\": false, \"busy\": [");
 	for (int i = 0; i < a->n; i++) {
 		struct ns_lease l;
 		char until[40];
@@ -78,47 +76,67 @@ static int64_t lease_report_busy(const struct lease_args *a, bool print)
 		left = l.expires_ms - now;
 		if (soonest < 0 || left < soonest)
 			soonest = left;
-		if (!print)
+		if (busy == NULL)
 			continue;
 		ctl_format_ms(l.expires_ms, until, sizeof(until));
-		if (a->json) {
-			printf("%s{\"name\": ", first ? "" : ", ");
-			ctl_json_string(a->names[i]);
-			printf(", \"holder\": ");
-			ctl_json_string(l.holder);
-			printf(", \"expires\": \"%s\", \"retry_in\": %.1f}", until, left / 1000.0);
-		} else {
+		if (first != NULL && first[0] == '\0')
+			snprintf(first, cap, "lease %s is held by %s until %s", a->names[i],
+				 l.holder, until);
+		if (ctl_json())
+			json_array_append_new(busy, json_pack("{s:o, s:o, s:s, s:f}", "name",
+							      ctl_jstr(a->names[i]), "holder",
+							      ctl_jstr(l.holder), "expires", until,
+							      "retry_in", left / 1000.0));
+		else
 			fprintf(stderr,
 				"clusterfsctl: lease %s is held by %s until %s (retry in %lld s)\n",
 				a->names[i], l.holder, until, (long long)((left + 999) / 1000));
-		}
-		first = false;
 	}
-	if (print && a->json)
-		printf("]}\n");
 	return soonest;
+}
+
+/* EBUSY, said: stderr, and under --json {KEY: false, "busy": [...], "error"}. */
+static int lease_busy(const struct lease_args *a, const char *key, const char *extra)
+{
+	json_t *busy = json_array();
+	char first[512] = "";
+
+	lease_report_busy(a, busy, first, sizeof(first));
+	if (extra != NULL && !ctl_json())
+		fprintf(stderr, "clusterfsctl: %s\n", extra);
+	if (!ctl_json()) {
+		json_decref(busy);
+		return EXIT_REFUSED;
+	}
+	ctl_json_print(json_pack("{s:b, s:o, s:s}", key, 0, "busy", busy, "error",
+				 extra != NULL ? extra
+				 : first[0]    ? first
+					       : "a lease is held by another holder"));
+	return EXIT_REFUSED;
 }
 
 static void lease_report_acquired(const struct lease_args *a)
 {
-	if (a->json)
-		printf("{\"acquired\": true, \"holder\": \"%s\", \"leases\": [", a->holder);
+	json_t *leases = ctl_json() ? json_array() : NULL;
+
 	for (int i = 0; i < a->n; i++) {
 		struct ns_lease l;
 		char until[40] = "?";
+		bool known = ctl_lease_read(a->mount, a->names[i], &l) == 0;
 
-		if (ctl_lease_read(a->mount, a->names[i], &l) == 0)
+		if (known)
 			ctl_format_ms(l.expires_ms, until, sizeof(until));
-		if (a->json) {
-			printf("%s{\"name\": ", i ? ", " : "");
-			ctl_json_string(a->names[i]);
-			printf(", \"expires\": \"%s\"}", until);
-		} else {
+		if (leases != NULL)
+			json_array_append_new(
+			    leases, json_pack("{s:o, s:o}", "name", ctl_jstr(a->names[i]),
+					      "expires", known ? json_string(until) : json_null()));
+		else if (!ctl_json())
 			printf("lease %s held by %s until %s\n", a->names[i], a->holder, until);
-		}
 	}
-	if (a->json)
-		printf("]}\n");
+	if (ctl_json())
+		ctl_json_print(json_pack("{s:b, s:o, s:o}", "acquired", 1, "holder",
+					 ctl_jstr(a->holder), "leases",
+					 leases != NULL ? leases : json_array()));
 }
 
 /* One attempt: 0 or -errno (EBUSY: someone else holds one of them). */
@@ -158,7 +176,7 @@ static int lease_acquire(const struct lease_args *a)
 		}
 		if (rv != -EBUSY || !a->wait)
 			break;
-		soonest = lease_report_busy(a, false);
+		soonest = lease_report_busy(a, NULL, NULL, 0);
 		pause = soonest >= 0 && soonest < backoff ? soonest + 1 : backoff;
 		if (deadline >= 0 && (int64_t)ctl_mono_ms() + pause > deadline) {
 			if ((int64_t)ctl_mono_ms() >= deadline)
@@ -193,18 +211,17 @@ static int lease_acquire(const struct lease_args *a)
 	if (rv == 0)
 		return EXIT_OK;
 	if (rv == -EBUSY) {
-		lease_report_busy(a, true);
-		if (a->wait)
-			fprintf(stderr, "clusterfsctl: gave up after %g s\n", a->timeout_s);
-		return EXIT_REFUSED;
+		char gave_up[64];
+
+		snprintf(gave_up, sizeof(gave_up), "gave up after %g s", a->timeout_s);
+		return lease_busy(a, "acquired", a->wait ? gave_up : NULL);
 	}
-	if (a->json)
-		printf("{\"acquired\": false, \"error\": \"%s\"}\n", strerror(-rv));
-	fprintf(stderr, "clusterfsctl: cannot acquire: %s%s\n", strerror(-rv),
-		rv == -EINVAL ? " (lease names are letters, digits, '.', '-', '_'; holders the "
-				"same plus ':@/+'; ttl at most a year)"
-			      : "");
-	return ctl_exit_for(-rv);
+	return ctl_error(ctl_exit_for(-rv), json_pack("{s:b}", "acquired", 0),
+			 "cannot acquire: %s%s", strerror(-rv),
+			 rv == -EINVAL
+			     ? " (lease names are letters, digits, '.', '-', '_'; holders "
+			       "the same plus ':@/+'; ttl at most a year)"
+			     : "");
 }
 
 static int lease_release(const struct lease_args *a)
@@ -212,6 +229,14 @@ static int lease_release(const struct lease_args *a)
 	char path[4096], text[300];
 	int fd, rv = 0, len;
 
+	struct stat dir;
+
+	/* "not held" only where leases/ exists: not for a mount that is not there */
+	snprintf(path, sizeof(path), "%s/leases", a->mount);
+	if (stat(path, &dir) != 0 || !S_ISDIR(dir.st_mode))
+		return ctl_error(EXIT_UNAVAILABLE, json_pack("{s:b}", "released", 0),
+				 "cannot release %s: %s is not a clusterfs mount", a->names[0],
+				 a->mount);
 	snprintf(path, sizeof(path), "%s/leases/%s", a->mount, a->names[0]);
 	len = snprintf(text, sizeof(text), "holder=%s ttl=0\n", a->holder);
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
@@ -232,24 +257,22 @@ static int lease_release(const struct lease_args *a)
 		}
 	}
 	if (rv == 0 || rv == -ENOENT) {
-		if (a->json)
-			printf("{\"released\": true, \"name\": \"%s\", \"was_held\": %s}\n",
-			       a->names[0], rv == 0 ? "true" : "false");
+		if (ctl_json())
+			ctl_json_print(json_pack("{s:b, s:o, s:b}", "released", 1, "name",
+						 ctl_jstr(a->names[0]), "was_held", rv == 0));
 		else if (rv == 0)
 			printf("lease %s released\n", a->names[0]);
 		else
 			printf("lease %s was not held\n", a->names[0]);
 		return EXIT_OK;
 	}
-	if (rv == -EBUSY) {
-		lease_report_busy(a, true);
-		return EXIT_REFUSED;
-	}
-	fprintf(stderr, "clusterfsctl: cannot release %s: %s\n", a->names[0], strerror(-rv));
-	return ctl_exit_for(-rv);
+	if (rv == -EBUSY)
+		return lease_busy(a, "released", NULL);
+	return ctl_error(ctl_exit_for(-rv), json_pack("{s:b}", "released", 0),
+			 "cannot release %s: %s", a->names[0], strerror(-rv));
 }
 
-int ctl_cmd_lease(const char *mount, bool json, int argc, char **argv)
+int ctl_cmd_lease(const char *mount, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"holder", required_argument, NULL, 'H'},
@@ -260,26 +283,22 @@ int ctl_cmd_lease(const char *mount, bool json, int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct lease_args a = {.mount = mount, .json = json, .ttl = -1, .timeout_s = -1};
+	struct lease_args a = {.mount = mount, .ttl = -1, .timeout_s = -1};
 	const char *sub;
 	char *end;
 	int opt;
 
-	if (argc < 1) {
-		fprintf(stderr, "clusterfsctl: usage: lease acquire|release NAME... --holder H\n");
-		return EXIT_USAGE;
-	}
+	if (argc < 1)
+		return ctl_usage_error("usage: lease acquire|release NAME... --holder H");
 	sub = argv[0];
 	optind = 0; /* restart getopt on the sub-command's arguments */
 	for (;;) {
 		opt = getopt_long(argc, argv, "+", opts, NULL);
 		if (opt == -1) {
 			if (optind < argc) {
-				if (a.n == LEASE_NAMES_MAX) {
-					fprintf(stderr, "clusterfsctl: at most %d leases at once\n",
-						LEASE_NAMES_MAX);
-					return EXIT_USAGE;
-				}
+				if (a.n == LEASE_NAMES_MAX)
+					return ctl_usage_error("at most %d leases at once",
+							       LEASE_NAMES_MAX);
 				a.names[a.n++] = argv[optind++];
 				continue;
 			}
@@ -291,13 +310,9 @@ int ctl_cmd_lease(const char *mount, bool json, int argc, char **argv)
 			break;
 		case 'T':
 			a.ttl = strtoll(optarg, &end, 10);
-			if (*end != '\0' || end == optarg || a.ttl <= 0 ||
-			    a.ttl > NS_LEASE_TTL_MAX) {
-				fprintf(stderr,
-					"clusterfsctl: --ttl needs whole seconds, 1 to %u\n",
-					NS_LEASE_TTL_MAX);
-				return EXIT_USAGE;
-			}
+			if (*end != '\0' || end == optarg || a.ttl <= 0 || a.ttl > NS_LEASE_TTL_MAX)
+				return ctl_usage_error("--ttl needs whole seconds, 1 to %u",
+						       NS_LEASE_TTL_MAX);
 			break;
 		case 'w':
 			a.wait = true;
@@ -305,35 +320,30 @@ int ctl_cmd_lease(const char *mount, bool json, int argc, char **argv)
 		case 't':
 			a.timeout_s = strtod(optarg, &end);
 			if (*end != '\0' || end == optarg || !(a.timeout_s >= 0) ||
-			    a.timeout_s > LEASE_TIMEOUT_MAX_S) {
-				fprintf(stderr, "clusterfsctl: --timeout needs seconds\n");
-				return EXIT_USAGE;
-			}
+			    a.timeout_s > LEASE_TIMEOUT_MAX_S)
+				return ctl_usage_error("--timeout needs seconds");
 			break;
 		case 'm':
 			a.mount = optarg;
 			break;
 		case 'j':
-			a.json = true;
+			ctl_output_json(true);
 			break;
 		default:
-			return EXIT_USAGE;
+			return ctl_usage_error("lease %s: unknown option '%s'", sub,
+					       argv[optind - 1]);
 		}
 	}
-	if (a.holder == NULL || a.n == 0) {
-		fprintf(stderr, "clusterfsctl: lease %s needs NAME and --holder H\n", sub);
-		return EXIT_USAGE;
-	}
+	if (a.holder == NULL || a.n == 0)
+		return ctl_usage_error("lease %s needs NAME and --holder H", sub);
 	/* Refused here too, so that a NAME like ../routing/x never reaches a
 	 * path and a holder always fits a lease's content. */
 	for (int i = 0; i < a.n; i++) {
-		if (ns_leases_check_name(a.names[i], strlen(a.names[i])) != 0) {
-			fprintf(stderr,
-				"clusterfsctl: '%s' is not a lease name (letters, digits, "
-				"'.', '-', '_', starting with a letter or digit)\n",
-				a.names[i]);
-			return EXIT_USAGE;
-		}
+		if (ns_leases_check_name(a.names[i], strlen(a.names[i])) != 0)
+			return ctl_usage_error(
+			    "'%s' is not a lease name (letters, digits, '.', '-', "
+			    "'_', starting with a letter or digit)",
+			    a.names[i]);
 	}
 	{
 		char probe[NS_LEASE_HOLDER_MAX + 32];
@@ -341,28 +351,20 @@ int ctl_cmd_lease(const char *mount, bool json, int argc, char **argv)
 		int n = snprintf(probe, sizeof(probe), "holder=%s ttl=1", a.holder);
 
 		if (n < 0 || (size_t)n >= sizeof(probe) ||
-		    ns_leases_parse(probe, (size_t)n, &l) != 0 || strcmp(l.holder, a.holder) != 0) {
-			fprintf(stderr,
-				"clusterfsctl: '%s' is not a holder (1 to %d letters, digits "
-				"and '._:@/+-')\n",
-				a.holder, NS_LEASE_HOLDER_MAX);
-			return EXIT_USAGE;
-		}
+		    ns_leases_parse(probe, (size_t)n, &l) != 0 || strcmp(l.holder, a.holder) != 0)
+			return ctl_usage_error(
+			    "'%s' is not a holder (1 to %d letters, digits and '._:@/+-')",
+			    a.holder, NS_LEASE_HOLDER_MAX);
 	}
 	if (strcmp(sub, "acquire") == 0) {
-		if (a.ttl < 0) {
-			fprintf(stderr, "clusterfsctl: lease acquire needs --ttl SECONDS\n");
-			return EXIT_USAGE;
-		}
+		if (a.ttl < 0)
+			return ctl_usage_error("lease acquire needs --ttl SECONDS");
 		return lease_acquire(&a);
 	}
 	if (strcmp(sub, "release") == 0) {
-		if (a.n != 1 || a.ttl >= 0 || a.wait) {
-			fprintf(stderr, "clusterfsctl: usage: lease release NAME --holder H\n");
-			return EXIT_USAGE;
-		}
+		if (a.n != 1 || a.ttl >= 0 || a.wait)
+			return ctl_usage_error("usage: lease release NAME --holder H");
 		return lease_release(&a);
 	}
-	fprintf(stderr, "clusterfsctl: unknown lease command '%s' (acquire, release)\n", sub);
-	return EXIT_USAGE;
+	return ctl_usage_error("unknown lease command '%s' (acquire, release)", sub);
 }

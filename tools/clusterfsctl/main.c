@@ -50,70 +50,108 @@ uint64_t ctl_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void usage(FILE *out)
+static const char usage_text[] =
+    "usage: clusterfsctl [--mount DIR] [--json] COMMAND\n"
+    "commands:\n"
+    "  status               show this node's state; exit 0 if it can commit\n"
+    "  wait [--timeout S]   wait until status would succeed (default 60 s)\n"
+    "  status --cluster     every member's state; exit 0 if all are reachable\n"
+    "  members              list the members: role, reachable, last contact, lag\n"
+    "  remove NODE_ID       remove a member (root)\n"
+    "  join-token           print the line `clusterfsd --join-token-file` reads (root)\n"
+    "  sync                 wait until this node has applied everything committed\n"
+    "                       anywhere before the call (a linearizable read point)\n"
+    "  lease acquire NAME... --holder H --ttl S [--wait [--timeout S]]\n"
+    "                       take (or renew) every NAME or none of them\n"
+    "  lease release NAME --holder H\n"
+    "  backup FILE          write a consistent copy of the whole tree (root)\n"
+    "  restore FILE --data DIR [--address HOST:PORT]\n"
+    "                       offline: seed a new cluster's first node from a backup\n"
+    "exit status: 0 ok, 1 refused or busy, 2 usage, 3 no quorum or timeout\n";
+
+/* Bad usage: the usage on stderr (and the message as JSON under --json). */
+static int usage_error(const char *what, const char *arg)
 {
-	fprintf(out,
-		"usage: clusterfsctl [--mount DIR] [--json] COMMAND\n"
-		"commands:\n"
-		"  status               show this node's state; exit 0 if it can commit\n"
-		"  wait [--timeout S]   wait until status would succeed (default 60 s)\n"
-		"  status --cluster     every member's state; exit 0 if all are reachable\n"
-		"  members              list the members: role, reachable, last contact, lag\n"
-		"  remove NODE_ID       remove a member (root)\n"
-		"  join-token           print the line `clusterfsd --join-token` takes (root)\n"
-		"  sync                 wait until this node has applied everything committed\n"
-		"                       anywhere before the call (a linearizable read point)\n"
-		"  lease acquire NAME... --holder H --ttl S [--wait [--timeout S]]\n"
-		"                       take (or renew) every NAME or none of them\n"
-		"  lease release NAME --holder H\n"
-		"  backup FILE          write a consistent copy of the whole tree (root)\n"
-		"  restore FILE --data DIR [--address HOST:PORT]\n"
-		"                       offline: seed a new cluster's first node from a backup\n"
-		"exit status: 0 ok, 1 refused or busy, 2 usage, 3 no quorum or timeout\n");
+	if (arg != NULL)
+		ctl_usage_error("%s '%s'", what, arg);
+	else
+		ctl_usage_error("%s", what);
+	if (!ctl_json())
+		fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
+
+/* --json anywhere on the command line (an option's value aside): known
+ * before the arguments are parsed, so that a usage error is JSON too. */
+static bool json_requested(int argc, char **argv)
+{
+	static const char *const with_value[] = {"--mount",   "--data",	  "--address",
+						 "--timeout", "--holder", "--ttl"};
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--json") == 0)
+			return true;
+		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+			if (strcmp(argv[i], with_value[k]) == 0) {
+				i++;
+				break;
+			}
+	}
+	return false;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"mount", required_argument, NULL, 'm'},   {"json", no_argument, NULL, 'j'},
-	    {"data", required_argument, NULL, 'd'},    {"address", required_argument, NULL, 'a'},
-	    {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},       {"cluster", no_argument, NULL, 'c'},
+	    {"mount", required_argument, NULL, 'm'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"address", required_argument, NULL, 'a'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"cluster", no_argument, NULL, 'c'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *mount = DEFAULT_MOUNT, *cmd, *data = NULL, *address = NULL;
 	const char *args[2] = {NULL, NULL};
 	int nargs = 0;
 	double timeout_s = WAIT_DEFAULT_S;
-	bool json = false, cluster = false;
+	bool cluster = false;
 	int opt;
 
+	ctl_output_json(json_requested(argc, argv));
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			mount = optarg;
 			break;
 		case 'j':
-			json = true;
+			ctl_output_json(true);
 			break;
 		case 'h':
-			usage(stdout);
+			if (ctl_json())
+				ctl_json_print(json_pack("{s:s}", "help", usage_text));
+			else
+				fputs(usage_text, stdout);
 			return 0;
 		case 'V':
-			printf("clusterfsctl %s\n", CFS_VERSION);
+			if (ctl_json())
+				ctl_json_print(json_pack("{s:s}", "version", CFS_VERSION));
+			else
+				printf("clusterfsctl %s\n", CFS_VERSION);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return usage_error("bad option", argv[optind - 1]);
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind >= argc)
+		return usage_error("no command given", NULL);
 	cmd = argv[optind++];
 	if (strcmp(cmd, "lease") == 0)
-		return ctl_cmd_lease(mount, json, argc - optind, argv + optind);
+		return ctl_cmd_lease(mount, argc - optind, argv + optind);
 	for (;;) {
 		char *end;
 
@@ -136,59 +174,46 @@ int main(int argc, char **argv)
 			mount = optarg;
 			break;
 		case 'j':
-			json = true;
+			ctl_output_json(true);
 			break;
 		case 'c':
 			cluster = true;
 			break;
 		case 't':
 			timeout_s = strtod(optarg, &end);
-			if (*end != '\0' || timeout_s < 0) {
-				fprintf(stderr, "clusterfsctl: --timeout needs seconds\n");
-				return 2;
-			}
+			if (*end != '\0' || timeout_s < 0)
+				return ctl_usage_error("--timeout needs seconds");
 			break;
 		default:
-			usage(stderr);
-			return 2;
+			return usage_error("bad option", argv[optind - 1]);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "clusterfsctl: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
+	if (optind < argc)
+		return ctl_usage_error("unexpected argument '%s'", argv[optind]);
 	if (strcmp(cmd, "remove") == 0 || strcmp(cmd, "backup") == 0 ||
 	    strcmp(cmd, "restore") == 0) {
-		if (nargs != 1) {
-			fprintf(stderr, "clusterfsctl: usage: %s %s\n", cmd,
-				strcmp(cmd, "remove") == 0 ? "NODE_ID" : "FILE");
-			return 2;
-		}
+		if (nargs != 1)
+			return ctl_usage_error("usage: %s %s", cmd,
+					       strcmp(cmd, "remove") == 0 ? "NODE_ID" : "FILE");
 		if (strcmp(cmd, "remove") == 0)
 			return ctl_cmd_remove(mount, args[0]);
 		if (strcmp(cmd, "backup") == 0)
 			return ctl_cmd_backup(mount, args[0]);
 		return ctl_cmd_restore(args[0], data, address);
 	}
-	if (nargs > 0) {
-		fprintf(stderr, "clusterfsctl: unexpected argument '%s'\n", args[0]);
-		return 2;
-	}
-	if (cluster && strcmp(cmd, "status") != 0) {
-		fprintf(stderr, "clusterfsctl: --cluster goes with status only\n");
-		return 2;
-	}
+	if (nargs > 0)
+		return ctl_usage_error("unexpected argument '%s'", args[0]);
+	if (cluster && strcmp(cmd, "status") != 0)
+		return ctl_usage_error("--cluster goes with status only");
 	if (strcmp(cmd, "members") == 0)
-		return ctl_cmd_members(mount, json);
+		return ctl_cmd_members(mount);
 	if (strcmp(cmd, "join-token") == 0)
 		return ctl_cmd_join_token(mount);
 	if (strcmp(cmd, "sync") == 0)
 		return ctl_cmd_sync(mount);
 	if (strcmp(cmd, "status") == 0)
-		return cluster ? ctl_cmd_status_cluster(mount, json) : ctl_cmd_status(mount, json);
+		return cluster ? ctl_cmd_status_cluster(mount) : ctl_cmd_status(mount);
 	if (strcmp(cmd, "wait") == 0)
-		return ctl_cmd_wait(mount, json, timeout_s);
-	fprintf(stderr, "clusterfsctl: unknown command '%s'\n", cmd);
-	usage(stderr);
-	return 2;
+		return ctl_cmd_wait(mount, timeout_s);
+	return usage_error("unknown command", cmd);
 }

@@ -16,7 +16,7 @@
 
 #include "ctl.h"
 
-#define MEMBERS_MAX 128
+#define MEMBERS_MAX	 128
 #define MEMBERS_TEXT_MAX (MEMBERS_MAX * 512)
 
 /* One line of .cluster/members; unknown numbers are -1, an unknown
@@ -57,7 +57,8 @@ static bool parse_line(char *line, struct member *m)
 		return false;
 	m->id = id;
 	m->reachable = strcmp(reach, "yes") == 0 ? 1 : strcmp(reach, "no") == 0 ? 0 : -1;
-	for (tok = strtok_r(line + used, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+	for (tok = strtok_r(line + used, " ", &save); tok != NULL;
+	     tok = strtok_r(NULL, " ", &save)) {
 		char *eq = strchr(tok, '=');
 
 		if (eq == NULL)
@@ -83,9 +84,9 @@ static bool parse_line(char *line, struct member *m)
 	return true;
 }
 
-/* Read and parse every member; the count, or -errno (said on stderr, or
- * as JSON with @json). */
-static int read_members(const char *mount, bool json, struct member *out, int max)
+/* Read and parse every member; the count, or -errno (said on stderr, and
+ * as the JSON document under --json). */
+static int read_members(const char *mount, struct member *out, int max)
 {
 	char *text = malloc(MEMBERS_TEXT_MAX), *save = NULL;
 	int rv, n = 0;
@@ -94,13 +95,8 @@ static int read_members(const char *mount, bool json, struct member *out, int ma
 		return -ENOMEM;
 	rv = ctl_read_cluster_file(mount, "members", text, MEMBERS_TEXT_MAX);
 	if (rv != 0) {
-		char why[512];
-
-		snprintf(why, sizeof(why), "cannot read %s/.cluster/members: %s", mount,
-			 strerror(-rv));
-		if (json)
-			ctl_json_error(why);
-		fprintf(stderr, "clusterfsctl: %s\n", why);
+		ctl_error(EXIT_UNAVAILABLE, NULL, "cannot read %s/.cluster/members: %s", mount,
+			  strerror(-rv));
 		free(text);
 		return rv;
 	}
@@ -112,32 +108,16 @@ static int read_members(const char *mount, bool json, struct member *out, int ma
 	return n;
 }
 
-static json_t *json_num(int64_t v)
-{
-	return v < 0 ? json_null() : json_integer(v);
-}
-
 static json_t *member_json(const struct member *m)
 {
-	return json_pack("{s:I, s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
-			 (json_int_t)m->id, "address", m->address, "role", m->role, "reachable",
-			 m->reachable < 0 ? json_null() : json_boolean(m->reachable), "leader",
-			 m->leader, "last_contact_ms", json_num(m->contact_ms), "match_index",
-			 json_num(m->match), "lag", json_num(m->lag), "applied_index",
-			 json_num(m->applied), "term", json_num(m->term), "store_bytes",
-			 json_num(m->store_bytes), "version",
-			 m->version[0] ? json_string(m->version) : json_null());
-}
-
-static void print_json(json_t *doc)
-{
-	if (doc == NULL) {
-		printf("{\"error\": \"out of memory\"}\n");
-		return;
-	}
-	json_dumpf(doc, stdout, JSON_INDENT(0) | JSON_COMPACT | JSON_ENSURE_ASCII);
-	putchar('\n');
-	json_decref(doc);
+	return json_pack(
+	    "{s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)m->id,
+	    "address", ctl_jstr(m->address), "role", ctl_jstr(m->role), "reachable",
+	    m->reachable < 0 ? json_null() : json_boolean(m->reachable), "leader", m->leader,
+	    "last_contact_ms", ctl_jnum(m->contact_ms), "match_index", ctl_jnum(m->match), "lag",
+	    ctl_jnum(m->lag), "applied_index", ctl_jnum(m->applied), "term", ctl_jnum(m->term),
+	    "store_bytes", ctl_jnum(m->store_bytes), "version",
+	    m->version[0] ? ctl_jstr(m->version) : json_null());
 }
 
 static const char *text_num(int64_t v, char *buf, size_t cap)
@@ -177,24 +157,24 @@ static const char *text_reach(int r)
 	return r < 0 ? "unknown" : r ? "yes" : "no";
 }
 
-int ctl_cmd_members(const char *mount, bool json)
+int ctl_cmd_members(const char *mount)
 {
 	struct member *m = calloc(MEMBERS_MAX, sizeof(*m));
 	int n;
 
 	if (m == NULL)
 		return EXIT_REFUSED;
-	n = read_members(mount, json, m, MEMBERS_MAX);
+	n = read_members(mount, m, MEMBERS_MAX);
 	if (n < 0) {
 		free(m);
 		return n == -ENOENT || n == -ENOTCONN ? EXIT_UNAVAILABLE : EXIT_REFUSED;
 	}
-	if (json) {
+	if (ctl_json()) {
 		json_t *list = json_array();
 
 		for (int i = 0; i < n && list != NULL; i++)
 			json_array_append_new(list, member_json(&m[i]));
-		print_json(list);
+		ctl_json_print(list);
 		free(m);
 		return 0;
 	}
@@ -212,28 +192,59 @@ int ctl_cmd_members(const char *mount, bool json)
 	return 0;
 }
 
-int ctl_cmd_status_cluster(const char *mount, bool json)
+/* status --cluster under --json: the node's verdict and every member. */
+static json_t *status_cluster_json(const struct status *st, const struct member *m, int n,
+				   bool healthy)
+{
+	json_t *list = json_array(), *self = ctl_status_json(st), *doc;
+
+	for (int i = 0; i < n && list != NULL; i++) {
+		json_t *o = member_json(&m[i]);
+
+		if (o != NULL)
+			json_object_set_new(o, "healthy", json_boolean(m[i].reachable == 1));
+		json_array_append_new(list, o);
+	}
+	doc = json_pack("{s:b, s:O?, s:O?, s:o}", "healthy", healthy, "node_id",
+			self != NULL ? json_object_get(self, "id") : NULL, "leader",
+			self != NULL ? json_object_get(self, "leader") : NULL, "members", list);
+	json_decref(self);
+	return doc;
+}
+
+static void status_cluster_text(const struct member *m, int n)
+{
+	printf("%-6s %-24s %-8s %-6s %-9s %-7s %-9s %-7s %-10s %s\n", "ID", "ADDRESS", "ROLE",
+	       "LEADER", "REACHABLE", "TERM", "APPLIED", "LAG", "STORE", "VERSION");
+	for (int i = 0; i < n; i++) {
+		char t[32], a[32], l[32], s[32];
+
+		printf("%-6" PRIu64 " %-24s %-8s %-6s %-9s %-7s %-9s %-7s %-10s %s\n", m[i].id,
+		       m[i].address, m[i].role, m[i].leader ? "*" : "", text_reach(m[i].reachable),
+		       text_num(m[i].term, t, sizeof(t)), text_num(m[i].applied, a, sizeof(a)),
+		       text_num(m[i].lag, l, sizeof(l)), text_bytes(m[i].store_bytes, s, sizeof(s)),
+		       m[i].version[0] ? m[i].version : "-");
+	}
+}
+
+int ctl_cmd_status_cluster(const char *mount)
 {
 	struct member *m = calloc(MEMBERS_MAX, sizeof(*m));
 	struct status st;
 	const char *why = "";
 	bool self_ok, all_reachable = true;
 	char unreachable[1024] = "";
-	int n;
+	json_t *doc = NULL;
+	int n, rv = 0;
 
 	if (m == NULL)
-		return EXIT_REFUSED;
+		return ctl_error(EXIT_REFUSED, NULL, "out of memory");
 	if (ctl_status_read(mount, &st, &why) != 0) {
-		char line[512];
-
-		snprintf(line, sizeof(line), "%s %s", mount, why);
-		if (json)
-			ctl_json_error(line);
-		fprintf(stderr, "clusterfsctl: %s\n", line);
 		free(m);
-		return EXIT_UNAVAILABLE;
+		return ctl_error(EXIT_UNAVAILABLE, json_pack("{s:b}", "healthy", 0), "%s %s", mount,
+				 why);
 	}
-	n = read_members(mount, json, m, MEMBERS_MAX);
+	n = read_members(mount, m, MEMBERS_MAX);
 	if (n < 0) {
 		free(m);
 		return EXIT_UNAVAILABLE;
@@ -248,48 +259,18 @@ int ctl_cmd_status_cluster(const char *mount, bool json)
 			snprintf(unreachable + used, sizeof(unreachable) - used, "%s%" PRIu64,
 				 used ? ", " : "", m[i].id);
 		}
-	if (json) {
-		json_t *list = json_array(), *doc;
-
-		for (int i = 0; i < n && list != NULL; i++) {
-			json_t *o = member_json(&m[i]);
-
-			json_object_set_new(o, "healthy", json_boolean(m[i].reachable == 1));
-			json_array_append_new(list, o);
-		}
-		doc = json_pack("{s:b, s:I, s:I, s:o}", "healthy", self_ok && all_reachable,
-				"node_id", (json_int_t)strtoull(ctl_status_get(&st, "id"), NULL, 10),
-				"leader",
-				(json_int_t)strtoull(ctl_status_get(&st, "leader"), NULL, 10),
-				"members", list);
-		print_json(doc);
-	} else {
-		printf("%-6s %-24s %-8s %-6s %-9s %-7s %-9s %-7s %-10s %s\n", "ID", "ADDRESS",
-		       "ROLE", "LEADER", "REACHABLE", "TERM", "APPLIED", "LAG", "STORE", "VERSION");
-		for (int i = 0; i < n; i++) {
-			char t[32], a[32], l[32], s[32];
-
-			printf("%-6" PRIu64 " %-24s %-8s %-6s %-9s %-7s %-9s %-7s %-10s %s\n",
-			       m[i].id, m[i].address, m[i].role, m[i].leader ? "*" : "",
-			       text_reach(m[i].reachable), text_num(m[i].term, t, sizeof(t)),
-			       text_num(m[i].applied, a, sizeof(a)),
-			       text_num(m[i].lag, l, sizeof(l)),
-			       text_bytes(m[i].store_bytes, s, sizeof(s)),
-			       m[i].version[0] ? m[i].version : "-");
-		}
-	}
+	if (ctl_json())
+		doc = status_cluster_json(&st, m, n, self_ok && all_reachable);
+	else
+		status_cluster_text(m, n);
 	free(m);
-	if (!self_ok) {
-		fprintf(stderr, "clusterfsctl: node %s cannot commit: %s\n",
-			ctl_status_get(&st, "id"),
-			strcmp(ctl_status_get(&st, "leader"), "0") == 0 ? "no leader known"
-									: "no quorum");
-		return EXIT_UNAVAILABLE;
-	}
-	if (!all_reachable) {
-		fprintf(stderr, "clusterfsctl: members not known to be reachable: %s\n",
-			unreachable);
-		return EXIT_UNAVAILABLE;
-	}
-	return 0;
+	if (!self_ok)
+		rv = ctl_error(EXIT_UNAVAILABLE, doc, "node %s cannot commit: %s",
+			       ctl_status_get(&st, "id"), ctl_status_why(&st));
+	else if (!all_reachable)
+		rv = ctl_error(EXIT_UNAVAILABLE, doc, "members not known to be reachable: %s",
+			       unreachable);
+	else if (doc != NULL)
+		ctl_json_print(doc);
+	return rv;
 }

@@ -26,13 +26,17 @@ int ctl_cmd_join_token(const char *mount)
 	char token[TOKEN_MAX];
 	int rv = ctl_read_cluster_file(mount, "join-token", token, sizeof(token));
 
-	if (rv != 0) {
-		fprintf(stderr, "clusterfsctl: cannot read the join token from %s: %s%s\n", mount,
-			strerror(-rv),
-			rv == -EACCES ? " (it holds the cluster key: run as root)" : "");
-		return 1;
+	if (rv != 0)
+		return ctl_error(EXIT_REFUSED, NULL, "cannot read the join token from %s: %s%s",
+				 mount, strerror(-rv),
+				 rv == -EACCES ? " (it holds the cluster key: run as root)" : "");
+	if (ctl_json()) {
+		token[strcspn(token, "\n")] = '\0';
+		ctl_json_print(json_pack("{s:o}", "token", ctl_jstr(token)));
+	} else {
+		fputs(token, stdout);
 	}
-	fputs(token, stdout);
+	explicit_bzero(token, sizeof(token));
 	return 0;
 }
 
@@ -165,33 +169,26 @@ int ctl_cmd_remove(const char *mount, const char *id_text)
 	unsigned long long id = strtoull(id_text, &end, 10);
 	int rv;
 
-	if (*end != '\0' || id == 0) {
-		fprintf(stderr,
-			"clusterfsctl: remove needs a node id (see `clusterfsctl members`)\n");
-		return 2;
-	}
+	if (*end != '\0' || id == 0)
+		return ctl_usage_error("remove needs a node id (see `clusterfsctl members`)");
 	rv = ctl_read_cluster_file(mount, "join-token", token, sizeof(token));
-	if (rv != 0) {
-		fprintf(stderr, "clusterfsctl: cannot read the cluster key through %s: %s%s\n",
-			mount, strerror(-rv), rv == -EACCES ? " (run as root)" : "");
-		return 1;
-	}
+	if (rv != 0)
+		return ctl_error(EXIT_REFUSED, NULL, "cannot read the cluster key through %s: %s%s",
+				 mount, strerror(-rv), rv == -EACCES ? " (run as root)" : "");
 	token[strcspn(token, "\n")] = '\0';
-	if (node_parse_join_token(token, key, c.members, sizeof(c.members)) != 0) {
-		fprintf(stderr, "clusterfsctl: %s/.cluster/join-token is not a join token\n",
-			mount);
-		return 1;
-	}
+	rv = node_parse_join_token(token, key, c.members, sizeof(c.members));
+	explicit_bzero(token, sizeof(token));
+	if (rv != 0)
+		return ctl_error(EXIT_REFUSED, NULL, "%s/.cluster/join-token is not a join token",
+				 mount);
 	c.id = id;
 	c.result = -1;
 	c.deadline = ctl_mono_ms() + REMOVE_TIMEOUT_MS;
 	uv_loop_init(&c.loop);
 	uv_timer_init(&c.loop, &c.timer);
 	c.timer.data = &c;
-	if (transport_init(&c.rt, &c.loop, key) != 0) {
-		fprintf(stderr, "clusterfsctl: cannot set up the transport\n");
-		return 1;
-	}
+	if (transport_init(&c.rt, &c.loop, key) != 0)
+		return ctl_error(EXIT_REFUSED, NULL, "cannot set up the transport");
 	remove_try(&c);
 	uv_run(&c.loop, UV_RUN_DEFAULT);
 	c.rt.close(&c.rt, remove_transport_closed);
@@ -200,10 +197,13 @@ int ctl_cmd_remove(const char *mount, const char *id_text)
 	uv_loop_close(&c.loop);
 	transport_free(&c.rt);
 	if (c.result == 0) {
-		printf("node %llu removed\n", id);
+		if (ctl_json())
+			ctl_json_print(json_pack("{s:b, s:I}", "removed", 1, "id", (json_int_t)id));
+		else
+			printf("node %llu removed\n", id);
 		return 0;
 	}
-	fprintf(stderr, "clusterfsctl: could not remove node %llu: %s\n", id,
-		c.why ? c.why : "no answer");
-	return c.result == 1 ? EXIT_UNAVAILABLE : EXIT_REFUSED;
+	return ctl_error(c.result == 1 ? EXIT_UNAVAILABLE : EXIT_REFUSED,
+			 json_pack("{s:b, s:I}", "removed", 0, "id", (json_int_t)id),
+			 "could not remove node %llu: %s", id, c.why ? c.why : "no answer");
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,41 +24,49 @@ bool ctl_status_healthy(const struct status *st)
 	       strcmp(ctl_status_get(st, "quorum"), "yes") == 0;
 }
 
-int ctl_cmd_status(const char *mount, bool json)
+const char *ctl_status_why(const struct status *st)
+{
+	return strcmp(ctl_status_get(st, "leader"), "0") == 0 ? "no leader known" : "no quorum";
+}
+
+int ctl_cmd_status(const char *mount)
 {
 	struct status st;
 	const char *why = "";
 
-	if (ctl_status_read(mount, &st, &why) != 0) {
-		if (json)
-			printf("{\"healthy\": false, \"error\": \"%s %s\"}\n", mount, why);
-		fprintf(stderr, "clusterfsctl: %s %s\n", mount, why);
-		return EXIT_UNAVAILABLE;
-	}
-	ctl_status_print(&st, json);
+	if (ctl_status_read(mount, &st, &why) != 0)
+		return ctl_error(EXIT_UNAVAILABLE, json_pack("{s:b}", "healthy", 0), "%s %s", mount,
+				 why);
 	if (!ctl_status_healthy(&st)) {
-		fprintf(stderr, "clusterfsctl: node %s cannot commit: %s\n",
-			ctl_status_get(&st, "id"),
-			strcmp(ctl_status_get(&st, "leader"), "0") == 0 ? "no leader known"
-									: "no quorum");
-		return EXIT_UNAVAILABLE;
+		if (!ctl_json())
+			ctl_status_print_text(&st);
+		return ctl_error(EXIT_UNAVAILABLE, ctl_status_json(&st),
+				 "node %s cannot commit: %s", ctl_status_get(&st, "id"),
+				 ctl_status_why(&st));
 	}
+	if (ctl_json())
+		ctl_json_print(ctl_status_json(&st));
+	else
+		ctl_status_print_text(&st);
 	return 0;
 }
 
-int ctl_cmd_wait(const char *mount, bool json, double timeout_s)
+int ctl_cmd_wait(const char *mount, double timeout_s)
 {
 	struct timespec start, now, pause = {0, WAIT_POLL_MS * 1000000L};
 	struct status st;
 	const char *why = "is not mounted";
+	bool read_once = false;
 
-	st.n = 0; /* read below even if no status was ever read */
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		if (ctl_status_read(mount, &st, &why) == 0 && ctl_status_healthy(&st)) {
-			if (json)
-				ctl_status_print(&st, true);
-			return 0;
+		if (ctl_status_read(mount, &st, &why) == 0) {
+			read_once = true;
+			if (ctl_status_healthy(&st)) {
+				if (ctl_json())
+					ctl_json_print(ctl_status_json(&st));
+				return 0;
+			}
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 >=
@@ -65,9 +74,21 @@ int ctl_cmd_wait(const char *mount, bool json, double timeout_s)
 			break;
 		nanosleep(&pause, NULL);
 	}
-	fprintf(stderr, "clusterfsctl: %s was not ready after %g s (%s)\n", mount, timeout_s,
-		st.n > 0 ? "no leader or no quorum" : why);
-	return EXIT_UNAVAILABLE;
+	return ctl_error(EXIT_UNAVAILABLE, json_pack("{s:b}", "healthy", 0),
+			 "%s was not ready after %g s (%s)", mount, timeout_s,
+			 read_once ? "no leader or no quorum" : why);
+}
+
+/* applied_index from .cluster/status, or -1. */
+static int64_t applied_index(const char *mount)
+{
+	struct status st;
+	const char *why, *v;
+
+	if (ctl_status_read(mount, &st, &why) != 0)
+		return -1;
+	v = ctl_status_get(&st, "applied_index");
+	return v[0] >= '0' && v[0] <= '9' ? (int64_t)strtoll(v, NULL, 10) : -1;
 }
 
 int ctl_cmd_sync(const char *mount)
@@ -83,11 +104,15 @@ int ctl_cmd_sync(const char *mount)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0 && fsync(fd) == 0) {
 		close(fd);
+		if (ctl_json())
+			ctl_json_print(json_pack("{s:b, s:o}", "synced", 1, "applied_index",
+						 ctl_jnum(applied_index(mount))));
 		return 0;
 	}
 	err = errno;
-	fprintf(stderr, "clusterfsctl: sync through %s failed: %s\n", mount, strerror(err));
 	if (fd >= 0)
 		close(fd);
-	return fd < 0 ? EXIT_UNAVAILABLE : ctl_exit_for(err);
+	return ctl_error(fd < 0 ? EXIT_UNAVAILABLE : ctl_exit_for(err),
+			 json_pack("{s:b}", "synced", 0), "sync through %s failed: %s", mount,
+			 strerror(err));
 }
