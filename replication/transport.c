@@ -11,10 +11,13 @@
  * raft overwrites raft_uv_transport.data after init, so our state lives in
  * .impl (raft 0.15's transport contract). Loop thread only.
  *
- * Why this file is long (~850 lines): the handshake is one state machine
- * whose steps (keys, MACs, plumbing, outbound, inbound) share struct hs and
- * its deadline; the security issue's encrypted framing will move the
- * post-handshake byte stream and the keys into files of their own.
+ * A successful handshake hands over the plaintext end of a tunnel
+ * (tunnel.c) under session keys derived from its transcript (sealed.c).
+ *
+ * Why this file is long (~950 lines): the handshake is one state machine
+ * whose steps (key files, MACs, plumbing, outbound, inbound) share struct
+ * hs and its deadline; the encrypted stream after it lives in sealed.c and
+ * tunnel.c.
  */
 #include "transport.h"
 
