@@ -63,8 +63,9 @@
 enum transport_purpose { TRANSPORT_RAFT = 1, TRANSPORT_PEER = 2 };
 
 /* An authenticated node-protocol stream, accepted or connected. The stream
- * (a malloc'd uv_pipe_t, the tunnel's plaintext end) is the callee's: it must uv_close and free it. On
- * failure of a connect, stream is NULL and status a negative errno. */
+ * (a malloc'd uv_pipe_t, the tunnel's plaintext end) is the callee's: it
+ * must uv_close and free it. On failure of a connect, stream is NULL and
+ * status a negative errno. */
 typedef void (*transport_peer_cb)(void *arg, uv_stream_t *stream, uint64_t id,
 				  const char *address, int status);
 
