@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -963,6 +964,11 @@ int transport_init(struct raft_uv_transport *rt, uv_loop_t *loop,
 
 	if (sodium_init() < 0)
 		return -EIO;
+	/* The tunnels write to sockets whose other end may be gone (a final
+	 * frame to a peer that already closed): that is an error to handle,
+	 * not a reason to die. Every program that uses the transport wants
+	 * this (clusterfsd, clusterfsctl remove, the tests). */
+	signal(SIGPIPE, SIG_IGN);
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return -ENOMEM;

@@ -71,7 +71,8 @@ typedef void (*transport_peer_cb)(void *arg, uv_stream_t *stream, uint64_t id,
 
 struct transport;
 
-/* Set up @rt (the struct raft_uv_init takes) over a new transport. */
+/* Set up @rt (the struct raft_uv_init takes) over a new transport. Sets
+ * SIGPIPE to be ignored, process-wide (tunnel.h). */
 int transport_init(struct raft_uv_transport *rt, uv_loop_t *loop,
 		   const uint8_t key[TRANSPORT_KEY_SIZE]);
 /* Free what transport_init allocated, once raft has closed it. */

@@ -108,16 +108,22 @@ static void check_closed(uv_handle_t *h)
 	tunnel_release(h->data);
 }
 
+static void close_handle(uv_handle_t *h, uv_close_cb cb)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, cb);
+}
+
 static void tunnel_close(struct tunnel *t)
 {
 	if (t->closing)
 		return;
 	t->closing = true;
-	uv_read_stop((uv_stream_t *)t->tcp);
-	uv_read_stop((uv_stream_t *)&t->local);
-	uv_close((uv_handle_t *)t->tcp, tcp_closed);
-	uv_close((uv_handle_t *)&t->local, local_closed);
-	uv_close((uv_handle_t *)&t->check, check_closed);
+	/* A program tearing its loop down may have closed our handles itself
+	 * (uv_walk): then only what is left is ours to close. */
+	close_handle((uv_handle_t *)t->tcp, tcp_closed);
+	close_handle((uv_handle_t *)&t->local, local_closed);
+	close_handle((uv_handle_t *)&t->check, check_closed);
 }
 
 static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);

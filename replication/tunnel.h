@@ -20,8 +20,8 @@
  * rest are counted in the next one). Raft and the node protocol then see
  * their stream end and reconnect as after any network failure.
  *
- * The process must ignore SIGPIPE (clusterfsd does): the tunnel writes to
- * sockets whose other end may be gone.
+ * The process must ignore SIGPIPE (transport_init sees to it): the tunnel
+ * writes to sockets whose other end may be gone.
  *
  * Loop thread only.
  */
