@@ -27,8 +27,6 @@ struct tunnel {
 	uv_loop_t *loop;
 	uv_tcp_t *tcp;
 	uv_pipe_t local;
-	uv_check_t check; /* reads the local end again after each poll */
-	int local_fd;
 	int open_handles;
 	bool closing;
 	bool tcp_paused, local_paused; /* reading stopped for back-pressure */
@@ -103,11 +101,6 @@ static void local_closed(uv_handle_t *h)
 	tunnel_release(h->data);
 }
 
-static void check_closed(uv_handle_t *h)
-{
-	tunnel_release(h->data);
-}
-
 static void close_handle(uv_handle_t *h, uv_close_cb cb)
 {
 	if (!uv_is_closing(h))
@@ -123,7 +116,6 @@ static void tunnel_close(struct tunnel *t)
 	 * (uv_walk): then only what is left is ours to close. */
 	close_handle((uv_handle_t *)t->tcp, tcp_closed);
 	close_handle((uv_handle_t *)&t->local, local_closed);
-	close_handle((uv_handle_t *)&t->check, check_closed);
 }
 
 static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -236,24 +228,6 @@ static void local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	    uv_stream_get_write_queue_size((uv_stream_t *)t->tcp) >= TUNNEL_HIGH_WATER) {
 		uv_read_stop(s);
 		t->local_paused = true;
-	}
-}
-
-/* What raft or the node protocol wrote during this loop turn's callbacks
- * goes out now, not one turn later (the local end's readiness is only seen
- * at the next poll): one turn less of latency per message sent. */
-static void local_check(uv_check_t *c)
-{
-	struct tunnel *t = c->data;
-
-	while (!t->closing && !t->local_paused && !t->local_done) {
-		ssize_t n = recv(t->local_fd, t->plain, sizeof(t->plain), MSG_DONTWAIT);
-
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return;
-		local_read((uv_stream_t *)&t->local, n == 0 ? UV_EOF : n < 0 ? -errno : n, NULL);
-		if (n <= 0)
-			return;
 	}
 }
 
@@ -422,10 +396,7 @@ uv_stream_t *tunnel_new(uv_loop_t *loop, uv_tcp_t *tcp, const uint8_t tx_key[SEA
 	memcpy(t->rx_key, rx_key, SEALED_KEY_SIZE);
 	uv_pipe_init(loop, &t->local, 0);
 	t->local.data = t;
-	t->open_handles = 3;
-	uv_check_init(loop, &t->check);
-	t->check.data = t;
-	t->local_fd = sv[0];
+	t->open_handles = 2;
 	tunnels_open++;
 	if (uv_pipe_open(&t->local, sv[0]) != 0) {
 		close(sv[0]);
@@ -443,6 +414,5 @@ uv_stream_t *tunnel_new(uv_loop_t *loop, uv_tcp_t *tcp, const uint8_t tx_key[SEA
 	write_to(t, (uv_stream_t *)t->tcp, w, SEALED_HEADER_SIZE);
 	uv_read_start((uv_stream_t *)t->tcp, tcp_alloc, tcp_read);
 	uv_read_start((uv_stream_t *)&t->local, local_alloc, local_read);
-	uv_check_start(&t->check, local_check);
 	return (uv_stream_t *)user;
 }
