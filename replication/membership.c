@@ -20,7 +20,9 @@
  * Owned by the libuv loop thread.
  */
 #include <errno.h>
+#include <limits.h>
 #include <raft.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +56,18 @@ int node_parse_join_token(const char *token, uint8_t key[TRANSPORT_KEY_SIZE], ch
 int node_render_join_token(struct node *n, char *buf, size_t cap)
 {
 	const struct raft_configuration *c = &n->raft.configuration;
-	char hex[2 * TRANSPORT_KEY_SIZE + 1];
+	char hex[2 * TRANSPORT_KEY_SIZE + 1], path[PATH_MAX], err[256];
+	uint8_t key[TRANSPORT_KEY_SIZE];
 	size_t used;
 	int k;
 
-	transport_key_hex(n->key, hex);
+	/* The key the node proves now: after a key rotation, the new one. Read
+	 * from its file (any thread may render the token). */
+	if (node_path_join(path, sizeof(path), n->data_dir, NODE_KEY) != 0 ||
+	    transport_key_load(path, key, err, sizeof(err)) != 0)
+		memcpy(key, n->key, TRANSPORT_KEY_SIZE);
+	transport_key_hex(key, hex);
+	sodium_memzero(key, sizeof(key));
 	k = snprintf(buf, cap, "%s%s@", NODE_TOKEN_PREFIX, hex);
 	if (k < 0 || (size_t)k >= cap)
 		return -ENOSPC;

@@ -518,6 +518,9 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		goto err;
 	}
 	n->transport_ready = true;
+	/* DATA/cluster.key (written above) and, during a key rotation, its
+	 * .next and .prev companions. */
+	transport_set_key_dir(&n->transport, n->data_dir);
 	transport_set_peer_cb(&n->transport, node_inbound_accept, n);
 	*out = n;
 	return 0;

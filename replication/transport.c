@@ -11,10 +11,13 @@
  * raft overwrites raft_uv_transport.data after init, so our state lives in
  * .impl (raft 0.15's transport contract). Loop thread only.
  *
- * Why this file is long (~850 lines): the handshake is one state machine
- * whose steps (keys, MACs, plumbing, outbound, inbound) share struct hs and
- * its deadline; the security issue's encrypted framing will move the
- * post-handshake byte stream and the keys into files of their own.
+ * A successful handshake hands over the plaintext end of a tunnel
+ * (tunnel.c) under session keys derived from its transcript (sealed.c).
+ *
+ * Why this file is long (~950 lines): the handshake is one state machine
+ * whose steps (key files, MACs, plumbing, outbound, inbound) share struct
+ * hs and its deadline; the encrypted stream after it lives in sealed.c and
+ * tunnel.c.
  */
 #include "transport.h"
 
@@ -22,6 +25,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,17 +34,25 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "sealed.h"
+#include "tunnel.h"
 
 #define HS_MAGIC "CFSH"
 #define HS_HELLO_SIZE (4 + 1 + 1 + 2 + TRANSPORT_NONCE_SIZE)
 #define HS_SERVER_SIZE (TRANSPORT_NONCE_SIZE + TRANSPORT_MAC_SIZE)
 #define HS_CLIENT_FIXED (TRANSPORT_MAC_SIZE + 8 + 2)
 #define HS_LISTEN_BACKLOG 128
+#define HS_FLAG_PLAINTEXT 1 /* hello[6]: the benchmark-only switch is on */
+#define KEYS_MAX 3
 
 struct transport {
 	uv_loop_t *loop;
 	struct raft_uv_transport *rt;
-	uint8_t key[TRANSPORT_KEY_SIZE];
+	/* keys[0] proves; all are accepted from a peer that proves them */
+	uint8_t keys[KEYS_MAX][TRANSPORT_KEY_SIZE];
+	int nkeys;
+	char *key_dir; /* reload the key files from here on each handshake */
+	bool plaintext; /* TRANSPORT_PLAINTEXT_ENV: benchmark only */
 	uint64_t id;
 	char address[TRANSPORT_ADDRESS_MAX + 1];
 	uv_tcp_t listener;
@@ -81,10 +93,12 @@ struct hs {
 	bool failed;
 	int status; /* outbound: why it failed, for the callback */
 
+	uint8_t key[TRANSPORT_KEY_SIZE]; /* the one this connection proves */
 	uint8_t hello[HS_HELLO_SIZE];
 	uint8_t server[HS_SERVER_SIZE];
 	uint8_t client[HS_CLIENT_FIXED + TRANSPORT_ADDRESS_MAX];
 	uint8_t out[HS_CLIENT_FIXED + TRANSPORT_ADDRESS_MAX]; /* what we write */
+	size_t client_len; /* of the client message, for the transcript */
 	size_t need, have;
 	uint8_t *rbuf;
 
@@ -215,14 +229,67 @@ int transport_split_address(const char *address, char *host, size_t hostlen, cha
 	return 0;
 }
 
+/* --- key files (rotation) ------------------------------------------------------ */
+
+/* The key files in the data directory, in the order of t->keys: the first
+ * must exist; the others are optional (docs/security.md, key rotation). */
+static const char *const key_files[KEYS_MAX] = {"cluster.key", "cluster.key.next",
+						"cluster.key.prev"};
+
+/* Read the key files again (cheap: a handshake is rare), so a key rotation
+ * needs no restart. A file that cannot be read keeps what we had. */
+static void keys_reload(struct transport *t)
+{
+	static char last_err[256];
+	uint8_t keys[KEYS_MAX][TRANSPORT_KEY_SIZE];
+	char path[4096], err[256] = "";
+	int n = 0;
+
+	if (t->key_dir == NULL)
+		return;
+	for (int i = 0; i < KEYS_MAX; i++) {
+		snprintf(path, sizeof(path), "%s/%s", t->key_dir, key_files[i]);
+		if (i > 0 && access(path, F_OK) != 0)
+			continue;
+		if (transport_key_load(path, keys[n], err, sizeof(err)) != 0) {
+			if (i == 0)
+				break;
+			continue;
+		}
+		n++;
+	}
+	if (err[0] != '\0' && strcmp(err, last_err) != 0)
+		log_warn("%s; %s", err, n == 0 ? "keeping the keys in use" : "ignoring it");
+	snprintf(last_err, sizeof(last_err), "%s", err);
+	if (n == 0 || (n == t->nkeys && sodium_memcmp(keys, t->keys, (size_t)n * sizeof(keys[0])) == 0)) {
+		sodium_memzero(keys, sizeof(keys));
+		return;
+	}
+	log_info("cluster keys: now proving with %s, accepting %d key%s", key_files[0], n,
+		 n == 1 ? "" : "s");
+	memcpy(t->keys, keys, sizeof(keys));
+	t->nkeys = n;
+	sodium_memzero(keys, sizeof(keys));
+}
+
+void transport_set_key_dir(struct raft_uv_transport *rt, const char *dir)
+{
+	struct transport *t = rt->impl;
+
+	free(t->key_dir);
+	t->key_dir = strdup(dir);
+	keys_reload(t);
+}
+
 /* --- MACs ------------------------------------------------------------------- */
 
-static void mac_server(const struct hs *h, uint8_t out[TRANSPORT_MAC_SIZE])
+static void mac_server(const struct hs *h, const uint8_t key[TRANSPORT_KEY_SIZE],
+		       uint8_t out[TRANSPORT_MAC_SIZE])
 {
 	crypto_auth_hmacsha512256_state st;
 	static const char label[] = "cfs server";
 
-	crypto_auth_hmacsha512256_init(&st, h->t->key, TRANSPORT_KEY_SIZE);
+	crypto_auth_hmacsha512256_init(&st, key, TRANSPORT_KEY_SIZE);
 	crypto_auth_hmacsha512256_update(&st, (const uint8_t *)label, sizeof(label));
 	crypto_auth_hmacsha512256_update(&st, h->hello, HS_HELLO_SIZE);
 	crypto_auth_hmacsha512256_update(&st, h->server, TRANSPORT_NONCE_SIZE);
@@ -236,7 +303,7 @@ static void mac_client(const struct hs *h, const uint8_t *tail, size_t tail_len,
 	crypto_auth_hmacsha512256_state st;
 	static const char label[] = "cfs client";
 
-	crypto_auth_hmacsha512256_init(&st, h->t->key, TRANSPORT_KEY_SIZE);
+	crypto_auth_hmacsha512256_init(&st, h->key, TRANSPORT_KEY_SIZE);
 	crypto_auth_hmacsha512256_update(&st, (const uint8_t *)label, sizeof(label));
 	crypto_auth_hmacsha512256_update(&st, h->hello, HS_HELLO_SIZE);
 	crypto_auth_hmacsha512256_update(&st, h->server, TRANSPORT_NONCE_SIZE);
@@ -327,27 +394,64 @@ static void hs_fail(struct hs *h, int status, const char *why)
 	hs_release(h); /* the handshake's own reference */
 }
 
+/* The stream raft or the node protocol gets: the plaintext end of a
+ * tunnel under this connection's session keys (or, benchmark only, the TCP
+ * stream itself). NULL if the tunnel could not be set up (tcp is closed). */
+static uv_stream_t *hs_stream(struct hs *h, uv_tcp_t *tcp)
+{
+	uint8_t transcript[HS_HELLO_SIZE + HS_SERVER_SIZE + sizeof(h->client)];
+	uint8_t c2s[SEALED_KEY_SIZE], s2c[SEALED_KEY_SIZE];
+	const uint8_t *client = h->outbound ? h->out : h->client;
+	char who[TRANSPORT_ADDRESS_MAX + 96];
+	uv_stream_t *stream;
+
+	if (h->t->plaintext)
+		return (uv_stream_t *)tcp;
+	memcpy(transcript, h->hello, HS_HELLO_SIZE);
+	memcpy(transcript + HS_HELLO_SIZE, h->server, HS_SERVER_SIZE);
+	memcpy(transcript + HS_HELLO_SIZE + HS_SERVER_SIZE, client, h->client_len);
+	sealed_derive(h->key, transcript, HS_HELLO_SIZE + HS_SERVER_SIZE + h->client_len, c2s,
+		      s2c);
+	if (h->outbound)
+		snprintf(who, sizeof(who), "%s", h->target);
+	else
+		snprintf(who, sizeof(who), "node %llu at %s", (unsigned long long)h->peer_id,
+			 h->remote[0] ? h->remote : "?");
+	stream = tunnel_new(h->t->loop, tcp, h->outbound ? c2s : s2c, h->outbound ? s2c : c2s,
+			    who);
+	sodium_memzero(c2s, sizeof(c2s));
+	sodium_memzero(s2c, sizeof(s2c));
+	return stream;
+}
+
 /* The handshake succeeded: hand the stream over. */
 static void hs_succeed(struct hs *h)
 {
-	uv_stream_t *stream = (uv_stream_t *)h->tcp;
+	uv_tcp_t *tcp = h->tcp;
+	uv_stream_t *stream;
 	struct transport *t = h->t;
 	int fd;
 
 	h->step = HS_DONE;
-	uv_read_stop(stream);
+	uv_read_stop((uv_stream_t *)tcp);
 	uv_timer_stop(&h->timer);
 	/* Notice dead peers: raft never reads its outbound connections. */
-	uv_tcp_keepalive(h->tcp, 1, TRANSPORT_KEEPALIVE_S);
-	if (uv_fileno((uv_handle_t *)h->tcp, &fd) == 0) {
+	uv_tcp_keepalive(tcp, 1, TRANSPORT_KEEPALIVE_S);
+	if (uv_fileno((uv_handle_t *)tcp, &fd) == 0) {
 		unsigned timeout = TRANSPORT_USER_TIMEOUT_MS;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout));
 	}
-	h->tcp->data = NULL;
+	tcp->data = NULL;
 	h->tcp = NULL;
 	h->tcp_open = false;
-	if (h->outbound) {
+	stream = hs_stream(h, tcp);
+	if (stream == NULL) {
+		log_warn("connection with %s: cannot set up encryption",
+			 h->outbound ? h->target : h->remote);
+		if (h->outbound)
+			hs_complete_outbound(h, NULL, -ENOMEM);
+	} else if (h->outbound) {
 		hs_complete_outbound(h, stream, 0);
 	} else if (h->purpose == TRANSPORT_RAFT) {
 		if (t->raft_accept != NULL && !t->closing)
@@ -418,6 +522,7 @@ static void client_send_auth(struct hs *h)
 	tail[9] = (uint8_t)(alen >> 8);
 	memcpy(tail + 10, h->self_address, alen);
 	mac_client(h, tail, 10 + alen, h->out);
+	h->client_len = HS_CLIENT_FIXED + alen;
 	hs_write(h, h->out, HS_CLIENT_FIXED + alen);
 	hs_read(h, h->client, 1, HS_C_READ_ACK);
 }
@@ -442,6 +547,7 @@ static void server_check_client(struct hs *h)
 	}
 	memcpy(h->peer_address, tail + 10, alen);
 	h->peer_address[alen] = '\0';
+	h->client_len = HS_CLIENT_FIXED + alen;
 	if (h->purpose == TRANSPORT_RAFT && (h->peer_id == 0 || alen == 0)) {
 		hs_fail(h, -EPROTO, "raft connection without an identity");
 		return;
@@ -451,18 +557,47 @@ static void server_check_client(struct hs *h)
 	hs_write(h, &ack, 1);
 }
 
+static bool client_pick_key(struct hs *h)
+{
+	const struct transport *t = h->t;
+	uint8_t expect[TRANSPORT_MAC_SIZE];
+	bool found = false;
+
+	for (int i = 0; i < t->nkeys; i++) {
+		mac_server(h, t->keys[i], expect);
+		if (!found &&
+		    sodium_memcmp(expect, h->server + TRANSPORT_NONCE_SIZE, TRANSPORT_MAC_SIZE) == 0) {
+			memcpy(h->key, t->keys[i], TRANSPORT_KEY_SIZE);
+			found = true;
+		}
+	}
+	return found;
+}
+
 static void hs_on_data(struct hs *h)
 {
 	switch (h->step) {
 	case HS_S_READ_HELLO: {
+		if (memcmp(h->hello, HS_MAGIC, 4) == 0 && h->hello[4] < TRANSPORT_VERSION) {
+			hs_fail(h, -EPROTO,
+				"an older clusterfs (unencrypted handshake version); upgrade it");
+			return;
+		}
 		if (memcmp(h->hello, HS_MAGIC, 4) != 0 || h->hello[4] != TRANSPORT_VERSION ||
-		    (h->hello[5] != TRANSPORT_RAFT && h->hello[5] != TRANSPORT_PEER)) {
+		    (h->hello[5] != TRANSPORT_RAFT && h->hello[5] != TRANSPORT_PEER) ||
+		    (h->hello[6] & ~HS_FLAG_PLAINTEXT) != 0 || h->hello[7] != 0) {
 			hs_fail(h, -EPROTO, "not a clusterfs handshake");
 			return;
 		}
+		if ((h->hello[6] & HS_FLAG_PLAINTEXT) != (h->t->plaintext ? HS_FLAG_PLAINTEXT : 0)) {
+			hs_fail(h, -EPROTO,
+				"only one side has " TRANSPORT_PLAINTEXT_ENV " (benchmark only) set");
+			return;
+		}
 		h->purpose = h->hello[5];
+		memcpy(h->key, h->t->keys[0], TRANSPORT_KEY_SIZE);
 		randombytes_buf(h->server, TRANSPORT_NONCE_SIZE);
-		mac_server(h, h->server + TRANSPORT_NONCE_SIZE);
+		mac_server(h, h->key, h->server + TRANSPORT_NONCE_SIZE);
 		hs_write(h, h->server, HS_SERVER_SIZE);
 		hs_read(h, h->client, HS_CLIENT_FIXED, HS_S_READ_CLIENT);
 		break;
@@ -487,19 +622,16 @@ static void hs_on_data(struct hs *h)
 	case HS_S_READ_ADDRESS:
 		server_check_client(h);
 		break;
-	case HS_C_READ_SERVER: {
-		uint8_t expect[TRANSPORT_MAC_SIZE];
-
-		mac_server(h, expect);
-		if (sodium_memcmp(expect, h->server + TRANSPORT_NONCE_SIZE, TRANSPORT_MAC_SIZE) !=
-		    0) {
+	case HS_C_READ_SERVER:
+		/* The server proves its current key; any key we hold will do
+		 * (during a key rotation we hold two). */
+		if (!client_pick_key(h)) {
 			h->status = -EACCES;
 			hs_fail(h, -EACCES, "the peer does not have our cluster key");
 			return;
 		}
 		client_send_auth(h);
 		break;
-	}
 	case HS_C_READ_ACK:
 		if (h->client[0] != 1) {
 			hs_fail(h, -EACCES, "refused");
@@ -558,6 +690,7 @@ static struct hs *hs_new(struct transport *t, bool outbound)
 
 	if (h == NULL)
 		return NULL;
+	keys_reload(t);
 	h->t = t;
 	h->outbound = outbound;
 	h->pending = 1; /* the handshake's own reference */
@@ -596,6 +729,7 @@ static void on_connect(uv_connect_t *req, int status)
 			memcpy(h->hello, HS_MAGIC, 4);
 			h->hello[4] = TRANSPORT_VERSION;
 			h->hello[5] = h->purpose;
+			h->hello[6] = h->t->plaintext ? HS_FLAG_PLAINTEXT : 0;
 			randombytes_buf(h->hello + 8, TRANSPORT_NONCE_SIZE);
 			hs_write(h, h->hello, HS_HELLO_SIZE);
 			hs_read(h, h->server, HS_SERVER_SIZE, HS_C_READ_SERVER);
@@ -830,12 +964,23 @@ int transport_init(struct raft_uv_transport *rt, uv_loop_t *loop,
 
 	if (sodium_init() < 0)
 		return -EIO;
+	/* The tunnels write to sockets whose other end may be gone (a final
+	 * frame to a peer that already closed): that is an error to handle,
+	 * not a reason to die. Every program that uses the transport wants
+	 * this (clusterfsd, clusterfsctl remove, the tests). */
+	signal(SIGPIPE, SIG_IGN);
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return -ENOMEM;
 	t->loop = loop;
 	t->rt = rt;
-	memcpy(t->key, key, TRANSPORT_KEY_SIZE);
+	memcpy(t->keys[0], key, TRANSPORT_KEY_SIZE);
+	t->nkeys = 1;
+	if (getenv(TRANSPORT_PLAINTEXT_ENV) != NULL && strcmp(getenv(TRANSPORT_PLAINTEXT_ENV), "1") == 0) {
+		t->plaintext = true;
+		log_warn(TRANSPORT_PLAINTEXT_ENV "=1: node traffic is NOT encrypted (a benchmark-only "
+			 "switch; never in production)");
+	}
 	memset(rt, 0, sizeof(*rt));
 	rt->impl = t;
 	rt->init = tr_init;
@@ -850,7 +995,8 @@ void transport_free(struct raft_uv_transport *rt)
 	struct transport *t = rt->impl;
 
 	if (t != NULL) {
-		sodium_memzero(t->key, sizeof(t->key));
+		sodium_memzero(t->keys, sizeof(t->keys));
+		free(t->key_dir);
 		free(t);
 	}
 	rt->impl = NULL;

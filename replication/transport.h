@@ -10,7 +10,8 @@
  *
  * Handshake (all integers little-endian), deadline TRANSPORT_HANDSHAKE_MS:
  *
- *   C → S  hello:  "CFSH" u8 version, u8 purpose, u16 0, client nonce[32]
+ *   C → S  hello:  "CFSH" u8 version (2), u8 purpose, u8 flags, u8 0,
+ *                  client nonce[32]
  *   S → C  server nonce[32], MAC("cfs server" | hello | server nonce)
  *   C → S  MAC("cfs client" | hello | server nonce | id | len | address),
  *          u64 id, u16 len, address[len]
@@ -21,9 +22,20 @@
  * fresh nonce, so nothing can be replayed; the id and address a peer claims
  * are covered by its MAC and are what raft learns. On any failure the
  * connection is closed without explanation (and logged). The connector
- * waits for the final byte before using the stream. Traffic after the
- * handshake is authenticated at connection level only, not encrypted
- * (docs/security.md).
+ * waits for the final byte before using the stream.
+ *
+ * Everything after the handshake is encrypted and authenticated: both sides
+ * derive per-direction session keys from the key and the whole transcript
+ * (sealed.h) and the stream handed to raft or the node protocol is the
+ * plaintext end of a tunnel (tunnel.h) that carries only sealed frames on
+ * the wire. flags bit 0 says TRANSPORT_PLAINTEXT_ENV is set (benchmark
+ * only: no tunnel); both sides must agree.
+ *
+ * Keys: the server proves the first of its keys; the client accepts any key
+ * it holds, and proves the one the server used. With transport_set_key_dir
+ * the keys are DIR/cluster.key (first), DIR/cluster.key.next and
+ * DIR/cluster.key.prev (when present), read again at each handshake: a
+ * key rotation needs no restart (docs/security.md).
  *
  * Loop thread only.
  */
@@ -39,7 +51,9 @@
 #define TRANSPORT_NONCE_SIZE 32
 #define TRANSPORT_MAC_SIZE 32
 #define TRANSPORT_HANDSHAKE_MS 5000
-#define TRANSPORT_VERSION 1
+#define TRANSPORT_VERSION 2
+/* Benchmark only: "1" turns encryption off (both ends must agree). */
+#define TRANSPORT_PLAINTEXT_ENV "CFS_BENCH_PLAINTEXT"
 /* Dead peers are noticed when a write has not been acknowledged for this
  * long (TCP_USER_TIMEOUT), and idle connections are probed (keepalive). */
 #define TRANSPORT_USER_TIMEOUT_MS 5000
@@ -49,18 +63,23 @@
 enum transport_purpose { TRANSPORT_RAFT = 1, TRANSPORT_PEER = 2 };
 
 /* An authenticated node-protocol stream, accepted or connected. The stream
- * (a malloc'd uv_tcp_t) is the callee's: it must uv_close and free it. On
- * failure of a connect, stream is NULL and status a negative errno. */
+ * (a malloc'd uv_pipe_t, the tunnel's plaintext end) is the callee's: it
+ * must uv_close and free it. On failure of a connect, stream is NULL and
+ * status a negative errno. */
 typedef void (*transport_peer_cb)(void *arg, uv_stream_t *stream, uint64_t id,
 				  const char *address, int status);
 
 struct transport;
 
-/* Set up @rt (the struct raft_uv_init takes) over a new transport. */
+/* Set up @rt (the struct raft_uv_init takes) over a new transport. Sets
+ * SIGPIPE to be ignored, process-wide (tunnel.h). */
 int transport_init(struct raft_uv_transport *rt, uv_loop_t *loop,
 		   const uint8_t key[TRANSPORT_KEY_SIZE]);
 /* Free what transport_init allocated, once raft has closed it. */
 void transport_free(struct raft_uv_transport *rt);
+
+/* Read the cluster keys from @dir's key files from now on (see above). */
+void transport_set_key_dir(struct raft_uv_transport *rt, const char *dir);
 
 /* Where to hand accepted node-protocol streams. */
 void transport_set_peer_cb(struct raft_uv_transport *rt, transport_peer_cb cb, void *arg);

@@ -7,18 +7,21 @@
  * plain client socket that speaks for the input:
  *
  *   u8 flags (bit 0: sign the client message with the cluster key, so the
- *   fuzzer gets past the MAC; bit 1: end with a reset instead of a close),
- *   the 40-byte hello, then either (signed) u64 id, u16 address length and
- *   the address bytes, or (unsigned) u16 n and n raw bytes, then the rest:
- *   bytes sent after the handshake.
+ *   fuzzer gets past the MAC; bit 1: end with a reset instead of a close;
+ *   bit 2: send the rest as raw bytes after a valid stream header instead
+ *   of sealing it, so the fuzzer reaches the frame decoder), the 40-byte
+ *   hello, then either (signed) u64 id, u16 address length and the address
+ *   bytes, or (unsigned) u16 n and n raw bytes, then the rest: what the
+ *   client sends after the handshake.
  *
  * The harness knows the protocol (transport.h) and checks the server
  * against it: a valid hello is answered with a nonce and a MAC that proves
  * the key, anything else is closed; a correctly signed client message with
  * a sane address is accepted with exactly the id and address it claims, the
- * stream handed over holds exactly the bytes sent after the handshake (not
- * one consumed by it), and after the client goes the server holds no handle
- * or memory for it.
+ * stream handed over holds exactly the plaintext sealed after the handshake
+ * under the session key the transcript gives (replication/sealed.h) — and
+ * nothing at all of raw bytes that are not sealed frames — and after the
+ * client goes the server holds no handle or memory for it.
  *
  * Single-threaded: the server's loop is run by the harness between its own
  * non-blocking socket calls.
@@ -26,6 +29,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
@@ -37,6 +41,7 @@
 #include <uv.h>
 
 #include "../../common/log.h"
+#include "../../replication/sealed.h"
 #include "../../replication/transport.h"
 #include "fuzz.h"
 
@@ -134,7 +139,7 @@ static void setup(void)
 	char address[64];
 	int fd;
 
-	log_setup("fuzz_handshake", LOG_LEVEL_ERROR, 1); /* no warning per dropped client */
+	log_setup("fuzz_handshake", getenv("FUZZ_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, 1); /* no warning per dropped client */
 	signal(SIGPIPE, SIG_IGN);
 	FUZZ_CHECK(uv_loop_init(&loop) == 0);
 	/* A free port: bind to port 0, note what the kernel gave, let it go. */
@@ -212,6 +217,41 @@ static void mac(const uint8_t *label, size_t label_len, const uint8_t *hello,
 	crypto_auth_hmacsha512256_final(&st, out);
 }
 
+/* The client's side of the tunnel: our stream header, then @rest sealed in
+ * frames of at most 1000 bytes under the client-to-server session key (or,
+ * with flags bit 2, raw). */
+static void send_rest(int fd, unsigned flags, const uint8_t *hello, const uint8_t *reply,
+		      const uint8_t *msg, size_t msg_len, const uint8_t *rest, size_t len)
+{
+	uint8_t transcript[HELLO_SIZE + SERVER_SIZE + 32 + 10 + 65536];
+	uint8_t c2s[SEALED_KEY_SIZE], s2c[SEALED_KEY_SIZE], header[SEALED_HEADER_SIZE];
+	uint8_t frame[SEALED_PREFIX_SIZE + 1000 + SEALED_ABYTES];
+	struct sealed_tx tx;
+	size_t total = len;
+
+	memcpy(transcript, hello, HELLO_SIZE);
+	memcpy(transcript + HELLO_SIZE, reply, SERVER_SIZE);
+	memcpy(transcript + HELLO_SIZE + SERVER_SIZE, msg, msg_len);
+	sealed_derive(key, transcript, HELLO_SIZE + SERVER_SIZE + msg_len, c2s, s2c);
+	sealed_tx_init(&tx, c2s, header);
+	send_all(fd, header, sizeof(header));
+	if (flags & 4) {
+		send_all(fd, rest, len);
+		return;
+	}
+	while (len > 0) {
+		size_t n = len < 1000 ? len : 1000;
+
+		send_all(fd, frame, sealed_seal(&tx, rest, n, false, frame));
+		rest += n;
+		len -= n;
+	}
+	send_all(fd, frame, sealed_seal(&tx, NULL, 0, true, frame));
+	/* Let the server pass it all on before we go. */
+	for (int i = 0; i < PUMP_MAX && acc.got_len < total && acc.stream != NULL; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
@@ -232,6 +272,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&acc, 0, sizeof(acc));
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	FUZZ_CHECK(fd >= 0);
+	/* No Nagle: the harness's small writes must not wait for an ACK that
+	 * the server delays while the harness spins its loop. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	rv = connect(fd, (struct sockaddr *)&server, sizeof(server));
 	FUZZ_CHECK(rv == 0 || errno == EINPROGRESS);
 
@@ -242,7 +285,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	send_all(fd, hello, HELLO_SIZE);
 	hello_ok = memcmp(hello, "CFSH", 4) == 0 && hello[4] == TRANSPORT_VERSION &&
-		   (hello[5] == TRANSPORT_RAFT || hello[5] == TRANSPORT_PEER);
+		   (hello[5] == TRANSPORT_RAFT || hello[5] == TRANSPORT_PEER) && hello[6] == 0 &&
+		   hello[7] == 0;
 	if (!hello_ok) {
 		/* Not our protocol: closed without a word. */
 		FUZZ_CHECK(read_n(fd, reply, 1) == 0);
@@ -288,7 +332,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strlen(acc.address) == alen &&
 			   memcmp(acc.address, msg + 42, alen) == 0);
 		/* What follows the handshake is the stream's, every byte of it. */
-		send_all(fd, in.p, in.len);
+		send_rest(fd, flags, hello, reply, msg, msg_len, in.p, in.len);
 	} else if ((flags & 1) && (alen > TRANSPORT_ADDRESS_MAX ||
 				   (alen == msg_len - 42 && memchr(msg + 42, '\0', alen) == NULL))) {
 		/* Refused (address too long, or no identity for raft). */
@@ -305,7 +349,9 @@ out:
 	for (int i = 0; i < PUMP_MAX && (handles() > 1 || acc.stream != NULL); i++)
 		uv_run(&loop, UV_RUN_NOWAIT);
 	FUZZ_CHECK(handles() == 1);
-	if (acc.done && !(flags & 2) && !acc.overflow)
+	if (acc.done && (flags & 4))
+		FUZZ_CHECK(acc.got_len == 0); /* raw bytes are never frames */
+	else if (acc.done && !(flags & 2) && !acc.overflow)
 		FUZZ_CHECK(acc.got_len == in.len && memcmp(acc.got, in.p, in.len) == 0);
 	FUZZ_CHECK(acc.done == expect_accept);
 	return 0;

@@ -257,7 +257,7 @@ static void put_hs(const char *file, unsigned flags, const char *magic, uint8_t 
 	buf[n++] = (uint8_t)flags;
 	memcpy(buf + n, magic, 4);
 	n += 4;
-	buf[n++] = 1; /* TRANSPORT_VERSION */
+	buf[n++] = 2; /* TRANSPORT_VERSION */
 	buf[n++] = purpose;
 	buf[n++] = 0;
 	buf[n++] = 0;
@@ -284,6 +284,8 @@ static void gen_handshake(void)
 	put_hs("raft-no-identity", 1, "CFSH", 1, 0, "", "");
 	put_hs("unsigned", 0, "CFSH", 2, 0, "not a MAC", "");
 	put_hs("bad-magic", 0, "HTTP", 2, 0, "", "GET / HTTP/1.0");
+	put_hs("raft-raw-frames", 5, "CFSH", 1, 2, "127.0.0.1:7441", "\x15\0\0\0not a sealed frame at all");
+	put_hs("peer-long", 1, "CFSH", 2, 3, "10.0.0.3:7440", "many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames ");
 }
 
 int main(int argc, char **argv)

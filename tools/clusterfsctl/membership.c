@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -192,6 +193,11 @@ int ctl_cmd_remove(const char *mount, const char *id_text)
 	remove_try(&c);
 	uv_run(&c.loop, UV_RUN_DEFAULT);
 	c.rt.close(&c.rt, remove_transport_closed);
+	uv_close((uv_handle_t *)&c.timer, NULL);
+	/* Let the connection's tunnel send its final frame and close (at most
+	 * ~200 ms), then close whatever is left. */
+	for (int i = 0; i < 200 && uv_run(&c.loop, UV_RUN_NOWAIT) != 0; i++)
+		usleep(1000);
 	uv_walk(&c.loop, walk_close, NULL);
 	uv_run(&c.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&c.loop);

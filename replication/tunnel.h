@@ -1,0 +1,49 @@
+/*
+ * The encrypted tunnel: what carries a connection's bytes once the
+ * transport's handshake is done (transport.h), so that raft and the node
+ * protocol read and write plaintext on a stream of their own while only
+ * sealed frames (sealed.h) cross the network.
+ *
+ * tunnel_new takes the authenticated TCP socket and returns one end of a
+ * Unix socketpair (a malloc'd uv_pipe_t: raft and peer.c uv_close and free
+ * it like the TCP stream they were given before). The tunnel keeps the
+ * other end and pumps between the two on the loop: plaintext read from the
+ * local end is sealed and written to TCP, frames read from TCP are opened
+ * and written to the local end. Each side is read only while the other
+ * side's write queue is short (TUNNEL_HIGH_WATER), so a slow peer pushes
+ * back on the writer as a TCP socket would.
+ *
+ * The tunnel ends when either side does. The local end closing sends the
+ * final frame; a frame that fails (modified, replayed, reordered, cut
+ * short, too long) ends the connection with one logged line naming the
+ * peer and the reason (at most TUNNEL_LOG_PER_S such lines a second; the
+ * rest are counted in the next one). Raft and the node protocol then see
+ * their stream end and reconnect as after any network failure.
+ *
+ * The process must ignore SIGPIPE (transport_init sees to it): the tunnel
+ * writes to sockets whose other end may be gone.
+ *
+ * Loop thread only.
+ */
+#ifndef CFS_TUNNEL_H
+#define CFS_TUNNEL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "sealed.h"
+
+#define TUNNEL_HIGH_WATER (1u << 20)
+#define TUNNEL_LOG_PER_S 5
+
+/* Tunnel @tcp (a malloc'd, connected uv_tcp_t with nothing pending; the
+ * tunnel owns it from here, even on failure) under @tx_key (what we send)
+ * and @rx_key (what the peer sends). @who names the peer in log lines.
+ * Returns the plaintext stream for the caller, or NULL (tcp closed). */
+uv_stream_t *tunnel_new(uv_loop_t *loop, uv_tcp_t *tcp, const uint8_t tx_key[SEALED_KEY_SIZE],
+			const uint8_t rx_key[SEALED_KEY_SIZE], const char *who);
+
+/* Tunnels open now (for tests and metrics). */
+int tunnel_count(void);
+
+#endif
