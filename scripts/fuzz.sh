@@ -27,14 +27,22 @@ if ! command -v clang >/dev/null 2>&1; then
 	echo "fuzz.sh: clang is not installed; run scripts/deps.sh (or apt-get install clang libclang-rt-14-dev)" >&2
 	exit 1
 fi
-[ -d "$build" ] || CC=clang meson setup "$build" -Dfuzz=true >/dev/null
+if [ ! -d "$build" ] && ! CC=clang meson setup "$build" -Dfuzz=true >"${build}.setup.log" 2>&1; then
+	cat "${build}.setup.log" >&2
+	echo "fuzz.sh: meson setup of $build failed" >&2
+	exit 1
+fi
 exes=""
 for t in $targets; do
 	exes="$exes tests/fuzz/fuzz_$t"
 done
 # Only the fuzzers: the rest of the tree is built and tested with gcc.
 # shellcheck disable=SC2086
-ninja -C "$build" $exes >/dev/null
+if ! ninja -C "$build" $exes >"$build/fuzz-build.log" 2>&1; then
+	cat "$build/fuzz-build.log" >&2
+	echo "fuzz.sh: building the fuzzers failed" >&2
+	exit 1
+fi
 
 failed=""
 for t in $targets; do
