@@ -36,11 +36,11 @@ static void log_elections(struct node *n, int state, uint64_t now)
 		n->metrics.elections_started++;
 		if (was == RAFT_CANDIDATE) {
 			n->metrics.elections_lost++;
-			log_info("election for term %llu ended without a leader; campaigning again "
+			log_info_at(term, 0, "election for term %llu ended without a leader; campaigning again "
 				 "for term %llu",
 				 (unsigned long long)n->ev_term, (unsigned long long)term);
 		} else {
-			log_info("election started: campaigning for term %llu (no leader heard "
+			log_info_at(term, 0, "election started: campaigning for term %llu (no leader heard "
 				 "from)",
 				 (unsigned long long)term);
 		}
@@ -52,10 +52,10 @@ static void log_elections(struct node *n, int state, uint64_t now)
 		}
 		n->metrics.elections_won++;
 		if (was == RAFT_CANDIDATE)
-			log_info("election won: leader for term %llu after %llu ms of campaign",
+			log_info_at(term, 0, "election won: leader for term %llu after %llu ms of campaign",
 				 (unsigned long long)term, (unsigned long long)(now - n->ev_since_ms));
 		else
-			log_info("election won: leader for term %llu", (unsigned long long)term);
+			log_info_at(term, 0, "election won: leader for term %llu", (unsigned long long)term);
 		/* Every member gets a fresh start before it can be called
 		 * unreachable: the leader has not heard from any yet. */
 		for (unsigned i = 0; i < HEALTH_MAX_MEMBERS; i++)
@@ -63,14 +63,14 @@ static void log_elections(struct node *n, int state, uint64_t now)
 	} else if (was == RAFT_CANDIDATE && state == RAFT_FOLLOWER) {
 		n->metrics.elections_lost++;
 		if (leader != 0)
-			log_info("election lost: node %llu leads term %llu",
+			log_info_at(term, 0, "election lost: node %llu leads term %llu",
 				 (unsigned long long)leader, (unsigned long long)term);
 		else
-			log_info("election for term %llu lost: another node's term or vote came "
+			log_info_at(term, 0, "election for term %llu lost: another node's term or vote came "
 				 "first",
 				 (unsigned long long)n->ev_term);
 	} else if (was == RAFT_LEADER && state != RAFT_LEADER) {
-		log_warn("no longer the leader (term %llu, now %llu): %s",
+		log_warn_at(term, 0, "no longer the leader (term %llu, now %llu): %s",
 			 (unsigned long long)n->ev_term, (unsigned long long)term,
 			 term != n->ev_term ? "a member has a newer term"
 					    : "a majority stopped answering");

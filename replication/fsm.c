@@ -60,7 +60,7 @@ static int fsm_apply_one(struct fsm *f, uint64_t index, const void *data, size_t
 	}
 	if (rv == -EUCLEAN) {
 		/* Waiting cannot mend a corrupt file. */
-		log_error("cannot apply entry %llu: the store (store.db in the data directory) "
+		log_error_at(0, index, "cannot apply entry %llu: the store (store.db in the data directory) "
 			  "is corrupt; stop this node and re-seed it from the cluster (see "
 			  "docs/operations.md, \"A damaged data directory\")",
 			  (unsigned long long)index);
@@ -68,7 +68,7 @@ static int fsm_apply_one(struct fsm *f, uint64_t index, const void *data, size_t
 	}
 	if (rv < 0)
 		return rv;
-	log_debug("applied %llu %s -> %lld%s", (unsigned long long)index, entry_op_name(e.op),
+	log_debug_at(0, index, "applied %llu %s -> %lld%s", (unsigned long long)index, entry_op_name(e.op),
 		  (long long)ch.result, ch.noop ? " (no-op)" : "");
 	if (f->applied_cb != NULL)
 		f->applied_cb(f->applied_arg, index, &e, &ch);
@@ -118,7 +118,7 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **
 		 * Continuing without the entry would let this node diverge, and
 		 * stopping would take the node down until someone frees space:
 		 * keep it, and apply it when the store can. */
-		log_error("cannot apply entry %llu to the store: %s; this node applies it, and "
+		log_error_at(0, index, "cannot apply entry %llu to the store: %s; this node applies it, and "
 			  "every entry after it, as soon as the store can write again (free "
 			  "space on the disk holding the data directory)",
 			  (unsigned long long)index,

@@ -102,7 +102,8 @@ static void ready_barrier_done(void *arg, int64_t result)
 	n->barrier_pending = false;
 	if (result == 0) {
 		if (!n->ready)
-			log_info("node %llu is %s (term %llu) and has applied index %llu",
+			log_info_at(n->raft.current_term, node_applied_index(n),
+				    "node %llu is %s (term %llu) and has applied index %llu",
 				 (unsigned long long)n->id,
 				 raft_state(&n->raft) == RAFT_LEADER ? "leader" : "a follower",
 				 (unsigned long long)n->raft.current_term,

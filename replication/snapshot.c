@@ -114,7 +114,7 @@ int snapshot_marker_take(struct store *s, void **buf, size_t *len)
 	rv = snapshot_marker_make(applied, buf, len);
 	if (rv != 0)
 		return rv;
-	log_debug("snapshot marker at applied index %llu (WAL synced in %llu us)",
+	log_debug_at(0, applied, "snapshot marker at applied index %llu (WAL synced in %llu us)",
 		  (unsigned long long)applied, (unsigned long long)(now_us() - t0));
 	return 0;
 }
@@ -271,7 +271,7 @@ static void snapshot_get_finish(struct snapshot_get *g)
 	} else {
 		g->w->stats.sent++;
 		g->w->stats.send_s = (double)g->took_us / 1e6;
-		log_info("sending a snapshot: image of the store at applied index %llu "
+		log_info_at(0, snap->index, "sending a snapshot: image of the store at applied index %llu "
 			 "(%zu bytes, raft index %llu) made in %llu ms off the loop",
 			 (unsigned long long)g->img_applied, g->img_len,
 			 (unsigned long long)snap->index, (unsigned long long)(g->took_us / 1000));
@@ -536,7 +536,7 @@ static void snapshot_install_done(uv_work_t *work, int status)
 	}
 	w->stats.installed++;
 	w->stats.install_s = (double)(now_us() - in->start_us) / 1e6;
-	log_info("snapshot installed: %s: store at applied index %llu (image of %zu bytes at "
+	log_info_at(0, in->snapshot->index, "snapshot installed: %s: store at applied index %llu (image of %zu bytes at "
 		 "%llu, raft index %llu), written and checked in %llu ms off the loop, swapped in "
 		 "%llu ms",
 		 behind ? "the store file was swapped in" : "the store is already at or past it",
@@ -587,11 +587,11 @@ static void snapshot_take_done(struct raft_io_snapshot_put *put, int status)
 	if (status == 0) {
 		t->w->stats.taken++;
 		t->w->stats.take_s = took_s;
-		log_info("snapshot taken at raft index %llu (%zu bytes) in %.0f ms; the log "
+		log_info_at(0, t->index, "snapshot taken at raft index %llu (%zu bytes) in %.0f ms; the log "
 			 "before it is compacted",
 			 (unsigned long long)t->index, t->len, took_s * 1000);
 	} else if (status != RAFT_CANCELED) {
-		log_warn("snapshot at raft index %llu failed after %.0f ms (raft error %d)",
+		log_warn_at(0, t->index, "snapshot at raft index %llu failed after %.0f ms (raft error %d)",
 			 (unsigned long long)t->index, took_s * 1000, status);
 	}
 	free(t);
@@ -653,7 +653,7 @@ static int snapshot_io_put(struct raft_io *io, unsigned trailing, struct raft_io
 		return w->put(io, trailing, req, snapshot, cb);
 	}
 	w->installing = true;
-	log_info("installing a snapshot (%zu bytes, raft index %llu) into a new store file "
+	log_info_at(0, snapshot->index, "installing a snapshot (%zu bytes, raft index %llu) into a new store file "
 		 "off the loop",
 		 snapshot->bufs[0].len, (unsigned long long)snapshot->index);
 	return 0;

@@ -35,10 +35,12 @@ static void usage(FILE *out)
 		"  --config FILE    the rules, INI (default " DEFAULT_CONFIG ")\n"
 		"  --state DIR      what was last applied, per rule and path\n"
 		"                   (default " DEFAULT_STATE ")\n"
-		"  --log-level L    debug, info (default), warn or error; logs go to stderr\n"
+		"  --log-level L    debug, info (default), warn or error; logs go to the\n"
+		"                   journal under systemd, else to stderr\n"
 		"  --max-jobs N     commands running at once (default %d)\n"
 		"  --check          load the config, report errors (exit 2) and exit\n"
-		"  --version, --help\n"
+		"  --version        print the version and exit\n"
+		"  -h, --help       print this help and exit\n"
 		"\n"
 		"SIGHUP reloads the config. See docs/watch.md.\n",
 		WATCHER_MAX_JOBS);
@@ -67,8 +69,8 @@ int main(int argc, char **argv)
 	bool check = false;
 	int c;
 
-	log_setup("clusterfs-watch", level, 1);
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	log_setup("clusterfs-watch", level);
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			opts.mount = optarg;
@@ -118,7 +120,7 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	log_setup("clusterfs-watch", level, 1);
+	log_setup("clusterfs-watch", level);
 
 	if (rules_load(opts.config, &rules, err, sizeof(err)) != 0) {
 		fprintf(stderr, "clusterfs-watch: %s\n", err);

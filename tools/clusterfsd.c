@@ -7,8 +7,12 @@
  * SIGTERM/SIGINT: stop reading FUSE requests, let those in flight finish
  * (bounded by the commit timeout), unmount, close raft, exit 0.
  *
+ * Settings come from the config file (clusterfsd_config.c), then the
+ * flags, which override it. What systemd is told (READY=1, STATUS=, the
+ * watchdog) is service.c's.
+ *
  * Every start-up failure is one line on stderr and exit status 1; bad
- * usage is exit status 2.
+ * usage or a bad config file is exit status 2.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -19,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -31,10 +34,15 @@
 #include "../fs/frontend.h"
 #include "../fs/ns.h"
 #include "../replication/node.h"
+#include "clusterfsd_config.h"
 #include "metrics.h"
+#include "service.h"
 
-#define DEFAULT_MOUNT "/var/lib/clusterfs"
-#define DEFAULT_DATA "/var/lib/clusterfsd"
+#ifndef CLUSTERFSD_DEFAULT_CONFIG
+#define CLUSTERFSD_DEFAULT_CONFIG "/etc/clusterfs/clusterfsd.conf"
+#endif
+#define DEFAULT_MOUNT CLUSTERFSD_DEFAULT_MOUNT
+#define DEFAULT_DATA CLUSTERFSD_DEFAULT_DATA
 /* How long start-up may wait for a joining node to become a member (a join
  * may bring a whole snapshot over), and how often it says it still waits. */
 #define READY_TIMEOUT_MS 120000
@@ -64,12 +72,18 @@ struct daemon {
 	uv_timer_t fail_watch; /* the node failed (removed from its cluster): stop */
 	uv_timer_t ready_poll; /* mounted read-only: until the node is ready */
 	bool ready_polling;
+	bool mounted;
+	struct service service; /* what systemd is told */
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: clusterfsd [OPTIONS]\n"
+		"  --config FILE          settings, INI, section [clusterfsd], keys = the\n"
+		"                         options below without '--' (not --recover,\n"
+		"                         --join-token); options given here override it\n"
+		"                         (default " CLUSTERFSD_DEFAULT_CONFIG ", may be missing)\n"
 		"  --mount DIR            mount point (default " DEFAULT_MOUNT ")\n"
 		"  --data DIR             this node's state (default " DEFAULT_DATA ")\n"
 		"  --address HOST:PORT    node-to-node address (default " NODE_DEFAULT_ADDRESS ")\n"
@@ -87,11 +101,13 @@ static void usage(FILE *out)
 		"  --snapshot-trailing N  entries kept after a snapshot (default 2048)\n"
 		"  --disk-reserve MIB     free space kept on the data directory's disk;\n"
 		"                         below it writes here fail with ENOSPC (default 16)\n"
-		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
+		"  --log-level LEVEL      debug, info, warn or error (default info); logs go\n"
+		"                         to the journal under systemd, else to stderr\n"
 		"  --recover              offline: make this node the only voter of its\n"
 		"                         cluster, after a majority was lost for good\n"
 		"                         (docs/operations.md), then exit\n"
-		"  --version              print the version and exit\n");
+		"  --version              print the version and exit\n"
+		"  -h, --help             print this help and exit\n");
 }
 
 static void fail(const char *msg)
@@ -278,6 +294,7 @@ static void node_closed(void *arg)
 	uv_close((uv_handle_t *)&d->sigint, handle_closed);
 	uv_close((uv_handle_t *)&d->drain, handle_closed);
 	uv_close((uv_handle_t *)&d->fail_watch, handle_closed);
+	service_close(&d->service);
 }
 
 static void drain_cb(uv_timer_t *t)
@@ -299,7 +316,7 @@ static void drain_cb(uv_timer_t *t)
 static void daemon_stop(struct daemon *d)
 {
 	d->stopping = true;
-	sd_notify(0, "STOPPING=1");
+	service_stopping(&d->service);
 	/* Keep serving while what is in flight finishes: an invalidation in
 	 * the kernel may wait for a request of ours. */
 	d->drain_deadline = now_ms() + d->commit_timeout_ms + 1000;
@@ -400,32 +417,37 @@ static int join_token_resolve(struct join_token *t, uint8_t key[TRANSPORT_KEY_SI
 
 /* --- main ------------------------------------------------------------------------ */
 
-enum { OPT_MOUNT = 256, OPT_DATA, OPT_ADDRESS, OPT_BOOTSTRAP, OPT_JOIN, OPT_JOIN_TOKEN,
-       OPT_JOIN_TOKEN_FILE, OPT_KEY, OPT_MAX_VOTERS, OPT_LOG_LEVEL, OPT_COMMIT_TIMEOUT, OPT_SNAPSHOT_THRESHOLD,
-       OPT_SNAPSHOT_TRAILING, OPT_ELECTION_TIMEOUT, OPT_RECOVER, OPT_VERSION, OPT_HELP,
-       OPT_DISK_RESERVE };
+/* Every setting (clusterfsd_config.c) is OPT_SETTING: its name is the key. */
+enum { OPT_SETTING = 256, OPT_CONFIG, OPT_JOIN_TOKEN, OPT_RECOVER, OPT_VERSION, OPT_HELP = 'h' };
 
 static const struct option options[] = {
-	{"mount", required_argument, NULL, OPT_MOUNT},
-	{"data", required_argument, NULL, OPT_DATA},
-	{"address", required_argument, NULL, OPT_ADDRESS},
-	{"bootstrap", no_argument, NULL, OPT_BOOTSTRAP},
-	{"join", required_argument, NULL, OPT_JOIN},
+	{"mount", required_argument, NULL, OPT_SETTING},
+	{"data", required_argument, NULL, OPT_SETTING},
+	{"address", required_argument, NULL, OPT_SETTING},
+	{"bootstrap", no_argument, NULL, OPT_SETTING},
+	{"join", required_argument, NULL, OPT_SETTING},
+	{"join-token-file", required_argument, NULL, OPT_SETTING},
+	{"cluster-key", required_argument, NULL, OPT_SETTING},
+	{"max-voters", required_argument, NULL, OPT_SETTING},
+	{"log-level", required_argument, NULL, OPT_SETTING},
+	{"commit-timeout", required_argument, NULL, OPT_SETTING},
+	{"snapshot-threshold", required_argument, NULL, OPT_SETTING},
+	{"snapshot-trailing", required_argument, NULL, OPT_SETTING},
+	{"election-timeout", required_argument, NULL, OPT_SETTING},
+	{"disk-reserve", required_argument, NULL, OPT_SETTING},
+	{"config", required_argument, NULL, OPT_CONFIG},
 	{"join-token", required_argument, NULL, OPT_JOIN_TOKEN},
-	{"join-token-file", required_argument, NULL, OPT_JOIN_TOKEN_FILE},
-	{"cluster-key", required_argument, NULL, OPT_KEY},
-	{"max-voters", required_argument, NULL, OPT_MAX_VOTERS},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"commit-timeout", required_argument, NULL, OPT_COMMIT_TIMEOUT},
-	{"snapshot-threshold", required_argument, NULL, OPT_SNAPSHOT_THRESHOLD},
-	{"snapshot-trailing", required_argument, NULL, OPT_SNAPSHOT_TRAILING},
-	{"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
-	{"disk-reserve", required_argument, NULL, OPT_DISK_RESERVE},
 	{"recover", no_argument, NULL, OPT_RECOVER},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
+
+/* A setting given as a flag, applied once the config file is read. */
+struct flag_setting {
+	const char *key, *value;
+};
+
 
 /* Start-up: a joining node waits (bounded, saying so) until it is a
  * member; a node with a store waits READ_ONLY_AFTER_MS at most for a leader,
@@ -470,48 +492,61 @@ static void ready_poll_cb(uv_timer_t *t)
 	if (d->stopping)
 		return;
 	log_info("reached the cluster's leader: writable");
-	sd_notify(0, "STATUS=member");
+	service_update(&d->service);
+}
+
+/* STATUS= for systemd (service.c): joining, read-only: no quorum, member. */
+static const char *daemon_status(void *arg)
+{
+	struct daemon *d = arg;
+	struct node_status st;
+
+	if (d->stopping)
+		return "stopping";
+	if (node_joining(d->node))
+		return "joining";
+	node_status(d->node, &st);
+	if (!d->mounted)
+		return st.quorum ? "starting: mounting" : "starting: waiting for a leader";
+	return st.quorum ? "member" : "read-only: no quorum";
 }
 
 int main(int argc, char **argv)
 {
 	static struct daemon d;
-	struct node_config ncfg;
+	static struct clusterfsd_config cfg;
 	struct fs_config fcfg = {0};
-	enum log_level level = LOG_LEVEL_INFO;
-	const char *mount = DEFAULT_MOUNT;
+	const char *config_path = CLUSTERFSD_DEFAULT_CONFIG;
+	bool config_given = false;
 	static uint8_t token_key[TRANSPORT_KEY_SIZE];
 	static char token_members[1024];
 	static struct join_token tok;
-	char err[512] = "";
+	struct flag_setting *flags;
+	int n_flags = 0, loaded;
+	char err[PATH_MAX + 512] = "";
 	bool recover = false;
-	int opt, rv;
+	int opt, idx, rv;
 
 	/* raft writes to dead peers' sockets; a SIGPIPE would kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Before anything else, so that no child (fusermount3) inherits it. */
 	tok.env_rv = token_source_take_env(TOKEN_SOURCE_ENV, tok.env_text, sizeof(tok.env_text));
-	node_config_defaults(&ncfg);
-	ncfg.data_dir = DEFAULT_DATA;
-	ncfg.bootstrap = true;
-	ncfg.validator = ns_validator();
+	clusterfsd_config_defaults(&cfg);
+	flags = calloc((size_t)argc, sizeof(*flags));
+	if (flags == NULL) {
+		fail("out of memory");
+		return 1;
+	}
 
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", options, &idx)) != -1) {
 		switch (opt) {
-		case OPT_MOUNT:
-			mount = optarg;
+		case OPT_SETTING:
+			flags[n_flags].key = options[idx].name;
+			flags[n_flags++].value = optarg != NULL ? optarg : "true";
 			break;
-		case OPT_DATA:
-			ncfg.data_dir = optarg;
-			break;
-		case OPT_ADDRESS:
-			ncfg.address = optarg;
-			break;
-		case OPT_BOOTSTRAP:
-			ncfg.bootstrap = true;
-			break;
-		case OPT_JOIN:
-			ncfg.join = optarg;
+		case OPT_CONFIG:
+			config_path = optarg;
+			config_given = true;
 			break;
 		case OPT_JOIN_TOKEN:
 			/* Copied, then wiped from argv at once: ps shows it no more. */
@@ -525,75 +560,6 @@ int main(int argc, char **argv)
 			token_source_scrub(optarg);
 			tok.argv_given = true;
 			break;
-		case OPT_JOIN_TOKEN_FILE:
-			tok.file = optarg;
-			break;
-		case OPT_KEY:
-			ncfg.key_file = optarg;
-			break;
-		case OPT_MAX_VOTERS: {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end != '\0' || v < 1 || v > 9 || v % 2 == 0) {
-				fail("--max-voters must be odd, from 1 to 9");
-				return 2;
-			}
-			ncfg.max_voters = (unsigned)v;
-			break;
-		}
-		case OPT_LOG_LEVEL:
-			if (log_parse_level(optarg, &level) != 0) {
-				fail("--log-level must be debug, info, warn or error");
-				return 2;
-			}
-			break;
-		case OPT_COMMIT_TIMEOUT: {
-			char *end;
-			double secs = strtod(optarg, &end);
-
-			if (*end != '\0' || secs <= 0 || secs > 3600) {
-				fail("--commit-timeout must be a number of seconds (0 < S <= 3600)");
-				return 2;
-			}
-			ncfg.commit_timeout_ms = (unsigned)(secs * 1000);
-			break;
-		}
-		case OPT_SNAPSHOT_THRESHOLD:
-		case OPT_SNAPSHOT_TRAILING:
-		case OPT_ELECTION_TIMEOUT: {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end != '\0' || v < (opt == OPT_ELECTION_TIMEOUT ? 50 : 1) || v > 1000000) {
-				fprintf(stderr, "clusterfsd: --%s needs a number%s\n",
-					opt == OPT_SNAPSHOT_THRESHOLD	? "snapshot-threshold"
-					: opt == OPT_SNAPSHOT_TRAILING ? "snapshot-trailing"
-									: "election-timeout",
-					opt == OPT_ELECTION_TIMEOUT ? " of ms >= 50" : " >= 1");
-				return 2;
-			}
-			if (opt == OPT_SNAPSHOT_THRESHOLD)
-				ncfg.snapshot_threshold = (unsigned)v;
-			else if (opt == OPT_SNAPSHOT_TRAILING)
-				ncfg.snapshot_trailing = (unsigned)v;
-			else {
-				ncfg.election_timeout_ms = (unsigned)v;
-				ncfg.heartbeat_ms = (unsigned)(v / 6 > 10 ? v / 6 : 10);
-			}
-			break;
-		}
-		case OPT_DISK_RESERVE: {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end != '\0' || v < 0 || v > 1024 * 1024) {
-				fail("--disk-reserve needs a number of MiB (0 to 1048576)");
-				return 2;
-			}
-			ncfg.disk_reserve_bytes = (uint64_t)v << 20;
-			break;
-		}
 		case OPT_RECOVER:
 			recover = true;
 			break;
@@ -613,8 +579,27 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	log_setup("clusterfsd", level,
-		  isatty(STDERR_FILENO) || getenv("CLUSTERFS_LOG_STDERR") != NULL);
+	/* The file first, then the flags over it. */
+	loaded = clusterfsd_config_load(&cfg, config_path, config_given, err, sizeof(err));
+	if (loaded < 0) {
+		fail(err);
+		return 2;
+	}
+	for (int i = 0; i < n_flags; i++) {
+		if (clusterfsd_config_set(&cfg, flags[i].key, flags[i].value, true, err,
+					  sizeof(err)) != 0) {
+			fail(err);
+			return 2;
+		}
+	}
+	free(flags);
+	cfg.node.validator = ns_validator();
+	tok.file = cfg.join_token_file;
+	log_setup("clusterfsd", cfg.log_level);
+	if (loaded == 0)
+		log_info("settings from %s", config_path);
+	else
+		log_debug("no config file at %s: flags and defaults only", config_path);
 	rv = join_token_resolve(&tok, token_key, token_members, sizeof(token_members), err,
 				sizeof(err));
 	if (rv < 0) {
@@ -622,13 +607,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (rv > 0) {
-		ncfg.key = token_key;
-		ncfg.join = token_members;
+		cfg.node.key = token_key;
+		cfg.node.join = token_members;
 	}
-	d.commit_timeout_ms = ncfg.commit_timeout_ms;
+	d.commit_timeout_ms = cfg.node.commit_timeout_ms;
 
 	uv_loop_init(&d.loop);
-	rv = node_open(&d.node, &d.loop, &ncfg, err, sizeof(err));
+	rv = node_open(&d.node, &d.loop, &cfg.node, err, sizeof(err));
 	if (rv != 0) {
 		fail(err[0] ? err : strerror(-rv));
 		return 1;
@@ -644,10 +629,13 @@ int main(int argc, char **argv)
 		       (unsigned long long)node_id(d.node));
 		return 0;
 	}
+	log_set_node_id(node_id(d.node)); /* 0 until a new node has joined */
+	/* The watchdog pings and STATUS= from here on: a join may take long. */
+	service_start(&d.service, &d.loop, daemon_status, &d);
 	/* node_open checked the data dir, address and key; the mount point too
 	 * must fail before node_start contacts the cluster: a join must never
 	 * end in a member that cannot mount. */
-	if (fs_check_mountpoint(mount, err, sizeof(err)) != 0) {
+	if (fs_check_mountpoint(cfg.mount, err, sizeof(err)) != 0) {
 		fail(err);
 		return 1;
 	}
@@ -664,6 +652,7 @@ int main(int argc, char **argv)
 			 : "the node did not become ready in time (no leader); see the log");
 		return 1;
 	}
+	log_set_node_id(node_id(d.node));
 	store_drop_all_orphans(node_store(d.node));
 
 	static struct fs_plug_file plugs[] = {
@@ -684,7 +673,7 @@ int main(int argc, char **argv)
 	};
 
 	struct fs_log log = {.impl = d.node, .submit = log_submit, .barrier = log_barrier};
-	fcfg.mountpoint = mount;
+	fcfg.mountpoint = cfg.mount;
 	fcfg.node_id = node_id(d.node);
 	fcfg.epoch = node_epoch(d.node);
 	fcfg.cache_timeout = FS_DEFAULT_CACHE_TIMEOUT;
@@ -698,6 +687,7 @@ int main(int argc, char **argv)
 	node_set_applied_hook(d.node, fs_applied, d.fs);
 	node_set_restored_hook(d.node, fs_restored, d.fs);
 	node_mounted(d.node);
+	d.mounted = true;
 
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_init(&d.loop, &d.sigint);
@@ -709,14 +699,14 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigint, signal_cb, SIGINT);
 
 	if (node_ready(d.node)) {
-		log_info("node %llu serving %s", (unsigned long long)node_id(d.node), mount);
-		sd_notify(0, "READY=1\nSTATUS=member");
+		log_info("node %llu serving %s", (unsigned long long)node_id(d.node), cfg.mount);
+		service_ready(&d.service);
 	} else {
 		log_warn("node %llu serving %s read-only: no leader reached in %d ms (no quorum?); "
 			 "reads answer from the local store, mutations get EROFS until a leader "
 			 "is known",
-			 (unsigned long long)node_id(d.node), mount, READ_ONLY_AFTER_MS);
-		sd_notify(0, "READY=1\nSTATUS=read-only: no quorum");
+			 (unsigned long long)node_id(d.node), cfg.mount, READ_ONLY_AFTER_MS);
+		service_ready(&d.service);
 		uv_timer_init(&d.loop, &d.ready_poll);
 		d.ready_poll.data = &d;
 		uv_timer_start(&d.ready_poll, ready_poll_cb, READY_POLL_MS, READY_POLL_MS);

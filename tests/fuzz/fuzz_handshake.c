@@ -139,7 +139,7 @@ static void setup(void)
 	char address[64];
 	int fd;
 
-	log_setup("fuzz_handshake", getenv("FUZZ_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, 1); /* no warning per dropped client */
+	log_setup("fuzz_handshake", getenv("FUZZ_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR); /* no warning per dropped client */
 	signal(SIGPIPE, SIG_IGN);
 	FUZZ_CHECK(uv_loop_init(&loop) == 0);
 	/* A free port: bind to port 0, note what the kernel gave, let it go. */

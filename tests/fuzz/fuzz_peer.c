@@ -170,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ready) {
 		FUZZ_CHECK(uv_loop_init(&loop) == 0);
-		log_setup("fuzz_peer", LOG_LEVEL_ERROR, 1); /* no warning per bad frame */
+		log_setup("fuzz_peer", LOG_LEVEL_ERROR); /* no warning per bad frame */
 		signal(SIGPIPE, SIG_IGN);
 		ready = true;
 	}

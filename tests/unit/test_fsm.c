@@ -23,7 +23,7 @@ static struct fsm F;
 static void setup(void)
 {
 	/* The FSM warns about every malformed entry; the tests make many. */
-	log_setup("unit_fsm", LOG_LEVEL_ERROR, 1);
+	log_setup("unit_fsm", LOG_LEVEL_ERROR);
 	h_store_init(&T);
 	memset(&R, 0, sizeof(R));
 	fsm_init(&F, T.s, &R);

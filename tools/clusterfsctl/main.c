@@ -67,6 +67,11 @@ static const char usage_text[] =
     "  backup FILE          write a consistent copy of the whole tree (root)\n"
     "  restore FILE --data DIR [--address HOST:PORT]\n"
     "                       offline: seed a new cluster's first node from a backup\n"
+    "options:\n"
+    "  --mount DIR          the clusterfs mount (default " DEFAULT_MOUNT ")\n"
+    "  --json               one JSON document on stdout for every result and error\n"
+    "  -h, --help           print this help and exit\n"
+    "  --version            print the version and exit\n"
     "exit status: 0 ok, 1 refused or busy, 2 usage, 3 no quorum or timeout\n";
 
 /* Bad usage: the usage on stderr (and the message as JSON under --json). */
@@ -123,7 +128,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	ctl_output_json(json_requested(argc, argv));
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			mount = optarg;
