@@ -370,7 +370,7 @@ node_spawn() {
 	if [ -n "${NODE_WRAP[$name]:-}" ]; then
 		read -r -a wrap <<<"${NODE_WRAP[$name]}"
 	fi
-	CLUSTERFS_LOG_STDERR=1 "${wrap[@]}" "$CLUSTERFSD" "$@" 2>>"$(node_log "$name")" &
+	"${wrap[@]}" "$CLUSTERFSD" "$@" 2>>"$(node_log "$name")" &
 	NODE_PID[$name]=$!
 	echo "$! node-$name" >>"$SANITIZER_DIR/pids"
 }
