@@ -124,8 +124,9 @@ void node_track_leader(struct node *n)
 		return;
 	raft_leader(&n->raft, &leader, &addr);
 	if (leader != 0 && (leader != n->metrics_leader || n->raft.current_term != n->leader_term)) {
-		log_info("leader: node %llu at %s (term %llu)", (unsigned long long)leader,
-			 addr != NULL ? addr : "?", (unsigned long long)n->raft.current_term);
+		log_info_at(n->raft.current_term, 0, "leader: node %llu at %s (term %llu)",
+			    (unsigned long long)leader, addr != NULL ? addr : "?",
+			    (unsigned long long)n->raft.current_term);
 		n->leader_term = n->raft.current_term;
 	}
 	if (leader != 0 && leader != n->metrics_leader) {

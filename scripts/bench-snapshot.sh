@@ -44,7 +44,7 @@ FLAGS=(--snapshot-threshold "$THRESHOLD" --snapshot-trailing "$((THRESHOLD / 2))
 start() { # start I [flags]
 	local i=$1
 	shift
-	CLUSTERFS_LOG_STDERR=1 "$B/clusterfsd" --mount "$work/m$i" --data "$work/d$i" "$@" "${FLAGS[@]}" --log-level info \
+	"$B/clusterfsd" --mount "$work/m$i" --data "$work/d$i" "$@" "${FLAGS[@]}" --log-level info \
 		>/dev/null 2>>"$work/log$i" &
 	pid[$i]=$!
 	"$B/clusterfsctl" --mount "$work/m$i" wait --timeout 60 >/dev/null
@@ -139,7 +139,7 @@ t0 = time.monotonic()
 with open(f"{work}/log3", "a") as log:
     p3 = subprocess.Popen([daemon, "--mount", f"{work}/m3", "--data", f"{work}/d3",
                            "--log-level", "info"] + flags, stdout=subprocess.DEVNULL, stderr=log,
-                          env=dict(os.environ, CLUSTERFS_LOG_STDERR="1"))
+                          )
 open(f"{work}/pid3", "w").write(str(p3.pid))
 while True:
     try:

@@ -239,7 +239,7 @@ port=$(free_port)
 mkdir -p "$TEST_TMP/wrong"
 t0=$SECONDS
 rc=0
-# stderr only (no CLUSTERFS_LOG_STDERR): what the operator is meant to read
+# stderr: the log and the one line that says why it stopped
 timeout -k 5 40 "$CLUSTERFSD" --mount "$TEST_TMP/wrong/m" --data "$TEST_TMP/wrong/d" \
 	--address "127.0.0.1:$port" --join "$(node_addr "$F1")" --cluster-key "$OTHER_KEY" \
 	>"$TEST_TMP/wrong/out" 2>"$TEST_TMP/wrong/err" || rc=$?
