@@ -4,7 +4,8 @@
 # lines in a file when its output is redirected; the config file (a value
 # used, a flag overriding it, a bad key refused with FILE:LINE and nothing
 # mounted); what systemd is told (READY=1, STATUS=, watchdog pings from the
-# event loop that stop when the loop stops); the units pass
+# event loop that stop when the loop stops); under systemd the lines go to
+# the journal with their fields; the units pass
 # `systemd-analyze verify`.
 source "$(dirname "$0")/lib.sh"
 
@@ -103,6 +104,17 @@ python3 "$E2E_DIR/sd_notify_check.py" "$TEST_TMP/w/notify.sock" -- "$CLUSTERFSD"
 	--config /dev/null --mount "$(node_mount w)" --data "$(node_data w)" \
 	--address "127.0.0.1:$P3" 2>>"$(node_log w)" || fail "sd_notify_check failed (log: $(tail -5 "$(node_log w)"))"
 is_mounted "$(node_mount w)" && fail "$(node_mount w) still mounted after the watchdog check"
+
+say "under systemd (JOURNAL_STREAM is stderr): entries on the journal's socket with fields"
+# A mount namespace with a tmpfs on /run/systemd: the test's own journal
+# socket, nothing of the machine's touched.
+P4=$(free_port)
+mkdir -p "$TEST_TMP/j"
+timeout -k 5 120 unshare -m --propagation private \
+	bash -c 'mount -t tmpfs clusterfs-test /run/systemd && exec python3 "$0" "$@"' \
+	"$E2E_DIR/journal_check.py" "$TEST_TMP/j/stderr" -- "$CLUSTERFSD" --config /dev/null \
+	--mount "$TEST_TMP/j/m" --data "$TEST_TMP/j/d" --address "127.0.0.1:$P4" --log-level debug ||
+	fail "journal_check failed (stderr: $(tail -5 "$TEST_TMP/j/stderr"))"
 
 say "the units pass systemd-analyze verify"
 command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
