@@ -43,6 +43,9 @@
 #endif
 #define DEFAULT_MOUNT CLUSTERFSD_DEFAULT_MOUNT
 #define DEFAULT_DATA CLUSTERFSD_DEFAULT_DATA
+/* A default number in the usage text, from the macro that sets it. */
+#define USAGE_NUM(x) USAGE_NUM_(x)
+#define USAGE_NUM_(x) #x
 /* How long start-up may wait for a joining node to become a member (a join
  * may bring a whole snapshot over), and how often it says it still waits. */
 #define READY_TIMEOUT_MS 120000
@@ -94,13 +97,13 @@ static void usage(FILE *out)
 		"                         or set CLUSTERFS_JOIN_TOKEN. `--join-token TOKEN`\n"
 		"                         works too, but shows the key to every local user\n"
 		"  --cluster-key FILE     shared cluster secret (default DATA/cluster.key)\n"
-		"  --max-voters N         voters in the cluster, odd (default 3)\n"
+		"  --max-voters N         voters in the cluster, odd (default " USAGE_NUM(NODE_DEFAULT_MAX_VOTERS) ")\n"
 		"  --commit-timeout SECS  give up on a commit after this long (default 5)\n"
-		"  --election-timeout MS  raft election timeout (default 300; heartbeat 1/6)\n"
-		"  --snapshot-threshold N entries between snapshots (default 1024)\n"
-		"  --snapshot-trailing N  entries kept after a snapshot (default 2048)\n"
+		"  --election-timeout MS  raft election timeout (default " USAGE_NUM(NODE_DEFAULT_ELECTION_TIMEOUT_MS) "; heartbeat 1/6)\n"
+		"  --snapshot-threshold N entries between snapshots (default " USAGE_NUM(NODE_DEFAULT_SNAPSHOT_THRESHOLD) ")\n"
+		"  --snapshot-trailing N  entries kept after a snapshot (default " USAGE_NUM(NODE_DEFAULT_SNAPSHOT_TRAILING) ")\n"
 		"  --disk-reserve MIB     free space kept on the data directory's disk;\n"
-		"                         below it writes here fail with ENOSPC (default 16)\n"
+		"                         below it writes here fail with ENOSPC (default " USAGE_NUM(NODE_DEFAULT_DISK_RESERVE_MB) ")\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info); logs go\n"
 		"                         to the journal under systemd, else to stderr\n"
 		"  --recover              offline: make this node the only voter of its\n"

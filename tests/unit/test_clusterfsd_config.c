@@ -183,6 +183,17 @@ Test(clusterfsd_config, the_shipped_example_keys_all_parse)
 	fclose(in);
 	cr_assert_eq(keys, 14, "the example shows %d keys", keys);
 	cr_assert_eq(load_text(text), 0, "%s", err);
+	/* The numbers it shows are the defaults. */
+	cr_assert_eq(cfg.node.max_voters, NODE_DEFAULT_MAX_VOTERS);
+	cr_assert_eq(cfg.node.commit_timeout_ms, NODE_DEFAULT_COMMIT_TIMEOUT_MS);
+	cr_assert_eq(cfg.node.election_timeout_ms, NODE_DEFAULT_ELECTION_TIMEOUT_MS);
+	cr_assert_eq(cfg.node.snapshot_threshold, NODE_DEFAULT_SNAPSHOT_THRESHOLD);
+	cr_assert_eq(cfg.node.snapshot_trailing, NODE_DEFAULT_SNAPSHOT_TRAILING);
+	cr_assert_eq(cfg.node.disk_reserve_bytes, (uint64_t)NODE_DEFAULT_DISK_RESERVE_MB << 20);
+	cr_assert_eq(cfg.log_level, LOG_LEVEL_INFO);
+	cr_assert_str_eq(cfg.mount, CLUSTERFSD_DEFAULT_MOUNT);
+	cr_assert_str_eq(cfg.node.data_dir, CLUSTERFSD_DEFAULT_DATA);
+	cr_assert_str_eq(cfg.node.address, NODE_DEFAULT_ADDRESS);
 }
 
 Test(log, journal_stream)
