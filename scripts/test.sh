@@ -1,6 +1,7 @@
 #!/bin/sh
 # Fresh Debian 12 machine → every test: install dependencies, build, run the
-# unit tests and the end-to-end tests (real daemons, real FUSE mounts), then
+# unit tests and the end-to-end tests (real daemons, real FUSE mounts), the
+# Debian package (built, installed, run, purged), then
 # build again under ASan+UBSan and run the unit tests and some end-to-end
 # tests with it (docs/testing.md). Needs root and
 # /dev/fuse. Exit status is non-zero if anything failed.
@@ -9,9 +10,12 @@ cd "$(dirname "$0")/.."
 if [ "${CLUSTERFS_SKIP_DEPS:-0}" != 1 ]; then
 	./scripts/deps.sh
 fi
-[ -d build ] || meson setup build
+[ -d build ] || meson setup build --prefix=/usr/local --sysconfdir=/etc
 ninja -C build
 meson test -C build --print-errorlogs --num-processes 2
+# The Debian package: built from a copy of the tree, installed, a node run
+# from its unit's command, purged (docs/testing.md, "The package test").
+./scripts/test-package.sh
 
 [ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 ninja -C build-asan
