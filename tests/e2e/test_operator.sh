@@ -29,6 +29,16 @@ for prog in "$CLUSTERFSD" "$CLUSTERFSCTL" "$CLUSTERFS_WATCH"; do
 		[ ! -s "$TEST_TMP/help.err" ] || fail "$prog $h wrote to stderr: $(cat "$TEST_TMP/help.err")"
 	done
 done
+# After a command too: help, not a usage error (nothing is contacted).
+for args in "status -h" "members --help" "lease acquire -h" "remove --help"; do
+	# shellcheck disable=SC2086 # the words are the arguments
+	out=$("$CLUSTERFSCTL" --mount "$TEST_TMP/none" $args 2>"$TEST_TMP/help.err") ||
+		fail "clusterfsctl $args exited $?: $(cat "$TEST_TMP/help.err")"
+	[[ $out == usage:* ]] || fail "clusterfsctl $args: no usage on stdout: [$out]"
+done
+assert_cmd_fails -s 2 -e "bad option '-x'" "$CLUSTERFSCTL" status -x
+[ "$(grep -c 'bad option\|invalid option' <<<"$CMD_STDERR")" = 1 ] ||
+	fail "clusterfsctl status -x says what is wrong more than once: [$CMD_STDERR]"
 usage=$("$CLUSTERFSD" -h)
 for f in config mount data address bootstrap join join-token-file join-token cluster-key max-voters \
 	commit-timeout election-timeout snapshot-threshold snapshot-trailing disk-reserve log-level \

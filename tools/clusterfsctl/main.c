@@ -107,6 +107,26 @@ static bool json_requested(int argc, char **argv)
 	return false;
 }
 
+/* The help, on stdout (as JSON under --json): exit 0. */
+static int print_help(void)
+{
+	if (ctl_json())
+		ctl_json_print(json_pack("{s:s}", "help", usage_text));
+	else
+		fputs(usage_text, stdout);
+	return 0;
+}
+
+/* -h or --help anywhere after the command (`clusterfsctl lease -h`) is a
+ * request for help too, not a bad option. */
+static bool help_requested(int argc, char **argv)
+{
+	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -127,6 +147,7 @@ int main(int argc, char **argv)
 	bool cluster = false;
 	int opt;
 
+	opterr = 0; /* our own line says what was wrong */
 	ctl_output_json(json_requested(argc, argv));
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -137,11 +158,7 @@ int main(int argc, char **argv)
 			ctl_output_json(true);
 			break;
 		case 'h':
-			if (ctl_json())
-				ctl_json_print(json_pack("{s:s}", "help", usage_text));
-			else
-				fputs(usage_text, stdout);
-			return 0;
+			return print_help();
 		case 'V':
 			if (ctl_json())
 				ctl_json_print(json_pack("{s:s}", "version", CFS_VERSION));
@@ -155,6 +172,8 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("no command given", NULL);
 	cmd = argv[optind++];
+	if (help_requested(argc - optind, argv + optind))
+		return print_help();
 	if (strcmp(cmd, "lease") == 0)
 		return ctl_cmd_lease(mount, argc - optind, argv + optind);
 	for (;;) {
