@@ -274,6 +274,38 @@ void node_set_restored_hook(struct node *n, void (*cb)(void *arg), void *arg)
 
 /* --- open, start, close ------------------------------------------------------------ */
 
+/* raft_uv (raft 0.15) fires its close callback from uvMaybeFireCloseCb,
+ * which every completion during its close calls, once nothing it tracks is
+ * left. It does not track the writer of the open segment that its close
+ * finalises: that writer's close callback calls it too. If the segment's
+ * finalisation (a thread-pool job) is done within the loop iteration of the
+ * close, the callback fires from the transport's close, and again from the
+ * writer's close right after (fixed in the cowsql/raft fork by its pull
+ * request 45). raft's callback (ioCloseCb) frees raft's state and calls
+ * ours: it must run once, and raft_uv's own state must outlive the second
+ * call, so it is freed in node_free, once the loop has run every close
+ * callback. */
+static void node_io_closed(struct raft_io *io)
+{
+	struct node *n = node_of_io(io);
+
+	if (n->io_closed) {
+		log_debug("raft_uv called its close callback again: ignored");
+		return;
+	}
+	n->io_closed = true;
+	n->raft_io_closed(io);
+}
+
+/* raft_io->close, wrapped: raft's callback goes through node_io_closed. */
+static void node_io_close(struct raft_io *io, raft_io_close_cb cb)
+{
+	struct node *n = node_of_io(io);
+
+	n->raft_io_closed = cb;
+	n->io_close(io, node_io_closed);
+}
+
 int node_raft_setup(struct node *n, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
@@ -296,6 +328,8 @@ int node_raft_setup(struct node *n, char *err, size_t errlen)
 	raft_uv_set_auto_recovery(&n->io, false);
 	n->io_start = n->io.start;
 	n->io.start = node_io_start;
+	n->io_close = n->io.close;
+	n->io.close = node_io_close;
 	if (io_guard_wrap(&n->io) != 0)
 		log_warn("raft's I/O is not raft_uv's: a follower may crash answering a "
 			 "leader it no longer knows (raft 0.15)");
@@ -613,10 +647,7 @@ static void node_close_handles(struct node *n)
 
 static void node_raft_closed(struct raft *r)
 {
-	struct node *n = r->data;
-
-	raft_uv_close(&n->io);
-	node_close_handles(n);
+	node_close_handles(r->data);
 }
 
 static void node_close_raft(struct node *n);
@@ -708,6 +739,11 @@ void node_free(struct node *n)
 {
 	if (n == NULL)
 		return;
+	/* Only now: raft_uv may call back once more after its close (see
+	 * node_io_closed). A raft_uv never closed keeps its state: its timer
+	 * is still on the loop. */
+	if (n->io_closed)
+		raft_uv_close(&n->io);
 	fsm_close(&n->fsm);
 	store_close(n->store);
 	if (n->transport_ready)

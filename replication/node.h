@@ -225,9 +225,11 @@ uint32_t node_epoch(struct node *n);
 struct store *node_store(struct node *n);
 
 /* Hand leadership away if we lead, fail every request still waiting, then
- * close raft; @cb runs when everything is closed and the node can be freed
- * with node_free. */
+ * close raft; @cb runs when everything is closed. */
 void node_close(struct node *n, void (*cb)(void *arg), void *arg);
+/* Free a node that node_open made, once its loop has run the last close
+ * callbacks (uv_run has returned): raft_uv may still call back after
+ * node_close's @cb (node.c, node_io_closed). */
 void node_free(struct node *n);
 
 /* Join tokens: "cfs1:<64 hex key>@HOST:PORT[,HOST:PORT…]". */

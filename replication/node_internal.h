@@ -27,6 +27,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -204,6 +205,11 @@ struct node {
 			raft_io_recv_cb recv); /* raft_uv's */
 	raft_io_tick_cb raft_tick;	       /* raft's tick, captured at start */
 	raft_io_recv_cb raft_recv;	       /* raft's receive callback */
+	/* raft_uv's close, and raft's callback for it, which must run once
+	 * (node_io_closed). */
+	void (*io_close)(struct raft_io *io, raft_io_close_cb cb);
+	raft_io_close_cb raft_io_closed;
+	bool io_closed;
 	/* The commit index each follower is known to have been able to apply
 	 * (node_io_recv). */
 	struct {
@@ -274,6 +280,12 @@ static inline int64_t node_wall_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The node whose raft_io is @io (raft_uv's callbacks get the io). */
+static inline struct node *node_of_io(struct raft_io *io)
+{
+	return (struct node *)((char *)io - offsetof(struct node, io));
 }
 
 /* Shared between the module's files; each is explained where it is defined. */

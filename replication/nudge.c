@@ -93,11 +93,6 @@ void node_nudge_now(struct node *n)
 	}
 }
 
-static struct node *node_of_io(struct raft_io *io)
-{
-	return (struct node *)((char *)io - offsetof(struct node, io));
-}
-
 /* The term a raft message speaks for: a pre-vote asks for the term after
  * its sender's own. */
 static raft_term message_term(const struct raft_message *m)
