@@ -8,7 +8,11 @@
  * (at most one frame and a partial one: whole frames are opened as soon as
  * they are complete). Each write has its own request carrying its bytes.
  * The tunnel is freed when both its handles have closed; pending writes are
- * cancelled (and freed) before that.
+ * cancelled (and freed) before that. An adopted tunnel (direct use) closes
+ * its socketpair end at once and hands opened plaintext to on_data from
+ * the same buffer local reads would use; on_end runs when it is freed.
+ * Every open tunnel is on one list (tunnel_adopt and tunnel_flush find
+ * theirs by the plaintext end or the key).
  *
  * Loop thread only.
  */
@@ -133,6 +137,7 @@ static void tunnel_close(struct tunnel *t)
 	if (t->closing)
 		return;
 	t->closing = true;
+	t->user = NULL; /* its user may free it from now on: never match it */
 	/* A program tearing its loop down may have closed our handles itself
 	 * (uv_walk): then only what is left is ours to close. */
 	close_handle((uv_handle_t *)t->tcp, tcp_closed);
@@ -256,6 +261,7 @@ static void local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread == UV_EOF) {
 		t->local_done = true;
+		t->user = NULL; /* closed by its user, maybe freed */
 		/* Our user is done: say so, then go. */
 		uv_read_stop(s);
 		send_sealed(t, NULL, 0, true);
@@ -473,8 +479,10 @@ uv_stream_t *tunnel_new(uv_loop_t *loop, uv_tcp_t *tcp, const uint8_t tx_key[SEA
 	}
 	sealed_tx_init(&t->tx, tx_key, w->data);
 	write_to(t, (uv_stream_t *)t->tcp, w, SEALED_HEADER_SIZE);
-	uv_read_start((uv_stream_t *)t->tcp, tcp_alloc, tcp_read);
-	uv_read_start((uv_stream_t *)&t->local, local_alloc, local_read);
+	if (!t->closing) { /* else the user's end just sees the end */
+		uv_read_start((uv_stream_t *)t->tcp, tcp_alloc, tcp_read);
+		uv_read_start((uv_stream_t *)&t->local, local_alloc, local_read);
+	}
 	return (uv_stream_t *)user;
 }
 

@@ -13,6 +13,11 @@
  * side's write queue is short (TUNNEL_HIGH_WATER), so a slow peer pushes
  * back on the writer as a TCP socket would.
  *
+ * The socketpair costs each message a few system calls and a loop turn on
+ * each side. A program that can do without a stream takes the tunnel over
+ * instead (tunnel_adopt: the node protocol); raft, which must have one, has
+ * what it wrote sealed at once (tunnel_flush from its send wrapper).
+ *
  * The tunnel ends when either side does. The local end closing sends the
  * final frame; a frame that fails (modified, replayed, reordered, cut
  * short, too long) ends the connection with one logged line naming the
