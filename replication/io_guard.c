@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "../common/log.h"
+#include "tunnel.h"
 
 typedef int (*io_send_fn)(struct raft_io *io, struct raft_io_send *req,
 			  const struct raft_message *message, raft_io_send_cb cb);
@@ -30,6 +31,8 @@ static bool io_guard_stale_leader(const struct raft_io *io, const struct raft_me
 static int io_guard_send(struct raft_io *io, struct raft_io_send *req,
 			 const struct raft_message *message, raft_io_send_cb cb)
 {
+	int rv;
+
 	if (message->server_address == NULL || (uintptr_t)message->server_address < 4096 ||
 	    io_guard_stale_leader(io, message)) {
 		log_debug("raft sent a message (type %d) to node %llu with no valid address (a "
@@ -37,7 +40,12 @@ static int io_guard_send(struct raft_io *io, struct raft_io_send *req,
 			  message->type, (unsigned long long)message->server_id);
 		return RAFT_NOCONNECTION;
 	}
-	return io_guard_uv_send(io, req, message, cb);
+	rv = io_guard_uv_send(io, req, message, cb);
+	/* raft_uv wrote the message to the tunnel's plaintext end: seal and
+	 * send it now rather than on the next loop turn. */
+	if (rv == 0)
+		tunnel_flush(message->server_id);
+	return rv;
 }
 
 /* --- appends in flight ------------------------------------------------------- */

@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "tunnel.h"
 
 struct peer_conn {
-	uv_stream_t *stream;
+	uv_stream_t *stream; /* NULL when tun carries the connection */
+	struct tunnel *tun;  /* an encrypted connection, taken over (tunnel.h) */
 	uint64_t peer_id;
 	peer_msg_cb on_msg;
 	peer_close_cb on_close;
@@ -108,11 +110,28 @@ static void conn_closed(uv_handle_t *h)
 	free(c);
 }
 
+/* The tunnel ended (tunnel_end_cb): as conn_closed, with no write of ours
+ * pending (the tunnel owns what it was given). */
+static void conn_tunnel_ended(void *arg)
+{
+	struct peer_conn *c = arg;
+
+	c->closing = true;
+	if (c->on_close != NULL)
+		c->on_close(c);
+	free(c->rbuf);
+	free(c);
+}
+
 void peer_conn_close(struct peer_conn *c)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
+	if (c->tun != NULL) {
+		tunnel_end(c->tun);
+		return;
+	}
 	uv_read_stop(c->stream);
 	uv_close((uv_handle_t *)c->stream, conn_closed);
 }
@@ -123,11 +142,16 @@ void peer_conn_close(struct peer_conn *c)
 #define PEER_READ_MIN 4096
 #define PEER_READ_CHUNK 65536
 
+static void conn_alloc_for(struct peer_conn *c, uv_buf_t *buf);
+
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct peer_conn *c = h->data;
-
 	(void)suggested;
+	conn_alloc_for(h->data, buf);
+}
+
+static void conn_alloc_for(struct peer_conn *c, uv_buf_t *buf)
+{
 	if (c->rcap - c->rlen < PEER_READ_MIN) {
 		size_t cap = c->rcap * 2;
 		uint8_t *grown;
@@ -148,17 +172,11 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = c->rcap - c->rlen;
 }
 
-static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Pass on every whole frame in the read buffer. */
+static void conn_consume(struct peer_conn *c)
 {
-	struct peer_conn *c = s->data;
 	size_t off = 0;
 
-	(void)buf;
-	if (nread < 0) {
-		peer_conn_close(c);
-		return;
-	}
-	c->rlen += (size_t)nread;
 	while (!c->closing && c->rlen - off >= 4) {
 		uint64_t body = get_le(c->rbuf + off, 4);
 		struct peer_msg m;
@@ -186,6 +204,45 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct peer_conn *c = s->data;
+
+	(void)buf;
+	if (nread < 0) {
+		peer_conn_close(c);
+		return;
+	}
+	c->rlen += (size_t)nread;
+	conn_consume(c);
+}
+
+/* Plaintext from a tunnel (tunnel_data_cb): into the read buffer, then as
+ * conn_read. */
+static void conn_tunnel_data(void *arg, const uint8_t *data, size_t len)
+{
+	struct peer_conn *c = arg;
+
+	if (c->closing)
+		return;
+	while (len > 0) {
+		uv_buf_t b;
+		size_t n;
+
+		conn_alloc_for(c, &b);
+		if (b.base == NULL) {
+			peer_conn_close(c);
+			return;
+		}
+		n = len < b.len ? len : b.len;
+		memcpy(b.base, data, n);
+		c->rlen += n;
+		data += n;
+		len -= n;
+	}
+	conn_consume(c);
+}
+
 struct peer_conn *peer_conn_new(uv_stream_t *stream, uint64_t peer_id, peer_msg_cb on_msg,
 				peer_close_cb on_close, void *data)
 {
@@ -195,11 +252,16 @@ struct peer_conn *peer_conn_new(uv_stream_t *stream, uint64_t peer_id, peer_msg_
 		uv_close((uv_handle_t *)stream, free_handle);
 		return NULL;
 	}
-	c->stream = stream;
 	c->peer_id = peer_id;
 	c->on_msg = on_msg;
 	c->on_close = on_close;
 	c->data = data;
+	/* An encrypted connection: drive its tunnel directly, one hop fewer
+	 * each way (tunnel.h). */
+	c->tun = tunnel_adopt(stream, conn_tunnel_data, conn_tunnel_ended, c);
+	if (c->tun != NULL)
+		return c;
+	c->stream = stream;
 	stream->data = c;
 	uv_read_start(stream, conn_alloc, conn_read);
 	return c;
@@ -232,6 +294,18 @@ int peer_conn_send(struct peer_conn *c, const struct peer_msg *m)
 
 	if (c->closing)
 		return -ENOTCONN;
+	if (c->tun != NULL) {
+		void *buf;
+
+		rv = peer_encode(m, &buf, &len);
+		if (rv != 0)
+			return rv;
+		rv = tunnel_send(c->tun, buf, len);
+		free(buf);
+		if (rv != 0)
+			peer_conn_close(c);
+		return rv;
+	}
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return -ENOMEM;

@@ -354,6 +354,8 @@ static void hs_complete_outbound(struct hs *h, uv_stream_t *stream, int status)
 		struct raft_uv_connect *req = h->raft_req;
 
 		h->raft_req = NULL;
+		if (stream != NULL)
+			tunnel_set_key(stream, h->peer_id); /* io_guard.c flushes it */
 		if (req != NULL)
 			req->cb(req, stream,
 				status == 0		? 0

@@ -8,12 +8,17 @@
  * (at most one frame and a partial one: whole frames are opened as soon as
  * they are complete). Each write has its own request carrying its bytes.
  * The tunnel is freed when both its handles have closed; pending writes are
- * cancelled (and freed) before that.
+ * cancelled (and freed) before that. An adopted tunnel (direct use) closes
+ * its socketpair end at once and hands opened plaintext to on_data from
+ * the same buffer local reads would use; on_end runs when it is freed.
+ * Every open tunnel is on one list (tunnel_adopt and tunnel_flush find
+ * theirs by the plaintext end or the key).
  *
  * Loop thread only.
  */
 #include "tunnel.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +32,15 @@ struct tunnel {
 	uv_loop_t *loop;
 	uv_tcp_t *tcp;
 	uv_pipe_t local;
+	uv_pipe_t *user; /* the end given out (until adopted) */
+	struct tunnel *next; /* all open tunnels (tunnel_adopt, tunnel_flush) */
+	uint64_t key;	     /* tunnel_set_key; 0: none */
+	/* Direct use (tunnel_adopt): no socketpair, plaintext goes to on_data. */
+	bool direct;
+	tunnel_data_cb on_data;
+	tunnel_end_cb on_end;
+	void *arg;
+	bool delivered; /* plaintext was passed on to the local end */
 	int open_handles;
 	bool closing;
 	bool tcp_paused, local_paused; /* reading stopped for back-pressure */
@@ -49,6 +63,7 @@ struct tunnel_write {
 };
 
 static int tunnels_open;
+static struct tunnel *tunnels;
 
 int tunnel_count(void)
 {
@@ -81,8 +96,16 @@ static void tunnel_warn(struct tunnel *t, const char *why)
 
 static void tunnel_release(struct tunnel *t)
 {
+	struct tunnel **p = &tunnels;
+
 	if (--t->open_handles > 0)
 		return;
+	while (*p != NULL && *p != t)
+		p = &(*p)->next;
+	if (*p == t)
+		*p = t->next;
+	if (t->direct && t->on_end != NULL)
+		t->on_end(t->arg);
 	sodium_memzero(t, sizeof(*t));
 	free(t);
 	tunnels_open--;
@@ -107,11 +130,14 @@ static void close_handle(uv_handle_t *h, uv_close_cb cb)
 		uv_close(h, cb);
 }
 
+static void free_handle(uv_handle_t *h);
+
 static void tunnel_close(struct tunnel *t)
 {
 	if (t->closing)
 		return;
 	t->closing = true;
+	t->user = NULL; /* its user may free it from now on: never match it */
 	/* A program tearing its loop down may have closed our handles itself
 	 * (uv_walk): then only what is left is ours to close. */
 	close_handle((uv_handle_t *)t->tcp, tcp_closed);
@@ -171,10 +197,32 @@ static struct tunnel_write *write_new(struct tunnel *t, size_t len)
 	return w;
 }
 
+/* Write @len bytes of @w to @s and free @w once they are out. What the
+ * socket takes at once is written now (uv_try_write: no request, no
+ * callback on a later loop turn); only a remainder is queued. */
 static void write_to(struct tunnel *t, uv_stream_t *s, struct tunnel_write *w, size_t len)
 {
 	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+	int n = uv_try_write(s, &b, 1);
 
+	if (n == (int)len) {
+		bool final = w->final;
+
+		free(w);
+		if (final)
+			tunnel_close(t); /* the final frame is out: we are done */
+		return;
+	}
+	if (n < 0 && n != UV_EAGAIN) {
+		free(w);
+		log_debug("connection with %s: write failed: %s", t->who, uv_strerror(n));
+		tunnel_close(t);
+		return;
+	}
+	if (n > 0) {
+		b.base += n;
+		b.len -= (size_t)n;
+	}
 	if (uv_write(&w->req, s, &b, 1, write_done) != 0) {
 		free(w);
 		tunnel_close(t);
@@ -213,6 +261,7 @@ static void local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread == UV_EOF) {
 		t->local_done = true;
+		t->user = NULL; /* closed by its user, maybe freed */
 		/* Our user is done: say so, then go. */
 		uv_read_stop(s);
 		send_sealed(t, NULL, 0, true);
@@ -245,8 +294,22 @@ static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 /* Open one complete frame at @p (@size bytes) and pass its plaintext on. */
 static bool open_frame(struct tunnel *t, const uint8_t *p, size_t size)
 {
-	struct tunnel_write *w = write_new(t, size - SEALED_PREFIX_SIZE - SEALED_ABYTES);
+	struct tunnel_write *w;
 	long n;
+
+	if (t->direct) {
+		/* t->plain is free: nothing reads a local end. */
+		n = sealed_open(&t->rx, p, size, t->plain);
+		if (n < 0) {
+			tunnel_warn(t, sealed_strerror((int)n));
+			tunnel_close(t);
+			return false;
+		}
+		if (n > 0 && !t->local_done)
+			t->on_data(t->arg, t->plain, (size_t)n);
+		return !t->closing;
+	}
+	w = write_new(t, size - SEALED_PREFIX_SIZE - SEALED_ABYTES);
 
 	if (w == NULL) {
 		tunnel_close(t);
@@ -263,6 +326,7 @@ static bool open_frame(struct tunnel *t, const uint8_t *p, size_t size)
 		free(w);
 		return true;
 	}
+	t->delivered = true;
 	write_to(t, (uv_stream_t *)&t->local, w, (size_t)n);
 	return !t->closing;
 }
@@ -397,6 +461,9 @@ uv_stream_t *tunnel_new(uv_loop_t *loop, uv_tcp_t *tcp, const uint8_t tx_key[SEA
 	uv_pipe_init(loop, &t->local, 0);
 	t->local.data = t;
 	t->open_handles = 2;
+	t->user = user;
+	t->next = tunnels;
+	tunnels = t;
 	tunnels_open++;
 	if (uv_pipe_open(&t->local, sv[0]) != 0) {
 		close(sv[0]);
@@ -412,7 +479,116 @@ uv_stream_t *tunnel_new(uv_loop_t *loop, uv_tcp_t *tcp, const uint8_t tx_key[SEA
 	}
 	sealed_tx_init(&t->tx, tx_key, w->data);
 	write_to(t, (uv_stream_t *)t->tcp, w, SEALED_HEADER_SIZE);
-	uv_read_start((uv_stream_t *)t->tcp, tcp_alloc, tcp_read);
-	uv_read_start((uv_stream_t *)&t->local, local_alloc, local_read);
+	if (!t->closing) { /* else the user's end just sees the end */
+		uv_read_start((uv_stream_t *)t->tcp, tcp_alloc, tcp_read);
+		uv_read_start((uv_stream_t *)&t->local, local_alloc, local_read);
+	}
 	return (uv_stream_t *)user;
+}
+
+/* --- direct use and flushing ------------------------------------------------------ */
+
+static struct tunnel *tunnel_of(uv_stream_t *user)
+{
+	struct tunnel *t;
+
+	for (t = tunnels; t != NULL; t = t->next)
+		if (t->user != NULL && (uv_stream_t *)t->user == user)
+			return t;
+	return NULL;
+}
+
+struct tunnel *tunnel_adopt(uv_stream_t *stream, tunnel_data_cb on_data, tunnel_end_cb on_end,
+			    void *arg)
+{
+	struct tunnel *t = tunnel_of(stream);
+
+	if (t == NULL || t->closing || t->local_done || t->delivered)
+		return NULL;
+	t->direct = true;
+	t->on_data = on_data;
+	t->on_end = on_end;
+	t->arg = arg;
+	t->user = NULL;
+	/* Nothing crossed the socketpair yet: both ends go. */
+	uv_read_stop((uv_stream_t *)&t->local);
+	close_handle((uv_handle_t *)&t->local, local_closed);
+	uv_close((uv_handle_t *)stream, free_handle);
+	return t;
+}
+
+int tunnel_send(struct tunnel *t, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	size_t frames = len / SEALED_MAX_PLAIN + (len % SEALED_MAX_PLAIN != 0);
+	size_t size = len + frames * (SEALED_PREFIX_SIZE + SEALED_ABYTES), off = 0;
+	struct tunnel_write *w;
+
+	assert(t->direct);
+	if (t->closing || t->local_done)
+		return -ENOTCONN;
+	if (len == 0)
+		return 0;
+	w = write_new(t, size);
+	if (w == NULL)
+		return -ENOMEM;
+	/* Every frame of the message in one write. */
+	while (len > 0) {
+		size_t n = len < SEALED_MAX_PLAIN ? len : SEALED_MAX_PLAIN;
+
+		off += sealed_seal(&t->tx, p, n, false, w->data + off);
+		p += n;
+		len -= n;
+	}
+	write_to(t, (uv_stream_t *)t->tcp, w, off);
+	return t->closing ? -ENOTCONN : 0;
+}
+
+void tunnel_end(struct tunnel *t)
+{
+	assert(t->direct);
+	if (t->closing || t->local_done)
+		return;
+	t->local_done = true;
+	send_sealed(t, NULL, 0, true);
+}
+
+void tunnel_set_key(uv_stream_t *stream, uint64_t key)
+{
+	struct tunnel *t = tunnel_of(stream);
+
+	if (t != NULL)
+		t->key = key;
+}
+
+/* Seal and send what the local end holds now, as local_read would on the
+ * next loop turn (which then finds nothing). */
+static void tunnel_drain_local(struct tunnel *t)
+{
+	int fd;
+
+	if (uv_fileno((uv_handle_t *)&t->local, &fd) != 0)
+		return;
+	while (!t->closing && !t->local_done && !t->local_paused) {
+		ssize_t n = recv(fd, t->plain, sizeof(t->plain), MSG_DONTWAIT);
+
+		if (n < 0) /* EAGAIN: all sent; an error: local_read sees it */
+			return;
+		local_read((uv_stream_t *)&t->local, n == 0 ? UV_EOF : n, NULL);
+		if (n < (ssize_t)sizeof(t->plain))
+			return;
+	}
+}
+
+void tunnel_flush(uint64_t key)
+{
+	struct tunnel *t, *next;
+
+	if (key == 0)
+		return;
+	for (t = tunnels; t != NULL; t = next) {
+		next = t->next;
+		if (t->key == key && !t->direct)
+			tunnel_drain_local(t);
+	}
 }

@@ -13,6 +13,11 @@
  * side's write queue is short (TUNNEL_HIGH_WATER), so a slow peer pushes
  * back on the writer as a TCP socket would.
  *
+ * The socketpair costs each message a few system calls and a loop turn on
+ * each side. A program that can do without a stream takes the tunnel over
+ * instead (tunnel_adopt: the node protocol); raft, which must have one, has
+ * what it wrote sealed at once (tunnel_flush from its send wrapper).
+ *
  * The tunnel ends when either side does. The local end closing sends the
  * final frame; a frame that fails (modified, replayed, reordered, cut
  * short, too long) ends the connection with one logged line naming the
@@ -42,6 +47,35 @@
  * Returns the plaintext stream for the caller, or NULL (tcp closed). */
 uv_stream_t *tunnel_new(uv_loop_t *loop, uv_tcp_t *tcp, const uint8_t tx_key[SEALED_KEY_SIZE],
 			const uint8_t rx_key[SEALED_KEY_SIZE], const char *who);
+
+/* Direct use, without the socketpair hop (the node protocol, peer.c): the
+ * program that was handed a tunnel's plaintext end may take the tunnel
+ * over instead, before anything was read or written on that end. Opened
+ * plaintext then goes to on_data as it arrives (in order, in pieces that
+ * need not match what the peer sent), tunnel_send seals and writes straight
+ * to TCP, and on_end runs once, after the tunnel is gone (either side ended
+ * it, a frame was refused, a write failed): no callback after that. */
+struct tunnel;
+typedef void (*tunnel_data_cb)(void *arg, const uint8_t *data, size_t len);
+typedef void (*tunnel_end_cb)(void *arg);
+
+/* Take over the tunnel whose plaintext end is @stream: the stream is closed
+ * and freed here. NULL if @stream is no tunnel's, or no longer fresh (then
+ * use it as a stream, as before). */
+struct tunnel *tunnel_adopt(uv_stream_t *stream, tunnel_data_cb on_data, tunnel_end_cb on_end,
+			    void *arg);
+/* Seal @len bytes (in frames of at most SEALED_MAX_PLAIN) and write them.
+ * 0, or -ENOTCONN once the tunnel is ending, -ENOMEM. */
+int tunnel_send(struct tunnel *t, const void *data, size_t len);
+/* Send the final frame; the tunnel closes once it is out (on_end follows). */
+void tunnel_end(struct tunnel *t);
+
+/* Raft writes its messages to the plaintext end itself, which the tunnel
+ * would read only on the next loop turn. Tag the tunnel of @stream with
+ * @key (raft: the peer's id), and have tunnel_flush(key) seal and send
+ * what was written at once (raft's send wrapper, io_guard.c). */
+void tunnel_set_key(uv_stream_t *stream, uint64_t key);
+void tunnel_flush(uint64_t key);
 
 /* Tunnels open now (for tests and metrics). */
 int tunnel_count(void);
