@@ -876,6 +876,8 @@ static int tr_init(struct raft_uv_transport *rt, raft_id id, const char *address
 	return 0;
 }
 
+static void listener_closed(uv_handle_t *handle);
+
 static int tr_listen(struct raft_uv_transport *rt, raft_uv_accept_cb cb)
 {
 	struct transport *t = rt->impl;
@@ -884,8 +886,12 @@ static int tr_listen(struct raft_uv_transport *rt, raft_uv_accept_cb cb)
 				 .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
 	char host[TRANSPORT_ADDRESS_MAX + 1], port[8];
 	struct addrinfo *res = NULL;
-	int rv;
+	int rv, fd, one = 1;
 
+	if (t->listening || t->closing_handles > 0) {
+		snprintf(rt->errmsg, sizeof(rt->errmsg), "already listening");
+		return RAFT_BUSY;
+	}
 	t->raft_accept = cb;
 	if (transport_split_address(t->address, host, sizeof(host), port, sizeof(port)) != 0) {
 		snprintf(rt->errmsg, sizeof(rt->errmsg), "bad address %.100s", t->address);
@@ -899,16 +905,38 @@ static int tr_listen(struct raft_uv_transport *rt, raft_uv_accept_cb cb)
 			 gai_strerror(rv));
 		return RAFT_IOERR;
 	}
+	/* Bound and listening before the loop has a handle for it: a failure
+	 * (the port is taken) leaves nothing to close, and a later listen may
+	 * try again. */
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		rv = -errno;
+	} else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+		   bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+		   listen(fd, HS_LISTEN_BACKLOG) != 0) {
+		rv = -errno;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	if (rv != 0) {
+		snprintf(rt->errmsg, sizeof(rt->errmsg), "listen on %.100s: %s", t->address,
+			 strerror(-rv));
+		return RAFT_IOERR;
+	}
 	uv_tcp_init(t->loop, &t->listener);
 	t->listener.data = t;
-	t->listening = true;
-	rv = uv_tcp_bind(&t->listener, res->ai_addr, 0);
-	freeaddrinfo(res);
+	t->listening = true; /* from here on, tr_close closes it */
+	rv = uv_tcp_open(&t->listener, fd);
 	if (rv == 0)
 		rv = uv_listen((uv_stream_t *)&t->listener, HS_LISTEN_BACKLOG, on_connection);
+	else
+		close(fd);
 	if (rv != 0) {
 		snprintf(rt->errmsg, sizeof(rt->errmsg), "listen on %.100s: %s", t->address,
 			 uv_strerror(rv));
+		t->listening = false;
+		t->closing_handles++;
+		uv_close((uv_handle_t *)&t->listener, listener_closed);
 		return RAFT_IOERR;
 	}
 	return 0;

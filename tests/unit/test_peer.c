@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -276,6 +278,20 @@ static void transport_closed(struct raft_uv_transport *rt)
 	(void)rt;
 }
 
+/* A port the kernel considers free now, on 127.0.0.1. */
+static int free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
 static void handshake(struct hs_test *t, uint8_t client_key_byte)
 {
 	uint8_t key[TRANSPORT_KEY_SIZE], other[TRANSPORT_KEY_SIZE];
@@ -291,10 +307,11 @@ static void handshake(struct hs_test *t, uint8_t client_key_byte)
 	cr_assert_eq(transport_init(&t->server, &t->loop, key), 0);
 	cr_assert_eq(transport_init(&t->client, &t->loop, other), 0);
 	transport_set_peer_cb(&t->server, server_peer, t);
-	/* A free port: listen on one the kernel picks would need the address
-	 * first, so probe with a plain socket. */
+	/* A free port: the transport needs its address before it listens, so
+	 * ask the kernel for one with a socket of our own, and try again if
+	 * somebody took it meanwhile (a failed listen leaves nothing behind). */
 	for (int tries = 0; tries < 50 && port == 0; tries++) {
-		port = 20000 + rand() % 40000;
+		port = free_port();
 		snprintf(address, sizeof(address), "127.0.0.1:%d", port);
 		cr_assert_eq(t->server.init(&t->server, 1, address), 0);
 		if (t->server.listen(&t->server, raft_accept_unused) != 0)
@@ -319,7 +336,6 @@ Test(peer, the_same_key_gets_a_stream)
 {
 	struct hs_test t = {0};
 
-	srand((unsigned)getpid());
 	handshake(&t, 0x5a);
 	cr_assert_eq(t.client_done, 1);
 	cr_assert_eq(t.client_status, 0);
@@ -331,7 +347,6 @@ Test(peer, another_key_gets_nothing)
 {
 	struct hs_test t = {0};
 
-	srand((unsigned)getpid() + 1);
 	handshake(&t, 0x33);
 	cr_assert_eq(t.client_done, 1);
 	cr_assert_eq(t.client_status, -EACCES);
@@ -355,4 +370,38 @@ Test(peer, addresses_are_parsed_strictly)
 	cr_assert_eq(transport_split_address(":80", host, sizeof(host), port, sizeof(port)), -EINVAL);
 	cr_assert_eq(transport_split_address("h:99999", host, sizeof(host), port, sizeof(port)), -EINVAL);
 	cr_assert_eq(transport_split_address("h:8x", host, sizeof(host), port, sizeof(port)), -EINVAL);
+}
+
+/* A listen that fails (the port is taken) leaves nothing on the loop, and
+ * the transport can listen again elsewhere: once left a TCP handle behind,
+ * re-initialised the next time (the loop then could not close). */
+Test(peer, a_failed_listen_leaves_no_handle)
+{
+	struct hs_test t = {0};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	uint8_t key[TRANSPORT_KEY_SIZE];
+	char address[64];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), retry_port;
+
+	memset(key, 0x5a, sizeof(key));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(fd, 1), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	uv_loop_init(&t.loop);
+	cr_assert_eq(transport_init(&t.server, &t.loop, key), 0);
+	snprintf(address, sizeof(address), "127.0.0.1:%d", ntohs(sa.sin_port));
+	cr_assert_eq(t.server.init(&t.server, 1, address), 0);
+	cr_assert_neq(t.server.listen(&t.server, raft_accept_unused), 0, "listened on a taken port");
+	retry_port = free_port(); /* another port, free now */
+	snprintf(address, sizeof(address), "127.0.0.1:%d", retry_port);
+	cr_assert_eq(t.server.init(&t.server, 1, address), 0);
+	cr_assert_eq(t.server.listen(&t.server, raft_accept_unused), 0, "listen on port %d",
+		     retry_port);
+	t.server.close(&t.server, transport_closed);
+	uv_run(&t.loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&t.loop), 0, "handles left open");
+	transport_free(&t.server);
+	close(fd);
 }
