@@ -462,6 +462,7 @@ uv_stream_t *tunnel_new(uv_loop_t *loop, uv_tcp_t *tcp, const uint8_t tx_key[SEA
 	t->local.data = t;
 	t->open_handles = 2;
 	t->user = user;
+	user->data = t; /* tunnel_of: a stale t->user cannot match a newer end */
 	t->next = tunnels;
 	tunnels = t;
 	tunnels_open++;
@@ -493,7 +494,7 @@ static struct tunnel *tunnel_of(uv_stream_t *user)
 	struct tunnel *t;
 
 	for (t = tunnels; t != NULL; t = t->next)
-		if (t->user != NULL && (uv_stream_t *)t->user == user)
+		if (t->user != NULL && (uv_stream_t *)t->user == user && user->data == t)
 			return t;
 	return NULL;
 }

@@ -39,6 +39,10 @@ done
 assert_cmd_fails -s 2 -e "bad option '-x'" "$CLUSTERFSCTL" status -x
 [ "$(grep -c 'bad option\|invalid option' <<<"$CMD_STDERR")" = 1 ] ||
 	fail "clusterfsctl status -x says what is wrong more than once: [$CMD_STDERR]"
+# An option's value is not a request for help: the lease is tried (and
+# fails here: nothing is mounted), never "help, exit 0".
+assert_cmd_fails -e 'cannot acquire' "$CLUSTERFSCTL" --mount "$TEST_TMP/none" lease acquire x \
+	--holder -h --ttl 5
 usage=$("$CLUSTERFSD" -h)
 for f in config mount data address bootstrap join join-token-file join-token cluster-key max-voters \
 	commit-timeout election-timeout snapshot-threshold snapshot-trailing disk-reserve log-level \

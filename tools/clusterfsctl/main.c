@@ -86,18 +86,19 @@ static int usage_error(const char *what, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* --json anywhere on the command line (an option's value aside): known
- * before the arguments are parsed, so that a usage error is JSON too. */
-static bool json_requested(int argc, char **argv)
+/* Whether one of @flags (NULL-terminated) is among @argv[from..argc), an
+ * option's value aside (`--holder -h` names a holder), before any "--". */
+static bool flag_given(int argc, char **argv, int from, const char *const *flags)
 {
 	static const char *const with_value[] = {"--mount",   "--data",	  "--address",
 						 "--timeout", "--holder", "--ttl"};
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = from; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;
-		if (strcmp(argv[i], "--json") == 0)
-			return true;
+		for (size_t k = 0; flags[k] != NULL; k++)
+			if (strcmp(argv[i], flags[k]) == 0)
+				return true;
 		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
 			if (strcmp(argv[i], with_value[k]) == 0) {
 				i++;
@@ -105,6 +106,15 @@ static bool json_requested(int argc, char **argv)
 			}
 	}
 	return false;
+}
+
+/* --json anywhere on the command line: known before the arguments are
+ * parsed, so that a usage error is JSON too. */
+static bool json_requested(int argc, char **argv)
+{
+	static const char *const json[] = {"--json", NULL};
+
+	return flag_given(argc, argv, 1, json);
 }
 
 /* The help, on stdout (as JSON under --json): exit 0. */
@@ -119,12 +129,11 @@ static int print_help(void)
 
 /* -h or --help anywhere after the command (`clusterfsctl lease -h`) is a
  * request for help too, not a bad option. */
-static bool help_requested(int argc, char **argv)
+static bool help_requested(int argc, char **argv, int from)
 {
-	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return true;
-	return false;
+	static const char *const help[] = {"-h", "--help", NULL};
+
+	return flag_given(argc, argv, from, help);
 }
 
 int main(int argc, char **argv)
@@ -172,7 +181,7 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("no command given", NULL);
 	cmd = argv[optind++];
-	if (help_requested(argc - optind, argv + optind))
+	if (help_requested(argc, argv, optind))
 		return print_help();
 	if (strcmp(cmd, "lease") == 0)
 		return ctl_cmd_lease(mount, argc - optind, argv + optind);
