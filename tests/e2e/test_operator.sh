@@ -36,6 +36,8 @@ for args in "status -h" "members --help" "lease acquire -h" "remove --help"; do
 		fail "clusterfsctl $args exited $?: $(cat "$TEST_TMP/help.err")"
 	[[ $out == usage:* ]] || fail "clusterfsctl $args: no usage on stdout: [$out]"
 done
+assert_cmd_fails -s 2 -e 'timeout needs a value' "$CLUSTERFSCTL" wait --timeout
+assert_cmd_fails -s 2 -e 'holder needs a value' "$CLUSTERFSCTL" lease acquire x --holder
 assert_cmd_fails -s 2 -e "bad option '-x'" "$CLUSTERFSCTL" status -x
 [ "$(grep -c 'bad option\|invalid option' <<<"$CMD_STDERR")" = 1 ] ||
 	fail "clusterfsctl status -x says what is wrong more than once: [$CMD_STDERR]"

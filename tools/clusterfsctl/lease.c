@@ -293,7 +293,7 @@ int ctl_cmd_lease(const char *mount, int argc, char **argv)
 	sub = argv[0];
 	optind = 0; /* restart getopt on the sub-command's arguments */
 	for (;;) {
-		opt = getopt_long(argc, argv, "+", opts, NULL);
+		opt = getopt_long(argc, argv, "+:", opts, NULL);
 		if (opt == -1) {
 			if (optind < argc) {
 				if (a.n == LEASE_NAMES_MAX)
@@ -329,6 +329,8 @@ int ctl_cmd_lease(const char *mount, int argc, char **argv)
 		case 'j':
 			ctl_output_json(true);
 			break;
+		case ':':
+			return ctl_usage_error("lease %s: %s needs a value", sub, argv[optind - 1]);
 		default:
 			return ctl_usage_error("lease %s: unknown option '%s'", sub,
 					       argv[optind - 1]);

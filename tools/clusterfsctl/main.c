@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 
 	opterr = 0; /* our own line says what was wrong */
 	ctl_output_json(json_requested(argc, argv));
-	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			mount = optarg;
@@ -174,6 +174,8 @@ int main(int argc, char **argv)
 			else
 				printf("clusterfsctl %s\n", CFS_VERSION);
 			return 0;
+		case ':':
+			return ctl_usage_error("%s needs a value", argv[optind - 1]);
 		default:
 			return usage_error("bad option", argv[optind - 1]);
 		}
@@ -188,7 +190,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		char *end;
 
-		opt = getopt_long(argc, argv, "+", opts, NULL);
+		opt = getopt_long(argc, argv, "+:", opts, NULL);
 		if (opt == -1) {
 			if (optind < argc && nargs < 2) {
 				args[nargs++] = argv[optind++];
@@ -217,6 +219,8 @@ int main(int argc, char **argv)
 			if (*end != '\0' || timeout_s < 0)
 				return ctl_usage_error("--timeout needs seconds");
 			break;
+		case ':':
+			return ctl_usage_error("%s needs a value", argv[optind - 1]);
 		default:
 			return usage_error("bad option", argv[optind - 1]);
 		}
