@@ -14,9 +14,11 @@ Loop shapes, the same for the three systems:
               (POST /v3/kv/put, JSON); a ZooKeeper setData through kazoo. On
               the leader and on a follower, the six series in interleaved
               batches of BATCH so that machine noise falls on all of them.
-  8 writers   8 forked processes, each with its own connection (its own
-              file, key or znode), W/8 ops each, on the leader: total ops
-              over the time from the first start to the last end.
+  8 writers   8 processes, each with its own connection (its own file, key
+              or znode), WARMUP ops each, then all at once W/8 ops each, on
+              the leader: total ops over the time from the first start to the
+              last end. After the latency loops, so that every server is warm
+              (the JVM's JIT compiler above all).
   propagation the clock starts before the write on the leader and stops when
               a reader thread on a follower receives the event: inotify
               IN_CLOSE_WRITE (inotify_init1/add_watch/read via ctypes) on that
@@ -163,6 +165,8 @@ def cfs_bench(prog, what, d, n):
 def writer(system, target, k, n, barrier, results):
     try:
         c = {"cfs": CfsClient, "etcd": EtcdClient, "zk": ZkClient}[system](target)
+        for i in range(WARMUP):
+            c.put("par%d" % k, b"warm-up %d\n" % i)
         barrier.wait(timeout=START_TIMEOUT)
         t0 = now()
         for i in range(n):
@@ -175,7 +179,9 @@ def writer(system, target, k, n, barrier, results):
 
 
 def parallel(system, target, total):
-    ctx = multiprocessing.get_context("fork")
+    # Fresh interpreters (spawn): this process has client threads by now,
+    # and a fork could copy a lock one of them holds.
+    ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(WRITERS), ctx.Queue()
     n = total // WRITERS
     procs = [ctx.Process(target=writer, args=(system, target, k, n, barrier, results))
@@ -403,14 +409,6 @@ def main():
     prepare(systems)
     started = time.time()
 
-    # Processes are forked before any client thread exists in this one.
-    par = {s: parallel(s, t[0], a.writers_ops) for s, t in systems.items()}
-
-    floors = {"fsync": cfs_bench(a.cfs_bench, "fsync", a.disk, a.n),
-              "rtt": cfs_bench(a.cfs_bench, "rtt", "-", a.n)}
-    reads = {"cfs": cfs_bench(a.cfs_bench, "read", systems["cfs"][0] + "/bench-read", a.reads),
-             "tmpfs": cfs_bench(a.cfs_bench, "read", a.tmpfs, a.reads)}
-
     clients = {"cfs": CfsClient, "etcd": EtcdClient, "zk": ZkClient}
     series = {}
     opened = []
@@ -427,6 +425,11 @@ def main():
     for s, t in systems.items():
         watches[s] = {"cfs": CfsWatch, "etcd": EtcdWatch, "zk": ZkWatch}[s](t[0], t[2])
     prop = interleaved({s: w.one for s, w in watches.items()}, a.n)
+    par = {s: parallel(s, t[0], a.writers_ops) for s, t in systems.items()}
+    floors = {"fsync": cfs_bench(a.cfs_bench, "fsync", a.disk, a.n),
+              "rtt": cfs_bench(a.cfs_bench, "rtt", "-", a.n)}
+    reads = {"cfs": cfs_bench(a.cfs_bench, "read", systems["cfs"][0] + "/bench-read", a.reads),
+             "tmpfs": cfs_bench(a.cfs_bench, "read", a.tmpfs, a.reads)}
     elapsed = time.time() - started
 
     # --- figures -------------------------------------------------------------------------
@@ -458,9 +461,9 @@ def main():
         cell(c, lambda s: "%.0f" % par[s]) for c in cols)))
     print("%-46s %16s %16s %16s" % (("propagation leader -> follower, p50 / p99 ms",) + tuple(
         cell(c, lambda s: "%s / %s" % (ms(pct(prop[s], 50)), ms(pct(prop[s], 99)))) for c in cols)))
-    print("%-46s %16s" % ("cached open+read+close, p50 us / ops/s", "%.1f / %.0f" % (
-        reads["cfs"]["p50_us"], reads["cfs"]["ops_per_s"])))
-    print("%-46s %16s" % ("  the same on tmpfs", "%.1f / %.0f" % (reads["tmpfs"]["p50_us"], reads["tmpfs"]["ops_per_s"])))
+    for fs, what in (("cfs", "cached open+read+close, p50 / p99 us, ops/s"), ("tmpfs", "  the same on tmpfs")):
+        print("%-46s %24s" % (what, "%.1f / %.1f, %.0f/s" % (
+            reads[fs]["p50_us"], reads[fs]["p99_us"], reads[fs]["ops_per_s"])))
     print("floors: 4 KiB pwrite+fsync on the data disk p50 %.1f us (p99 %.1f); loopback TCP round trip p50 %.1f us"
           " (p99 %.1f)" % (floors["fsync"]["p50_us"], floors["fsync"]["p99_us"], floors["rtt"]["p50_us"],
                            floors["rtt"]["p99_us"]))
