@@ -35,6 +35,7 @@
 #   R  open+read+close loops, on clusterfs and on tmpfs each, default 20000
 # Environment: BENCH_NO_ETCD=1, BENCH_NO_ZK=1 skip a peer; CFS_FLAGS adds
 # clusterfsd options; START_TIMEOUT (s, default 60) bounds each start.
+# shellcheck disable=SC2317 # functions called only from the trap or wait_until
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian's python3 (it has python3-kazoo), not a version manager's shim.
@@ -46,15 +47,15 @@ START_TIMEOUT=${START_TIMEOUT:-60}
 STOP_TIMEOUT=20 # seconds a daemon gets after SIGTERM before SIGKILL
 B=build
 for v in "$N" "$W" "$R"; do
-	[[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -ge 100 ] || {
+	if ! [[ "$v" =~ ^[0-9]+$ ]] || [ "$v" -lt 100 ]; then
 		echo "usage: $0 [N] [W] [R] (each a number >= 100)" >&2
 		exit 2
-	}
+	fi
 done
-[ -x "$B/clusterfsd" ] && [ -x "$B/cfs-bench" ] || {
+if ! [ -x "$B/clusterfsd" ] || ! [ -x "$B/cfs-bench" ]; then
 	echo "build first: meson setup build && ninja -C build" >&2
 	exit 1
-}
+fi
 [ "$(id -u)" -eq 0 ] || {
 	echo "needs root (FUSE and tmpfs mounts)" >&2
 	exit 1
@@ -100,6 +101,7 @@ fi
 # --- our own processes, mounts and directory; the trap undoes them all -------------------
 work=$(mktemp -d /var/tmp/cfs-bench-peers.XXXXXX)
 declare -a pids=()   # every daemon this script started
+meter=""             # the measuring program, while it runs
 declare -A pidname=() # PID -> what it is, for messages
 alive() { kill -0 "$1" 2>/dev/null; }
 stop_pid() { # stop_pid PID: SIGTERM, at most STOP_TIMEOUT s, then SIGKILL; reaped
@@ -123,12 +125,14 @@ cleanup() {
 	local rc=$? p i
 	set +e
 	trap - EXIT INT TERM
+	[ -n "$meter" ] && stop_pid "$meter"
 	for p in "${pids[@]}"; do stop_pid "$p"; done
 	for i in 1 2 3; do
 		if mountpoint -q "$work/m$i" 2>/dev/null; then umount -l "$work/m$i"; fi
 	done
 	if mountpoint -q "$work/tmpfs" 2>/dev/null; then umount "$work/tmpfs"; fi
-	if [ "$rc" -ne 0 ] && [ "${BENCH_KEEP_LOGS:-0}" != 1 ]; then
+	# a failure (not an interruption) shows the end of each daemon's log
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 130 ] && [ "$rc" -ne 143 ]; then
 		for f in "$work"/*.log; do
 			[ -s "$f" ] || continue
 			say "last lines of $(basename "$f"):"
@@ -323,8 +327,16 @@ fi
 mkdir -p "$work/tmpfs" "$work/disk"
 mount -t tmpfs -o size=64m cfs-bench-peers "$work/tmpfs"
 
+# In the background, so that a signal reaches the trap at once (bash runs a
+# trap only after its foreground command ends); the trap stops it first.
 python3 scripts/bench_peers.py --n "$N" --writers-ops "$W" --reads "$R" \
 	--cfs-bench "$B/cfs-bench" --disk "$work/disk" --tmpfs "$work/tmpfs" \
 	--cfs "$cfs_arg" --cfs-nodes "$cL,$cF,$cX" \
 	--etcd "$etcd_arg" --etcd-version "$etcd_version" --etcd-why "$etcd_why" \
-	--zk "$zk_arg" --zk-version "$zk_version" --zk-why "$zk_why"
+	--zk "$zk_arg" --zk-version "$zk_version" --zk-why "$zk_why" &
+meter=$!
+pidname[$meter]="the measuring program (bench_peers.py)"
+rc=0
+wait "$meter" || rc=$?
+meter=""
+exit "$rc"

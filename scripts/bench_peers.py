@@ -41,6 +41,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import socket
 import struct
 import subprocess
@@ -184,7 +185,8 @@ def parallel(system, target, total):
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(WRITERS), ctx.Queue()
     n = total // WRITERS
-    procs = [ctx.Process(target=writer, args=(system, target, k, n, barrier, results))
+    # daemon: ended when this program exits, also on SIGTERM (main()).
+    procs = [ctx.Process(target=writer, args=(system, target, k, n, barrier, results), daemon=True)
              for k in range(WRITERS)]
     for p in procs:
         p.start()
@@ -398,6 +400,9 @@ def main():
     ap.add_argument("--zk-version", default="-")
     ap.add_argument("--zk-why", default="", help="why ZooKeeper is skipped")
     a = ap.parse_args()
+    # SIGTERM from bench-peers.sh's trap: exit as from an error, so that
+    # multiprocessing ends the writers it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.ERROR)  # kazoo's connection chatter off
 
     systems = {"cfs": a.cfs.split(",")}
@@ -405,7 +410,8 @@ def main():
         systems["etcd"] = [int(p) for p in a.etcd.split(",")]
     if a.zk != "-":
         systems["zk"] = [int(p) for p in a.zk.split(",")]
-    names = {"cfs": "clusterfs", "etcd": "etcd " + a.etcd_version, "zk": "ZooKeeper " + a.zk_version}
+    names = {"cfs": "clusterfs", "etcd": ("etcd " + a.etcd_version).replace(" -", ""),
+             "zk": ("ZooKeeper " + a.zk_version).replace(" -", "")}
     prepare(systems)
     started = time.time()
 
@@ -477,12 +483,12 @@ def main():
     print("%-58s %10s %10s %7s %8s  %s" % ("goal (issue 15)", "clusterfs", "reference", "ratio", "goal", ""))
 
     def goal(what, value, ref, unit, cmp, bound):
+        fmt = (lambda x: ms(x) + " ms") if unit == "ms" else (lambda x: "%.0f/s" % x)
         if ref is None:
-            print("%-58s %10s %10s %7s %8s  %s" % (what, value, "-", "-", cmp + "%.2f" % bound, "no peer"))
+            print("%-58s %10s %10s %7s %8s  %s" % (what, fmt(value), "-", "-", cmp + "%.2f" % bound, "no peer"))
             return
         r = value / ref
         ok = r <= bound if cmp == "<=" else r >= bound
-        fmt = (lambda x: ms(x) + " ms") if unit == "ms" else (lambda x: "%.0f/s" % x)
         print("%-58s %10s %10s %7.2f %8s  %s" % (what, fmt(value), fmt(ref), r, cmp + "%.2f" % bound,
                                                    "met" if ok else "short"))
 
