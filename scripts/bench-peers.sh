@@ -163,11 +163,18 @@ free_port() {
 	say "no free port on 127.0.0.1 after 10 tries"
 	return 1
 }
+declare -a watched=() # daemons whose exit ends a wait_until at once
 wait_until() { # wait_until SECONDS WHAT CMD...: poll every 0.1 s; fail naming WHAT
-	local secs=$1 what=$2 t
+	local secs=$1 what=$2 t p
 	shift 2
 	for ((t = 0; t < secs * 10; t++)); do
 		"$@" >/dev/null 2>&1 && return 0
+		for p in "${watched[@]}"; do
+			if ! alive "$p"; then
+				say "${pidname[$p]} exited while waiting for $what"
+				return 1
+			fi
+		done
 		sleep 0.1
 	done
 	say "gave up after $secs s waiting for $what"
@@ -232,6 +239,7 @@ if [ -z "$etcd_why" ]; then
 		pids+=($!)
 		pidname[$!]="etcd member $i"
 	done
+	watched=("${pids[@]: -3}")
 	eps="http://127.0.0.1:${ecport[1]},http://127.0.0.1:${ecport[2]},http://127.0.0.1:${ecport[3]}"
 	if wait_until "$START_TIMEOUT" "3 healthy etcd members (etcdctl endpoint health)" \
 		env ETCDCTL_API=3 etcdctl --endpoints="$eps" endpoint health; then
@@ -246,7 +254,7 @@ rest = [port(s) for s in st if s["Status"]["header"]["member_id"] != leader]
 print(",".join(lead + rest) if len(lead) == 1 and len(rest) == 2 else "-")')
 		[ "$etcd_arg" != "-" ] || etcd_why="no single etcd leader among the 3 members"
 	else
-		etcd_why="the 3 etcd members were not healthy within $START_TIMEOUT s ($work/etcd1.log: $(tail -n 1 "$work/etcd1.log" | cut -c1-200))"
+		etcd_why="the 3 etcd members were not healthy (waited at most $START_TIMEOUT s) ($work/etcd1.log: $(tail -n 1 "$work/etcd1.log" | cut -c1-200))"
 	fi
 fi
 
@@ -308,6 +316,7 @@ EOF
 		pids+=($!)
 		pidname[$!]="ZooKeeper server $i"
 	done
+	watched=("${pids[@]: -3}")
 	if wait_until "$START_TIMEOUT" "3 ZooKeeper servers serving, one leading (srvr)" zk_serving; then
 		lead=() rest=()
 		for i in 1 2 3; do
@@ -319,9 +328,11 @@ EOF
 		done
 		zk_arg="${lead[0]},${rest[0]},${rest[1]}"
 	else
-		zk_why="the 3 ZooKeeper servers did not elect a leader within $START_TIMEOUT s ($work/zk1.log: $(tail -n 1 "$work/zk1.log" | cut -c1-200))"
+		zk_why="the 3 ZooKeeper servers did not elect a leader (waited at most $START_TIMEOUT s) ($work/zk1.log: $(tail -n 1 "$work/zk1.log" | cut -c1-200))"
 	fi
 fi
+
+watched=()
 
 # --- tmpfs and the data disk, for the read ratio and the floors -------------------------
 mkdir -p "$work/tmpfs" "$work/disk"

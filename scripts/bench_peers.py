@@ -480,16 +480,16 @@ def main():
     # --- goals ---------------------------------------------------------------------------
     peers = [s for s in ("etcd", "zk") if s in systems]
     floor_ns = (floors["fsync"]["p50_us"] + floors["rtt"]["p50_us"]) * 1e3
-    print("%-58s %10s %10s %7s %8s  %s" % ("goal (issue 15)", "clusterfs", "reference", "ratio", "goal", ""))
+    print("%-62s %10s %10s %7s %8s  %s" % ("goal (issue 15)", "clusterfs", "reference", "ratio", "goal", ""))
 
     def goal(what, value, ref, unit, cmp, bound):
         fmt = (lambda x: ms(x) + " ms") if unit == "ms" else (lambda x: "%.0f/s" % x)
         if ref is None:
-            print("%-58s %10s %10s %7s %8s  %s" % (what, fmt(value), "-", "-", cmp + "%.2f" % bound, "no peer"))
+            print("%-62s %10s %10s %7s %8s  %s" % (what, fmt(value), "-", "-", cmp + "%.2f" % bound, "no peer"))
             return
         r = value / ref
         ok = r <= bound if cmp == "<=" else r >= bound
-        print("%-58s %10s %10s %7.2f %8s  %s" % (what, fmt(value), fmt(ref), r, cmp + "%.2f" % bound,
+        print("%-62s %10s %10s %7.2f %8s  %s" % (what, fmt(value), fmt(ref), r, cmp + "%.2f" % bound,
                                                    "met" if ok else "short"))
 
     def best_latency(key):
