@@ -113,7 +113,7 @@ Test(store, drop_all_orphans)
 	for (int i = 0; i < 150; i++) {
 		snprintf(name, sizeof(name), "o%d", i);
 		H_OK(&T, h_unlink(STORE_ROOT_INO, name, 0));
-		cr_assert_eq(T.ch.orphaned[0], INO(i));
+		cr_assert_eq(T.ch.orphaned[0], (uint64_t)INO(i));
 	}
 	cr_assert_eq(store_stats(T.s, &st), 0);
 	cr_assert_eq(st.inodes, 7u, "orphans are not counted");
