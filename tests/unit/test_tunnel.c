@@ -283,3 +283,88 @@ Test(tunnel, a_flush_sends_what_raft_wrote_without_a_loop_turn, .init = setup)
 	close(fds[1]);
 	finish(&loop);
 }
+
+/* tunnel_of() finds a tunnel by its plaintext end. A tunnel whose user
+ * closed and freed that end keeps the stale pointer until it reads the EOF
+ * (the next poll, or much later if its local end is paused). A newer end
+ * malloc'd at the same address, of a tunnel already closing (its header
+ * write failed), must not make tunnel_adopt() return the older tunnel: a
+ * node-protocol connection would be bound to raft's connection to another
+ * node. Skipped where malloc does not reuse the address (ASan). */
+static struct {
+	uv_loop_t loop;
+	uv_check_t check;
+	uv_timer_t timer;
+	uv_stream_t *old_user;
+	void *old_addr;
+	struct tunnel *adopted;
+	bool same_addr;
+	int step;
+} stale;
+
+static void stale_on_data(void *arg, const uint8_t *data, size_t len)
+{
+	(void)arg;
+	(void)data;
+	(void)len;
+}
+
+static void stale_on_end(void *arg)
+{
+	(void)arg;
+}
+
+/* After the poll phase: the user closes its end (freed in this
+ * iteration's close phase; the tunnel sees EOF only in the next poll). */
+static void stale_check_cb(uv_check_t *c)
+{
+	if (stale.step++ != 0)
+		return;
+	stale.old_addr = stale.old_user;
+	uv_close((uv_handle_t *)stale.old_user, close_free);
+	uv_check_stop(c);
+}
+
+/* Next iteration, timers phase (before poll): a new connection whose peer
+ * reset it, so the new tunnel's header write fails at once. */
+static void stale_timer_cb(uv_timer_t *t)
+{
+	int fds[2];
+	struct linger lg = {1, 0};
+	uv_stream_t *user;
+
+	(void)t;
+	tcp_pair(fds);
+	setsockopt(fds[1], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fds[1]); /* RST */
+	usleep(10000);
+	user = tunnel_new(&stale.loop, tcp_handle(&stale.loop, fds[0]), key_ab, key_ba, "new");
+	cr_assert_not_null(user);
+	stale.same_addr = (void *)user == stale.old_addr;
+	stale.adopted = tunnel_adopt(user, stale_on_data, stale_on_end, NULL);
+	if (stale.adopted == NULL)
+		uv_close((uv_handle_t *)user, close_free);
+}
+
+Test(tunnel, a_closing_tunnel_does_not_let_adopt_match_an_older_stale_one, .init = setup)
+{
+	int fds[2];
+	uv_stream_t *peer_user;
+
+	uv_loop_init(&stale.loop);
+	tcp_pair(fds);
+	stale.old_user = tunnel_new(&stale.loop, tcp_handle(&stale.loop, fds[0]), key_ab, key_ba,
+				    "old");
+	peer_user = tunnel_new(&stale.loop, tcp_handle(&stale.loop, fds[1]), key_ba, key_ab,
+			       "old-peer");
+	cr_assert(stale.old_user && peer_user);
+	uv_check_init(&stale.loop, &stale.check);
+	uv_check_start(&stale.check, stale_check_cb);
+	uv_timer_init(&stale.loop, &stale.timer);
+	uv_run(&stale.loop, UV_RUN_NOWAIT); /* iteration 1: close + free the old user end */
+	uv_timer_start(&stale.timer, stale_timer_cb, 0, 0);
+	uv_run(&stale.loop, UV_RUN_NOWAIT); /* iteration 2: timer first */
+	if (!stale.same_addr)
+		cr_skip_test("malloc did not reuse the address (run without ASan quarantine)");
+	cr_expect_null(stale.adopted, "tunnel_adopt matched the older tunnel through a freed pointer");
+}
