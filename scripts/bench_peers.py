@@ -259,12 +259,19 @@ class CfsWatch:
 
     def one(self, i):
         self.extra += drain(self.events)
-        t0 = now()
-        self.w.put("p", b"value %d\n" % i)
-        try:
-            return self.events.get(timeout=EVENT_TIMEOUT) - t0
-        except queue.Empty:
-            die("clusterfs: no IN_CLOSE_WRITE on the watching node within %.0f s" % EVENT_TIMEOUT)
+        return write_and_wait(self.w, self.events, i,
+                              "clusterfs: no IN_CLOSE_WRITE on the watching node")
+
+
+def write_and_wait(writer, events, i, missing):
+    """Write value i and return the seconds until the next event's time;
+    @missing says what did not come if none does within EVENT_TIMEOUT."""
+    t0 = now()
+    writer.put("p", b"value %d\n" % i)
+    try:
+        return events.get(timeout=EVENT_TIMEOUT) - t0
+    except queue.Empty:
+        die("%s within %.0f s" % (missing, EVENT_TIMEOUT))
 
 
 class EtcdWatch:
@@ -328,12 +335,8 @@ class ZkWatch:
     def one(self, i):
         drain(self.events)
         self.zk.get_async("/bench/p", watch=self.fired).get(timeout=OP_TIMEOUT)
-        t0 = now()
-        self.w.put("p", b"value %d\n" % i)
-        try:
-            return self.events.get(timeout=EVENT_TIMEOUT) - t0
-        except queue.Empty:
-            die("ZooKeeper: no watch event through the watching server within %.0f s" % EVENT_TIMEOUT)
+        return write_and_wait(self.w, self.events, i,
+                              "ZooKeeper: no watch event through the watching server")
 
 
 # --- the run -------------------------------------------------------------------------------
