@@ -62,6 +62,7 @@ struct fs {
 	struct fuse_session *se;
 	uv_poll_t poll;
 	bool polling;
+	int64_t req_in_ns; /* when the request being handled left /dev/fuse */
 	struct fuse_buf buf;
 	uint64_t ino_base;
 	uint32_t ino_counter;
@@ -104,6 +105,7 @@ struct fs_op {
 	bool commits_pending;  /* success commits a pending create */
 	bool trunc_if_existed; /* CREATE(O_TRUNC) that found an existing file */
 	bool typed_raw;	       /* a failure drops the handle's raw bytes */
+	int64_t in_ns, submit_ns; /* CLOCK_MONOTONIC: stages.h's fuse_in */
 };
 
 /* The ops table (ops.c) that mount.c hands to the FUSE session. */

@@ -40,6 +40,12 @@ static void fs_poll_cb(uv_poll_t *p, int status, int events)
 			fs_stop_intake(fs);
 			return;
 		}
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			fs->req_in_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		}
 		fuse_session_process_buf(fs->se, &fs->buf);
 	}
 }
@@ -222,9 +228,10 @@ int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct
 		rv = conn < 0 ? (int)conn
 			      : guardian_start(&fs->guardian, fs->mountpoint, (unsigned long)conn);
 		if (rv != 0)
-			log_warn("no guardian for %s (%s): if this process is killed, its mount may "
-				 "hang until its FUSE connection is aborted",
-				 fs->mountpoint, strerror(-rv));
+			log_warn(
+			    "no guardian for %s (%s): if this process is killed, its mount may "
+			    "hang until its FUSE connection is aborted",
+			    fs->mountpoint, strerror(-rv));
 	}
 	rv = notify_start(&fs->notify, fs->se);
 	if (rv != 0) {

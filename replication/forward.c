@@ -23,6 +23,7 @@
 
 #include "../common/log.h"
 #include "node_internal.h"
+#include "stages.h"
 
 /* --- the connection to the leader (follower side) --------------------------------- */
 
@@ -123,7 +124,8 @@ void node_track_leader(struct node *n)
 	if (!n->raft_started || n->closing)
 		return;
 	raft_leader(&n->raft, &leader, &addr);
-	if (leader != 0 && (leader != n->metrics_leader || n->raft.current_term != n->leader_term)) {
+	if (leader != 0 &&
+	    (leader != n->metrics_leader || n->raft.current_term != n->leader_term)) {
 		log_info_at(n->raft.current_term, 0, "leader: node %llu at %s (term %llu)",
 			    (unsigned long long)leader, addr != NULL ? addr : "?",
 			    (unsigned long long)n->raft.current_term);
@@ -199,7 +201,11 @@ static void serve_committed(struct serve *s, int status, int64_t result, uint64_
 
 static void serve_apply_cb(struct raft_apply *req, int status, void *result)
 {
-	serve_committed(req->data, status, status == 0 ? fsm_result(result) : 0, req->index);
+	uint64_t index = req->index;
+
+	serve_committed(req->data, status, status == 0 ? fsm_result(result) : 0, index);
+	if (status == 0)
+		stages_answered(index, (int64_t)node_now_ns());
 }
 
 static void serve_barrier_cb(struct raft_barrier *req, int status)
@@ -268,7 +274,13 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 		buf.len = m->len;
 		entry_set_stamp(&(struct entry_buf){buf.base, buf.len}, node_wall_ns());
 		s->apply.data = s;
-		rv = raft_apply(&n->raft, &s->apply, &buf, 1, serve_apply_cb);
+		{
+			int64_t t0 = (int64_t)node_now_ns();
+
+			rv = raft_apply(&n->raft, &s->apply, &buf, 1, serve_apply_cb);
+			if (rv == 0)
+				stages_proposed(s->apply.index, t0, (int64_t)node_now_ns());
+		}
 		if (rv != 0) {
 			raft_free(buf.base);
 			rv = node_is_retryable(rv) ? -ETIMEDOUT : (int)node_raft_errno(rv);
@@ -291,8 +303,7 @@ static void inbound_msg(struct peer_conn *c, const struct peer_msg *m)
 		rv = node_serve_join(s);
 		break;
 	case PEER_PROMOTE:
-		s->standby_only =
-		    m->len == 1 && ((const char *)m->data)[0] == NODE_PROMOTE_STANDBY;
+		s->standby_only = m->len == 1 && ((const char *)m->data)[0] == NODE_PROMOTE_STANDBY;
 		rv = node_serve_promote(s);
 		break;
 	case PEER_REMOVE:

@@ -12,11 +12,21 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
 #include "../common/loop_watch.h"
 #include "snapshot.h"
+#include "stages.h"
+
+static int64_t fsm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static uint64_t fsm_next_index(struct fsm *f)
 {
@@ -60,16 +70,17 @@ static int fsm_apply_one(struct fsm *f, uint64_t index, const void *data, size_t
 	}
 	if (rv == -EUCLEAN) {
 		/* Waiting cannot mend a corrupt file. */
-		log_error_at(0, index, "cannot apply entry %llu: the store (store.db in the data directory) "
-			  "is corrupt; stop this node and re-seed it from the cluster (see "
-			  "docs/operations.md, \"A damaged data directory\")",
-			  (unsigned long long)index);
+		log_error_at(0, index,
+			     "cannot apply entry %llu: the store (store.db in the data directory) "
+			     "is corrupt; stop this node and re-seed it from the cluster (see "
+			     "docs/operations.md, \"A damaged data directory\")",
+			     (unsigned long long)index);
 		_exit(EXIT_FAILURE);
 	}
 	if (rv < 0)
 		return rv;
-	log_debug_at(0, index, "applied %llu %s -> %lld%s", (unsigned long long)index, entry_op_name(e.op),
-		  (long long)ch.result, ch.noop ? " (no-op)" : "");
+	log_debug_at(0, index, "applied %llu %s -> %lld%s", (unsigned long long)index,
+		     entry_op_name(e.op), (long long)ch.result, ch.noop ? " (no-op)" : "");
 	if (f->applied_cb != NULL)
 		f->applied_cb(f->applied_arg, index, &e, &ch);
 	*result = ch.result;
@@ -112,17 +123,24 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **
 		*result = fsm_encode_result(FSM_DEFERRED);
 		return 0;
 	}
-	rv = fsm_apply_one(f, index, buf->base, buf->len, &res);
+	{
+		int64_t t0 = fsm_now_ns();
+
+		rv = fsm_apply_one(f, index, buf->base, buf->len, &res);
+		if (rv >= 0)
+			stages_applied(index, t0, fsm_now_ns());
+	}
 	if (rv < 0) {
 		/* The store cannot write (the disk is full, an I/O error).
 		 * Continuing without the entry would let this node diverge, and
 		 * stopping would take the node down until someone frees space:
 		 * keep it, and apply it when the store can. */
-		log_error_at(0, index, "cannot apply entry %llu to the store: %s; this node applies it, and "
-			  "every entry after it, as soon as the store can write again (free "
-			  "space on the disk holding the data directory)",
-			  (unsigned long long)index,
-			  rv == -ENOSPC ? "the disk holding it is full" : strerror(-rv));
+		log_error_at(0, index,
+			     "cannot apply entry %llu to the store: %s; this node applies it, and "
+			     "every entry after it, as soon as the store can write again (free "
+			     "space on the disk holding the data directory)",
+			     (unsigned long long)index,
+			     rv == -ENOSPC ? "the disk holding it is full" : strerror(-rv));
 		f->deferred_error = rv;
 		fsm_defer(f, index, buf);
 		*result = fsm_encode_result(FSM_DEFERRED);
@@ -216,8 +234,7 @@ static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigne
 	return 0;
 }
 
-static int fsm_snapshot_finalize(struct raft_fsm *rf, struct raft_buffer *bufs[],
-				 unsigned *n_bufs)
+static int fsm_snapshot_finalize(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
 	(void)rf;
 	for (unsigned i = 0; i < *n_bufs; i++)
@@ -233,8 +250,8 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 	struct fsm *f = (struct fsm *)rf;
 	const char *prev = loop_watch_enter("raft snapshot: fsm->restore");
 	int rv = snapshot_is_marker(buf->base, buf->len, NULL)
-			 ? snapshot_marker_restore(f->store, buf->base, buf->len)
-			 : store_restore(f->store, buf->base, buf->len);
+		     ? snapshot_marker_restore(f->store, buf->base, buf->len)
+		     : store_restore(f->store, buf->base, buf->len);
 
 	loop_watch_leave(prev);
 

@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <time.h>
+
 #include "../common/log.h"
+#include "stages.h"
 #include "tunnel.h"
 
 typedef int (*io_send_fn)(struct raft_io *io, struct raft_io_send *req,
@@ -58,6 +61,7 @@ static io_append_fn io_guard_uv_append;
 /* raft owns req->data, so each append in flight is remembered here with
  * the callback raft gave (a handful at a time: a list will do). */
 struct io_guard_append {
+	uint64_t last_index; /* the last entry written (stages.h: "disk") */
 	struct raft_io_append *req;
 	raft_io_append_cb cb;
 	struct io_guard_append *next;
@@ -69,14 +73,23 @@ static void io_guard_append_cb(struct raft_io_append *req, int status)
 {
 	struct io_guard_append **p = &io_guard_appends, *a;
 	raft_io_append_cb cb = NULL;
+	uint64_t last_index = 0;
 
 	while ((a = *p) != NULL && a->req != req)
 		p = &a->next;
 	if (a != NULL) {
 		cb = a->cb;
+		last_index = a->last_index;
 		*p = a->next;
 		free(a);
 		io_guard_n_appends--;
+	}
+	/* Before cb, which may commit, apply and answer them. */
+	if (status == 0 && last_index != 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		stages_stored(last_index, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 	}
 	if (cb != NULL)
 		cb(req, status);
@@ -90,6 +103,8 @@ static int io_guard_append(struct raft_io *io, struct raft_io_append *req,
 
 	if (a == NULL)
 		return io_guard_uv_append(io, req, entries, n, cb); /* untracked */
+	/* raft appends to its in-memory log before writing it. */
+	a->last_index = io->data != NULL ? raft_last_index(io->data) : 0;
 	a->req = req;
 	a->cb = cb;
 	a->next = io_guard_appends;

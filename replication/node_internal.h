@@ -79,6 +79,7 @@ struct node_req {
 	bool in_raft;  /* raft holds the raft_apply/raft_barrier struct */
 	bool answered; /* cb has run; free when raft lets go */
 	bool reached;  /* was in a log once: the outcome is unknown, never EROFS */
+	uint64_t proposed_index; /* raft_apply's index here (stages.h), or 0 */
 	uint64_t wait_index;
 	int64_t result;
 	struct node_req *prev, *next;

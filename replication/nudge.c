@@ -13,6 +13,7 @@
 
 #include "../common/loop_watch.h"
 #include "node_internal.h"
+#include "stages.h"
 
 /* Followers learn that an entry is committed only from the leader's next
  * AppendEntries — a heartbeat away (raft 0.15 does not send one when the
@@ -104,8 +105,8 @@ static raft_term message_term(const struct raft_message *m)
 		return m->append_entries_result.term;
 	case RAFT_IO_REQUEST_VOTE:
 		return m->request_vote.pre_vote && m->request_vote.term > 0
-			       ? m->request_vote.term - 1
-			       : m->request_vote.term;
+			   ? m->request_vote.term - 1
+			   : m->request_vote.term;
 	case RAFT_IO_REQUEST_VOTE_RESULT:
 		return m->request_vote_result.term;
 	case RAFT_IO_INSTALL_SNAPSHOT:
@@ -137,12 +138,14 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 	/* A node whose disk is low stores no new entries (diskspace.c). */
 	if (node_disk_filter(n, m))
 		return;
-	if (m->type == RAFT_IO_APPEND_ENTRIES_RESULT && m->append_entries_result.rejected == 0)
+	if (m->type == RAFT_IO_APPEND_ENTRIES_RESULT && m->append_entries_result.rejected == 0) {
 		stored = m->append_entries_result.last_log_index;
+		stages_replicated(stored, (int64_t)node_now_ns());
+	}
 	{
 		const char *prev = loop_watch_enter(m->type == RAFT_IO_INSTALL_SNAPSHOT
-							    ? "raft: installing a snapshot"
-							    : "raft: handling a message");
+							? "raft: installing a snapshot"
+							: "raft: handling a message");
 
 		n->raft_recv(io, m);
 		loop_watch_leave(prev);

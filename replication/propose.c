@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "node_internal.h"
+#include "stages.h"
 
 static void req_link(struct node *n, struct node_req *r)
 {
@@ -91,6 +92,10 @@ void node_req_finish(struct node_req *r, int64_t result)
 	if (r->answered)
 		return;
 	metrics_count(n, r, result);
+	if (!r->is_barrier && r->proposed_index != 0)
+		stages_answered(r->proposed_index, (int64_t)node_now_ns());
+	else if (!r->is_barrier && result >= 0)
+		stages_forwarded((int64_t)r->submitted_ns, (int64_t)node_now_ns());
 	if (r->state == RS_APPLYING)
 		n->applying--;
 	r->answered = true;
@@ -228,8 +233,13 @@ static int dispatch_local(struct node_req *r)
 		buf.len = b.len;
 		r->apply.data = r;
 		rv = raft_apply(&n->raft, &r->apply, &buf, 1, apply_cb);
-		if (rv != 0)
+		if (rv != 0) {
 			raft_free(buf.base);
+		} else {
+			r->proposed_index = r->apply.index;
+			stages_proposed(r->apply.index, (int64_t)r->submitted_ns,
+					(int64_t)node_now_ns());
+		}
 	}
 	if (rv == 0) {
 		r->state = RS_RAFT;

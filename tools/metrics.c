@@ -6,6 +6,8 @@
  */
 #include "metrics.h"
 
+#include "../replication/stages.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,10 +39,28 @@ static void metric(struct out *o, const char *name, const char *type, const char
 		help, name, type, name, value);
 }
 
+/* Where the time of writes went (replication/stages.h): a summary per
+ * stage, sum and count, for a mean over any interval. */
+static void write_stages(struct out *o)
+{
+	struct stages_totals t;
+
+	stages_totals(&t);
+	out_add(o, "# HELP clusterfs_write_stage_seconds Time changes spent in each stage of "
+		   "a write on this node (see clusterfs(5), METRICS).\n"
+		   "# TYPE clusterfs_write_stage_seconds summary\n");
+	for (int s = 0; s < STAGE_N; s++)
+		out_add(o,
+			"clusterfs_write_stage_seconds_sum{stage=\"%s\"} %.9f\n"
+			"clusterfs_write_stage_seconds_count{stage=\"%s\"} %llu\n",
+			stage_name((enum stage)s), t.sum_s[s], stage_name((enum stage)s),
+			(unsigned long long)t.count[s]);
+}
+
 /* One gauge per member, labelled by id; members whose figure this node
  * does not know are left out of that gauge. */
-static void member_gauge(struct out *o, const struct node_member *m, unsigned n,
-			 const char *name, const char *help, int which)
+static void member_gauge(struct out *o, const struct node_member *m, unsigned n, const char *name,
+			 const char *help, int which)
 {
 	out_add(o, "# HELP clusterfs_member_%s %s\n# TYPE clusterfs_member_%s gauge\n", name, help,
 		name);
@@ -88,8 +108,7 @@ static void members(struct out *o, struct node *node)
 		     "Since the leader last heard from the member.", 1);
 	member_gauge(o, m, n, "lag_entries",
 		     "Entries of the leader's log the member does not hold yet.", 2);
-	member_gauge(o, m, n, "applied_index", "The member's applied index, as it reported it.",
-		     3);
+	member_gauge(o, m, n, "applied_index", "The member's applied index, as it reported it.", 3);
 	member_gauge(o, m, n, "store_bytes", "The member's store size, as it reported it.", 4);
 	free(m);
 }
@@ -122,11 +141,12 @@ int metrics_render(struct node *node, struct fs *fs, char *buf, size_t cap)
 	       "Times this node saw a different leader become known.", (double)m.leader_changes);
 	metric(&o, "forwarded_requests_total", "counter",
 	       "Changes this node sent on to the leader.", (double)m.forwarded);
-	out_add(&o, "# HELP clusterfs_proposals_total Changes proposed by this node, by outcome.\n"
-		    "# TYPE clusterfs_proposals_total counter\n"
-		    "clusterfs_proposals_total{outcome=\"applied\"} %llu\n"
-		    "clusterfs_proposals_total{outcome=\"refused\"} %llu\n"
-		    "clusterfs_proposals_total{outcome=\"failed\"} %llu\n",
+	out_add(&o,
+		"# HELP clusterfs_proposals_total Changes proposed by this node, by outcome.\n"
+		"# TYPE clusterfs_proposals_total counter\n"
+		"clusterfs_proposals_total{outcome=\"applied\"} %llu\n"
+		"clusterfs_proposals_total{outcome=\"refused\"} %llu\n"
+		"clusterfs_proposals_total{outcome=\"failed\"} %llu\n",
 		(unsigned long long)m.proposals_applied, (unsigned long long)m.proposals_refused,
 		(unsigned long long)m.proposals_failed);
 	out_add(&o, "# HELP clusterfs_commit_latency_seconds From a change's proposal on this "
@@ -141,8 +161,9 @@ int metrics_render(struct node *node, struct fs *fs, char *buf, size_t cap)
 			out_add(&o, "clusterfs_commit_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
 				(unsigned long long)cumulative);
 	}
-	out_add(&o, "clusterfs_commit_latency_seconds_sum %.9f\n"
-		    "clusterfs_commit_latency_seconds_count %llu\n",
+	out_add(&o,
+		"clusterfs_commit_latency_seconds_sum %.9f\n"
+		"clusterfs_commit_latency_seconds_count %llu\n",
 		m.latency_sum_s, (unsigned long long)m.latency_count);
 	metric(&o, "lease_expirations_total", "counter",
 	       "Lease removals this node proposed as leader once their time had passed (a "
@@ -152,8 +173,7 @@ int metrics_render(struct node *node, struct fs *fs, char *buf, size_t cap)
 	       "Changes from other nodes applied but not yet shown to this node's kernel.",
 	       (double)backlog);
 	metric(&o, "replay_lag_seconds", "gauge",
-	       "How long the oldest of them (the one being replayed, if any) has waited.",
-	       oldest);
+	       "How long the oldest of them (the one being replayed, if any) has waited.", oldest);
 	metric(&o, "store_bytes", "gauge",
 	       "Bytes counted against the store limit (content, xattrs and metadata).",
 	       (double)ss.bytes);
@@ -167,21 +187,24 @@ int metrics_render(struct node *node, struct fs *fs, char *buf, size_t cap)
 	metric(&o, "elections_lost_total", "counter",
 	       "Elections this node lost or that ended without a leader.",
 	       (double)m.elections_lost);
-	out_add(&o, "# HELP clusterfs_snapshots_total Snapshots taken here (the log compacted), "
-		    "installed from the leader, and sent (images made for a follower).\n"
-		    "# TYPE clusterfs_snapshots_total counter\n"
-		    "clusterfs_snapshots_total{kind=\"taken\"} %llu\n"
-		    "clusterfs_snapshots_total{kind=\"installed\"} %llu\n"
-		    "clusterfs_snapshots_total{kind=\"sent\"} %llu\n",
+	out_add(&o,
+		"# HELP clusterfs_snapshots_total Snapshots taken here (the log compacted), "
+		"installed from the leader, and sent (images made for a follower).\n"
+		"# TYPE clusterfs_snapshots_total counter\n"
+		"clusterfs_snapshots_total{kind=\"taken\"} %llu\n"
+		"clusterfs_snapshots_total{kind=\"installed\"} %llu\n"
+		"clusterfs_snapshots_total{kind=\"sent\"} %llu\n",
 		(unsigned long long)m.snapshots.taken, (unsigned long long)m.snapshots.installed,
 		(unsigned long long)m.snapshots.sent);
-	out_add(&o, "# HELP clusterfs_snapshot_last_seconds How long the last snapshot of each "
-		    "kind took.\n"
-		    "# TYPE clusterfs_snapshot_last_seconds gauge\n"
-		    "clusterfs_snapshot_last_seconds{kind=\"taken\"} %.6f\n"
-		    "clusterfs_snapshot_last_seconds{kind=\"installed\"} %.6f\n"
-		    "clusterfs_snapshot_last_seconds{kind=\"sent\"} %.6f\n",
+	out_add(&o,
+		"# HELP clusterfs_snapshot_last_seconds How long the last snapshot of each "
+		"kind took.\n"
+		"# TYPE clusterfs_snapshot_last_seconds gauge\n"
+		"clusterfs_snapshot_last_seconds{kind=\"taken\"} %.6f\n"
+		"clusterfs_snapshot_last_seconds{kind=\"installed\"} %.6f\n"
+		"clusterfs_snapshot_last_seconds{kind=\"sent\"} %.6f\n",
 		m.snapshots.take_s, m.snapshots.install_s, m.snapshots.send_s);
+	write_stages(&o);
 	metric(&o, "loop_stall_longest_seconds", "gauge",
 	       "The longest time the event loop was busy in one iteration since start.",
 	       m.loop_stall_longest_s);

@@ -5,6 +5,9 @@
 # 1. `members` and `members --json` on the leader and on a follower: every
 #    member reachable, a recent last contact, no lag, its applied index,
 #    term, store size and version; `status --cluster` exits 0.
+# 1b. The write stage metrics (clusterfs_write_stage_seconds): the leader
+#    counts every stage of its writes and of those a follower forwarded;
+#    the follower counts its forwarded writes and proposes nothing itself.
 # 2. A SIGSTOPped follower, while the leader writes: the leader and the
 #    other follower show it unreachable and lagging by at least what was
 #    written; `status --cluster` exits 3 and names it; the leader logs it
@@ -71,6 +74,37 @@ d = json.load(sys.stdin)
 assert d["healthy"] is True and len(d["members"]) == 3, d
 assert all(m["healthy"] is True for m in d["members"]), d' ||
 	fail "status --cluster --json on a healthy cluster: $(ctl --mount "$ML" --json status --cluster)"
+
+say "1b. where writes spend their time: clusterfs_write_stage_seconds on the leader and a follower"
+# stage NAME STAGE: "SUM COUNT" of that stage in NAME's metrics.
+stage() {
+	local m
+	m=$(cat "$(node_mount "$1")/.cluster/metrics")
+	printf '%s %s\n' "$(sed -n "s/^clusterfs_write_stage_seconds_sum{stage=\"$2\"} //p" <<<"$m")" \
+		"$(sed -n "s/^clusterfs_write_stage_seconds_count{stage=\"$2\"} //p" <<<"$m")"
+}
+before=$(stage "$L" apply)
+fwd_before=$(stage "$F1" forward)
+for i in $(seq 1 20); do echo "s$i" >"$ML/stages" || fail "write $i on the leader failed"; done
+for i in $(seq 1 10); do echo "f$i" >"$(node_mount "$F1")/stages" || fail "write $i on $F1 failed"; done
+for s in propose disk follower to_apply apply answer fuse_in fuse_reply; do
+	read -r sum count <<<"$(stage "$L" "$s")"
+	if ! [[ "$count" =~ ^[0-9]+$ ]] || [ "$count" -lt 20 ]; then
+		fail "the leader counts '$count' writes in stage $s, want >= 20"
+	fi
+	python3 -c 'import sys; s = float(sys.argv[1]); sys.exit(0 if 0 < s < 60 else 1)' "$sum" ||
+		fail "the leader's stage $s sums to '$sum' s over $count writes"
+done
+# The leader's own writes and the 10 it applied for $F1 are counted there.
+read -r _ c0 <<<"$before"
+read -r _ c1 <<<"$(stage "$L" apply)"
+[ $((c1 - c0)) -ge 30 ] || fail "the leader counted $((c1 - c0)) applies for 30 writes"
+read -r _ f0 <<<"$fwd_before"
+read -r fsum f1 <<<"$(stage "$F1" forward)"
+assert_eq 10 $((f1 - f0)) "writes $F1 forwarded, by its stage metrics"
+python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$fsum" || fail "$F1's forward stage sums to '$fsum'"
+read -r _ fp <<<"$(stage "$F1" propose)"
+assert_eq 0 "$fp" "writes $F1 proposed to raft itself (it is a follower)"
 
 say "2. SIGSTOP of follower $F2 while the leader writes $WRITES files"
 id2=${NODE_ID[$F2]}
