@@ -16,7 +16,10 @@
 #     (an inotify reader on that node's mount; an etcd watch on that member;
 #     a ZooKeeper watch through a client connected to that server), p50/p99;
 #   cached open+read+close of a small file on clusterfs and on a tmpfs;
-#   the floors: 4 KiB pwrite+fsync on the data disk, a loopback TCP round trip.
+#   the floors: 4 KiB pwrite+fsync on the data disk, a loopback TCP round trip;
+#   where a clusterfs write's time goes: the mean of each stage of
+#     clusterfs_write_stage_seconds (.cluster/metrics) on the leader and the
+#     follower over the write series, next to the client's mean.
 #
 # and prints each figure next to its goal from issue 15 as a ratio, "met" or
 # "short". The measuring program is scripts/bench_peers.py (Debian's python3).

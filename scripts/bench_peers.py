@@ -148,6 +148,33 @@ def ms(ns):
     return "%.3f" % (ns / 1e6)
 
 
+STAGES = ("fuse_in", "propose", "disk", "follower", "to_apply", "apply", "answer", "forward", "fuse_reply")
+
+
+def stage_totals(mount):
+    """{stage: (sum seconds, count)} from a node's clusterfs_write_stage_seconds."""
+    out = {}
+    with open(os.path.join(mount, ".cluster", "metrics")) as f:
+        for line in f:
+            for kind in ("sum", "count"):
+                prefix = "clusterfs_write_stage_seconds_%s{stage=\"" % kind
+                if line.startswith(prefix):
+                    name, value = line[len(prefix):].split("\"} ")
+                    s, c = out.get(name, (0.0, 0))
+                    out[name] = (float(value), c) if kind == "sum" else (s, int(value))
+    return out
+
+
+def stage_means(before, after):
+    """{stage: mean microseconds} over what happened between two stage_totals."""
+    means = {}
+    for name, (s1, c1) in after.items():
+        s0, c0 = before.get(name, (0.0, 0))
+        if c1 > c0:
+            means[name] = (s1 - s0) / (c1 - c0) * 1e6
+    return means
+
+
 def cfs_bench(prog, what, d, n):
     """One cfs-bench loop: its fields (p50_us, p99_us, ops_per_s) as floats."""
     try:
@@ -426,7 +453,10 @@ def main():
             c = clients[s](t[idx])
             opened.append(c)
             series[(s, role)] = timed(c.put, "w" + role)
+    cfs_mounts = systems["cfs"]
+    stages_before = [stage_totals(m) for m in cfs_mounts[:2]]
     writes = interleaved(series, a.n)
+    stages = [stage_means(b, stage_totals(m)) for b, m in zip(stages_before, cfs_mounts[:2])]
     for c in opened:
         c.close()
 
@@ -478,6 +508,23 @@ def main():
                            floors["rtt"]["p99_us"]))
     if watches["cfs"].extra:
         print("  note: %d IN_CLOSE_WRITE events on the watching node beyond one per write" % watches["cfs"].extra)
+    print()
+
+    # --- where a clusterfs write's time goes ---------------------------------------------
+    def mean_us(v):
+        return sum(v) / len(v) / 1e3
+
+    print("where a clusterfs write's time goes, mean us per entry over both write series "
+          "(the nodes' clusterfs_write_stage_seconds):")
+    for label, st in (("leader node (its writes and the follower's)", stages[0]),
+                      ("follower node (its writes)", stages[1])):
+        print("  %-44s %s" % (label, "  ".join("%s %.1f" % (k, st[k]) for k in STAGES if k in st) or "-"))
+    lead = stages[0]
+    inside = sum(lead.get(k, 0) for k in ("fuse_in", "propose", "to_apply", "apply", "answer", "fuse_reply")) + \
+        max(lead.get("disk", 0), lead.get("follower", 0))
+    print("  leader write, mean: %.1f us as the client saw it; %.1f us of it in the daemon on the WRITE "
+          "request's path; the rest is the kernel (FUSE queue and wake-ups) and the write's other requests "
+          "(OPEN, FLUSH, RELEASE)" % (mean_us(writes[("cfs", "L")]), inside))
     print()
 
     # --- goals ---------------------------------------------------------------------------
