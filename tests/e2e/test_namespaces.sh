@@ -170,7 +170,7 @@ types, seen, buckets = {}, {}, []
 for line in text.splitlines():
     if line.startswith("# HELP "):
         continue
-    m = re.match(r"# TYPE (clusterfs_\w+) (gauge|counter|histogram)$", line)
+    m = re.match(r"# TYPE (clusterfs_\w+) (gauge|counter|histogram|summary)$", line)
     if m:
         types[m.group(1)] = m.group(2)
         continue
