@@ -96,6 +96,12 @@ void fs_stop_intake(struct fs *fs);
 bool fs_idle(struct fs *fs);
 /* Number of mutations waiting for their entry. */
 unsigned fs_in_flight(struct fs *fs);
+/* FUSE requests taken from /dev/fuse since the mount, by opcode (the
+ * protocol's numbers, below FS_FUSE_OPCODES); fs_fuse_op_name gives the
+ * name of one, or NULL for an opcode without one. */
+#define FS_FUSE_OPCODES 64
+void fs_fuse_requests(struct fs *fs, uint64_t counts[FS_FUSE_OPCODES]);
+const char *fs_fuse_op_name(unsigned opcode);
 /* The replay backlog (see notify_backlog). */
 void fs_replay_backlog(struct fs *fs, uint64_t *items, double *oldest_s);
 /* Unmount and free. */

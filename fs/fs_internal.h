@@ -63,6 +63,7 @@ struct fs {
 	uv_poll_t poll;
 	bool polling;
 	int64_t req_in_ns; /* when the request being handled left /dev/fuse */
+	uint64_t fuse_requests[FS_FUSE_OPCODES]; /* by opcode (mount.c) */
 	struct fuse_buf buf;
 	uint64_t ino_base;
 	uint32_t ino_counter;
@@ -107,6 +108,16 @@ struct fs_op {
 	bool typed_raw;	       /* a failure drops the handle's raw bytes */
 	int64_t in_ns, submit_ns; /* CLOCK_MONOTONIC: stages.h's fuse_in */
 };
+
+/* How every regular file is opened (open, create, replay): direct I/O, so
+ * that one write(2) is one request (handles.c), and no FLUSH at close(2)
+ * (FOPEN_NOFLUSH): nothing is committed at FLUSH (handles.c), and bash's
+ * `echo x > f` closes twice — two round trips of the caller saved. */
+static inline void fs_file_open_flags(struct fuse_file_info *fi)
+{
+	fi->direct_io = 1;
+	fi->noflush = 1;
+}
 
 /* The ops table (ops.c) that mount.c hands to the FUSE session. */
 extern const struct fuse_lowlevel_ops fs_ops;

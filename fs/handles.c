@@ -123,7 +123,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (fs_replaying(fs, req)) {
 		h->replay = true;
-		fi->direct_io = 1;
+		fs_file_open_flags(fi);
 		fi->fh = (uintptr_t)h;
 		fs_ref_open(fs, ino, 1);
 		if (fuse_reply_open(req, fi) != 0) {
@@ -139,25 +139,18 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, -rv);
 			return;
 		}
-		fi->direct_io = 1;
 	}
 	if (fs_handle_open_holds_trunc(fi->flags, a.size))
 		h->trunc_pending = true;
-	/* Nothing is committed at FLUSH: spare the kernel the round trip of a
-	 * read-only descriptor. Every descriptor uses direct I/O: writes so
+	/* Every descriptor uses direct I/O (fs_file_open_flags): writes so
 	 * that one write(2) is one request (see the top of this file), reads
 	 * because the kernel's idea of the size is not always ours (a held
-	 * O_TRUNC, remote changes). (The page cache is dropped at every open
-	 * anyway; what is lost is shared mmap of the file.) */
-	if (!writing)
-		fi->noflush = 1;
-	fi->direct_io = 1;
-	/* Typed values are normalized by the cluster: never serve the bytes the
-	 * writer sent from the page cache. */
-	if (ns_is_typed(a.parent) && !S_ISDIR(a.mode)) {
-		fi->direct_io = 1;
+	 * O_TRUNC, remote changes; docs/architecture.md says why the page
+	 * cache cannot serve reads here). Typed values are normalized by the
+	 * cluster: never serve the bytes the writer sent from a cache. */
+	fs_file_open_flags(fi);
+	if (ns_is_typed(a.parent) && !S_ISDIR(a.mode))
 		h->typed = true;
-	}
 	fi->fh = (uintptr_t)h;
 	fs_ref_open(fs, ino, 1);
 	if (h->trunc_pending)
@@ -215,7 +208,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		ep.ino = a.ino;
 		fs_attr_to_stat(&a, &ep.attr);
 		fi->fh = (uintptr_t)h;
-		fi->direct_io = 1;
+		fs_file_open_flags(fi);
 		fs_ref_open(fs, p->ino, 1);
 		if (fuse_reply_create(req, &ep, fi) != 0) {
 			fs_ref_open(fs, p->ino, -1);
@@ -232,7 +225,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		return;
 	}
 	op->h = h;
-	fi->direct_io = 1; /* see fs_open */
+	fs_file_open_flags(fi); /* see fs_open */
 	op->fi = *fi;
 	op->trunc_if_existed = (fi->flags & O_TRUNC) != 0;
 	fs_entry_init(fs, req, &e, ENTRY_CREATE);

@@ -86,7 +86,7 @@ bool fs_replay_make(struct fs *fs, fuse_req_t req, struct fuse_file_info *fi)
 	fs_attr_to_stat(&a, &e.attr);
 	e.attr_timeout = e.entry_timeout = fs->cfg.cache_timeout; /* see fs_replay_reply_entry */
 	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1; /* rule 5: never through the page cache */
+	fs_file_open_flags(fi); /* rule 5: never through the page cache */
 	fs_ref_open(fs, ino, 1);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		fs_ref_open(fs, ino, -1);

@@ -165,6 +165,18 @@ def stage_totals(mount):
     return out
 
 
+def fuse_requests(mount):
+    """{op: count} from a node's clusterfs_fuse_requests_total."""
+    out = {}
+    prefix = "clusterfs_fuse_requests_total{op=\""
+    with open(os.path.join(mount, ".cluster", "metrics")) as f:
+        for line in f:
+            if line.startswith(prefix):
+                name, value = line[len(prefix):].split("\"} ")
+                out[name] = int(value)
+    return out
+
+
 def stage_means(before, after):
     """{stage: mean microseconds} over what happened between two stage_totals."""
     means = {}
@@ -455,7 +467,9 @@ def main():
             series[(s, role)] = timed(c.put, "w" + role)
     cfs_mounts = systems["cfs"]
     stages_before = [stage_totals(m) for m in cfs_mounts[:2]]
+    fuse_before = fuse_requests(cfs_mounts[0])
     writes = interleaved(series, a.n)
+    fuse_after = fuse_requests(cfs_mounts[0])
     stages = [stage_means(b, stage_totals(m)) for b, m in zip(stages_before, cfs_mounts[:2])]
     for c in opened:
         c.close()
@@ -524,7 +538,12 @@ def main():
         max(lead.get("disk", 0), lead.get("follower", 0))
     print("  leader write, mean: %.1f us as the client saw it; %.1f us of it in the daemon on the WRITE "
           "request's path; the rest is the kernel (FUSE queue and wake-ups) and the write's other requests "
-          "(OPEN, FLUSH, RELEASE)" % (mean_us(writes[("cfs", "L")]), inside))
+          "(OPEN, GETXATTR, RELEASE)" % (mean_us(writes[("cfs", "L")]), inside))
+    n_lw = len(writes[("cfs", "L")]) + WARMUP
+    print("  FUSE requests on the leader's mount per leader write (clusterfs_fuse_requests_total; with "
+          "the replay of the follower's write there, for inotify):\n    %s" % "  ".join(
+        "%s %.2f" % (k, (fuse_after.get(k, 0) - fuse_before.get(k, 0)) / n_lw)
+        for k in sorted(fuse_after) if fuse_after.get(k, 0) > fuse_before.get(k, 0)))
     print()
 
     # --- goals ---------------------------------------------------------------------------

@@ -57,6 +57,29 @@ static void write_stages(struct out *o)
 			(unsigned long long)t.count[s]);
 }
 
+/* The FUSE requests the kernel sent, by kind: what a shell command costs. */
+static void fuse_requests(struct out *o, struct fs *fs)
+{
+	uint64_t counts[FS_FUSE_OPCODES], other = 0;
+
+	fs_fuse_requests(fs, counts);
+	out_add(o, "# HELP clusterfs_fuse_requests_total FUSE requests this node's kernel sent, "
+		   "by operation.\n"
+		   "# TYPE clusterfs_fuse_requests_total counter\n");
+	for (unsigned op = 0; op < FS_FUSE_OPCODES; op++) {
+		const char *name = fs_fuse_op_name(op);
+
+		if (name == NULL)
+			other += counts[op];
+		else if (counts[op] > 0) /* a kind appears once the kernel sent one */
+			out_add(o, "clusterfs_fuse_requests_total{op=\"%s\"} %llu\n", name,
+				(unsigned long long)counts[op]);
+	}
+	if (other > 0)
+		out_add(o, "clusterfs_fuse_requests_total{op=\"other\"} %llu\n",
+			(unsigned long long)other);
+}
+
 /* One gauge per member, labelled by id; members whose figure this node
  * does not know are left out of that gauge. */
 static void member_gauge(struct out *o, const struct node_member *m, unsigned n, const char *name,
@@ -205,6 +228,8 @@ int metrics_render(struct node *node, struct fs *fs, char *buf, size_t cap)
 		"clusterfs_snapshot_last_seconds{kind=\"sent\"} %.6f\n",
 		m.snapshots.take_s, m.snapshots.install_s, m.snapshots.send_s);
 	write_stages(&o);
+	if (fs != NULL)
+		fuse_requests(&o, fs);
 	metric(&o, "loop_stall_longest_seconds", "gauge",
 	       "The longest time the event loop was busy in one iteration since start.",
 	       m.loop_stall_longest_s);

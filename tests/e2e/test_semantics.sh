@@ -3,7 +3,8 @@
 # Filesystem semantics (DESIGN §3, §4 .cluster/, §9 limits) on one node:
 # revision and writer xattrs, no-op writes, user xattrs, appends, open
 # descriptors on unlinked/replaced files, atomic rename and renameat2 flags,
-# size and name limits, the read-only .cluster/ directory, statfs and fsync.
+# size and name limits, the read-only .cluster/ directory, statfs and fsync,
+# and what a shell write costs in FUSE requests (no FLUSH).
 #
 # Checks that expose a product bug are run with check() so that the rest of
 # the contract is still exercised; the test fails at the end if any did.
@@ -430,6 +431,27 @@ sync f || fail "sync FILE failed"
 assert_ok fsync f
 assert_ok fsync .
 assert_ok fsync app
+
+say "what a shell write costs: no FLUSH round trip at close (clusterfs_fuse_requests_total)"
+# fuse_count FILE OP: FUSE requests of kind OP in a copy of the metrics (0
+# before the first of its kind).
+fuse_count() {
+	local v
+	v=$(sed -n "s/^clusterfs_fuse_requests_total{op=\"$2\"} //p" "$1")
+	echo "${v:-0}"
+}
+echo start >costly
+cat .cluster/metrics >"$TEST_TMP/m0"
+for i in $(seq 1 20); do echo "v$i" >costly; done
+cat costly >/dev/null
+cat .cluster/metrics >"$TEST_TMP/m1"
+[ "$(fuse_count "$TEST_TMP/m0" open)" -gt 0 ] || fail "no clusterfs_fuse_requests_total{op=\"open\"} in the metrics"
+delta() { echo $(($(fuse_count "$TEST_TMP/m1" "$1") - $(fuse_count "$TEST_TMP/m0" "$1"))); }
+assert_eq 0 "$(delta flush)" "FLUSH requests for 20 'echo > f' and a cat"
+assert_eq 20 "$(delta write)" "WRITE requests for 20 'echo > f'"
+# and the second copy of the metrics opened them
+assert_eq 22 "$(delta open)" "OPEN requests for 20 'echo > f', a cat and a cat of the metrics"
+assert_file_content costly $'v20\n'
 
 cd /
 node_stop a
