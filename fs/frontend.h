@@ -30,9 +30,9 @@
 
 /* Inodes of the generated .cluster/ directory and its files (reserved range
  * of store.h, never stored). */
-#define FS_CLUSTER_DIR_INO 16
+#define FS_CLUSTER_DIR_INO   16
 #define FS_CLUSTER_FIRST_INO 17
-#define FS_CLUSTER_DIR ".cluster"
+#define FS_CLUSTER_DIR	     ".cluster"
 /* Largest generated file. */
 #define FS_PLUG_MAX (256u << 10)
 

@@ -62,7 +62,7 @@ struct fs {
 	struct fuse_session *se;
 	uv_poll_t poll;
 	bool polling;
-	int64_t req_in_ns; /* when the request being handled left /dev/fuse */
+	int64_t req_in_ns;			 /* when the request being handled left /dev/fuse */
 	uint64_t fuse_requests[FS_FUSE_OPCODES]; /* by opcode (mount.c) */
 	struct fuse_buf buf;
 	uint64_t ino_base;
@@ -79,7 +79,7 @@ struct fs {
 	struct fs_drop {
 		uint64_t ino, mark;
 		fuse_req_t req;
-	} *drops;
+	} * drops;
 	size_t n_drops, cap_drops;
 	uv_timer_t drop_timer;
 	int open_handles; /* closed one by one at unmount */
@@ -101,11 +101,11 @@ struct fs_op {
 	uint64_t ino; /* LINK/SETATTR/WRITE: the inode; CREATE: the proposed one */
 	struct fs_handle *h;
 	struct fuse_file_info fi;
-	size_t size;	       /* WRITE: bytes to report */
-	bool clear_trunc;      /* success commits the inode's held O_TRUNC */
-	bool commits_pending;  /* success commits a pending create */
-	bool trunc_if_existed; /* CREATE(O_TRUNC) that found an existing file */
-	bool typed_raw;	       /* a failure drops the handle's raw bytes */
+	size_t size;		  /* WRITE: bytes to report */
+	bool clear_trunc;	  /* success commits the inode's held O_TRUNC */
+	bool commits_pending;	  /* success commits a pending create */
+	bool trunc_if_existed;	  /* CREATE(O_TRUNC) that found an existing file */
+	bool typed_raw;		  /* a failure drops the handle's raw bytes */
 	int64_t in_ns, submit_ns; /* CLOCK_MONOTONIC: stages.h's fuse_in */
 };
 
