@@ -62,6 +62,7 @@ static io_append_fn io_guard_uv_append;
  * the callback raft gave (a handful at a time: a list will do). */
 struct io_guard_append {
 	uint64_t last_index; /* the last entry written (stages.h: "disk") */
+	unsigned n;	     /* entries */
 	struct raft_io_append *req;
 	raft_io_append_cb cb;
 	struct io_guard_append *next;
@@ -74,12 +75,14 @@ static void io_guard_append_cb(struct raft_io_append *req, int status)
 	struct io_guard_append **p = &io_guard_appends, *a;
 	raft_io_append_cb cb = NULL;
 	uint64_t last_index = 0;
+	unsigned n = 0;
 
 	while ((a = *p) != NULL && a->req != req)
 		p = &a->next;
 	if (a != NULL) {
 		cb = a->cb;
 		last_index = a->last_index;
+		n = a->n;
 		*p = a->next;
 		free(a);
 		io_guard_n_appends--;
@@ -90,6 +93,7 @@ static void io_guard_append_cb(struct raft_io_append *req, int status)
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		stages_stored(last_index, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+		stages_log_stored(n);
 	}
 	if (cb != NULL)
 		cb(req, status);
@@ -105,6 +109,7 @@ static int io_guard_append(struct raft_io *io, struct raft_io_append *req,
 		return io_guard_uv_append(io, req, entries, n, cb); /* untracked */
 	/* raft appends to its in-memory log before writing it. */
 	a->last_index = io->data != NULL ? raft_last_index(io->data) : 0;
+	a->n = n;
 	a->req = req;
 	a->cb = cb;
 	a->next = io_guard_appends;

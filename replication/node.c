@@ -29,6 +29,7 @@
 #include "../common/loop_watch.h"
 #include "io_guard.h"
 #include "node_internal.h"
+#include "stages.h"
 #include "store_vacuum.h"
 
 #define NODE_TRANSFER_MS 1000
@@ -91,6 +92,7 @@ static void check_cb(uv_check_t *c)
 {
 	node_check_applied(c->data);
 	node_nudge_now(c->data);
+	stages_turn();
 }
 
 /* --- leadership and readiness ------------------------------------------------------ */

@@ -4,6 +4,7 @@
  */
 #include "stages.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 enum mark { M_SUBMIT, M_PROPOSED, M_STORED, M_REPLICATED, M_APPLY_START, M_APPLIED, M_N };
@@ -17,6 +18,7 @@ static struct {
 	struct slot ring[STAGES_RING];
 	uint64_t stored_upto, replicated_upto;
 	struct stages_totals totals;
+	bool stored_this_turn;
 } st;
 
 static const char *const names[STAGE_N] = {
@@ -118,6 +120,20 @@ void stages_answered(uint64_t index, int64_t now_ns)
 	add(STAGE_APPLY, s->t[M_APPLY_START], s->t[M_APPLIED]);
 	add(STAGE_ANSWER, s->t[M_APPLIED], now_ns);
 	s->index = 0;
+}
+
+void stages_log_stored(unsigned n)
+{
+	st.totals.log_entries += n;
+	if (!st.stored_this_turn) {
+		st.stored_this_turn = true;
+		st.totals.log_turns++;
+	}
+}
+
+void stages_turn(void)
+{
+	st.stored_this_turn = false;
 }
 
 void stages_forwarded(int64_t submit_ns, int64_t now_ns)

@@ -50,6 +50,10 @@ enum stage {
 struct stages_totals {
 	double sum_s[STAGE_N];
 	uint64_t count[STAGE_N];
+	/* raft's log writes on this node: entries stored, and the loop turns
+	 * in which some were (raft_uv writes what was appended while a write
+	 * was in flight as one: entries per turn is the batching). */
+	uint64_t log_entries, log_turns;
 };
 
 /* The name of @s as the metrics label shows it. */
@@ -64,6 +68,10 @@ void stages_applied(uint64_t index, int64_t start_ns, int64_t end_ns);
 void stages_answered(uint64_t index, int64_t now_ns);
 
 void stages_forwarded(int64_t submit_ns, int64_t now_ns);
+/* @n entries of a log write are stored (io_guard's append callback). */
+void stages_log_stored(unsigned n);
+/* A loop turn ends (the node's check handle). */
+void stages_turn(void);
 void stages_fuse(int64_t in_ns, int64_t submit_ns, int64_t outcome_ns, int64_t replied_ns);
 
 void stages_totals(struct stages_totals *out);

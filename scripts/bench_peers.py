@@ -177,6 +177,17 @@ def fuse_requests(mount):
     return out
 
 
+def log_counters(mount):
+    """(entries stored, loop turns with log writes) from a node's metrics."""
+    v = {}
+    with open(os.path.join(mount, ".cluster", "metrics")) as f:
+        for line in f:
+            for k in ("clusterfs_log_entries_stored_total ", "clusterfs_log_write_turns_total "):
+                if line.startswith(k):
+                    v[k] = int(line[len(k):])
+    return (v.get("clusterfs_log_entries_stored_total ", 0), v.get("clusterfs_log_write_turns_total ", 0))
+
+
 def stage_means(before, after):
     """{stage: mean microseconds} over what happened between two stage_totals."""
     means = {}
@@ -478,7 +489,16 @@ def main():
     for s, t in systems.items():
         watches[s] = {"cfs": CfsWatch, "etcd": EtcdWatch, "zk": ZkWatch}[s](t[0], t[2])
     prop = interleaved({s: w.one for s, w in watches.items()}, a.n)
-    par = {s: parallel(s, t[0], a.writers_ops) for s, t in systems.items()}
+    par, batching = {}, None
+    for s, t in systems.items():
+        if s == "cfs":
+            log_before = log_counters(t[0])
+        par[s] = parallel(s, t[0], a.writers_ops)
+        if s == "cfs":
+            log_after = log_counters(t[0])
+            writes_done = log_after[1] - log_before[1]
+            if writes_done > 0:
+                batching = ((log_after[0] - log_before[0]) / writes_done, writes_done)
     floors = {"fsync": cfs_bench(a.cfs_bench, "fsync", a.disk, a.n),
               "rtt": cfs_bench(a.cfs_bench, "rtt", "-", a.n)}
     reads = {"cfs": cfs_bench(a.cfs_bench, "read", systems["cfs"][0] + "/bench-read", a.reads),
@@ -539,6 +559,9 @@ def main():
     print("  leader write, mean: %.1f us as the client saw it; %.1f us of it in the daemon on the WRITE "
           "request's path; the rest is the kernel (FUSE queue and wake-ups) and the write's other requests "
           "(OPEN, GETXATTR, RELEASE)" % (mean_us(writes[("cfs", "L")]), inside))
+    if batching:
+        print("  8 writers on the leader: %.2f entries per log write on the leader (%d writes; "
+              "clusterfs_log_entries_stored_total / clusterfs_log_write_turns_total)" % batching)
     n_lw = len(writes[("cfs", "L")]) + WARMUP
     print("  FUSE requests on the leader's mount per leader write (clusterfs_fuse_requests_total; with "
           "the replay of the follower's write there, for inotify):\n    %s" % "  ".join(

@@ -40,12 +40,22 @@ static void metric(struct out *o, const char *name, const char *type, const char
 }
 
 /* Where the time of writes went (replication/stages.h): a summary per
- * stage, sum and count, for a mean over any interval. */
+ * stage, sum and count, for a mean over any interval; and how many log
+ * entries each disk write carried. */
 static void write_stages(struct out *o)
 {
 	struct stages_totals t;
 
 	stages_totals(&t);
+	out_add(o, "# HELP clusterfs_log_entries_stored_total Entries raft's log writes stored on "
+		   "this node.\n"
+		   "# TYPE clusterfs_log_entries_stored_total counter\n"
+		   "clusterfs_log_entries_stored_total %llu\n"
+		   "# HELP clusterfs_log_write_turns_total Event loop turns in which log writes "
+		   "completed (about one per disk write: entries per turn is the batching).\n"
+		   "# TYPE clusterfs_log_write_turns_total counter\n"
+		   "clusterfs_log_write_turns_total %llu\n",
+		(unsigned long long)t.log_entries, (unsigned long long)t.log_turns);
 	out_add(o, "# HELP clusterfs_write_stage_seconds Time changes spent in each stage of "
 		   "a write on this node (see clusterfs(5), METRICS).\n"
 		   "# TYPE clusterfs_write_stage_seconds summary\n");

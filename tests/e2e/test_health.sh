@@ -105,6 +105,14 @@ assert_eq 10 $((f1 - f0)) "writes $F1 forwarded, by its stage metrics"
 python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$fsum" || fail "$F1's forward stage sums to '$fsum'"
 read -r _ fp <<<"$(stage "$F1" propose)"
 assert_eq 0 "$fp" "writes $F1 proposed to raft itself (it is a follower)"
+# log writes: every entry stored once, no more disk writes than entries
+entries=$(sed -n 's/^clusterfs_log_entries_stored_total //p' "$ML/.cluster/metrics")
+turns=$(sed -n 's/^clusterfs_log_write_turns_total //p' "$ML/.cluster/metrics")
+last=$(status_field "$L" last_index)
+if ! { [ -n "$entries" ] && [ -n "$turns" ] && [ "$turns" -ge 1 ] && [ "$turns" -le "$entries" ] &&
+	[ "$entries" -ge 30 ] && [ "$entries" -le "$last" ]; }; then
+	fail "log write metrics on the leader: $entries entries in $turns writes, last index $last"
+fi
 
 say "2. SIGSTOP of follower $F2 while the leader writes $WRITES files"
 id2=${NODE_ID[$F2]}

@@ -126,6 +126,20 @@ Test(stages, the_ring_forgets_old_entries)
 	expect(STAGE_APPLY, 1, 10);
 }
 
+/* Entries stored in one loop turn came from one disk write (raft_uv
+ * writes what queued up meanwhile as one). */
+Test(stages, log_writes_count_turns)
+{
+	stages_log_stored(1);
+	stages_turn();
+	stages_log_stored(2);
+	stages_log_stored(3); /* the same turn: the same write */
+	stages_turn();
+	stages_turn(); /* a turn without a write counts nothing */
+	cr_assert_eq(totals().log_entries, 6);
+	cr_assert_eq(totals().log_turns, 2);
+}
+
 Test(stages, forward_and_fuse)
 {
 	stages_forwarded(100 * US, 900 * US);
