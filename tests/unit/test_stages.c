@@ -33,6 +33,20 @@ static void setup(void)
 
 TestSuite(stages, .init = setup);
 
+/* Every leader mark of entry @i, in microseconds (0: that mark never
+ * comes); the apply takes 10 us from @apply. */
+static void entry_marks(uint64_t i, int64_t proposed, int64_t stored, int64_t replicated,
+			int64_t apply, int64_t answered)
+{
+	stages_proposed(i, 1, proposed * US);
+	if (stored != 0)
+		stages_stored(i, stored * US);
+	if (replicated != 0)
+		stages_replicated(i, replicated * US);
+	stages_applied(i, apply * US, (apply + 10) * US);
+	stages_answered(i, answered * US);
+}
+
 /* One entry through every leader stage: each difference lands in its stage. */
 Test(stages, one_entry_each_stage)
 {
@@ -72,16 +86,9 @@ Test(stages, marks_cover_ranges_once)
  * entries are never summed, and an answered entry is counted once. */
 Test(stages, incomplete_entries_are_not_counted)
 {
-	stages_proposed(3, 1, 10 * US);
-	stages_stored(3, 20 * US);
-	stages_applied(3, 21 * US, 30 * US);
-	stages_answered(3, 31 * US);
+	entry_marks(3, 10, 20, 0, 21, 32);
 	expect(STAGE_PROPOSE, 0, 0);
-	stages_proposed(4, 1, 10 * US);
-	stages_stored(4, 20 * US);
-	stages_replicated(4, 15 * US);
-	stages_applied(4, 21 * US, 30 * US);
-	stages_answered(4, 31 * US);
+	entry_marks(4, 10, 20, 15, 21, 32);
 	stages_answered(4, 99 * US);
 	expect(STAGE_ANSWER, 1, 1);
 }
@@ -97,11 +104,7 @@ Test(stages, a_rewound_log_needs_new_marks)
 	stages_applied(20, 70 * US, 80 * US);
 	stages_answered(20, 90 * US);
 	expect(STAGE_APPLY, 0, 0);
-	stages_proposed(20, 1, 50 * US);
-	stages_stored(20, 60 * US);
-	stages_replicated(20, 65 * US);
-	stages_applied(20, 70 * US, 80 * US);
-	stages_answered(20, 90 * US);
+	entry_marks(20, 50, 60, 65, 70, 90);
 	expect(STAGE_DISK, 1, 10);
 	expect(STAGE_FOLLOWER, 1, 15);
 }
