@@ -79,7 +79,7 @@ struct fs {
 	struct fs_drop {
 		uint64_t ino, mark;
 		fuse_req_t req;
-	} * drops;
+	} *drops;
 	size_t n_drops, cap_drops;
 	uv_timer_t drop_timer;
 	int open_handles; /* closed one by one at unmount */

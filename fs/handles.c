@@ -24,9 +24,10 @@
  * - a truncate to a size becomes a SETATTR whose size applies to the empty
  *   content (NULs up to it);
  * - if nothing comes, the last close of a descriptor opened with O_TRUNC
- *   commits the truncation — not FLUSH: bash's `>` dup2()s the descriptor
- *   and closes the original before writing, and that close is a FLUSH. (So
- *   `: > f` empties the file on other nodes just after the close returns.)
+ *   commits the truncation — at RELEASE, not at the first close: bash's `>`
+ *   dup2()s the descriptor and closes the original before writing (that
+ *   close sends nothing: no descriptor asks for FLUSH). (So `: > f` empties
+ *   the file on other nodes just after the close returns.)
  * A refused write (EINVAL for a typed value, EFBIG) abandons the held
  * truncation: the refused mutation changes nothing, and `echo maybe >
  * gates/feature.x` leaves the gate as it was.

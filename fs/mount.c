@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/vfs.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "guardian.h"
 #include "notify.h"
@@ -40,12 +41,7 @@ static void fs_poll_cb(uv_poll_t *p, int status, int events)
 			fs_stop_intake(fs);
 			return;
 		}
-		{
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			fs->req_in_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-		}
+		fs->req_in_ns = clock_mono_ns();
 		/* struct fuse_in_header: len, then opcode (splice is off, so
 		 * the request is in memory). */
 		if (!(fs->buf.flags & FUSE_BUF_IS_FD) && (size_t)rv >= 8) {

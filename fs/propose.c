@@ -10,17 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../common/clock.h"
 #include "../replication/stages.h"
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 struct fs_op *fs_op_new(struct fs *fs, fuse_req_t req, enum fs_reply reply)
 {
@@ -62,7 +54,7 @@ int fs_submit(struct fs_op *op, const struct entry *e)
 	if (op->clear_trunc)
 		fs_trunc_fused(fs, op->ino); /* handles.c: fs_trunc_held_by */
 	rv = entry_encode(e, &b);
-	op->submit_ns = mono_ns();
+	op->submit_ns = clock_mono_ns();
 	if (rv == 0)
 		rv = fs->log.submit(fs->log.impl, &b, fs_op_done, op);
 	if (rv != 0) {
@@ -82,7 +74,7 @@ void fs_op_done(void *arg, int64_t result)
 	struct fs_op *op = arg;
 	struct fs *fs = op->fs;
 	struct store_attr a;
-	int64_t outcome_ns = mono_ns();
+	int64_t outcome_ns = clock_mono_ns();
 	int rv;
 
 	fs->in_flight--;
@@ -156,7 +148,8 @@ void fs_op_done(void *arg, int64_t result)
 		break;
 	}
 	}
-	stages_fuse(op->in_ns, op->submit_ns, outcome_ns, mono_ns());
+	if (op->submit_ns != 0) /* an entry, not an fsync's barrier */
+		stages_fuse(op->in_ns, op->submit_ns, outcome_ns, clock_mono_ns());
 out:
 	free(op);
 }

@@ -12,21 +12,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/loop_watch.h"
 #include "snapshot.h"
 #include "stages.h"
-
-static int64_t fsm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static uint64_t fsm_next_index(struct fsm *f)
 {
@@ -124,11 +116,11 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **
 		return 0;
 	}
 	{
-		int64_t t0 = fsm_now_ns();
+		int64_t t0 = clock_mono_ns();
 
 		rv = fsm_apply_one(f, index, buf->base, buf->len, &res);
 		if (rv >= 0)
-			stages_applied(index, t0, fsm_now_ns());
+			stages_applied(index, t0, clock_mono_ns());
 	}
 	if (rv < 0) {
 		/* The store cannot write (the disk is full, an I/O error).

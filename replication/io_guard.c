@@ -8,8 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <time.h>
-
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "stages.h"
 #include "tunnel.h"
@@ -89,10 +88,7 @@ static void io_guard_append_cb(struct raft_io_append *req, int status)
 	}
 	/* Before cb, which may commit, apply and answer them. */
 	if (status == 0 && last_index != 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		stages_stored(last_index, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+		stages_stored(last_index, clock_mono_ns());
 		stages_log_stored(n);
 	}
 	if (cb != NULL)

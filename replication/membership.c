@@ -100,6 +100,16 @@ unsigned node_count_role(struct node *n, int role)
 	return k;
 }
 
+bool node_is_voter(struct node *n, raft_id id)
+{
+	const struct raft_configuration *c = &n->raft.configuration;
+
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].id == id)
+			return c->servers[i].role == RAFT_VOTER;
+	return false;
+}
+
 static uint64_t max_server_id(struct node *n)
 {
 	const struct raft_configuration *c = &n->raft.configuration;

@@ -330,6 +330,8 @@ void node_inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const char
 
 /* membership.c */
 unsigned node_count_role(struct node *n, int role);
+/* Whether server @id is a voter of the current configuration. */
+bool node_is_voter(struct node *n, raft_id id);
 int node_server_role(struct node *n, uint64_t id);
 int node_serve_join(struct serve *s);
 int node_serve_promote(struct serve *s);

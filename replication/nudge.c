@@ -140,7 +140,8 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 		return;
 	if (m->type == RAFT_IO_APPEND_ENTRIES_RESULT && m->append_entries_result.rejected == 0) {
 		stored = m->append_entries_result.last_log_index;
-		stages_replicated(stored, (int64_t)node_now_ns());
+		if (node_is_voter(n, from)) /* stages.h: "follower" */
+			stages_replicated(stored, (int64_t)node_now_ns());
 	}
 	{
 		const char *prev = loop_watch_enter(m->type == RAFT_IO_INSTALL_SNAPSHOT

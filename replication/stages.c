@@ -27,7 +27,7 @@ static const char *const names[STAGE_N] = {
     [STAGE_FORWARD] = "forward",   [STAGE_FUSE_IN] = "fuse_in", [STAGE_FUSE_REPLY] = "fuse_reply",
 };
 
-const char *stage_name(enum stage s)
+const char *stages_name(enum stage s)
 {
 	return s < STAGE_N ? names[s] : "?";
 }

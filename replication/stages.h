@@ -11,7 +11,8 @@
  *   follower     raft_apply -> the first follower's answer that it stored it
  *   to_apply     the later of those two (a majority of 3 has it) -> the FSM
  *                starts applying it (raft's commit and apply turn)
- *   apply        the FSM's apply (sqlite) of the entry
+ *   apply        the FSM's apply of the entry: the sqlite transaction and
+ *                the front end's hook (fs_applied: invalidations, replays)
  *   answer       applied -> the request answered (node_req_finish)
  * on a follower, a change it forwarded:
  *   forward      node_submit -> the leader's answer here and this node's own
@@ -20,8 +21,11 @@
  *   fuse_in      the request taken from /dev/fuse -> node_submit
  *   fuse_reply   the change's outcome -> the reply written to /dev/fuse
  * The kernel's own time (the FUSE queue, waking the caller) and the other
- * requests of a shell write (OPEN, FLUSH, RELEASE) are what the client's
- * figure has beyond these.
+ * requests of a shell write (OPEN, GETXATTR, RELEASE) are what the client's
+ * figure has beyond these. "follower" counts voters' answers only, and
+ * "to_apply" starts at the later of "disk" and "follower": the moment a
+ * majority has the entry in a cluster of 3 voters (with 5, the second
+ * follower's answer is that moment and "to_apply" includes the wait).
  *
  * Process-wide state, loop thread only (every caller runs in the libuv
  * loop). An entry's stages are counted once all of its leader stages were
@@ -57,7 +61,7 @@ struct stages_totals {
 };
 
 /* The name of @s as the metrics label shows it. */
-const char *stage_name(enum stage s);
+const char *stages_name(enum stage s);
 
 /* The leader's marks of the entry at @index (CLOCK_MONOTONIC ns). */
 void stages_proposed(uint64_t index, int64_t submit_ns, int64_t now_ns);

@@ -392,14 +392,17 @@ class ZkWatch:
 # --- the run -------------------------------------------------------------------------------
 
 
-def interleaved(series, n):
-    """series: {key: op(i) -> ns}. WARMUP each, then n each in batches of BATCH."""
+def interleaved(series, n, warm=None):
+    """series: {key: op(i) -> ns}. WARMUP each, then warm() if given, then n each in
+    batches of BATCH."""
     out = {k: [] for k in series}
     i = 0
     for op in series.values():
         for _ in range(WARMUP):
             op(i)
             i += 1
+    if warm is not None:
+        warm()
     while any(len(v) < n for v in out.values()):
         for k, op in series.items():
             for _ in range(min(BATCH, n - len(out[k]))):
@@ -477,9 +480,14 @@ def main():
             opened.append(c)
             series[(s, role)] = timed(c.put, "w" + role)
     cfs_mounts = systems["cfs"]
-    stages_before = [stage_totals(m) for m in cfs_mounts[:2]]
-    fuse_before = fuse_requests(cfs_mounts[0])
-    writes = interleaved(series, a.n)
+    before = {}
+
+    def snapshot_counters():  # after the warm-up writes
+        before["stages"] = [stage_totals(m) for m in cfs_mounts[:2]]
+        before["fuse"] = fuse_requests(cfs_mounts[0])
+
+    writes = interleaved(series, a.n, snapshot_counters)
+    stages_before, fuse_before = before["stages"], before["fuse"]
     fuse_after = fuse_requests(cfs_mounts[0])
     stages = [stage_means(b, stage_totals(m)) for b, m in zip(stages_before, cfs_mounts[:2])]
     for c in opened:
@@ -562,7 +570,7 @@ def main():
     if batching:
         print("  8 writers on the leader: %.2f entries per log write on the leader (%d writes; "
               "clusterfs_log_entries_stored_total / clusterfs_log_write_turns_total)" % batching)
-    n_lw = len(writes[("cfs", "L")]) + WARMUP
+    n_lw = len(writes[("cfs", "L")])
     print("  FUSE requests on the leader's mount per leader write (clusterfs_fuse_requests_total; with "
           "the replay of the follower's write there, for inotify):\n    %s" % "  ".join(
         "%s %.2f" % (k, (fuse_after.get(k, 0) - fuse_before.get(k, 0)) / n_lw)

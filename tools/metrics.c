@@ -57,13 +57,13 @@ static void write_stages(struct out *o)
 		   "clusterfs_log_write_turns_total %llu\n",
 		(unsigned long long)t.log_entries, (unsigned long long)t.log_turns);
 	out_add(o, "# HELP clusterfs_write_stage_seconds Time changes spent in each stage of "
-		   "a write on this node (see clusterfs(5), METRICS).\n"
+		   "a write on this node (see clusterfs(5), .cluster/metrics).\n"
 		   "# TYPE clusterfs_write_stage_seconds summary\n");
 	for (int s = 0; s < STAGE_N; s++)
 		out_add(o,
 			"clusterfs_write_stage_seconds_sum{stage=\"%s\"} %.9f\n"
 			"clusterfs_write_stage_seconds_count{stage=\"%s\"} %llu\n",
-			stage_name((enum stage)s), t.sum_s[s], stage_name((enum stage)s),
+			stages_name((enum stage)s), t.sum_s[s], stages_name((enum stage)s),
 			(unsigned long long)t.count[s]);
 }
 

@@ -167,17 +167,21 @@ import re, sys
 text = open(sys.argv[1]).read()
 assert text.endswith("\n"), "no final newline"
 types, seen, buckets = {}, {}, []
+current = None  # the metric whose TYPE came last: its samples follow it, together
 for line in text.splitlines():
     if line.startswith("# HELP "):
         continue
     m = re.match(r"# TYPE (clusterfs_\w+) (gauge|counter|histogram|summary)$", line)
     if m:
+        assert m.group(1) not in types, "TYPE given twice: " + line
         types[m.group(1)] = m.group(2)
+        current = m.group(1)
         continue
     m = re.match(r'(clusterfs_\w+?)(_bucket|_sum|_count)?(\{[a-z]+="[^"]*"\})? (\S+)$', line)
     assert m, "bad line: " + line
     base = m.group(1) if m.group(1) in types else m.group(1) + (m.group(2) or "")
     assert base in types, "sample without TYPE: " + line
+    assert base == current, "sample away from its metric's group: " + line
     value = float(m.group(4))
     if m.group(2) == "_bucket":
         buckets.append(value)

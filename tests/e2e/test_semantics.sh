@@ -433,6 +433,8 @@ assert_ok fsync .
 assert_ok fsync app
 
 say "what a shell write costs: no FLUSH round trip at close (clusterfs_fuse_requests_total)"
+# Every open answers FOPEN_NOFLUSH (fs_file_open_flags); the kernel (5.17 or
+# later) then sends no FLUSH at close(2).
 # fuse_count FILE OP: FUSE requests of kind OP in a copy of the metrics (0
 # before the first of its kind).
 fuse_count() {

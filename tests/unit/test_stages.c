@@ -20,9 +20,9 @@ static void expect(enum stage s, uint64_t count, double sum_us)
 {
 	struct stages_totals t = totals();
 
-	cr_assert_eq(t.count[s], count, "%s: count %llu, want %llu", stage_name(s),
+	cr_assert_eq(t.count[s], count, "%s: count %llu, want %llu", stages_name(s),
 		     (unsigned long long)t.count[s], (unsigned long long)count);
-	cr_assert_float_eq(t.sum_s[s] * 1e6, sum_us, 1e-3, "%s: %.3f us, want %.3f", stage_name(s),
+	cr_assert_float_eq(t.sum_s[s] * 1e6, sum_us, 1e-3, "%s: %.3f us, want %.3f", stages_name(s),
 			   t.sum_s[s] * 1e6, sum_us);
 }
 
@@ -151,6 +151,6 @@ Test(stages, forward_and_fuse)
 	expect(STAGE_FORWARD, 1, 800);
 	expect(STAGE_FUSE_IN, 1, 2);
 	expect(STAGE_FUSE_REPLY, 1, 30);
-	cr_assert_str_eq(stage_name(STAGE_FUSE_REPLY), "fuse_reply");
-	cr_assert_str_eq(stage_name(STAGE_N), "?");
+	cr_assert_str_eq(stages_name(STAGE_FUSE_REPLY), "fuse_reply");
+	cr_assert_str_eq(stages_name(STAGE_N), "?");
 }
