@@ -179,7 +179,7 @@ static bool req_back_from_raft(struct node_req *r, int status)
 		return false;
 	}
 	if (node_is_retryable(status)) {
-		r->state = RS_QUEUED; /* same request id: the FSM dedups */
+		r->state = RS_QUEUED;  /* same request id: the FSM dedups */
 		r->proposed_index = 0; /* its stages start over (stages.h) */
 		return false;
 	}
