@@ -79,14 +79,13 @@ static int fsm_apply_one(struct fsm *f, uint64_t index, const void *data, size_t
 	return 0;
 }
 
-/* Keep a copy of the entry at @index for fsm_retry_deferred. */
-static void fsm_defer(struct fsm *f, uint64_t index, const struct raft_buffer *buf)
+/* A copy of the entry at @index; without memory, the only way not to lose
+ * it is the raft log, which a restart re-applies. */
+static struct fsm_deferred *fsm_copy(uint64_t index, const struct raft_buffer *buf)
 {
 	struct fsm_deferred *d = malloc(sizeof(*d) + buf->len);
 
 	if (d == NULL) {
-		/* Neither applied nor kept: the only way not to lose it is the
-		 * raft log, which a restart re-applies. */
 		log_error("out of memory keeping entry %llu for the store; stopping so that a "
 			  "restart re-applies it",
 			  (unsigned long long)index);
@@ -96,6 +95,72 @@ static void fsm_defer(struct fsm *f, uint64_t index, const struct raft_buffer *b
 	d->index = index;
 	d->len = buf->len;
 	memcpy(d->data, buf->base, buf->len);
+	return d;
+}
+
+static void fsm_free_list(struct fsm_deferred *d)
+{
+	while (d != NULL) {
+		struct fsm_deferred *next = d->next;
+
+		free(d);
+		d = next;
+	}
+}
+
+/* The store lost its batch (a failed commit rolled it back, here or in
+ * another function of the store that ended it): the copies of its entries
+ * go first in the deferred list, in order, so that nothing after them is
+ * applied before them. */
+static void fsm_log_cannot_apply(uint64_t index, int why)
+{
+	log_error_at(0, index,
+		     "cannot apply entry %llu to the store: %s; this node applies it, and "
+		     "every entry after it, as soon as the store can write again (free "
+		     "space on the disk holding the data directory)",
+		     (unsigned long long)index,
+		     why == -ENOSPC ? "the disk holding it is full" : strerror(-why));
+}
+
+static void fsm_batch_lost(struct fsm *f, int why)
+{
+	struct fsm_deferred *d;
+
+	if (f->batch != NULL) {
+		for (d = f->batch; d != NULL; d = d->next) {
+			f->n_deferred++;
+			f->deferred_bytes += d->len;
+		}
+		/* Applied, not committed: the store holds none of them now. */
+		fsm_log_cannot_apply(f->batch->index, why);
+		*f->batch_tail = f->deferred;
+		if (f->deferred == NULL)
+			f->deferred_tail = f->batch_tail;
+		f->deferred = f->batch;
+		f->deferred_error = why;
+	}
+	f->batch = NULL;
+	f->batch_tail = &f->batch;
+}
+
+void fsm_commit(struct fsm *f)
+{
+	int rv = store_batch_end(f->store);
+
+	if (store_batch_lost(f->store)) {
+		fsm_batch_lost(f, rv != 0 ? rv : -EIO);
+	} else {
+		fsm_free_list(f->batch);
+		f->batch = NULL;
+		f->batch_tail = &f->batch;
+	}
+}
+
+/* Keep a copy of the entry at @index for fsm_retry_deferred. */
+static void fsm_defer(struct fsm *f, uint64_t index, const struct raft_buffer *buf)
+{
+	struct fsm_deferred *d = fsm_copy(index, buf);
+
 	*f->deferred_tail = d;
 	f->deferred_tail = &d->next;
 	f->n_deferred++;
@@ -109,6 +174,8 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **
 	int64_t res = 0;
 	int rv;
 
+	if (store_batch_lost(f->store))
+		fsm_batch_lost(f, f->deferred_error != 0 ? f->deferred_error : -EIO);
 	if (f->deferred != NULL) {
 		/* In order: behind the entries already waiting. */
 		fsm_defer(f, index, buf);
@@ -122,17 +189,23 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **
 		if (rv >= 0)
 			stages_applied(index, t0, clock_mono_ns());
 	}
+	if (rv >= 0 && store_batch_open(f->store)) {
+		struct fsm_deferred *d = fsm_copy(index, buf);
+
+		*f->batch_tail = d; /* until the batch is committed */
+		f->batch_tail = &d->next;
+	} else if (rv >= 0) {
+		; /* committed already (no batching) */
+	} else if (store_batch_lost(f->store) && f->batch != NULL) {
+		fsm_batch_lost(f, rv); /* the entries before it went too: said */
+	} else if (rv < 0) {
+		fsm_log_cannot_apply(index, rv);
+	}
 	if (rv < 0) {
 		/* The store cannot write (the disk is full, an I/O error).
 		 * Continuing without the entry would let this node diverge, and
 		 * stopping would take the node down until someone frees space:
 		 * keep it, and apply it when the store can. */
-		log_error_at(0, index,
-			     "cannot apply entry %llu to the store: %s; this node applies it, and "
-			     "every entry after it, as soon as the store can write again (free "
-			     "space on the disk holding the data directory)",
-			     (unsigned long long)index,
-			     rv == -ENOSPC ? "the disk holding it is full" : strerror(-rv));
 		f->deferred_error = rv;
 		fsm_defer(f, index, buf);
 		*result = fsm_encode_result(FSM_DEFERRED);
@@ -147,11 +220,19 @@ unsigned fsm_retry_deferred(struct fsm *f)
 	unsigned done = 0;
 	uint64_t last = 0;
 
+	fsm_commit(f); /* nothing of an open batch may pass the deferred ones */
 	while (f->deferred != NULL) {
 		struct fsm_deferred *d = f->deferred;
 		int64_t res;
 		int rv = fsm_apply_one(f, d->index, d->data, d->len, &res);
 
+		/* One at a time, committed: a failure keeps it first in line
+		 * (the store is back to before it, and nothing else was in the
+		 * batch: the flag is this entry's). */
+		if (rv >= 0) {
+			rv = store_batch_end(f->store);
+			store_batch_lost(f->store);
+		}
 		if (rv < 0) {
 			if (rv != f->deferred_error)
 				log_warn("entry %llu still cannot be applied to the store: %s",
@@ -181,11 +262,19 @@ uint64_t fsm_applied_index(struct fsm *f)
 {
 	if (f->deferred != NULL)
 		return f->deferred->index - 1;
+	/* Applied but not committed yet counts once committed: a request is
+	 * answered after the commit (the node's check handle), so that a
+	 * failed one leaves nobody told of a change this node does not hold. */
+	if (f->batch != NULL)
+		return f->batch->index - 1;
 	return f->r != NULL ? f->r->last_applied : store_applied_index(f->store);
 }
 
 void fsm_close(struct fsm *f)
 {
+	fsm_free_list(f->batch);
+	f->batch = NULL;
+	f->batch_tail = &f->batch;
 	while (f->deferred != NULL) {
 		struct fsm_deferred *d = f->deferred;
 
@@ -205,6 +294,7 @@ static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigne
 
 	/* Raft's snapshot would cover entries the store does not hold yet,
 	 * and let raft drop them from its log: not while any wait. */
+	fsm_commit(f);
 	if (f->deferred != NULL || f->hold_snapshots)
 		return RAFT_BUSY;
 	b = raft_malloc(sizeof(*b));
@@ -240,10 +330,14 @@ static int fsm_snapshot_finalize(struct raft_fsm *rf, struct raft_buffer *bufs[]
 static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 {
 	struct fsm *f = (struct fsm *)rf;
-	const char *prev = loop_watch_enter("raft snapshot: fsm->restore");
-	int rv = snapshot_is_marker(buf->base, buf->len, NULL)
-		     ? snapshot_marker_restore(f->store, buf->base, buf->len)
-		     : store_restore(f->store, buf->base, buf->len);
+	const char *prev;
+	int rv;
+
+	fsm_commit(f); /* what is applied is committed, or deferred */
+	prev = loop_watch_enter("raft snapshot: fsm->restore");
+	rv = snapshot_is_marker(buf->base, buf->len, NULL)
+		 ? snapshot_marker_restore(f->store, buf->base, buf->len)
+		 : store_restore(f->store, buf->base, buf->len);
 
 	loop_watch_leave(prev);
 
@@ -287,6 +381,8 @@ void fsm_init(struct fsm *f, struct store *store, struct raft *r)
 	f->markers = false;
 	f->deferred = NULL;
 	f->deferred_tail = &f->deferred;
+	f->batch = NULL;
+	f->batch_tail = &f->batch;
 	f->n_deferred = 0;
 	f->deferred_bytes = 0;
 	f->deferred_error = 0;

@@ -64,9 +64,19 @@ struct fsm {
 	int deferred_error; /* why the oldest one failed last (-errno) */
 	/* Take no snapshot for now (the disk is low: see diskspace.c). */
 	bool hold_snapshots;
+	/* Copies of the entries applied in the store's open batch (store.h,
+	 * store_batch_end), oldest first: if its commit fails they are
+	 * deferred, in order, ahead of any other. */
+	struct fsm_deferred *batch, **batch_tail;
 };
 
 void fsm_init(struct fsm *f, struct store *store, struct raft *r);
+
+/* Commit the store's batch, the entries applied since the last call (the
+ * node calls this once per loop turn, after its callbacks; snapshots do
+ * before they are taken). If the commit fails, those entries are deferred
+ * like any the store cannot take (fsm_retry_deferred). Loop thread. */
+void fsm_commit(struct fsm *f);
 
 /* Apply the deferred entries that the store now takes, in order, until one
  * fails again. Returns how many are still deferred. Loop thread. */

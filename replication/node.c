@@ -90,6 +90,13 @@ static int probe_port(const char *address, char *err, size_t errlen)
 
 static void check_cb(uv_check_t *c)
 {
+	struct node *n = c->data;
+
+	/* The entries applied this turn share one commit (store.h); requests
+	 * for them are answered just after (fsm_applied_index), and a failed
+	 * one defers them, and then nobody waiting for them is answered. */
+	if (n->raft_inited)
+		fsm_commit(&n->fsm);
 	node_check_applied(c->data);
 	node_nudge_now(c->data);
 	stages_turn();
@@ -545,6 +552,7 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 		goto err;
 	}
 	fsm_init(&n->fsm, n->store, &n->raft);
+	store_set_batching(n->store, true); /* committed in check_cb */
 	n->fsm.applied_cb = node_applied;
 	n->fsm.applied_arg = n;
 	n->fsm.restored_cb = node_restored;

@@ -501,6 +501,9 @@ static void snapshot_install_done(uv_work_t *work, int status)
 		goto out;
 	}
 	snapshot_crash_point("written");
+	/* What the store holds committed (store.h: group commit); a commit
+	 * that fails leaves it behind, and the FSM applies the entries again. */
+	store_batch_end(w->store);
 	behind = store_applied_index(w->store) < in->applied;
 	if (behind && w->pending == 0) {
 		rv = store_replace(w->store, in->path, err, sizeof(err));

@@ -421,6 +421,8 @@ void store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->db != NULL)
+		store_batch_end(s); /* else the raft log applies it again */
 	store_finalize(s);
 	sqlite3_close(s->db);
 	free(s);

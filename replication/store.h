@@ -145,6 +145,21 @@ int store_open(const char *path, const struct store_validator *v, struct store *
 	       char *errmsg, size_t errlen);
 void store_close(struct store *s);
 
+/* Group commit: store_apply leaves its transaction open, so that the
+ * entries applied in one loop turn share one sqlite commit; the owner of
+ * the store ends it once per turn (fsm_commit). 0, or the failure: then
+ * the transaction was rolled back, the store is as before its first entry
+ * (store_applied_index says so) and store_batch_lost reports it once.
+ * Every function of the store that needs its own transaction or a
+ * committed file ends the batch first. */
+int store_batch_end(struct store *s);
+/* Whether a batch was lost since the last call (then cleared). */
+bool store_batch_lost(struct store *s);
+/* Whether entries are applied and not committed yet. */
+bool store_batch_open(struct store *s);
+/* Batches are off by default (each entry commits in store_apply); the
+ * node turns them on, and then ends them once per loop turn. */
+void store_set_batching(struct store *s, bool on);
 uint64_t store_applied_index(struct store *s);
 
 /* Apply the entry at raft @index. Returns 0 when the entry was applied or

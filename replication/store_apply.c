@@ -91,8 +91,7 @@ static bool request_seen(struct store *s, const struct entry *e, int64_t *result
 
 /* Remember the outcome of a request; now and then forget old ones (by the
  * leader's clock in the entry, so every node forgets the same ones). */
-static int request_remember(struct store *s, uint64_t index, const struct entry *e,
-			    int64_t result)
+static int request_remember(struct store *s, uint64_t index, const struct entry *e, int64_t result)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_REQ_PUT);
 	int rv;
@@ -110,75 +109,171 @@ static int request_remember(struct store *s, uint64_t index, const struct entry 
 	return rv;
 }
 
-/* The store failed while applying an entry: undo the whole transaction
- * (sqlite may have rolled it back already: a disk-full or I/O error can),
- * and say why with one errno (-ENOSPC: the disk is full). */
-static int apply_failed(struct store *s, uint64_t bytes_before, int rv)
+/* The batch is gone (rolled back): the store is as before its first entry. */
+static void batch_gone(struct store *s)
+{
+	if (!s->batch)
+		return;
+	s->batch = false;
+	s->batch_lost = s->batching; /* else it held only the failing entry */
+	s->applied = s->batch_applied;
+	s->bytes = s->batch_bytes;
+}
+
+/* sqlite rolls a transaction back by itself on some errors (I/O, memory),
+ * whichever statement met them, a read too: then the batch is gone. */
+static void batch_check(struct store *s)
+{
+	if (s->batch && sqlite3_get_autocommit(s->db))
+		batch_gone(s);
+}
+
+/* Open the loop turn's transaction if none is (store.h: group commit). */
+static int batch_begin(struct store *s)
+{
+	int rv;
+
+	batch_check(s);
+	if (s->batch)
+		return 0;
+	rv = store_exec(s, "BEGIN IMMEDIATE;");
+	if (rv != 0)
+		return rv;
+	s->batch = true;
+	s->batch_applied = s->applied;
+	s->batch_bytes = s->bytes;
+	return 0;
+}
+
+bool store_batch_open(struct store *s)
+{
+	batch_check(s);
+	return s->batch;
+}
+
+int store_batch_end(struct store *s)
+{
+	int rv;
+
+	batch_check(s);
+	if (!s->batch)
+		return 0;
+	s->fault = SQLITE_OK;
+	rv = store_exec(s, "COMMIT;");
+	if (rv == 0) {
+		s->batch = false;
+		return 0;
+	}
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+	batch_gone(s);
+	/* One errno for why, as apply_failed says it (-ENOSPC: the disk). */
+	return store_fault_errno(s) != 0 ? store_fault_errno(s) : rv;
+}
+
+void store_set_batching(struct store *s, bool on)
+{
+	s->batching = on;
+}
+
+bool store_batch_lost(struct store *s)
+{
+	bool lost;
+
+	batch_check(s);
+	lost = s->batch_lost;
+
+	s->batch_lost = false;
+	return lost;
+}
+
+/* The store failed while applying an entry: undo what it did (its
+ * savepoint), keeping the entries before it in the batch — unless sqlite
+ * rolled the whole transaction back (a disk-full or I/O error can): then
+ * the batch is lost too. Say why with one errno (-ENOSPC: the disk is
+ * full). */
+static int apply_failed(struct store *s, uint64_t bytes_before, bool in_op, int rv)
 {
 	int fault = store_fault_errno(s);
 
-	if (!sqlite3_get_autocommit(s->db))
+	if (sqlite3_get_autocommit(s->db)) {
+		batch_gone(s);
+	} else if (!in_op || sqlite3_exec(s->db, "ROLLBACK TO op; RELEASE op;", NULL, NULL, NULL) !=
+				 SQLITE_OK) {
 		sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+		batch_gone(s);
+	}
 	s->bytes = bytes_before;
 	return fault != 0 ? fault : rv < 0 ? rv : -EIO;
 }
 
-int store_apply(struct store *s, uint64_t index, const struct entry *e,
-		struct store_change *change)
+int store_apply(struct store *s, uint64_t index, const struct entry *e, struct store_change *change)
 {
 	struct apply ap = {.s = s, .index = index, .e = e, .ch = change};
 	uint64_t bytes_before = s->bytes;
 	int rv;
 
 	memset(change, 0, sizeof(*change));
+	batch_check(s);
 	if (index <= s->applied)
 		return 1;
 	s->fault = SQLITE_OK;
-	rv = store_exec(s, "BEGIN IMMEDIATE; SAVEPOINT op;");
+	rv = batch_begin(s);
 	if (rv != 0)
-		return apply_failed(s, bytes_before, rv);
+		return apply_failed(s, bytes_before, false, rv);
+	rv = store_exec(s, "SAVEPOINT op;");
+	if (rv != 0)
+		return apply_failed(s, bytes_before, false, rv);
 	if (e->request_id != 0 && request_seen(s, e, &change->result)) {
 		change->duplicate = true;
 		change->noop = true;
 		goto record;
 	}
 	if (s->fault != SQLITE_OK)
-		return apply_failed(s, bytes_before, -EIO);
+		return apply_failed(s, bytes_before, true, -EIO);
 	rv = apply_op(&ap);
 	if (rv != 0) {
 		/* A refusal is decided by the store's content and the entry
 		 * alone; any sqlite error on the way is a failure of this node,
 		 * whatever errno the operation turned it into. */
 		if (is_store_failure(rv) || s->fault != SQLITE_OK)
-			return apply_failed(s, bytes_before, rv);
+			return apply_failed(s, bytes_before, true, rv);
 		s->bytes = bytes_before;
 		change->result = rv;
 		change->noop = false;
 		change->orphaned[0] = change->orphaned[1] = 0;
 		rv = store_exec(s, "ROLLBACK TO op;");
 		if (rv != 0)
-			return apply_failed(s, bytes_before, rv);
+			return apply_failed(s, bytes_before, true, rv);
 		/* a refusal is an outcome, remembered like any other */
 	} else if (s->fault != SQLITE_OK) {
-		return apply_failed(s, bytes_before, -EIO);
+		return apply_failed(s, bytes_before, true, -EIO);
 	}
 	if (e->request_id != 0)
 		rv = request_remember(s, index, e, change->result);
 	if (rv == 0 && change->result >= 0 && !change->noop)
 		rv = store_log_change(s, index, e);
 	if (rv != 0)
-		return apply_failed(s, bytes_before, rv);
+		return apply_failed(s, bytes_before, true, rv);
 record:
-	rv = store_exec(s, "RELEASE op;");
-	if (rv == 0)
-		rv = store_meta_set(s, "applied", index);
+	rv = store_meta_set(s, "applied", index);
 	if (rv == 0)
 		rv = store_meta_set(s, "bytes", s->bytes);
-	if (rv == 0)
-		rv = store_exec(s, "COMMIT;");
 	if (rv != 0)
-		return apply_failed(s, bytes_before, rv);
+		return apply_failed(s, bytes_before, true, rv);
+	/* Committed with the other entries of this loop turn (store.h:
+	 * store_batch_end). */
+	rv = store_exec(s, "RELEASE op;");
+	if (rv != 0)
+		return apply_failed(s, bytes_before, false, rv);
 	s->applied = index;
+	if (!s->batching) {
+		rv = store_batch_end(s);
+		if (rv != 0) {
+			s->batch_lost = false; /* only this entry, which fails */
+			return rv;
+		}
+	}
 	return 0;
 }
 
@@ -198,10 +293,23 @@ int store_apply_noop(struct store *s, uint64_t index)
 {
 	int rv;
 
+	batch_check(s);
 	if (index <= s->applied)
 		return 1;
-	rv = store_meta_set(s, "applied", index);
+	s->fault = SQLITE_OK;
+	rv = batch_begin(s); /* in order with the turn's other entries */
 	if (rv == 0)
-		s->applied = index;
+		rv = store_meta_set(s, "applied", index);
+	if (rv != 0) {
+		uint64_t bytes = s->bytes;
+
+		return apply_failed(s, bytes, false, rv);
+	}
+	s->applied = index;
+	if (!s->batching) {
+		rv = store_batch_end(s);
+		if (rv != 0)
+			s->batch_lost = false;
+	}
 	return rv;
 }

@@ -78,6 +78,12 @@ struct store {
 	 * see store_errno. */
 	int fault;
 	char scratch[STORE_SCRATCH]; /* for normalized values (loop thread only) */
+	/* The open transaction of the entries applied this loop turn
+	 * (store_apply.c, "group commit"), and what applied and bytes were
+	 * before it; lost: a commit of it failed and rolled it back. */
+	bool batching; /* store_set_batching: else each entry commits at once */
+	bool batch, batch_lost;
+	uint64_t batch_applied, batch_bytes;
 };
 
 /* The context of one entry being applied. */

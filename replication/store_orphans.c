@@ -42,7 +42,9 @@ int store_drop_orphan(struct store *s, uint64_t ino)
 		return rv == -ENOENT ? 0 : rv;
 	if (a.nlink != 0 || S_ISDIR(a.mode))
 		return 0;
-	rv = store_exec(s, "BEGIN IMMEDIATE;");
+	rv = store_batch_end(s); /* a transaction of its own */
+	if (rv == 0)
+		rv = store_exec(s, "BEGIN IMMEDIATE;");
 	if (rv != 0)
 		return rv;
 	rv = store_delete_inode(s, &a); /* nlink 0: changes no replicated value */

@@ -39,7 +39,9 @@ int64_t store_reseed(struct store *s)
 		max = top;
 	if (max + 1 >= (1u << 16))
 		return -ENOSPC;
-	rv = store_exec(s, "BEGIN; DELETE FROM requests;");
+	rv = store_batch_end(s);
+	if (rv == 0)
+		rv = store_exec(s, "BEGIN; DELETE FROM requests;");
 	if (rv == 0)
 		rv = store_meta_set(s, "applied", 0);
 	if (rv == 0)
@@ -58,7 +60,10 @@ int store_snapshot(struct store *s, void **buf, size_t *len)
 {
 	sqlite3_int64 size = 0;
 	unsigned char *img;
+	int rv = store_batch_end(s); /* an image of what is committed */
 
+	if (rv != 0)
+		return rv;
 	img = sqlite3_serialize(s->db, "main", &size, 0);
 	if (img == NULL)
 		return -ENOMEM;
@@ -90,6 +95,10 @@ int store_restore(struct store *s, const void *buf, size_t len)
 
 	if (len < 512)
 		return -EINVAL;
+	rv = store_batch_end(s);
+	if (rv != 0)
+		return rv;
+	rv = -EINVAL;
 	img = sqlite3_malloc64(len);
 	if (img == NULL)
 		return -ENOMEM;
@@ -248,6 +257,11 @@ int store_replace(struct store *s, const char *with, char *errmsg, size_t errlen
 	if (name == NULL || name[0] == '\0' || strlen(name) >= sizeof(path) - 8) {
 		snprintf(errmsg, errlen, "the store has no file to replace");
 		return -EINVAL;
+	}
+	rv = store_batch_end(s);
+	if (rv != 0) {
+		snprintf(errmsg, errlen, "cannot commit the store: %s", strerror(-rv));
+		return rv;
 	}
 	strcpy(path, name);
 	/* Everything committed goes into the file (synced: synchronous=NORMAL

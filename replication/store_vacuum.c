@@ -85,6 +85,8 @@ int store_vacuum_step_slack(struct store *s, long long slack)
 	char sql[64];
 	int rv = 0;
 
+	if (store_batch_end(s) != 0) /* the vacuum commits its own steps */
+		return -EIO;
 	if (pragma_int(db, "PRAGMA freelist_count", &free_pages) != 0)
 		return -EIO;
 	if (free_pages <= slack)

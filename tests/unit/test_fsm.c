@@ -7,6 +7,9 @@
 #include <raft.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
+#include <sys/resource.h>
+#include <signal.h>
 
 #include "../../common/log.h"
 #include "../../replication/fsm.h"
@@ -380,6 +383,161 @@ Test(fsm, full_disk_defers_and_is_no_refusal)
 	cr_assert_eq(store_request_outcome(T.s, e.node_id, e.request_id, &outcome), 0);
 	cr_assert_eq(outcome, (int64_t)INO(0));
 	assert_content(T.s, INO(0), big, sizeof(big));
+}
+
+/* --- group commit (store_set_batching) ------------------------------------------- */
+
+/* The applied index another connection reads: what is committed. */
+static uint64_t committed_applied(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	uint64_t v = 0;
+
+	cr_assert_eq(sqlite3_open_v2(T.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(
+	    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'applied'", -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Entries applied in one loop turn share one commit: visible at once on
+ * the store's own connection (the node's reads), committed by fsm_commit. */
+Test(fsm, batched_entries_commit_together)
+{
+	struct entry e1 = h_create(STORE_ROOT_INO, INO(0), FILE_MODE, "f", "x", 1);
+	struct entry e2 = h_write(INO(0), 0, "xy", 2, 0);
+
+	store_set_batching(T.s, true);
+	cr_assert_eq(apply_at(&F, &R, 1, &e1), (int64_t)INO(0));
+	cr_assert_eq(apply_at(&F, &R, 2, &e2), 0);
+	cr_assert_eq(store_applied_index(T.s), 2u);
+	assert_content(T.s, INO(0), "xy", 2);
+	cr_assert_eq(committed_applied(), 0u, "nothing committed before the turn ends");
+	R.last_applied = 2;
+	cr_assert_eq(fsm_applied_index(&F), 0u, "requests are answered once committed");
+	fsm_commit(&F);
+	cr_assert_eq(committed_applied(), 2u);
+	cr_assert_eq(fsm_applied_index(&F), 2u);
+	cr_assert_null(F.batch, "the copies go once committed");
+	cr_assert_eq(F.n_deferred, 0u);
+	fsm_commit(&F); /* nothing open: nothing to do */
+	cr_assert_eq(committed_applied(), 2u);
+}
+
+/* A store failure in the middle of a batch (a full disk: sqlite rolls the
+ * whole transaction back) loses the entries before it too: they wait
+ * first, then the failed one, then the later ones, and all are applied in
+ * order once the store can write. */
+Test(fsm, a_failed_entry_defers_its_whole_batch_in_order)
+{
+	static char big[200000];
+	struct entry small = h_create(STORE_ROOT_INO, INO(0), FILE_MODE, "small", "s", 1);
+	struct entry e_big = h_create(STORE_ROOT_INO, INO(1), FILE_MODE, "big", big, sizeof(big));
+	struct entry after = h_create(STORE_ROOT_INO, INO(2), FILE_MODE, "after", "a", 1);
+	sqlite3 *db = store_sqlite(T.s);
+	sqlite3_stmt *st;
+	char sql[64];
+
+	memset(big, 'b', sizeof(big));
+	store_set_batching(T.s, true);
+	cr_assert_eq(apply_at(&F, &R, 1, &small), (int64_t)INO(0));
+	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(apply_at(&F, &R, 2, &e_big), FSM_DEFERRED);
+	cr_assert_eq(F.deferred_error, -ENOSPC);
+	cr_assert_eq(apply_at(&F, &R, 3, &after), FSM_DEFERRED, "a later entry waits behind");
+	fsm_commit(&F);
+	cr_assert_eq(F.n_deferred, 3u);
+	cr_assert_eq(F.deferred->index, 1u, "the batch's entry goes first");
+	cr_assert_eq(F.deferred->next->index, 2u);
+	cr_assert_eq(store_applied_index(T.s), 0u);
+	cr_assert_eq(fsm_applied_index(&F), 0u);
+	cr_assert_eq(committed_applied(), 0u);
+	cr_assert_eq(store_lookup(T.s, STORE_ROOT_INO, "small", &(struct store_attr){0}), -ENOENT);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA max_page_count = 1000000", NULL, NULL, NULL),
+		     SQLITE_OK);
+	cr_assert_eq(fsm_retry_deferred(&F), 0u);
+	cr_assert_eq(committed_applied(), 3u);
+	assert_content(T.s, INO(0), "s", 1);
+	assert_content(T.s, INO(1), big, sizeof(big));
+	assert_content(T.s, INO(2), "a", 1);
+}
+
+/* sqlite may roll the open transaction back by itself (an I/O error met by
+ * any statement, a read too; here a ROLLBACK on the connection): the next
+ * entry must not commit alone on top of the lost ones — they wait first,
+ * and the content is what every node has. */
+Test(fsm, a_batch_sqlite_rolled_back_is_applied_again_first)
+{
+	struct entry e1 = h_create(STORE_ROOT_INO, INO(0), FILE_MODE, "f", "x", 1);
+	struct entry e2 = h_write(INO(0), 0, "y", 1, ENTRY_F_APPEND);
+	struct entry e3 = h_write(INO(0), 0, "z", 1, ENTRY_F_APPEND);
+
+	store_set_batching(T.s, true);
+	cr_assert_eq(apply_at(&F, &R, 1, &e1), (int64_t)INO(0));
+	fsm_commit(&F);
+	cr_assert_eq(apply_at(&F, &R, 2, &e2), 0);
+	cr_assert_eq(sqlite3_exec(store_sqlite(T.s), "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(apply_at(&F, &R, 3, &e3), FSM_DEFERRED, "nothing passes the lost entry");
+	cr_assert_eq(F.n_deferred, 2u);
+	cr_assert_eq(F.deferred->index, 2u);
+	cr_assert_eq(store_applied_index(T.s), 1u);
+	fsm_commit(&F);
+	cr_assert_eq(committed_applied(), 1u, "no entry committed out of order");
+	cr_assert_eq(fsm_retry_deferred(&F), 0u);
+	cr_assert_eq(committed_applied(), 3u);
+	assert_content(T.s, INO(0), "xyz", 3);
+}
+
+/* A commit that fails (here the WAL may not grow: RLIMIT_FSIZE) rolls the
+ * whole batch back: its entries are deferred, ahead of any later one, the
+ * store says what it holds, and they are applied again once it can write. */
+Test(fsm, a_failed_commit_defers_the_batch_in_order)
+{
+	static char big[100000];
+	struct entry e1 = h_create(STORE_ROOT_INO, INO(0), FILE_MODE, "a", "1", 1);
+	struct entry e2 = h_create(STORE_ROOT_INO, INO(1), FILE_MODE, "b", big, sizeof(big));
+	struct entry e3 = h_create(STORE_ROOT_INO, INO(2), FILE_MODE, "c", big, sizeof(big));
+	struct entry e4 = h_create(STORE_ROOT_INO, INO(3), FILE_MODE, "d", "4", 1);
+	struct rlimit old, small;
+	char wal[PATH_MAX + 8];
+	struct stat sb;
+
+	memset(big, 'c', sizeof(big));
+	store_set_batching(T.s, true);
+	cr_assert_eq(apply_at(&F, &R, 1, &e1), (int64_t)INO(0));
+	fsm_commit(&F);
+	cr_assert_eq(committed_applied(), 1u);
+	cr_assert_eq(apply_at(&F, &R, 2, &e2), (int64_t)INO(1));
+	cr_assert_eq(apply_at(&F, &R, 3, &e3), (int64_t)INO(2));
+	/* The WAL may not grow now: the commit cannot write its frames. */
+	snprintf(wal, sizeof(wal), "%s-wal", T.path);
+	cr_assert_eq(stat(wal, &sb), 0);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = (rlim_t)sb.st_size;
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+	fsm_commit(&F);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	cr_assert_eq(F.n_deferred, 2u, "the batch's two entries wait");
+	cr_assert_eq(F.deferred->index, 2u);
+	cr_assert_eq(store_applied_index(T.s), 1u, "the store says what it holds");
+	cr_assert_eq(fsm_applied_index(&F), 1u);
+	cr_assert_eq(store_lookup(T.s, STORE_ROOT_INO, "b", &(struct store_attr){0}), -ENOENT);
+	cr_assert_eq(apply_at(&F, &R, 4, &e4), FSM_DEFERRED, "nothing passes them");
+	cr_assert_eq(fsm_retry_deferred(&F), 0u);
+	cr_assert_eq(committed_applied(), 4u);
+	assert_content(T.s, INO(2), big, sizeof(big));
+	assert_content(T.s, INO(3), "4", 1);
 }
 
 /* --- snapshots ----------------------------------------------------------------- */
