@@ -18,6 +18,11 @@
  * restart re-applies from it), and a proposer told FSM_DEFERRED learns the
  * outcome from the store once it is there (store_request_outcome). Only a
  * corrupt store stops the process: waiting cannot mend it.
+ *
+ * Group commit: the store commits the entries of a loop turn together
+ * (fsm_commit, from the node's check handle). Until then apply() keeps a
+ * copy of each, and fsm_applied_index does not count them; if the store
+ * loses them, the copies are deferred first, as above.
  */
 #ifndef CFS_FSM_H
 #define CFS_FSM_H

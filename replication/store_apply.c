@@ -4,11 +4,18 @@
  * store_xattr.c, store_typed.c), node id allocation, and the request-outcome
  * table that makes retried requests idempotent. Loop thread only.
  *
- * Applying an entry is one transaction: a savepoint around the operation
- * (rolled back if the operation is refused, so a failed mutation changes
- * nothing) and, in every case, the applied index. Refusals are part of the
- * replicated state machine: they depend only on the store and the entry, so
- * every node refuses the same entries.
+ * Applying an entry is a savepoint around the operation (rolled back if
+ * the operation is refused, so a failed mutation changes nothing) and, in
+ * every case, the applied index. Refusals are part of the replicated state
+ * machine: they depend only on the store and the entry, so every node
+ * refuses the same entries.
+ *
+ * Group commit (store.h, store_batch_end): with batching on (the node) the
+ * savepoints of one loop turn's entries sit in one transaction, committed
+ * once at the end of the turn; a transaction lost (a failed commit, or
+ * sqlite's own rollback after an I/O error) puts applied and bytes back to
+ * before it and says so once (store_batch_lost), for the FSM to apply its
+ * entries again. Without batching each entry commits here.
  */
 #include "store_internal.h"
 
