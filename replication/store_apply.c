@@ -152,6 +152,20 @@ static int batch_begin(struct store *s)
 	return 0;
 }
 
+/* Without batching an entry commits as it is applied; a failed commit
+ * undoes only that entry, which fails (nothing else was in the batch). */
+static int commit_unless_batching(struct store *s)
+{
+	int rv;
+
+	if (s->batching)
+		return 0;
+	rv = store_batch_end(s);
+	if (rv != 0)
+		s->batch_lost = false;
+	return rv;
+}
+
 bool store_batch_open(struct store *s)
 {
 	batch_check(s);
@@ -274,14 +288,7 @@ record:
 	if (rv != 0)
 		return apply_failed(s, bytes_before, false, rv);
 	s->applied = index;
-	if (!s->batching) {
-		rv = store_batch_end(s);
-		if (rv != 0) {
-			s->batch_lost = false; /* only this entry, which fails */
-			return rv;
-		}
-	}
-	return 0;
+	return commit_unless_batching(s);
 }
 
 int store_request_outcome(struct store *s, uint64_t node, uint64_t request_id, int64_t *result)
@@ -307,16 +314,8 @@ int store_apply_noop(struct store *s, uint64_t index)
 	rv = batch_begin(s); /* in order with the turn's other entries */
 	if (rv == 0)
 		rv = store_meta_set(s, "applied", index);
-	if (rv != 0) {
-		uint64_t bytes = s->bytes;
-
-		return apply_failed(s, bytes, false, rv);
-	}
+	if (rv != 0)
+		return apply_failed(s, s->bytes, false, rv);
 	s->applied = index;
-	if (!s->batching) {
-		rv = store_batch_end(s);
-		if (rv != 0)
-			s->batch_lost = false;
-	}
-	return rv;
+	return commit_unless_batching(s);
 }
