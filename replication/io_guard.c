@@ -10,14 +10,23 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "raft_link.h"
 #include "stages.h"
-#include "tunnel.h"
 
 typedef int (*io_send_fn)(struct raft_io *io, struct raft_io_send *req,
 			  const struct raft_message *message, raft_io_send_cb cb);
 
 /* raft_uv's send: one function for every raft_io it sets up. */
 static io_send_fn io_guard_uv_send;
+/* Where the messages of io_guard_link_io go instead (io_guard_route). */
+static struct raft_link *io_guard_link;
+static const struct raft_io *io_guard_link_io;
+
+void io_guard_route(const struct raft_io *io, struct raft_link *l)
+{
+	io_guard_link = l;
+	io_guard_link_io = l != NULL ? io : NULL;
+}
 
 /* Where raft 0.15's sendAppendEntriesResult takes the leader's address
  * from: valid only while @r is a follower (a union with the candidate's
@@ -33,8 +42,6 @@ static bool io_guard_stale_leader(const struct raft_io *io, const struct raft_me
 static int io_guard_send(struct raft_io *io, struct raft_io_send *req,
 			 const struct raft_message *message, raft_io_send_cb cb)
 {
-	int rv;
-
 	if (message->server_address == NULL || (uintptr_t)message->server_address < 4096 ||
 	    io_guard_stale_leader(io, message)) {
 		log_debug("raft sent a message (type %d) to node %llu with no valid address (a "
@@ -42,12 +49,9 @@ static int io_guard_send(struct raft_io *io, struct raft_io_send *req,
 			  message->type, (unsigned long long)message->server_id);
 		return RAFT_NOCONNECTION;
 	}
-	rv = io_guard_uv_send(io, req, message, cb);
-	/* raft_uv wrote the message to the tunnel's plaintext end: seal and
-	 * send it now rather than on the next loop turn. */
-	if (rv == 0)
-		tunnel_flush(message->server_id);
-	return rv;
+	if (io_guard_link != NULL && io == io_guard_link_io)
+		return raft_link_send(io_guard_link, req, message, cb);
+	return io_guard_uv_send(io, req, message, cb);
 }
 
 /* --- appends in flight ------------------------------------------------------- */

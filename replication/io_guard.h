@@ -18,7 +18,8 @@
  *     candidate's (or leader's) state, which shares its memory -- 0x100 for
  *     a candidate in its pre-vote phase.
  * io_guard makes such a send fail (RAFT_NOCONNECTION, which raft handles by
- * dropping the answer: there is no leader to tell).
+ * dropping the answer: there is no leader to tell). What passes goes to
+ * raft_link.c (io_guard_route), or to raft_uv's send if none is set.
  *
  * Loop thread only (raft calls send from the loop).
  */
@@ -31,6 +32,12 @@
  * the raft) so that a message to no valid address fails instead of
  * crashing. 0, or -EINVAL if @io's send is not raft_uv's. */
 int io_guard_wrap(struct raft_io *io);
+
+/* From now on, send what raft sends on @io (wrapped) by @l (raft_link.h)
+ * instead of raft_uv's streams; NULL: raft_uv's again. One @io at a time
+ * (one node per process). */
+struct raft_link;
+void io_guard_route(const struct raft_io *io, struct raft_link *l);
 
 /* Log appends handed to raft_uv and not yet called back. raft 0.15 crashes
  * (a NULL read in its log's reference counting, in the failure path of a

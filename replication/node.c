@@ -29,6 +29,7 @@
 #include "../common/loop_watch.h"
 #include "io_guard.h"
 #include "node_internal.h"
+#include "raft_link.h"
 #include "stages.h"
 #include "store_vacuum.h"
 
@@ -342,6 +343,8 @@ int node_raft_setup(struct node *n, char *err, size_t errlen)
 	if (io_guard_wrap(&n->io) != 0)
 		log_warn("raft's I/O is not raft_uv's: a follower may crash answering a "
 			 "leader it no longer knows (raft 0.15)");
+	else
+		io_guard_route(&n->io, n->link);
 	n->fsm.markers = snapshot_io_wrap(&n->snap_io, &n->io, n->loop, n->store) == 0;
 	rv = raft_init(&n->raft, &n->io, &n->fsm.raft, n->id, n->address);
 	if (rv != 0) {
@@ -567,6 +570,12 @@ int node_open(struct node **out, uv_loop_t *loop, const struct node_config *cfg,
 	 * .next and .prev companions. */
 	transport_set_key_dir(&n->transport, n->data_dir);
 	transport_set_peer_cb(&n->transport, node_inbound_accept, n);
+	n->link = raft_link_new(loop, &n->transport, node_raft_deliver, n);
+	if (n->link == NULL) {
+		rv = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
 	*out = n;
 	return 0;
 err:
@@ -683,6 +692,10 @@ static void node_close_raft(struct node *n)
 	if (n->close_waited_ms > 0)
 		log_debug("closed raft after waiting %u ms for log writes in flight (%u left)",
 			  n->close_waited_ms, io_guard_appends_in_flight());
+	/* raft sends nothing while it closes; its links go first. */
+	io_guard_route(&n->io, NULL);
+	raft_link_close(n->link);
+	n->link = NULL;
 	if (n->lconn != NULL)
 		peer_conn_close(n->lconn);
 	if (n->jconn != NULL)
@@ -754,6 +767,10 @@ void node_free(struct node *n)
 	 * is still on the loop. */
 	if (n->io_closed)
 		raft_uv_close(&n->io);
+	if (n->link != NULL) { /* never closed: its handles close with the loop */
+		io_guard_route(&n->io, NULL);
+		raft_link_close(n->link);
+	}
 	fsm_close(&n->fsm);
 	store_close(n->store);
 	if (n->transport_ready)

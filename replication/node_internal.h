@@ -161,6 +161,7 @@ struct node {
 	struct raft_io io;
 	struct snapshot_io snap_io; /* markers become images for followers */
 	struct raft_uv_transport transport;
+	struct raft_link *link; /* raft's messages (raft_link.h) */
 	bool transport_ready, raft_inited, raft_started;
 
 	uv_timer_t tick;
@@ -349,6 +350,8 @@ void node_join_connect(struct node *n);
 void node_nudge(struct node *n);
 void node_nudge_now(struct node *n);
 int node_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+/* raft_link_recv_cb: a message from raft_link for raft (arg: the node). */
+void node_raft_deliver(void *arg, struct raft_message *m);
 
 /* view.c */
 void node_view_heard(struct node *n, uint64_t id);

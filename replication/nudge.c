@@ -13,6 +13,7 @@
 
 #include "../common/loop_watch.h"
 #include "node_internal.h"
+#include "raft_wire.h"
 #include "stages.h"
 
 /* Followers learn that an entry is committed only from the leader's next
@@ -156,6 +157,17 @@ static void node_io_recv(struct raft_io *io, struct raft_message *m)
 	upto = stored < n->raft.commit_index ? stored : n->raft.commit_index;
 	if (node_told(n, from, upto))
 		node_nudge(n);
+}
+
+void node_raft_deliver(void *arg, struct raft_message *m)
+{
+	struct node *n = arg;
+
+	if (n->raft_recv == NULL || n->io_closed) { /* not started, or closed */
+		raft_wire_release(m);
+		return;
+	}
+	node_io_recv(&n->io, m);
 }
 
 /* raft_uv's start, with raft's tick kept for node_nudge_now and its

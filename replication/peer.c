@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/le.h"
 #include "../common/log.h"
 #include "tunnel.h"
 
@@ -19,6 +20,7 @@ struct peer_conn {
 	void *data;
 	uint8_t *rbuf;
 	size_t rlen, rcap;
+	size_t max_frame; /* longest body accepted (PEER_MAX_FRAME unless set) */
 	bool closing;
 	int pending_writes;
 	bool stream_closed;
@@ -35,44 +37,63 @@ static void free_handle(uv_handle_t *h)
 	free(h);
 }
 
-static void put_le(uint8_t *p, uint64_t v, int n)
+/* The longest body a frame of @type may have. */
+static size_t frame_max(uint8_t type)
 {
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	return type == PEER_RAFT ? PEER_MAX_RAFT_FRAME : PEER_MAX_FRAME;
 }
 
-static uint64_t get_le(const uint8_t *p, int n)
+/* A frame with room for @len bytes of data, the header filled in from @m
+ * (whose data is not copied). */
+static uint8_t *frame_new(const struct peer_msg *m, size_t len, size_t *out_len)
 {
-	uint64_t v = 0;
+	size_t body = PEER_HEADER_SIZE + len;
+	uint8_t *p;
 
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	if (m->type == 0 || m->type >= PEER_TYPE_MAX || body > frame_max(m->type))
+		return NULL;
+	p = malloc(4 + body);
+	if (p == NULL)
+		return NULL;
+	le_put(p, body, 4);
+	p[4] = m->type;
+	p[5] = m->response ? 1 : 0;
+	le_put(p + 6, 0, 2);
+	le_put(p + 8, m->seq, 8);
+	le_put(p + 16, (uint64_t)m->status, 8);
+	le_put(p + 24, m->value, 8);
+	le_put(p + 32, len, 4);
+	*out_len = 4 + body;
+	return p;
 }
 
 int peer_encode(const struct peer_msg *m, void **out, size_t *out_len)
 {
-	size_t body = PEER_HEADER_SIZE + m->len;
 	uint8_t *p;
 
-	if (m->type == 0 || m->type >= PEER_TYPE_MAX || body > PEER_MAX_FRAME)
+	if (m->type == 0 || m->type >= PEER_TYPE_MAX ||
+	    PEER_HEADER_SIZE + (size_t)m->len > frame_max(m->type))
 		return -EINVAL;
-	p = malloc(4 + body);
+	p = frame_new(m, m->len, out_len);
 	if (p == NULL)
 		return -ENOMEM;
-	put_le(p, body, 4);
-	p[4] = m->type;
-	p[5] = m->response ? 1 : 0;
-	put_le(p + 6, 0, 2);
-	put_le(p + 8, m->seq, 8);
-	put_le(p + 16, (uint64_t)m->status, 8);
-	put_le(p + 24, m->value, 8);
-	put_le(p + 32, m->len, 4);
 	if (m->len > 0)
-		memcpy(p + 36, m->data, m->len);
+		memcpy(p + 4 + PEER_HEADER_SIZE, m->data, m->len);
 	*out = p;
-	*out_len = 4 + body;
 	return 0;
+}
+
+void *peer_frame_new(uint8_t type, size_t len, uint8_t **data, size_t *frame_len)
+{
+	struct peer_msg m = {.type = type};
+	uint8_t *p;
+
+	if (len > UINT32_MAX)
+		return NULL;
+	p = frame_new(&m, len, frame_len);
+	if (p != NULL)
+		*data = p + 4 + PEER_HEADER_SIZE;
+	return p;
 }
 
 int peer_decode(const void *buf, size_t len, struct peer_msg *m)
@@ -80,16 +101,17 @@ int peer_decode(const void *buf, size_t len, struct peer_msg *m)
 	const uint8_t *p = buf;
 
 	memset(m, 0, sizeof(*m));
-	if (len < PEER_HEADER_SIZE || len > PEER_MAX_FRAME)
+	if (len < PEER_HEADER_SIZE)
 		return -EINVAL;
 	m->type = p[0];
-	if (m->type == 0 || m->type >= PEER_TYPE_MAX || p[1] > 1 || get_le(p + 2, 2) != 0)
+	if (m->type == 0 || m->type >= PEER_TYPE_MAX || len > frame_max(m->type) || p[1] > 1 ||
+	    le_get(p + 2, 2) != 0)
 		return -EINVAL;
 	m->response = p[1] == 1;
-	m->seq = get_le(p + 4, 8);
-	m->status = (int64_t)get_le(p + 12, 8);
-	m->value = get_le(p + 20, 8);
-	m->len = (uint32_t)get_le(p + 28, 4);
+	m->seq = le_get(p + 4, 8);
+	m->status = (int64_t)le_get(p + 12, 8);
+	m->value = le_get(p + 20, 8);
+	m->len = (uint32_t)le_get(p + 28, 4);
 	if ((size_t)m->len != len - PEER_HEADER_SIZE)
 		return -EINVAL;
 	m->data = m->len > 0 ? p + 32 : NULL;
@@ -178,10 +200,10 @@ static void conn_consume(struct peer_conn *c)
 	size_t off = 0;
 
 	while (!c->closing && c->rlen - off >= 4) {
-		uint64_t body = get_le(c->rbuf + off, 4);
+		uint64_t body = le_get(c->rbuf + off, 4);
 		struct peer_msg m;
 
-		if (body > PEER_MAX_FRAME || body < PEER_HEADER_SIZE) {
+		if (body > c->max_frame || body < PEER_HEADER_SIZE) {
 			log_warn("node %llu sent a malformed frame; closing",
 				 (unsigned long long)c->peer_id);
 			peer_conn_close(c);
@@ -256,6 +278,7 @@ struct peer_conn *peer_conn_new(uv_stream_t *stream, uint64_t peer_id, peer_msg_
 	c->on_msg = on_msg;
 	c->on_close = on_close;
 	c->data = data;
+	c->max_frame = PEER_MAX_FRAME;
 	/* An encrypted connection: drive its tunnel directly, one hop fewer
 	 * each way (tunnel.h). */
 	c->tun = tunnel_adopt(stream, conn_tunnel_data, conn_tunnel_ended, c);
@@ -285,38 +308,32 @@ static void write_done(uv_write_t *req, int status)
 	}
 }
 
-int peer_conn_send(struct peer_conn *c, const struct peer_msg *m)
+int peer_conn_send_frame(struct peer_conn *c, void *frame, size_t len)
 {
 	struct peer_write *w;
 	uv_buf_t b;
-	size_t len;
 	int rv;
 
-	if (c->closing)
+	if (c->closing) {
+		free(frame);
 		return -ENOTCONN;
+	}
 	if (c->tun != NULL) {
-		void *buf;
-
-		rv = peer_encode(m, &buf, &len);
-		if (rv != 0)
-			return rv;
-		rv = tunnel_send(c->tun, buf, len);
-		free(buf);
+		rv = tunnel_send(c->tun, frame, len);
+		free(frame);
 		if (rv != 0)
 			peer_conn_close(c);
 		return rv;
 	}
 	w = calloc(1, sizeof(*w));
-	if (w == NULL)
+	if (w == NULL) {
+		free(frame);
 		return -ENOMEM;
-	rv = peer_encode(m, &w->buf, &len);
-	if (rv != 0) {
-		free(w);
-		return rv;
 	}
+	w->buf = frame;
 	w->c = c;
 	w->req.data = w;
-	b = uv_buf_init(w->buf, (unsigned)len);
+	b = uv_buf_init(frame, (unsigned)len);
 	rv = uv_write(&w->req, c->stream, &b, 1, write_done);
 	if (rv != 0) {
 		free(w->buf);
@@ -326,6 +343,25 @@ int peer_conn_send(struct peer_conn *c, const struct peer_msg *m)
 	}
 	c->pending_writes++;
 	return 0;
+}
+
+int peer_conn_send(struct peer_conn *c, const struct peer_msg *m)
+{
+	void *frame;
+	size_t len;
+	int rv;
+
+	if (c->closing)
+		return -ENOTCONN;
+	rv = peer_encode(m, &frame, &len);
+	if (rv != 0)
+		return rv;
+	return peer_conn_send_frame(c, frame, len);
+}
+
+void peer_conn_set_max_frame(struct peer_conn *c, size_t max)
+{
+	c->max_frame = max;
 }
 
 void *peer_conn_data(struct peer_conn *c)

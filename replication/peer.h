@@ -25,6 +25,11 @@
 #define PEER_HEADER_SIZE 32
 /* A forwarded entry is at most ENTRY_MAX_DATA plus its header. */
 #define PEER_MAX_FRAME (8u << 20)
+/* Raft's messages (PEER_RAFT) may be as long as the frame format allows:
+ * an InstallSnapshot carries the whole store, an AppendEntries every entry
+ * a follower lacks. Only connections that carry them accept that much
+ * (peer_conn_set_max_frame). */
+#define PEER_MAX_RAFT_FRAME ((size_t)UINT32_MAX)
 /* Response status: not the leader; data holds the leader's address. */
 #define PEER_REDIRECT 1
 
@@ -38,6 +43,8 @@ enum peer_type {
 			     removed" (leader to the node) */
 	PEER_HEALTH,	  /* value: applied index, data: report -> value: last index,
 			     data: the leader's table (health.h) */
+	PEER_RAFT,	  /* data: one raft message (raft_wire.h); no response.
+			     Only on raft's own connections (raft_link.h) */
 	PEER_TYPE_MAX
 };
 
@@ -68,6 +75,15 @@ typedef void (*peer_close_cb)(struct peer_conn *c);
 struct peer_conn *peer_conn_new(uv_stream_t *stream, uint64_t peer_id, peer_msg_cb on_msg,
 				peer_close_cb on_close, void *data);
 int peer_conn_send(struct peer_conn *c, const struct peer_msg *m);
+/* A frame of @type with room for @len bytes of data at *data, for the
+ * caller to fill in place and send with peer_conn_send_frame (no copy).
+ * NULL if too long or out of memory. */
+void *peer_frame_new(uint8_t type, size_t len, uint8_t **data, size_t *frame_len);
+/* Send a frame from peer_frame_new (freed here, sent or not). 0, or
+ * -ENOTCONN, -ENOMEM (the connection is then closing). */
+int peer_conn_send_frame(struct peer_conn *c, void *frame, size_t len);
+/* Accept frame bodies up to @max bytes (default PEER_MAX_FRAME). */
+void peer_conn_set_max_frame(struct peer_conn *c, size_t max);
 void peer_conn_close(struct peer_conn *c);
 void *peer_conn_data(struct peer_conn *c);
 uint64_t peer_conn_id(struct peer_conn *c);

@@ -56,7 +56,8 @@ struct transport {
 	char address[TRANSPORT_ADDRESS_MAX + 1];
 	uv_tcp_t listener;
 	bool listening;
-	raft_uv_accept_cb raft_accept;
+	transport_peer_cb raft_cb; /* accepted raft streams (raft_link.c) */
+	void *raft_arg;
 	transport_peer_cb peer_cb;
 	void *peer_arg;
 	struct hs *handshakes; /* in progress, for close */
@@ -109,7 +110,6 @@ struct hs {
 	char remote[64];			/* inbound: peer's IP, for logs */
 
 	/* outbound completion */
-	struct raft_uv_connect *raft_req;
 	transport_peer_cb peer_cb;
 	void *peer_arg;
 };
@@ -255,18 +255,7 @@ static void hs_handle_closed(uv_handle_t *handle)
 /* Report the outcome of an outbound handshake to whoever asked. */
 static void hs_complete_outbound(struct hs *h, uv_stream_t *stream, int status)
 {
-	if (h->purpose == TRANSPORT_RAFT) {
-		struct raft_uv_connect *req = h->raft_req;
-
-		h->raft_req = NULL;
-		if (stream != NULL)
-			tunnel_set_key(stream, h->peer_id); /* io_guard.c flushes it */
-		if (req != NULL)
-			req->cb(req, stream,
-				status == 0		? 0
-				: status == -ECANCELED ? RAFT_CANCELED
-							: RAFT_NOCONNECTION);
-	} else if (h->peer_cb != NULL) {
+	if (h->peer_cb != NULL) {
 		transport_peer_cb cb = h->peer_cb;
 
 		h->peer_cb = NULL;
@@ -361,8 +350,8 @@ static void hs_succeed(struct hs *h)
 	} else if (h->outbound) {
 		hs_complete_outbound(h, stream, 0);
 	} else if (h->purpose == TRANSPORT_RAFT) {
-		if (t->raft_accept != NULL && !t->closing)
-			t->raft_accept(t->rt, h->peer_id, h->peer_address, stream);
+		if (t->raft_cb != NULL && !t->closing)
+			t->raft_cb(t->raft_arg, stream, h->peer_id, h->peer_address, 0);
 		else
 			uv_close((uv_handle_t *)stream, close_free);
 	} else {
@@ -485,9 +474,12 @@ static void hs_on_data(struct hs *h)
 {
 	switch (h->step) {
 	case HS_S_READ_HELLO: {
-		if (memcmp(h->hello, HS_MAGIC, 4) == 0 && h->hello[4] < TRANSPORT_VERSION) {
+		if (memcmp(h->hello, HS_MAGIC, 4) == 0 && h->hello[4] != TRANSPORT_VERSION) {
 			hs_fail(h, -EPROTO,
-				"an older clusterfs (unencrypted handshake version); upgrade it");
+				h->hello[4] < TRANSPORT_VERSION
+					? "an older clusterfs (an earlier handshake version); upgrade it"
+					: "a newer clusterfs (a later handshake version); upgrade this "
+					  "node");
 			return;
 		}
 		if (memcmp(h->hello, HS_MAGIC, 4) != 0 || h->hello[4] != TRANSPORT_VERSION ||
@@ -701,33 +693,25 @@ static struct hs *hs_new_outbound(struct transport *t, uint8_t purpose, const ch
 	return h;
 }
 
+/* raft_uv's connect: never used, since raft's messages go by raft_link.c
+ * (io_guard.c sends them there), and raft_uv connects only to send. */
 static int tr_connect(struct raft_uv_transport *rt, struct raft_uv_connect *req, raft_id id,
 		      const char *address, raft_uv_connect_cb cb)
 {
-	struct transport *t = rt->impl;
-	struct hs *h = hs_new_outbound(t, TRANSPORT_RAFT, address, t->id, t->address);
-	int rv;
-
-	if (h == NULL)
-		return RAFT_NOMEM;
-	req->cb = cb;
-	h->raft_req = req;
-	h->peer_id = id;
-	rv = hs_start_connect(h);
-	if (rv != 0) {
-		h->raft_req = NULL; /* raft gets the error from our return */
-		hs_fail(h, rv, "bad address");
-		return RAFT_NOCONNECTION;
-	}
-	return 0;
+	(void)req;
+	(void)id;
+	(void)address;
+	(void)cb;
+	snprintf(rt->errmsg, sizeof(rt->errmsg), "raft's messages go by raft_link");
+	return RAFT_NOCONNECTION;
 }
 
-int transport_connect_peer(struct raft_uv_transport *rt, uint64_t self_id,
-			   const char *self_address, const char *address, transport_peer_cb cb,
-			   void *arg)
+/* An outbound handshake for @purpose; cb runs exactly once. */
+static int hs_connect(struct transport *t, uint8_t purpose, uint64_t self_id,
+		      const char *self_address, const char *address, transport_peer_cb cb,
+		      void *arg)
 {
-	struct transport *t = rt->impl;
-	struct hs *h = hs_new_outbound(t, TRANSPORT_PEER, address, self_id, self_address);
+	struct hs *h = hs_new_outbound(t, purpose, address, self_id, self_address);
 	int rv;
 
 	if (h == NULL)
@@ -741,6 +725,23 @@ int transport_connect_peer(struct raft_uv_transport *rt, uint64_t self_id,
 		return rv;
 	}
 	return 0;
+}
+
+int transport_connect_peer(struct raft_uv_transport *rt, uint64_t self_id,
+			   const char *self_address, const char *address, transport_peer_cb cb,
+			   void *arg)
+{
+	return hs_connect(rt->impl, TRANSPORT_PEER, self_id, self_address, address, cb, arg);
+}
+
+int transport_connect_raft(struct raft_uv_transport *rt, const char *address, transport_peer_cb cb,
+			   void *arg)
+{
+	struct transport *t = rt->impl;
+
+	if (t->id == 0)
+		return -EINVAL; /* raft has not set us up yet */
+	return hs_connect(t, TRANSPORT_RAFT, t->id, t->address, address, cb, arg);
 }
 
 /* --- inbound ------------------------------------------------------------------ */
@@ -797,7 +798,7 @@ static int tr_listen(struct raft_uv_transport *rt, raft_uv_accept_cb cb)
 		snprintf(rt->errmsg, sizeof(rt->errmsg), "already listening");
 		return RAFT_BUSY;
 	}
-	t->raft_accept = cb;
+	(void)cb; /* raft_uv's: raft's streams go to raft_link.c instead */
 	if (transport_split_address(t->address, host, sizeof(host), port, sizeof(port)) != 0) {
 		snprintf(rt->errmsg, sizeof(rt->errmsg), "bad address %.100s", t->address);
 		return RAFT_INVALID;
@@ -882,6 +883,14 @@ static void tr_close(struct raft_uv_transport *rt, raft_uv_transport_close_cb cb
 		hs_fail(h, -ECANCELED, "shutting down");
 	}
 	transport_maybe_closed(t);
+}
+
+void transport_set_raft_cb(struct raft_uv_transport *rt, transport_peer_cb cb, void *arg)
+{
+	struct transport *t = rt->impl;
+
+	t->raft_cb = cb;
+	t->raft_arg = arg;
 }
 
 void transport_set_peer_cb(struct raft_uv_transport *rt, transport_peer_cb cb, void *arg)

@@ -3,14 +3,16 @@
  * traffic, every connection mutually authenticated by the cluster key.
  *
  * It implements raft's struct raft_uv_transport (raft's own TCP transport
- * has no authentication, parses only IPv4 and has no timeouts) and also
- * hands authenticated streams of our node protocol (forwarding, join; see
- * peer.c) to a callback. The first bytes of every connection say which of
- * the two it carries.
+ * has no authentication, parses only IPv4 and has no timeouts), for
+ * raft_uv's listen and close only: raft's messages are encoded and sent by
+ * raft_link.c, whose connections (purpose TRANSPORT_RAFT) it connects and
+ * accepts, as it does those of our node protocol (forwarding, join; see
+ * peer.c). The first bytes of every connection say which of the two it
+ * carries.
  *
  * Handshake (all integers little-endian), deadline TRANSPORT_HANDSHAKE_MS:
  *
- *   C → S  hello:  "CFSH" u8 version (2), u8 purpose, u8 flags, u8 0,
+ *   C → S  hello:  "CFSH" u8 version (3), u8 purpose, u8 flags, u8 0,
  *                  client nonce[32]
  *   S → C  server nonce[32], MAC("cfs server" | hello | server nonce)
  *   C → S  MAC("cfs client" | hello | server nonce | id | len | address),
@@ -26,9 +28,9 @@
  *
  * Everything after the handshake is encrypted and authenticated: both sides
  * derive per-direction session keys from the key and the whole transcript
- * (sealed.h) and the stream handed to raft or the node protocol is the
- * plaintext end of a tunnel (tunnel.h) that carries only sealed frames on
- * the wire. flags bit 0 says TRANSPORT_PLAINTEXT_ENV is set (benchmark
+ * (sealed.h) and the stream handed to raft_link or the node protocol is
+ * the plaintext end of a tunnel (tunnel.h) that carries only sealed frames
+ * on the wire, which they take over (tunnel_adopt). flags bit 0 says TRANSPORT_PLAINTEXT_ENV is set (benchmark
  * only: no tunnel); both sides must agree.
  *
  * Keys: the server proves the first of its keys; the client accepts any key
@@ -51,7 +53,8 @@
 #define TRANSPORT_NONCE_SIZE 32
 #define TRANSPORT_MAC_SIZE 32
 #define TRANSPORT_HANDSHAKE_MS 5000
-#define TRANSPORT_VERSION 2
+/* 2: encrypted; 3: raft's messages in our own encoding (raft_wire.h) */
+#define TRANSPORT_VERSION 3
 /* Benchmark only: "1" turns encryption off (both ends must agree). */
 #define TRANSPORT_PLAINTEXT_ENV "CFS_BENCH_PLAINTEXT"
 /* Dead peers are noticed when a write has not been acknowledged for this
@@ -62,7 +65,7 @@
 
 enum transport_purpose { TRANSPORT_RAFT = 1, TRANSPORT_PEER = 2 };
 
-/* An authenticated node-protocol stream, accepted or connected. The stream
+/* An authenticated stream, accepted or connected. The stream
  * (a malloc'd uv_pipe_t, the tunnel's plaintext end) is the callee's: it
  * must uv_close and free it. On failure of a connect, stream is NULL and
  * status a negative errno. */
@@ -80,6 +83,16 @@ void transport_free(struct raft_uv_transport *rt);
 
 /* Read the cluster keys from @dir's key files from now on (see above). */
 void transport_set_key_dir(struct raft_uv_transport *rt, const char *dir);
+
+/* Where to hand accepted raft streams (raft_link.c); without one they are
+ * closed. */
+void transport_set_raft_cb(struct raft_uv_transport *rt, transport_peer_cb cb, void *arg);
+
+/* Connect to @address for raft's messages, as this node (the id and
+ * address raft gave the transport); cb runs exactly once. -EINVAL before
+ * raft_init. */
+int transport_connect_raft(struct raft_uv_transport *rt, const char *address, transport_peer_cb cb,
+			   void *arg);
 
 /* Where to hand accepted node-protocol streams. */
 void transport_set_peer_cb(struct raft_uv_transport *rt, transport_peer_cb cb, void *arg);

@@ -21,6 +21,8 @@
 #include "../../replication/entry.h"
 #include "../../replication/health.h"
 #include "../../replication/peer.h"
+#include "../../replication/raft_wire.h"
+#include "../../replication/transport.h"
 
 static const char *out_dir;
 
@@ -257,7 +259,7 @@ static void put_hs(const char *file, unsigned flags, const char *magic, uint8_t 
 	buf[n++] = (uint8_t)flags;
 	memcpy(buf + n, magic, 4);
 	n += 4;
-	buf[n++] = 2; /* TRANSPORT_VERSION */
+	buf[n++] = TRANSPORT_VERSION;
 	buf[n++] = purpose;
 	buf[n++] = 0;
 	buf[n++] = 0;
@@ -288,6 +290,68 @@ static void gen_handshake(void)
 	put_hs("peer-long", 1, "CFSH", 2, 3, "10.0.0.3:7440", "many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames many bytes in several frames ");
 }
 
+/* --- raft's messages --------------------------------------------------------- */
+
+static void put_raft(const char *name, const struct raft_message *m)
+{
+	size_t len = raft_wire_size(m);
+	uint8_t *buf = malloc(len);
+
+	raft_wire_encode(m, buf);
+	put("raft_wire", name, buf, len);
+	free(buf);
+}
+
+static void gen_raft_wire(void)
+{
+	char a[] = "an entry", b[] = "another, longer entry", data[] = "snapshot bytes";
+	struct raft_entry entries[2] = {{.term = 3, .type = RAFT_COMMAND, .buf = {a, sizeof(a)}},
+					{.term = 4, .type = RAFT_CHANGE, .buf = {b, sizeof(b)}}};
+	struct raft_message m = {.type = RAFT_IO_REQUEST_VOTE};
+
+	m.request_vote.term = 5;
+	m.request_vote.candidate_id = 2;
+	m.request_vote.last_log_index = 40;
+	m.request_vote.last_log_term = 4;
+	m.request_vote.pre_vote = true;
+	put_raft("request-vote", &m);
+	m = (struct raft_message){.type = RAFT_IO_REQUEST_VOTE_RESULT};
+	m.request_vote_result.term = 5;
+	m.request_vote_result.vote_granted = true;
+	m.request_vote_result.pre_vote = raft_tribool_true;
+	put_raft("request-vote-result", &m);
+	m = (struct raft_message){.type = RAFT_IO_APPEND_ENTRIES};
+	m.append_entries.term = 4;
+	m.append_entries.prev_log_index = 38;
+	m.append_entries.prev_log_term = 3;
+	m.append_entries.leader_commit = 37;
+	put_raft("heartbeat", &m);
+	m.append_entries.entries = entries;
+	m.append_entries.n_entries = 2;
+	put_raft("append-entries", &m);
+	m = (struct raft_message){.type = RAFT_IO_APPEND_ENTRIES_RESULT};
+	m.append_entries_result.term = 4;
+	m.append_entries_result.last_log_index = 40;
+	put_raft("append-entries-result", &m);
+	m = (struct raft_message){.type = RAFT_IO_INSTALL_SNAPSHOT};
+	raft_configuration_init(&m.install_snapshot.conf);
+	raft_configuration_add(&m.install_snapshot.conf, 1, "127.0.0.1:7440", RAFT_VOTER);
+	raft_configuration_add(&m.install_snapshot.conf, 2, "[::1]:7441", RAFT_STANDBY);
+	m.install_snapshot.term = 4;
+	m.install_snapshot.last_index = 40;
+	m.install_snapshot.last_term = 4;
+	m.install_snapshot.conf_index = 39;
+	m.install_snapshot.data.base = data;
+	m.install_snapshot.data.len = sizeof(data);
+	put_raft("install-snapshot", &m);
+	raft_configuration_close(&m.install_snapshot.conf);
+	m = (struct raft_message){.type = RAFT_IO_TIMEOUT_NOW};
+	m.timeout_now.term = 4;
+	m.timeout_now.last_log_index = 40;
+	m.timeout_now.last_log_term = 4;
+	put_raft("timeout-now", &m);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -300,5 +364,6 @@ int main(int argc, char **argv)
 	gen_ns();
 	gen_watch();
 	gen_handshake();
+	gen_raft_wire();
 	return 0;
 }

@@ -1,0 +1,503 @@
+/*
+ * Raft's links: raft's messages on our own connections; see raft_link.h.
+ * Loop thread only.
+ */
+#include "raft_link.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+#include "peer.h"
+#include "raft_wire.h"
+#include "transport.h"
+
+/* A message raft gave us: queued with its frame until its connection is
+ * up, then (frame NULL) waiting for its callback. */
+struct pending {
+	struct raft_io_send *req;
+	int status;
+	void *frame;
+	size_t len;
+	struct pending *next;
+};
+
+struct pending_list {
+	struct pending *head, **tail;
+	unsigned n;
+};
+
+/* Our connection to one node, which we only write. */
+struct link_out {
+	struct raft_link *l;
+	struct link_out *next;
+	uint64_t id;
+	char address[RAFT_WIRE_ADDRESS_MAX + 1];
+	char connecting_to[RAFT_WIRE_ADDRESS_MAX + 1]; /* "": no handshake in flight */
+	struct peer_conn *conn;			       /* up */
+	uv_timer_t retry;			       /* after a failed attempt */
+	bool retry_open;
+	struct pending_list queue;
+};
+
+/* A connection another node opened, which we only read. */
+struct link_in {
+	struct raft_link *l;
+	struct link_in *next, *prev;
+	struct peer_conn *conn;
+	uint64_t id;
+	char address[RAFT_WIRE_ADDRESS_MAX + 1]; /* as its handshake proved */
+};
+
+struct raft_link {
+	uv_loop_t *loop;
+	struct raft_uv_transport *rt;
+	raft_link_recv_cb recv;
+	void *arg;
+	struct link_out *outs;
+	struct link_in *ins;
+	struct pending_list done; /* callbacks for the next loop iteration */
+	uv_idle_t idle;		  /* runs them */
+	bool idle_open;
+	bool closing;
+};
+
+static void list_init(struct pending_list *q)
+{
+	q->head = NULL;
+	q->tail = &q->head;
+	q->n = 0;
+}
+
+static void list_push(struct pending_list *q, struct pending *p)
+{
+	p->next = NULL;
+	*q->tail = p;
+	q->tail = &p->next;
+	q->n++;
+}
+
+static struct pending *list_pop(struct pending_list *q)
+{
+	struct pending *p = q->head;
+
+	if (p == NULL)
+		return NULL;
+	q->head = p->next;
+	if (q->head == NULL)
+		q->tail = &q->head;
+	q->n--;
+	return p;
+}
+
+/* --- freeing --------------------------------------------------------------- */
+
+static void link_maybe_free(struct raft_link *l)
+{
+	if (l->closing && l->outs == NULL && l->ins == NULL && !l->idle_open)
+		free(l);
+}
+
+/* An outbound link with nothing left that calls back is freed at close. */
+static void out_maybe_free(struct link_out *o)
+{
+	struct raft_link *l = o->l;
+	struct link_out **p;
+
+	if (!l->closing || o->conn != NULL || o->connecting_to[0] != '\0' || o->retry_open)
+		return;
+	for (p = &l->outs; *p != o; p = &(*p)->next)
+		;
+	*p = o->next;
+	free(o);
+	link_maybe_free(l);
+}
+
+/* --- callbacks to raft ----------------------------------------------------- */
+
+static void done_run(uv_idle_t *idle)
+{
+	struct raft_link *l = idle->data;
+	struct pending_list batch = l->done;
+	struct pending *p;
+
+	/* Callbacks may send more: those wait for the next iteration. */
+	list_init(&l->done);
+	uv_idle_stop(&l->idle);
+	while ((p = list_pop(&batch)) != NULL) {
+		struct raft_io_send *req = p->req;
+		int status = p->status;
+
+		free(p);
+		if (req->cb != NULL)
+			req->cb(req, status);
+	}
+}
+
+/* Raft hears about @p (its frame sent, dropped or never sent) on the next
+ * loop iteration. */
+static void done_later(struct raft_link *l, struct pending *p, int status)
+{
+	free(p->frame);
+	p->frame = NULL;
+	p->status = status;
+	list_push(&l->done, p);
+	if (l->done.n == 1 && l->idle_open)
+		uv_idle_start(&l->idle, done_run);
+}
+
+/* At close: every callback now, with @status for those never sent. */
+static void done_now(struct pending_list *q, int status)
+{
+	struct pending *p;
+
+	while ((p = list_pop(q)) != NULL) {
+		struct raft_io_send *req = p->req;
+		int st = p->frame != NULL ? status : p->status;
+
+		free(p->frame);
+		free(p);
+		if (req->cb != NULL)
+			req->cb(req, st);
+	}
+}
+
+static void close_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* --- outbound -------------------------------------------------------------- */
+
+static void out_connect(struct link_out *o);
+
+static void out_flush(struct link_out *o)
+{
+	struct pending *p;
+
+	while (o->conn != NULL && (p = list_pop(&o->queue)) != NULL) {
+		int rv = peer_conn_send_frame(o->conn, p->frame, p->len);
+
+		p->frame = NULL; /* sent or freed */
+		done_later(o->l, p, rv == 0 ? 0 : RAFT_NOCONNECTION);
+	}
+}
+
+static void out_msg(struct peer_conn *c, const struct peer_msg *m)
+{
+	struct link_out *o = peer_conn_data(c);
+
+	(void)m;
+	log_warn("node %llu wrote to the raft connection we opened to it; closing it",
+		 (unsigned long long)o->id);
+	peer_conn_close(c);
+}
+
+static void out_closed(struct peer_conn *c)
+{
+	struct link_out *o = peer_conn_data(c);
+
+	if (o->conn == c)
+		o->conn = NULL;
+	if (o->l->closing) {
+		out_maybe_free(o);
+		return;
+	}
+	/* Messages raft sends meanwhile reopen it. */
+	if (o->queue.n > 0)
+		out_connect(o);
+}
+
+static void retry_closed(uv_handle_t *h)
+{
+	struct link_out *o = h->data;
+
+	o->retry_open = false;
+	out_maybe_free(o);
+}
+
+static void retry_fired(uv_timer_t *t)
+{
+	struct link_out *o = t->data;
+
+	if (o->queue.n > 0 && o->conn == NULL && o->connecting_to[0] == '\0')
+		out_connect(o);
+}
+
+static void out_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+			  int status)
+{
+	struct link_out *o = arg;
+	struct raft_link *l = o->l;
+	bool same = strcmp(o->connecting_to, o->address) == 0;
+
+	(void)id;
+	(void)address;
+	o->connecting_to[0] = '\0';
+	if (status != 0 || l->closing || !same) {
+		if (stream != NULL)
+			uv_close((uv_handle_t *)stream, close_free);
+		if (l->closing) {
+			out_maybe_free(o);
+			return;
+		}
+		if (!same) { /* raft moved it meanwhile: the new address now */
+			out_connect(o);
+			return;
+		}
+		log_debug("raft connection to node %llu at %s failed: %s", (unsigned long long)o->id,
+			  o->address, strerror(-status));
+		/* What raft sends until the retry waits in the queue. */
+		uv_timer_start(&o->retry, retry_fired, RAFT_LINK_RETRY_MS, 0);
+		return;
+	}
+	o->conn = peer_conn_new(stream, o->id, out_msg, out_closed, o);
+	out_flush(o);
+}
+
+static void out_connect(struct link_out *o)
+{
+	int rv;
+
+	if (o->conn != NULL || o->connecting_to[0] != '\0' || uv_is_active((uv_handle_t *)&o->retry))
+		return;
+	strcpy(o->connecting_to, o->address);
+	rv = transport_connect_raft(o->l->rt, o->address, out_connected, o);
+	if (rv != 0) {
+		/* The callback will not run. */
+		o->connecting_to[0] = '\0';
+		uv_timer_start(&o->retry, retry_fired, RAFT_LINK_RETRY_MS, 0);
+	}
+}
+
+static struct link_out *out_get(struct raft_link *l, uint64_t id, const char *address)
+{
+	struct link_out *o;
+
+	for (o = l->outs; o != NULL; o = o->next)
+		if (o->id == id)
+			break;
+	if (o == NULL) {
+		o = calloc(1, sizeof(*o));
+		if (o == NULL)
+			return NULL;
+		o->l = l;
+		o->id = id;
+		list_init(&o->queue);
+		uv_timer_init(l->loop, &o->retry);
+		o->retry.data = o;
+		o->retry_open = true;
+		o->next = l->outs;
+		l->outs = o;
+	}
+	if (strcmp(o->address, address) != 0) {
+		/* A node that moved (or the first message): connect anew. */
+		strcpy(o->address, address);
+		uv_timer_stop(&o->retry);
+		if (o->conn != NULL) {
+			struct peer_conn *c = o->conn;
+
+			o->conn = NULL;
+			peer_conn_close(c);
+		}
+	}
+	return o;
+}
+
+int raft_link_send(struct raft_link *l, struct raft_io_send *req, const struct raft_message *m,
+		   raft_io_send_cb cb)
+{
+	size_t size = raft_wire_size(m), alen;
+	struct link_out *o;
+	struct pending *p;
+	uint8_t *body;
+
+	if (l->closing)
+		return RAFT_NOCONNECTION;
+	if (size == 0)
+		return RAFT_INVALID;
+	alen = strlen(m->server_address);
+	if (m->server_id == 0 || alen == 0 || alen > RAFT_WIRE_ADDRESS_MAX)
+		return RAFT_INVALID;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return RAFT_NOMEM;
+	p->frame = peer_frame_new(PEER_RAFT, size, &body, &p->len);
+	if (p->frame == NULL) {
+		free(p);
+		if (size + PEER_HEADER_SIZE > PEER_MAX_RAFT_FRAME) {
+			log_warn("a raft message to node %llu is %zu bytes, more than a frame holds: "
+				 "not sent",
+				 (unsigned long long)m->server_id, size);
+			return RAFT_NOCONNECTION;
+		}
+		return RAFT_NOMEM;
+	}
+	raft_wire_encode(m, body);
+	o = out_get(l, m->server_id, m->server_address);
+	if (o == NULL) {
+		free(p->frame);
+		free(p);
+		return RAFT_NOMEM;
+	}
+	req->cb = cb;
+	p->req = req;
+	if (o->conn != NULL) {
+		int rv = peer_conn_send_frame(o->conn, p->frame, p->len);
+
+		p->frame = NULL;
+		done_later(l, p, rv == 0 ? 0 : RAFT_NOCONNECTION);
+		return 0;
+	}
+	if (o->queue.n == RAFT_LINK_QUEUE)
+		done_later(l, list_pop(&o->queue), RAFT_NOCONNECTION);
+	list_push(&o->queue, p);
+	out_connect(o);
+	return 0;
+}
+
+/* --- inbound --------------------------------------------------------------- */
+
+static void in_msg(struct peer_conn *c, const struct peer_msg *pm)
+{
+	struct link_in *in = peer_conn_data(c);
+	struct raft_link *l = in->l;
+	struct raft_message m;
+	int rv;
+
+	if (pm->type != PEER_RAFT || pm->response) {
+		log_warn("node %llu sent a frame of type %u on a raft connection; closing it",
+			 (unsigned long long)in->id, pm->type);
+		peer_conn_close(c);
+		return;
+	}
+	rv = raft_wire_decode(pm->data, pm->len, &m);
+	if (rv != 0) {
+		log_warn("node %llu sent a raft message that cannot be decoded (%s); closing the "
+			 "connection",
+			 (unsigned long long)in->id, strerror(-rv));
+		peer_conn_close(c);
+		return;
+	}
+	m.server_id = in->id;
+	m.server_address = in->address;
+	if (l->closing || l->recv == NULL) {
+		raft_wire_release(&m);
+		return;
+	}
+	l->recv(l->arg, &m);
+}
+
+static void in_closed(struct peer_conn *c)
+{
+	struct link_in *in = peer_conn_data(c);
+	struct raft_link *l = in->l;
+
+	if (in->prev != NULL)
+		in->prev->next = in->next;
+	else
+		l->ins = in->next;
+	if (in->next != NULL)
+		in->next->prev = in->prev;
+	free(in);
+	link_maybe_free(l);
+}
+
+static void in_accepted(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+			int status)
+{
+	struct raft_link *l = arg;
+	struct link_in *in;
+
+	if (status != 0 || stream == NULL)
+		return;
+	in = l->closing || strlen(address) > RAFT_WIRE_ADDRESS_MAX ? NULL : calloc(1, sizeof(*in));
+	if (in == NULL) {
+		uv_close((uv_handle_t *)stream, close_free);
+		return;
+	}
+	in->l = l;
+	in->id = id;
+	strcpy(in->address, address);
+	in->next = l->ins;
+	if (l->ins != NULL)
+		l->ins->prev = in;
+	l->ins = in;
+	in->conn = peer_conn_new(stream, id, in_msg, in_closed, in);
+	if (in->conn == NULL) {
+		l->ins = in->next;
+		if (l->ins != NULL)
+			l->ins->prev = NULL;
+		free(in);
+		return;
+	}
+	peer_conn_set_max_frame(in->conn, PEER_MAX_RAFT_FRAME);
+}
+
+/* --- life ------------------------------------------------------------------ */
+
+struct raft_link *raft_link_new(uv_loop_t *loop, struct raft_uv_transport *rt,
+				raft_link_recv_cb recv, void *arg)
+{
+	struct raft_link *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return NULL;
+	l->loop = loop;
+	l->rt = rt;
+	l->recv = recv;
+	l->arg = arg;
+	list_init(&l->done);
+	uv_idle_init(loop, &l->idle);
+	l->idle.data = l;
+	l->idle_open = true;
+	transport_set_raft_cb(rt, in_accepted, l);
+	return l;
+}
+
+static void idle_closed(uv_handle_t *h)
+{
+	struct raft_link *l = h->data;
+
+	l->idle_open = false;
+	link_maybe_free(l);
+}
+
+void raft_link_close(struct raft_link *l)
+{
+	struct link_out *o, *next_out;
+	struct link_in *in, *next_in;
+
+	if (l == NULL || l->closing)
+		return;
+	l->closing = true;
+	transport_set_raft_cb(l->rt, NULL, NULL);
+	done_now(&l->done, RAFT_CANCELED);
+	uv_close((uv_handle_t *)&l->idle, idle_closed);
+	for (in = l->ins; in != NULL; in = next_in) {
+		next_in = in->next;
+		peer_conn_close(in->conn);
+	}
+	for (o = l->outs; o != NULL; o = next_out) {
+		next_out = o->next;
+		done_now(&o->queue, RAFT_CANCELED);
+		if (o->conn != NULL)
+			peer_conn_close(o->conn);
+		uv_close((uv_handle_t *)&o->retry, retry_closed);
+	}
+}
+
+int raft_link_connections(const struct raft_link *l)
+{
+	const struct link_out *o;
+	const struct link_in *in;
+	int n = 0;
+
+	for (o = l->outs; o != NULL; o = o->next)
+		n += o->conn != NULL;
+	for (in = l->ins; in != NULL; in = in->next)
+		n++;
+	return n;
+}
