@@ -102,6 +102,31 @@ for word in site-x client_secret plain-; do
 	fi
 done
 
+# unix_streams PID: how many AF_UNIX stream sockets the process holds (a
+# tunnel's socketpair; the remote-change notifier's is SOCK_SEQPACKET).
+unix_streams() {
+	local pid=$1 n=0 fd target inode inodes
+	inodes=$(awk 'NR > 1 && $5 == "0001" {print $7}' "/proc/$pid/net/unix")
+	for fd in /proc/"$pid"/fd/*; do
+		target=$(readlink "$fd") || continue
+		case $target in
+		socket:\[*\])
+			inode=${target#socket:[}
+			inode=${inode%]}
+			if grep -qx "$inode" <<<"$inodes"; then n=$((n + 1)); fi
+			;;
+		esac
+	done
+	echo "$n"
+}
+say "part 1: raft's messages are sealed straight onto TCP: no socketpair in any node"
+for n in "${ALL[@]}"; do
+	count=$(unix_streams "$(node_pid "$n")")
+	# Each raft connection used to be one end of a socketpair, pumped by
+	# the tunnel (2 sockets per connection, 8 per node here).
+	[ "$count" = 0 ] || fail "$n holds $count Unix stream sockets (raft's messages through a socketpair?)"
+done
+
 say "part 2: the relay flips one bit inside a frame"
 declare -A lines_before
 for n in "${ALL[@]}"; do lines_before[$n]=$(wc -l <"$(node_log "$n")"); done
