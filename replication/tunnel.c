@@ -11,8 +11,8 @@
  * cancelled (and freed) before that. An adopted tunnel (direct use) closes
  * its socketpair end at once and hands opened plaintext to on_data from
  * the same buffer local reads would use; on_end runs when it is freed.
- * Every open tunnel is on one list (tunnel_adopt and tunnel_flush find
- * theirs by the plaintext end or the key).
+ * Every open tunnel is on one list (tunnel_adopt finds its own by the
+ * plaintext end).
  *
  * Loop thread only.
  */
@@ -33,8 +33,7 @@ struct tunnel {
 	uv_tcp_t *tcp;
 	uv_pipe_t local;
 	uv_pipe_t *user; /* the end given out (until adopted) */
-	struct tunnel *next; /* all open tunnels (tunnel_adopt, tunnel_flush) */
-	uint64_t key;	     /* tunnel_set_key; 0: none */
+	struct tunnel *next; /* all open tunnels (tunnel_adopt) */
 	/* Direct use (tunnel_adopt): no socketpair, plaintext goes to on_data. */
 	bool direct;
 	tunnel_data_cb on_data;
@@ -554,42 +553,3 @@ void tunnel_end(struct tunnel *t)
 	send_sealed(t, NULL, 0, true);
 }
 
-void tunnel_set_key(uv_stream_t *stream, uint64_t key)
-{
-	struct tunnel *t = tunnel_of(stream);
-
-	if (t != NULL)
-		t->key = key;
-}
-
-/* Seal and send what the local end holds now, as local_read would on the
- * next loop turn (which then finds nothing). */
-static void tunnel_drain_local(struct tunnel *t)
-{
-	int fd;
-
-	if (uv_fileno((uv_handle_t *)&t->local, &fd) != 0)
-		return;
-	while (!t->closing && !t->local_done && !t->local_paused) {
-		ssize_t n = recv(fd, t->plain, sizeof(t->plain), MSG_DONTWAIT);
-
-		if (n < 0) /* EAGAIN: all sent; an error: local_read sees it */
-			return;
-		local_read((uv_stream_t *)&t->local, n == 0 ? UV_EOF : n, NULL);
-		if (n < (ssize_t)sizeof(t->plain))
-			return;
-	}
-}
-
-void tunnel_flush(uint64_t key)
-{
-	struct tunnel *t, *next;
-
-	if (key == 0)
-		return;
-	for (t = tunnels; t != NULL; t = next) {
-		next = t->next;
-		if (t->key == key && !t->direct)
-			tunnel_drain_local(t);
-	}
-}

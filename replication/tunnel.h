@@ -14,9 +14,10 @@
  * back on the writer as a TCP socket would.
  *
  * The socketpair costs each message a few system calls and a loop turn on
- * each side. A program that can do without a stream takes the tunnel over
- * instead (tunnel_adopt: the node protocol); raft, which must have one, has
- * what it wrote sealed at once (tunnel_flush from its send wrapper).
+ * each side, so every program in the daemon takes the tunnel over instead
+ * (tunnel_adopt: the node protocol in peer.c, raft's messages in
+ * raft_link.c); the socketpair end remains for a program that needs a
+ * stream.
  *
  * The tunnel ends when either side does. The local end closing sends the
  * final frame; a frame that fails (modified, replayed, reordered, cut
@@ -69,13 +70,6 @@ struct tunnel *tunnel_adopt(uv_stream_t *stream, tunnel_data_cb on_data, tunnel_
 int tunnel_send(struct tunnel *t, const void *data, size_t len);
 /* Send the final frame; the tunnel closes once it is out (on_end follows). */
 void tunnel_end(struct tunnel *t);
-
-/* Raft writes its messages to the plaintext end itself, which the tunnel
- * would read only on the next loop turn. Tag the tunnel of @stream with
- * @key (raft: the peer's id), and have tunnel_flush(key) seal and send
- * what was written at once (raft's send wrapper, io_guard.c). */
-void tunnel_set_key(uv_stream_t *stream, uint64_t key);
-void tunnel_flush(uint64_t key);
 
 /* Tunnels open now (for tests and metrics). */
 int tunnel_count(void);

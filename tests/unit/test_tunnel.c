@@ -1,5 +1,5 @@
 /*
- * The tunnel's direct use (tunnel_adopt) and raft's flush (tunnel_flush):
+ * The tunnel's direct use (tunnel_adopt):
  * two tunnels over a real loopback TCP pair, or one tunnel facing a raw
  * socket of the test that plays the peer (to tamper with frames).
  */
@@ -253,35 +253,6 @@ Test(tunnel, an_adopted_tunnel_refuses_a_cut_frame, .init = setup)
 static void close_free(uv_handle_t *h)
 {
 	free(h);
-}
-
-Test(tunnel, a_flush_sends_what_raft_wrote_without_a_loop_turn, .init = setup)
-{
-	uv_loop_t loop;
-	int fds[2];
-	uv_stream_t *user;
-	uv_buf_t b = uv_buf_init("raft message", 12);
-	uint8_t wire[256];
-	ssize_t n;
-
-	uv_loop_init(&loop);
-	tcp_pair(fds);
-	user = tunnel_new(&loop, tcp_handle(&loop, fds[0]), key_ab, key_ba, "peer");
-	cr_assert_not_null(user);
-	tunnel_set_key(user, 42);
-	cr_assert_eq(uv_try_write(user, &b, 1), 12);
-	tunnel_flush(41); /* another peer's: nothing moves */
-	usleep(10000);
-	n = recv(fds[1], wire, sizeof(wire), MSG_DONTWAIT);
-	cr_assert_eq(n, SEALED_HEADER_SIZE, "only the stream header before the flush (%zd)", n);
-	tunnel_flush(42);
-	usleep(10000);
-	n = recv(fds[1], wire, sizeof(wire), MSG_DONTWAIT);
-	cr_assert_eq(n, SEALED_PREFIX_SIZE + 12 + SEALED_ABYTES, "the frame after the flush");
-	cr_assert(memmem(wire, (size_t)n, "raft message", 12) == NULL, "plaintext on the wire");
-	uv_close((uv_handle_t *)user, close_free);
-	close(fds[1]);
-	finish(&loop);
 }
 
 /* tunnel_of() finds a tunnel by its plaintext end. A tunnel whose user
