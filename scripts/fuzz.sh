@@ -16,7 +16,7 @@ set -eu
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
 build=${FUZZ_BUILD:-build-fuzz}
-targets=${FUZZ_TARGETS:-entry peer ns watch handshake sealed}
+targets=${FUZZ_TARGETS:-entry peer ns watch handshake sealed raft_wire}
 case $seconds in
 '' | *[!0-9]*)
 	echo "usage: $0 [SECONDS] (seconds per target, a whole number)" >&2
