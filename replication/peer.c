@@ -163,6 +163,7 @@ void peer_conn_close(struct peer_conn *c)
  * a logarithmic number of times, not once per read. */
 #define PEER_READ_MIN 4096
 #define PEER_READ_CHUNK 65536
+#define PEER_READ_KEEP (1u << 20)
 
 static void conn_alloc_for(struct peer_conn *c, uv_buf_t *buf);
 
@@ -223,6 +224,16 @@ static void conn_consume(struct peer_conn *c)
 	if (off > 0 && !c->closing) {
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= off;
+		/* A buffer grown for one large frame (a snapshot: up to the
+		 * whole store) is given back once that frame is consumed. */
+		if (c->rcap > PEER_READ_KEEP && c->rlen <= PEER_READ_CHUNK) {
+			uint8_t *shrunk = realloc(c->rbuf, PEER_READ_CHUNK);
+
+			if (shrunk != NULL) {
+				c->rbuf = shrunk;
+				c->rcap = PEER_READ_CHUNK;
+			}
+		}
 	}
 }
 
@@ -357,6 +368,11 @@ int peer_conn_send(struct peer_conn *c, const struct peer_msg *m)
 	if (rv != 0)
 		return rv;
 	return peer_conn_send_frame(c, frame, len);
+}
+
+size_t peer_conn_read_capacity(const struct peer_conn *c)
+{
+	return c->rcap;
 }
 
 void peer_conn_set_max_frame(struct peer_conn *c, size_t max)

@@ -84,6 +84,9 @@ void *peer_frame_new(uint8_t type, size_t len, uint8_t **data, size_t *frame_len
 int peer_conn_send_frame(struct peer_conn *c, void *frame, size_t len);
 /* Accept frame bodies up to @max bytes (default PEER_MAX_FRAME). */
 void peer_conn_set_max_frame(struct peer_conn *c, size_t max);
+/* The read buffer's size now (tests: a large frame's buffer is given back
+ * once it is consumed). */
+size_t peer_conn_read_capacity(const struct peer_conn *c);
 void peer_conn_close(struct peer_conn *c);
 void *peer_conn_data(struct peer_conn *c);
 uint64_t peer_conn_id(struct peer_conn *c);

@@ -225,6 +225,80 @@ Test(peer, garbage_and_oversized_frames_close_the_connection)
 	free(buf);
 }
 
+/* A large frame's read buffer is given back once the frame is consumed:
+ * raft's connections take snapshots as large as the store, and a
+ * connection kept that much memory for as long as it lived. */
+static size_t capacity_at_second;
+
+static void on_msg_capacity(struct peer_conn *c, const struct peer_msg *m)
+{
+	struct conn_test *t = peer_conn_data(c);
+
+	t->msgs++;
+	if (m->seq == 2)
+		capacity_at_second = peer_conn_read_capacity(c);
+}
+
+/* Write @len bytes to @fd without blocking, running @loop meanwhile. */
+static void pump(uv_loop_t *loop, int fd, const uint8_t *p, size_t len)
+{
+	for (int rounds = 0; len > 0; rounds++) {
+		ssize_t n = send(fd, p, len, MSG_DONTWAIT);
+
+		cr_assert_lt(rounds, 1000000, "the connection stopped reading");
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else {
+			cr_assert(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "send: %s",
+				  strerror(errno));
+		}
+		uv_run(loop, UV_RUN_NOWAIT);
+	}
+}
+
+Test(peer, a_large_frame_does_not_keep_its_buffer)
+{
+	struct conn_test t = {0};
+	size_t big_len = 6u << 20, la, lb;
+	char *big = calloc(1, big_len);
+	struct peer_msg m = {.type = PEER_FORWARD, .seq = 1, .data = big, .len = (uint32_t)big_len};
+	uv_pipe_t *pipe = malloc(sizeof(*pipe));
+	struct peer_conn *c;
+	uint8_t *a, *b;
+	int sv[2];
+
+	encode(&m, &a, &la);
+	m.seq = 2;
+	m.data = "small";
+	m.len = 5;
+	encode(&m, &b, &lb);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	uv_loop_init(&t.loop);
+	uv_pipe_init(&t.loop, pipe, 0);
+	cr_assert_eq(uv_pipe_open(pipe, sv[0]), 0);
+	c = peer_conn_new((uv_stream_t *)pipe, 9, on_msg_capacity, on_close, &t);
+	cr_assert_not_null(c);
+	pump(&t.loop, sv[1], a, la);
+	for (int i = 0; i < 10000 && t.msgs < 1; i++)
+		uv_run(&t.loop, UV_RUN_NOWAIT);
+	cr_assert_eq(t.msgs, 1, "the large frame did not arrive");
+	pump(&t.loop, sv[1], b, lb);
+	for (int i = 0; i < 10000 && t.msgs < 2; i++)
+		uv_run(&t.loop, UV_RUN_NOWAIT);
+	cr_assert_eq(t.msgs, 2, "the small frame did not arrive");
+	cr_assert_leq(capacity_at_second, 1u << 20, "the connection still holds %zu bytes",
+		      capacity_at_second);
+	close(sv[1]);
+	for (int i = 0; i < 1000 && !t.closed; i++)
+		uv_run(&t.loop, UV_RUN_ONCE);
+	uv_run(&t.loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&t.loop), 0, "handles left open");
+	free(a);
+	free(b);
+	free(big);
+}
+
 /* --- the handshake --------------------------------------------------------------- */
 
 struct hs_test {
