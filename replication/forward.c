@@ -24,6 +24,7 @@
 #include "../common/log.h"
 #include "node_internal.h"
 #include "stages.h"
+#include "tunnel.h"
 
 /* --- the connection to the leader (follower side) --------------------------------- */
 
@@ -96,7 +97,7 @@ static void lconn_closed(struct peer_conn *c)
 			r->state = RS_QUEUED;
 }
 
-static void lconn_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+static void lconn_connected(void *arg, struct tunnel *tun, uint64_t id, const char *address,
 			    int status)
 {
 	struct node *n = arg;
@@ -104,13 +105,13 @@ static void lconn_connected(void *arg, uv_stream_t *stream, uint64_t id, const c
 	(void)id;
 	n->lconn_connecting = false;
 	if (status != 0 || n->closing) {
-		if (stream != NULL)
-			uv_close((uv_handle_t *)stream, node_close_free);
+		if (tun != NULL)
+			tunnel_end(tun);
 		log_debug("cannot reach the leader at %s: %s", address, strerror(-status));
 		n->lconn_next_ms = node_now_ms() + NODE_RETRY_MS;
 		return;
 	}
-	n->lconn = peer_conn_new(stream, n->lconn_leader, lconn_msg, lconn_closed, n);
+	n->lconn = peer_conn_new(tun, n->lconn_leader, lconn_msg, lconn_closed, n);
 	if (n->lconn != NULL)
 		node_dispatch_all(n);
 }
@@ -335,7 +336,7 @@ static void inbound_closed(struct peer_conn *c)
 	inbound_put(in);
 }
 
-void node_inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+void node_inbound_accept(void *arg, struct tunnel *tun, uint64_t id, const char *address,
 			 int status)
 {
 	struct node *n = arg;
@@ -347,11 +348,11 @@ void node_inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const char
 	in = calloc(1, sizeof(*in));
 	if (in == NULL || n->closing) {
 		free(in);
-		uv_close((uv_handle_t *)stream, node_close_free);
+		tunnel_end(tun);
 		return;
 	}
 	in->n = n;
-	in->c = peer_conn_new(stream, id, inbound_msg, inbound_closed, in);
+	in->c = peer_conn_new(tun, id, inbound_msg, inbound_closed, in);
 	if (in->c == NULL) {
 		free(in);
 		return;

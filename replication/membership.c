@@ -30,6 +30,7 @@
 #include "../common/escape.h"
 #include "../common/log.h"
 #include "node_internal.h"
+#include "tunnel.h"
 
 #define NODE_TOKEN_PREFIX "cfs1:"
 
@@ -292,7 +293,7 @@ static void tell_closed(struct peer_conn *c)
 		n->tconn = NULL;
 }
 
-static void tell_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+static void tell_connected(void *arg, struct tunnel *tun, uint64_t id, const char *address,
 			   int status)
 {
 	struct node *n = arg;
@@ -305,15 +306,15 @@ static void tell_connected(void *arg, uv_stream_t *stream, uint64_t id, const ch
 		term[i] = (uint8_t)(n->tell_term >> (56 - 8 * i));
 	n->tconn_connecting = false;
 	if (status != 0 || n->closing) {
-		if (stream != NULL)
-			uv_close((uv_handle_t *)stream, node_close_free);
+		if (tun != NULL)
+			tunnel_end(tun);
 		if (status != 0)
 			log_info("could not tell node %llu at %s that it was removed (%s): it stays "
 				 "out of the cluster, but keeps running until stopped",
 				 (unsigned long long)n->tell_id, address, strerror(-status));
 		return;
 	}
-	n->tconn = peer_conn_new(stream, 0, tell_msg, tell_closed, n);
+	n->tconn = peer_conn_new(tun, 0, tell_msg, tell_closed, n);
 	if (n->tconn != NULL)
 		peer_conn_send(n->tconn, &m);
 }
@@ -548,7 +549,7 @@ static void join_closed(struct peer_conn *c)
 		n->join = JOIN_CONNECTING;
 }
 
-static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+static void join_connected(void *arg, struct tunnel *tun, uint64_t id, const char *address,
 			   int status)
 {
 	struct node *n = arg;
@@ -556,8 +557,8 @@ static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const ch
 	(void)id;
 	n->jconn_connecting = false;
 	if (status != 0 || n->closing) {
-		if (stream != NULL)
-			uv_close((uv_handle_t *)stream, node_close_free);
+		if (tun != NULL)
+			tunnel_end(tun);
 		if (status == -EACCES && ++n->join_refused >= 3) {
 			char why[512];
 
@@ -573,7 +574,7 @@ static void join_connected(void *arg, uv_stream_t *stream, uint64_t id, const ch
 		n->jconn = NULL;
 		return;
 	}
-	n->jconn = peer_conn_new(stream, 0, join_msg, join_closed, n);
+	n->jconn = peer_conn_new(tun, 0, join_msg, join_closed, n);
 	if (n->jconn == NULL)
 		return;
 	if (n->join == JOIN_STANDBY || n->join == JOIN_PROMOTING) {

@@ -48,11 +48,6 @@ void node_config_defaults(struct node_config *c)
 	c->disk_reserve_bytes = (uint64_t)NODE_DEFAULT_DISK_RESERVE_MB << 20;
 }
 
-void node_close_free(uv_handle_t *h)
-{
-	free(h);
-}
-
 /* Find out before raft does whether the port is free, to say so plainly. */
 static int probe_port(const char *address, char *err, size_t errlen)
 {

@@ -293,7 +293,6 @@ static inline struct node *node_of_io(struct raft_io *io)
 /* Shared between the module's files; each is explained where it is defined. */
 
 /* node.c */
-void node_close_free(uv_handle_t *h);
 int node_raft_setup(struct node *n, char *err, size_t errlen);
 int node_raft_start(struct node *n, char *err, size_t errlen);
 
@@ -326,7 +325,7 @@ void node_track_leader(struct node *n);
 void node_serve_reply(struct serve *s, int64_t status, uint64_t value, const char *data);
 void node_serve_reply_bytes(struct serve *s, int64_t status, uint64_t value, const void *data,
 			    uint32_t len);
-void node_inbound_accept(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+void node_inbound_accept(void *arg, struct tunnel *tun, uint64_t id, const char *address,
 			 int status);
 
 /* membership.c */

@@ -12,8 +12,7 @@
 #include "tunnel.h"
 
 struct peer_conn {
-	uv_stream_t *stream; /* NULL when tun carries the connection */
-	struct tunnel *tun;  /* an encrypted connection, taken over (tunnel.h) */
+	struct tunnel *tun; /* carries the connection (tunnel.h) */
 	uint64_t peer_id;
 	peer_msg_cb on_msg;
 	peer_close_cb on_close;
@@ -22,20 +21,7 @@ struct peer_conn {
 	size_t rlen, rcap;
 	size_t max_frame; /* longest body accepted (PEER_MAX_FRAME unless set) */
 	bool closing;
-	int pending_writes;
-	bool stream_closed;
 };
-
-struct peer_write {
-	uv_write_t req;
-	struct peer_conn *c;
-	void *buf;
-};
-
-static void free_handle(uv_handle_t *h)
-{
-	free(h);
-}
 
 /* The longest body a frame of @type may have. */
 static size_t frame_max(uint8_t type)
@@ -118,22 +104,7 @@ int peer_decode(const void *buf, size_t len, struct peer_msg *m)
 	return 0;
 }
 
-static void conn_closed(uv_handle_t *h)
-{
-	struct peer_conn *c = h->data;
-
-	free(h);
-	c->stream_closed = true;
-	if (c->pending_writes > 0)
-		return; /* the last write callback finishes the job */
-	if (c->on_close != NULL)
-		c->on_close(c);
-	free(c->rbuf);
-	free(c);
-}
-
-/* The tunnel ended (tunnel_end_cb): as conn_closed, with no write of ours
- * pending (the tunnel owns what it was given). */
+/* The tunnel ended (tunnel_end_cb): the connection goes. */
 static void conn_tunnel_ended(void *arg)
 {
 	struct peer_conn *c = arg;
@@ -150,12 +121,7 @@ void peer_conn_close(struct peer_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	if (c->tun != NULL) {
-		tunnel_end(c->tun);
-		return;
-	}
-	uv_read_stop(c->stream);
-	uv_close((uv_handle_t *)c->stream, conn_closed);
+	tunnel_end(c->tun);
 }
 
 /* The read buffer grows when less than PEER_READ_MIN bytes are free, to at
@@ -164,14 +130,6 @@ void peer_conn_close(struct peer_conn *c)
 #define PEER_READ_MIN 4096
 #define PEER_READ_CHUNK 65536
 #define PEER_READ_KEEP (1u << 20)
-
-static void conn_alloc_for(struct peer_conn *c, uv_buf_t *buf);
-
-static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	(void)suggested;
-	conn_alloc_for(h->data, buf);
-}
 
 static void conn_alloc_for(struct peer_conn *c, uv_buf_t *buf)
 {
@@ -237,21 +195,8 @@ static void conn_consume(struct peer_conn *c)
 	}
 }
 
-static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct peer_conn *c = s->data;
-
-	(void)buf;
-	if (nread < 0) {
-		peer_conn_close(c);
-		return;
-	}
-	c->rlen += (size_t)nread;
-	conn_consume(c);
-}
-
-/* Plaintext from a tunnel (tunnel_data_cb): into the read buffer, then as
- * conn_read. */
+/* Plaintext from the tunnel (tunnel_data_cb): into the read buffer, then
+ * every whole frame on. */
 static void conn_tunnel_data(void *arg, const uint8_t *data, size_t len)
 {
 	struct peer_conn *c = arg;
@@ -276,84 +221,42 @@ static void conn_tunnel_data(void *arg, const uint8_t *data, size_t len)
 	conn_consume(c);
 }
 
-struct peer_conn *peer_conn_new(uv_stream_t *stream, uint64_t peer_id, peer_msg_cb on_msg,
+struct peer_conn *peer_conn_new(struct tunnel *tun, uint64_t peer_id, peer_msg_cb on_msg,
 				peer_close_cb on_close, void *data)
 {
 	struct peer_conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL) {
-		uv_close((uv_handle_t *)stream, free_handle);
+		tunnel_end(tun);
 		return NULL;
 	}
+	c->tun = tun;
 	c->peer_id = peer_id;
 	c->on_msg = on_msg;
 	c->on_close = on_close;
 	c->data = data;
 	c->max_frame = PEER_MAX_FRAME;
-	/* An encrypted connection: drive its tunnel directly, one hop fewer
-	 * each way (tunnel.h). */
-	c->tun = tunnel_adopt(stream, conn_tunnel_data, conn_tunnel_ended, c);
-	if (c->tun != NULL)
-		return c;
-	c->stream = stream;
-	stream->data = c;
-	uv_read_start(stream, conn_alloc, conn_read);
+	if (tunnel_start(tun, conn_tunnel_data, conn_tunnel_ended, c) != 0) {
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
-static void write_done(uv_write_t *req, int status)
+int peer_conn_send_frame(struct peer_conn *c, void *frame, size_t len, tunnel_sent_cb sent,
+			 void *arg)
 {
-	struct peer_write *w = req->data;
-	struct peer_conn *c = w->c;
-
-	free(w->buf);
-	free(w);
-	c->pending_writes--;
-	if (status != 0 && !c->closing)
-		peer_conn_close(c);
-	if (c->stream_closed && c->pending_writes == 0) {
-		if (c->on_close != NULL)
-			c->on_close(c);
-		free(c->rbuf);
-		free(c);
-	}
-}
-
-int peer_conn_send_frame(struct peer_conn *c, void *frame, size_t len)
-{
-	struct peer_write *w;
-	uv_buf_t b;
 	int rv;
 
 	if (c->closing) {
 		free(frame);
 		return -ENOTCONN;
 	}
-	if (c->tun != NULL) {
-		rv = tunnel_send(c->tun, frame, len);
-		free(frame);
-		if (rv != 0)
-			peer_conn_close(c);
-		return rv;
-	}
-	w = calloc(1, sizeof(*w));
-	if (w == NULL) {
-		free(frame);
-		return -ENOMEM;
-	}
-	w->buf = frame;
-	w->c = c;
-	w->req.data = w;
-	b = uv_buf_init(frame, (unsigned)len);
-	rv = uv_write(&w->req, c->stream, &b, 1, write_done);
-	if (rv != 0) {
-		free(w->buf);
-		free(w);
+	rv = tunnel_send(c->tun, frame, len, sent, arg);
+	free(frame);
+	if (rv != 0)
 		peer_conn_close(c);
-		return -ENOTCONN;
-	}
-	c->pending_writes++;
-	return 0;
+	return rv;
 }
 
 int peer_conn_send(struct peer_conn *c, const struct peer_msg *m)
@@ -367,7 +270,7 @@ int peer_conn_send(struct peer_conn *c, const struct peer_msg *m)
 	rv = peer_encode(m, &frame, &len);
 	if (rv != 0)
 		return rv;
-	return peer_conn_send_frame(c, frame, len);
+	return peer_conn_send_frame(c, frame, len, NULL, NULL);
 }
 
 size_t peer_conn_read_capacity(const struct peer_conn *c)

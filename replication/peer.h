@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "tunnel.h"
+
 /* The fixed part of a frame after its length prefix. */
 #define PEER_HEADER_SIZE 32
 /* A forwarded entry is at most ENTRY_MAX_DATA plus its header. */
@@ -68,20 +70,25 @@ struct peer_conn;
 typedef void (*peer_msg_cb)(struct peer_conn *c, const struct peer_msg *m);
 typedef void (*peer_close_cb)(struct peer_conn *c);
 
-/* Wrap an authenticated stream (ownership passes to the connection).
- * on_msg gets every decoded frame; on_close runs once when the connection
- * is gone (peer closed, bad frame, peer_conn_close), after which the
- * connection is freed. */
-struct peer_conn *peer_conn_new(uv_stream_t *stream, uint64_t peer_id, peer_msg_cb on_msg,
+/* Wrap an authenticated connection's tunnel (tunnel.h; ownership passes
+ * to the connection, which starts it). on_msg gets every decoded frame;
+ * on_close runs once when the connection is gone (peer closed, bad frame,
+ * peer_conn_close), after which the connection is freed. NULL if the
+ * tunnel is already gone or out of memory (the tunnel is then freed, and
+ * on_close does not run). */
+struct peer_conn *peer_conn_new(struct tunnel *tun, uint64_t peer_id, peer_msg_cb on_msg,
 				peer_close_cb on_close, void *data);
 int peer_conn_send(struct peer_conn *c, const struct peer_msg *m);
 /* A frame of @type with room for @len bytes of data at *data, for the
  * caller to fill in place and send with peer_conn_send_frame (no copy).
  * NULL if too long or out of memory. */
 void *peer_frame_new(uint8_t type, size_t len, uint8_t **data, size_t *frame_len);
-/* Send a frame from peer_frame_new (freed here, sent or not). 0, or
- * -ENOTCONN, -ENOMEM (the connection is then closing). */
-int peer_conn_send_frame(struct peer_conn *c, void *frame, size_t len);
+/* Send a frame from peer_frame_new (freed here, sent or not). 0, and then
+ * @sent (if not NULL) runs once its bytes are all handed to the kernel or
+ * the connection failed first (tunnel_send); or -ENOTCONN, -ENOMEM (the
+ * connection is then closing, and @sent does not run). */
+int peer_conn_send_frame(struct peer_conn *c, void *frame, size_t len, tunnel_sent_cb sent,
+			 void *arg);
 /* Accept frame bodies up to @max bytes (default PEER_MAX_FRAME). */
 void peer_conn_set_max_frame(struct peer_conn *c, size_t max);
 /* The read buffer's size now (tests: a large frame's buffer is given back

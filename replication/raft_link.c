@@ -13,14 +13,18 @@
 #include "peer.h"
 #include "raft_wire.h"
 #include "transport.h"
+#include "tunnel.h"
 
 /* A message raft gave us: queued with its frame until its connection is
- * up, then (frame NULL) waiting for its callback. */
+ * up, then in flight until its bytes are written, then (frame NULL)
+ * waiting for its callback. req NULL: raft was called back at close, and
+ * the write's callback only frees it. */
 struct pending {
 	struct raft_io_send *req;
 	int status;
 	void *frame;
 	size_t len;
+	struct link_out *o; /* in flight on its connection */
 	struct pending *next;
 };
 
@@ -39,7 +43,9 @@ struct link_out {
 	struct peer_conn *conn;			       /* up */
 	uv_timer_t retry;			       /* after a failed attempt */
 	bool retry_open;
-	struct pending_list queue;
+	struct pending_list queue;    /* waiting for the connection */
+	struct pending_list inflight; /* written, not all out yet */
+	bool broken;		      /* lost: the next message fails (see out_closed) */
 };
 
 /* A connection another node opened, which we only read. */
@@ -77,6 +83,22 @@ static void list_push(struct pending_list *q, struct pending *p)
 	*q->tail = p;
 	q->tail = &p->next;
 	q->n++;
+}
+
+static void list_remove(struct pending_list *q, struct pending *p)
+{
+	struct pending **pp = &q->head, *prev = NULL;
+
+	while (*pp != NULL && *pp != p) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = p->next;
+	if (q->tail == &p->next)
+		q->tail = prev != NULL ? &prev->next : &q->head;
+	q->n--;
 }
 
 static struct pending *list_pop(struct pending_list *q)
@@ -164,25 +186,46 @@ static void done_now(struct pending_list *q, int status)
 	}
 }
 
-static void close_free(uv_handle_t *h)
-{
-	free(h);
-}
-
 /* --- outbound -------------------------------------------------------------- */
 
 static void out_connect(struct link_out *o);
+
+/* The bytes of @arg (a pending message) are out, or the connection failed
+ * first (tunnel_sent_cb). */
+static void out_sent(void *arg, int status)
+{
+	struct pending *p = arg;
+
+	if (p->req == NULL) { /* raft heard at close */
+		free(p);
+		return;
+	}
+	list_remove(&p->o->inflight, p);
+	done_later(p->o->l, p, status == 0 ? 0 : RAFT_NOCONNECTION);
+}
+
+/* Write @p on @o's connection. raft hears once every byte is handed to the
+ * kernel, or that the connection failed first (then it goes back to
+ * probing: a snapshot that never arrived is sent again), as with raft_uv. */
+static void out_write(struct link_out *o, struct pending *p)
+{
+	void *frame = p->frame;
+
+	p->frame = NULL; /* peer.c frees it, sent or not */
+	p->o = o;
+	list_push(&o->inflight, p);
+	if (peer_conn_send_frame(o->conn, frame, p->len, out_sent, p) != 0) {
+		list_remove(&o->inflight, p);
+		done_later(o->l, p, RAFT_NOCONNECTION);
+	}
+}
 
 static void out_flush(struct link_out *o)
 {
 	struct pending *p;
 
-	while (o->conn != NULL && (p = list_pop(&o->queue)) != NULL) {
-		int rv = peer_conn_send_frame(o->conn, p->frame, p->len);
-
-		p->frame = NULL; /* sent or freed */
-		done_later(o->l, p, rv == 0 ? 0 : RAFT_NOCONNECTION);
-	}
+	while (o->conn != NULL && (p = list_pop(&o->queue)) != NULL)
+		out_write(o, p);
 }
 
 static void out_msg(struct peer_conn *c, const struct peer_msg *m)
@@ -199,8 +242,15 @@ static void out_closed(struct peer_conn *c)
 {
 	struct link_out *o = peer_conn_data(c);
 
-	if (o->conn == c)
+	if (o->conn == c) {
 		o->conn = NULL;
+		/* raft learns that a connection broke only from a send that
+		 * fails, as with raft_uv, whose next write to it failed. A
+		 * leader waiting for a snapshot's answer then sends it again
+		 * at once instead of after its snapshot timeout (raft 0.15
+		 * ignores the rejections of a node installing a snapshot). */
+		o->broken = true;
+	}
 	if (o->l->closing) {
 		out_maybe_free(o);
 		return;
@@ -226,7 +276,7 @@ static void retry_fired(uv_timer_t *t)
 		out_connect(o);
 }
 
-static void out_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+static void out_connected(void *arg, struct tunnel *tun, uint64_t id, const char *address,
 			  int status)
 {
 	struct link_out *o = arg;
@@ -237,8 +287,8 @@ static void out_connected(void *arg, uv_stream_t *stream, uint64_t id, const cha
 	(void)address;
 	o->connecting_to[0] = '\0';
 	if (status != 0 || l->closing || !same) {
-		if (stream != NULL)
-			uv_close((uv_handle_t *)stream, close_free);
+		if (tun != NULL)
+			tunnel_end(tun);
 		if (l->closing) {
 			out_maybe_free(o);
 			return;
@@ -253,7 +303,7 @@ static void out_connected(void *arg, uv_stream_t *stream, uint64_t id, const cha
 		uv_timer_start(&o->retry, retry_fired, RAFT_LINK_RETRY_MS, 0);
 		return;
 	}
-	o->conn = peer_conn_new(stream, o->id, out_msg, out_closed, o);
+	o->conn = peer_conn_new(tun, o->id, out_msg, out_closed, o);
 	out_flush(o);
 }
 
@@ -286,6 +336,7 @@ static struct link_out *out_get(struct raft_link *l, uint64_t id, const char *ad
 		o->l = l;
 		o->id = id;
 		list_init(&o->queue);
+		list_init(&o->inflight);
 		uv_timer_init(l->loop, &o->retry);
 		o->retry.data = o;
 		o->retry_open = true;
@@ -344,11 +395,14 @@ int raft_link_send(struct raft_link *l, struct raft_io_send *req, const struct r
 	}
 	req->cb = cb;
 	p->req = req;
+	if (o->broken) {
+		o->broken = false;
+		done_later(l, p, RAFT_NOCONNECTION);
+		out_connect(o);
+		return 0;
+	}
 	if (o->conn != NULL) {
-		int rv = peer_conn_send_frame(o->conn, p->frame, p->len);
-
-		p->frame = NULL;
-		done_later(l, p, rv == 0 ? 0 : RAFT_NOCONNECTION);
+		out_write(o, p);
 		return 0;
 	}
 	if (o->queue.n == RAFT_LINK_QUEUE)
@@ -405,17 +459,17 @@ static void in_closed(struct peer_conn *c)
 	link_maybe_free(l);
 }
 
-static void in_accepted(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+static void in_accepted(void *arg, struct tunnel *tun, uint64_t id, const char *address,
 			int status)
 {
 	struct raft_link *l = arg;
 	struct link_in *in;
 
-	if (status != 0 || stream == NULL)
+	if (status != 0 || tun == NULL)
 		return;
 	in = l->closing || strlen(address) > RAFT_WIRE_ADDRESS_MAX ? NULL : calloc(1, sizeof(*in));
 	if (in == NULL) {
-		uv_close((uv_handle_t *)stream, close_free);
+		tunnel_end(tun);
 		return;
 	}
 	in->l = l;
@@ -425,7 +479,7 @@ static void in_accepted(void *arg, uv_stream_t *stream, uint64_t id, const char 
 	if (l->ins != NULL)
 		l->ins->prev = in;
 	l->ins = in;
-	in->conn = peer_conn_new(stream, id, in_msg, in_closed, in);
+	in->conn = peer_conn_new(tun, id, in_msg, in_closed, in);
 	if (in->conn == NULL) {
 		l->ins = in->next;
 		if (l->ins != NULL)
@@ -481,8 +535,18 @@ void raft_link_close(struct raft_link *l)
 		peer_conn_close(in->conn);
 	}
 	for (o = l->outs; o != NULL; o = next_out) {
+		struct pending *p;
+
 		next_out = o->next;
 		done_now(&o->queue, RAFT_CANCELED);
+		/* Their writes still call back, later: only to free them. */
+		while ((p = list_pop(&o->inflight)) != NULL) {
+			struct raft_io_send *req = p->req;
+
+			p->req = NULL;
+			if (req->cb != NULL)
+				req->cb(req, RAFT_CANCELED);
+		}
 		if (o->conn != NULL)
 			peer_conn_close(o->conn);
 		uv_close((uv_handle_t *)&o->retry, retry_closed);

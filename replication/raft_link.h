@@ -10,7 +10,7 @@
  * loop: two more system calls per message on each side, and a loop turn
  * more on the receiver. Here each message is encoded once (raft_wire.h) into
  * a node-protocol frame (peer.h, type PEER_RAFT) and sealed straight onto
- * TCP (tunnel_adopt); what arrives is opened, decoded and handed to raft in
+ * TCP (tunnel.h); what arrives is opened, decoded and handed to raft in
  * the same loop turn.
  *
  * Connections (purpose TRANSPORT_RAFT, transport.h), as raft_uv kept them:
@@ -23,9 +23,13 @@
  * or queued (at most RAFT_LINK_QUEUE messages per node; the oldest is
  * dropped, as raft_uv did) while it is being opened. A connection that
  * could not be opened is tried again after RAFT_LINK_RETRY_MS, at the next
- * message. raft's send callback runs on a later loop iteration, never from
- * inside send: with 0 once the message was written or handed to the
- * tunnel, RAFT_NOCONNECTION if it was dropped, RAFT_CANCELED at close.
+ * message. After a connection broke, the first message raft sends to that
+ * node fails (and a new connection is opened): that is how raft learns of
+ * it, as from raft_uv, whose next write to a broken connection failed. raft's send callback runs on a later loop iteration, never from
+ * inside send: with 0 once every byte of the message was handed to the
+ * kernel, RAFT_NOCONNECTION if it was dropped or its connection failed
+ * first (as raft_uv did: a leader then sends a lost snapshot again instead
+ * of waiting for its timeout), RAFT_CANCELED at close.
  *
  * Loop thread only.
  */

@@ -4,15 +4,15 @@
  * Each connection being set up is a struct hs (handshake) that owns a
  * malloc'd uv_tcp_t, a deadline timer and a small state machine. Reads are
  * done with buffers of exactly the size the current step expects, so not a
- * byte past the handshake is consumed: what follows belongs to raft or to
- * the node protocol, which get the stream with reading stopped and nothing
- * of ours pending on it.
+ * byte past the handshake is consumed: what follows belongs to the tunnel
+ * raft_link or the node protocol get, made from the stream with reading
+ * stopped and nothing of ours pending on it.
  *
  * raft overwrites raft_uv_transport.data after init, so our state lives in
  * .impl (raft 0.15's transport contract). Loop thread only.
  *
- * A successful handshake hands over the plaintext end of a tunnel
- * (tunnel.c) under session keys derived from its transcript (sealed.c).
+ * A successful handshake hands over a tunnel (tunnel.c) under session keys
+ * derived from its transcript (sealed.c).
  *
  * The cluster key's file format and the HOST:PORT syntax are in
  * transport_keys.c; the encrypted stream after the handshake lives in
@@ -113,11 +113,6 @@ struct hs {
 	transport_peer_cb peer_cb;
 	void *peer_arg;
 };
-
-static void close_free(uv_handle_t *handle)
-{
-	free(handle);
-}
 
 static void put_u64(uint8_t *p, uint64_t v)
 {
@@ -253,13 +248,15 @@ static void hs_handle_closed(uv_handle_t *handle)
 }
 
 /* Report the outcome of an outbound handshake to whoever asked. */
-static void hs_complete_outbound(struct hs *h, uv_stream_t *stream, int status)
+static void hs_complete_outbound(struct hs *h, struct tunnel *tun, int status)
 {
 	if (h->peer_cb != NULL) {
 		transport_peer_cb cb = h->peer_cb;
 
 		h->peer_cb = NULL;
-		cb(h->peer_arg, stream, h->peer_id, h->target, status);
+		cb(h->peer_arg, tun, h->peer_id, h->target, status);
+	} else if (tun != NULL) {
+		tunnel_end(tun);
 	}
 }
 
@@ -290,41 +287,41 @@ static void hs_fail(struct hs *h, int status, const char *why)
 	hs_release(h); /* the handshake's own reference */
 }
 
-/* The stream raft or the node protocol gets: the plaintext end of a
- * tunnel under this connection's session keys (or, benchmark only, the TCP
- * stream itself). NULL if the tunnel could not be set up (tcp is closed). */
-static uv_stream_t *hs_stream(struct hs *h, uv_tcp_t *tcp)
+/* The tunnel raft_link or the node protocol gets, under this connection's
+ * session keys (or, benchmark only, plain). NULL if it could not be set up
+ * (tcp is closed). */
+static struct tunnel *hs_tunnel(struct hs *h, uv_tcp_t *tcp)
 {
 	uint8_t transcript[HS_HELLO_SIZE + HS_SERVER_SIZE + sizeof(h->client)];
 	uint8_t c2s[SEALED_KEY_SIZE], s2c[SEALED_KEY_SIZE];
 	const uint8_t *client = h->outbound ? h->out : h->client;
 	char who[TRANSPORT_ADDRESS_MAX + 96];
-	uv_stream_t *stream;
+	struct tunnel *tun;
 
-	if (h->t->plaintext)
-		return (uv_stream_t *)tcp;
-	memcpy(transcript, h->hello, HS_HELLO_SIZE);
-	memcpy(transcript + HS_HELLO_SIZE, h->server, HS_SERVER_SIZE);
-	memcpy(transcript + HS_HELLO_SIZE + HS_SERVER_SIZE, client, h->client_len);
-	sealed_derive(h->key, transcript, HS_HELLO_SIZE + HS_SERVER_SIZE + h->client_len, c2s,
-		      s2c);
 	if (h->outbound)
 		snprintf(who, sizeof(who), "%s", h->target);
 	else
 		snprintf(who, sizeof(who), "node %llu at %s", (unsigned long long)h->peer_id,
 			 h->remote[0] ? h->remote : "?");
-	stream = tunnel_new(h->t->loop, tcp, h->outbound ? c2s : s2c, h->outbound ? s2c : c2s,
-			    who);
+	if (h->t->plaintext)
+		return tunnel_new(h->t->loop, (uv_stream_t *)tcp, NULL, NULL, who);
+	memcpy(transcript, h->hello, HS_HELLO_SIZE);
+	memcpy(transcript + HS_HELLO_SIZE, h->server, HS_SERVER_SIZE);
+	memcpy(transcript + HS_HELLO_SIZE + HS_SERVER_SIZE, client, h->client_len);
+	sealed_derive(h->key, transcript, HS_HELLO_SIZE + HS_SERVER_SIZE + h->client_len, c2s,
+		      s2c);
+	tun = tunnel_new(h->t->loop, (uv_stream_t *)tcp, h->outbound ? c2s : s2c,
+			 h->outbound ? s2c : c2s, who);
 	sodium_memzero(c2s, sizeof(c2s));
 	sodium_memzero(s2c, sizeof(s2c));
-	return stream;
+	return tun;
 }
 
-/* The handshake succeeded: hand the stream over. */
+/* The handshake succeeded: hand the connection over. */
 static void hs_succeed(struct hs *h)
 {
 	uv_tcp_t *tcp = h->tcp;
-	uv_stream_t *stream;
+	struct tunnel *tun;
 	struct transport *t = h->t;
 	int fd;
 
@@ -341,24 +338,24 @@ static void hs_succeed(struct hs *h)
 	tcp->data = NULL;
 	h->tcp = NULL;
 	h->tcp_open = false;
-	stream = hs_stream(h, tcp);
-	if (stream == NULL) {
+	tun = hs_tunnel(h, tcp);
+	if (tun == NULL) {
 		log_warn("connection with %s: cannot set up encryption",
 			 h->outbound ? h->target : h->remote);
 		if (h->outbound)
 			hs_complete_outbound(h, NULL, -ENOMEM);
 	} else if (h->outbound) {
-		hs_complete_outbound(h, stream, 0);
+		hs_complete_outbound(h, tun, 0);
 	} else if (h->purpose == TRANSPORT_RAFT) {
 		if (t->raft_cb != NULL && !t->closing)
-			t->raft_cb(t->raft_arg, stream, h->peer_id, h->peer_address, 0);
+			t->raft_cb(t->raft_arg, tun, h->peer_id, h->peer_address, 0);
 		else
-			uv_close((uv_handle_t *)stream, close_free);
+			tunnel_end(tun);
 	} else {
 		if (t->peer_cb != NULL && !t->closing)
-			t->peer_cb(t->peer_arg, stream, h->peer_id, h->peer_address, 0);
+			t->peer_cb(t->peer_arg, tun, h->peer_id, h->peer_address, 0);
 		else
-			uv_close((uv_handle_t *)stream, close_free);
+			tunnel_end(tun);
 	}
 	h->pending++;
 	uv_close((uv_handle_t *)&h->timer, hs_handle_closed);

@@ -28,10 +28,10 @@
  *
  * Everything after the handshake is encrypted and authenticated: both sides
  * derive per-direction session keys from the key and the whole transcript
- * (sealed.h) and the stream handed to raft_link or the node protocol is
- * the plaintext end of a tunnel (tunnel.h) that carries only sealed frames
- * on the wire, which they take over (tunnel_adopt). flags bit 0 says TRANSPORT_PLAINTEXT_ENV is set (benchmark
- * only: no tunnel); both sides must agree.
+ * (sealed.h), and what raft_link or the node protocol is handed is a
+ * tunnel (tunnel.h) that carries only sealed frames on the wire. flags bit
+ * 0 says TRANSPORT_PLAINTEXT_ENV is set (benchmark only: a plain tunnel,
+ * nothing sealed); both sides must agree.
  *
  * Keys: the server proves the first of its keys; the client accepts any key
  * it holds, and proves the one the server used. With transport_set_key_dir
@@ -65,12 +65,13 @@
 
 enum transport_purpose { TRANSPORT_RAFT = 1, TRANSPORT_PEER = 2 };
 
-/* An authenticated stream, accepted or connected. The stream
- * (a malloc'd uv_pipe_t, the tunnel's plaintext end) is the callee's: it
- * must uv_close and free it. On failure of a connect, stream is NULL and
- * status a negative errno. */
-typedef void (*transport_peer_cb)(void *arg, uv_stream_t *stream, uint64_t id,
-				  const char *address, int status);
+/* An authenticated connection, accepted or connected: its tunnel
+ * (tunnel.h), which the callee owns: it starts it (peer_conn_new) or ends
+ * it (tunnel_end). On failure of a connect, tun is NULL and status a
+ * negative errno. */
+struct tunnel;
+typedef void (*transport_peer_cb)(void *arg, struct tunnel *tun, uint64_t id, const char *address,
+				  int status);
 
 struct transport;
 

@@ -18,7 +18,7 @@
  * against it: a valid hello is answered with a nonce and a MAC that proves
  * the key, anything else is closed; a correctly signed client message with
  * a sane address is accepted with exactly the id and address it claims, the
- * stream handed over holds exactly the plaintext sealed after the handshake
+ * tunnel handed over opens exactly the plaintext sealed after the handshake
  * under the session key the transcript gives (replication/sealed.h) — and
  * nothing at all of raw bytes that are not sealed frames — and after the
  * client goes the server holds no handle or memory for it.
@@ -43,6 +43,7 @@
 #include "../../common/log.h"
 #include "../../replication/sealed.h"
 #include "../../replication/transport.h"
+#include "../../replication/tunnel.h"
 #include "fuzz.h"
 
 #define HELLO_SIZE 40
@@ -52,11 +53,11 @@
 static const uint8_t key[TRANSPORT_KEY_SIZE] = "clusterfs fuzz key, 32 bytes..!";
 
 struct accepted {
-	bool done;	 /* a stream was handed over */
+	bool done;	 /* a connection was handed over */
 	uint64_t id;
 	char address[TRANSPORT_ADDRESS_MAX + 1];
-	uv_stream_t *stream;
-	uint8_t got[4096]; /* what the stream read after the handshake */
+	struct tunnel *tun; /* until it ends */
+	uint8_t got[4096];  /* what the tunnel opened after the handshake */
 	size_t got_len;
 	bool overflow;
 };
@@ -66,43 +67,37 @@ static struct raft_uv_transport rt;
 static struct sockaddr_in server;
 static struct accepted acc;
 
-static void stream_closed(uv_handle_t *h)
+static void tun_data(void *arg, const uint8_t *data, size_t len)
 {
-	free(h);
-}
-
-static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	(void)h;
-	(void)suggested;
-	buf->base = (char *)acc.got + acc.got_len;
-	buf->len = sizeof(acc.got) - acc.got_len;
-}
-
-static void stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	(void)buf;
-	if (nread < 0 || acc.got_len + (size_t)nread >= sizeof(acc.got)) {
-		if (nread > 0)
-			acc.overflow = true;
-		uv_close((uv_handle_t *)s, stream_closed);
-		acc.stream = NULL;
+	(void)arg;
+	if (acc.tun == NULL || acc.overflow)
+		return;
+	if (acc.got_len + len >= sizeof(acc.got)) {
+		acc.overflow = true;
+		tunnel_end(acc.tun);
 		return;
 	}
-	acc.got_len += (size_t)nread;
+	memcpy(acc.got + acc.got_len, data, len);
+	acc.got_len += len;
 }
 
-static void take_stream(uint64_t id, const char *address, uv_stream_t *stream)
+static void tun_end(void *arg)
+{
+	(void)arg;
+	acc.tun = NULL;
+}
+
+static void take_tunnel(uint64_t id, const char *address, struct tunnel *tun)
 {
 	FUZZ_CHECK(!acc.done);
-	FUZZ_CHECK(stream != NULL && address != NULL);
+	FUZZ_CHECK(tun != NULL && address != NULL);
 	FUZZ_CHECK(strlen(address) <= TRANSPORT_ADDRESS_MAX);
 	acc.done = true;
 	acc.id = id;
 	strcpy(acc.address, address);
-	acc.stream = stream;
-	stream->data = NULL;
-	FUZZ_CHECK(uv_read_start(stream, stream_alloc, stream_read) == 0);
+	acc.tun = tun;
+	if (tunnel_start(tun, tun_data, tun_end, NULL) != 0)
+		acc.tun = NULL;
 }
 
 /* raft_uv's accept callback: raft's streams go to raft_link instead. */
@@ -116,11 +111,11 @@ static void on_raft_uv(struct raft_uv_transport *t, raft_id id, const char *addr
 	FUZZ_CHECK(!"raft_uv was handed a stream");
 }
 
-static void on_peer(void *arg, uv_stream_t *stream, uint64_t id, const char *address, int status)
+static void on_peer(void *arg, struct tunnel *tun, uint64_t id, const char *address, int status)
 {
 	(void)arg;
 	FUZZ_CHECK(status == 0);
-	take_stream(id, address, stream);
+	take_tunnel(id, address, tun);
 }
 
 static void count_handle(uv_handle_t *h, void *arg)
@@ -253,7 +248,7 @@ static void send_rest(int fd, unsigned flags, const uint8_t *hello, const uint8_
 	}
 	send_all(fd, frame, sealed_seal(&tx, NULL, 0, true, frame));
 	/* Let the server pass it all on before we go. */
-	for (int i = 0; i < PUMP_MAX && acc.got_len < total && acc.stream != NULL; i++)
+	for (int i = 0; i < PUMP_MAX && acc.got_len < total && acc.tun != NULL; i++)
 		uv_run(&loop, UV_RUN_NOWAIT);
 }
 
@@ -351,7 +346,7 @@ out:
 	}
 	close(fd);
 	/* The server lets go of everything: only the listener is left. */
-	for (int i = 0; i < PUMP_MAX && (handles() > 1 || acc.stream != NULL); i++)
+	for (int i = 0; i < PUMP_MAX && (handles() > 1 || acc.tun != NULL); i++)
 		uv_run(&loop, UV_RUN_NOWAIT);
 	FUZZ_CHECK(handles() == 1);
 	if (acc.done && (flags & 4))

@@ -17,6 +17,7 @@
 
 #include "../../replication/peer.h"
 #include "../../replication/transport.h"
+#include "../../replication/tunnel.h"
 #include "helpers.h"
 
 static void fini(void)
@@ -166,7 +167,8 @@ static void feed(struct conn_test *t, const uint8_t *bytes, size_t len)
 	uv_loop_init(&t->loop);
 	uv_pipe_init(&t->loop, pipe, 0);
 	cr_assert_eq(uv_pipe_open(pipe, sv[0]), 0);
-	c = peer_conn_new((uv_stream_t *)pipe, 9, on_msg, on_close, t);
+	c = peer_conn_new(tunnel_new(&t->loop, (uv_stream_t *)pipe, NULL, NULL, "test"), 9, on_msg,
+			  on_close, t);
 	cr_assert_not_null(c);
 	signal(SIGPIPE, SIG_IGN); /* the connection may close before we are done */
 	for (size_t i = 0; i < len; i++) {
@@ -277,7 +279,8 @@ Test(peer, a_large_frame_does_not_keep_its_buffer)
 	uv_loop_init(&t.loop);
 	uv_pipe_init(&t.loop, pipe, 0);
 	cr_assert_eq(uv_pipe_open(pipe, sv[0]), 0);
-	c = peer_conn_new((uv_stream_t *)pipe, 9, on_msg_capacity, on_close, &t);
+	c = peer_conn_new(tunnel_new(&t.loop, (uv_stream_t *)pipe, NULL, NULL, "test"), 9,
+			  on_msg_capacity, on_close, &t);
 	cr_assert_not_null(c);
 	pump(&t.loop, sv[1], a, la);
 	for (int i = 0; i < 10000 && t.msgs < 1; i++)
@@ -313,7 +316,7 @@ static void close_free(uv_handle_t *h)
 	free(h);
 }
 
-static void server_peer(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+static void server_peer(void *arg, struct tunnel *tun, uint64_t id, const char *address,
 			int status)
 {
 	struct hs_test *t = arg;
@@ -322,10 +325,10 @@ static void server_peer(void *arg, uv_stream_t *stream, uint64_t id, const char 
 	cr_assert_eq(status, 0);
 	t->server_streams++;
 	t->server_saw_id = id;
-	uv_close((uv_handle_t *)stream, close_free);
+	tunnel_end(tun);
 }
 
-static void client_peer(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+static void client_peer(void *arg, struct tunnel *tun, uint64_t id, const char *address,
 			int status)
 {
 	struct hs_test *t = arg;
@@ -334,8 +337,8 @@ static void client_peer(void *arg, uv_stream_t *stream, uint64_t id, const char 
 	(void)address;
 	t->client_done++;
 	t->client_status = status;
-	if (stream != NULL)
-		uv_close((uv_handle_t *)stream, close_free);
+	if (tun != NULL)
+		tunnel_end(tun);
 }
 
 static void raft_accept_unused(struct raft_uv_transport *rt, raft_id id, const char *address,

@@ -1,7 +1,8 @@
 /*
- * The tunnel's direct use (tunnel_adopt):
- * two tunnels over a real loopback TCP pair, or one tunnel facing a raw
- * socket of the test that plays the peer (to tamper with frames).
+ * The tunnel (replication/tunnel.c): two tunnels over a real loopback TCP
+ * pair, or one tunnel facing a raw socket of the test that plays the peer
+ * (to tamper with frames); plain tunnels; tunnels their receiver never
+ * starts.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -87,6 +88,23 @@ static void run_until(uv_loop_t *loop, const int *flag, int want)
 		uv_run(loop, UV_RUN_NOWAIT);
 }
 
+static void run_until_len(uv_loop_t *loop, const struct side *s, size_t want)
+{
+	for (int i = 0; i < 20000 && s->len < want; i++)
+		uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* A started tunnel on @fd under @tx and @rx (NULL, NULL: plain). */
+static struct tunnel *started(uv_loop_t *loop, int fd, const uint8_t *tx, const uint8_t *rx,
+			      struct side *s)
+{
+	struct tunnel *t = tunnel_new(loop, (uv_stream_t *)tcp_handle(loop, fd), tx, rx, "peer-x");
+
+	cr_assert_not_null(t);
+	cr_assert_eq(tunnel_start(t, on_data, on_end, s), 0);
+	return t;
+}
+
 static void finish(uv_loop_t *loop)
 {
 	uv_run(loop, UV_RUN_DEFAULT);
@@ -100,27 +118,23 @@ static void setup(void)
 	log_setup("test", LOG_LEVEL_INFO);
 }
 
-Test(tunnel, adopted_tunnels_carry_bytes_both_ways_in_order, .init = setup)
+Test(tunnel, tunnels_carry_bytes_both_ways_in_order, .init = setup)
 {
 	uv_loop_t loop;
 	int fds[2];
 	struct side a = {0}, b = {0};
 	size_t big = 3 * SEALED_MAX_PLAIN + 17; /* several frames */
 	uint8_t *msg = malloc(big);
-	uv_stream_t *sa, *sb;
 
 	for (size_t i = 0; i < big; i++)
 		msg[i] = (uint8_t)(i * 7);
 	uv_loop_init(&loop);
 	tcp_pair(fds);
-	sa = tunnel_new(&loop, tcp_handle(&loop, fds[0]), key_ab, key_ba, "b");
-	sb = tunnel_new(&loop, tcp_handle(&loop, fds[1]), key_ba, key_ab, "a");
-	a.t = tunnel_adopt(sa, on_data, on_end, &a);
-	b.t = tunnel_adopt(sb, on_data, on_end, &b);
-	cr_assert(a.t != NULL && b.t != NULL);
-	cr_assert_eq(tunnel_send(a.t, "hello", 5), 0);
-	cr_assert_eq(tunnel_send(a.t, msg, big), 0);
-	cr_assert_eq(tunnel_send(b.t, "back", 4), 0);
+	a.t = started(&loop, fds[0], key_ab, key_ba, &a);
+	b.t = started(&loop, fds[1], key_ba, key_ab, &b);
+	cr_assert_eq(tunnel_send(a.t, "hello", 5, NULL, NULL), 0);
+	cr_assert_eq(tunnel_send(a.t, msg, big, NULL, NULL), 0);
+	cr_assert_eq(tunnel_send(b.t, "back", 4, NULL, NULL), 0);
 	for (int i = 0; i < 20000 && (b.len < 5 + big || a.len < 4); i++)
 		uv_run(&loop, UV_RUN_NOWAIT);
 	cr_assert_eq(b.len, 5 + big);
@@ -129,7 +143,7 @@ Test(tunnel, adopted_tunnels_carry_bytes_both_ways_in_order, .init = setup)
 	cr_assert(memcmp(a.got, "back", 4) == 0);
 	/* An orderly end: the final frame, then both sides end. */
 	tunnel_end(a.t);
-	cr_assert_eq(tunnel_send(a.t, "late", 4), -ENOTCONN);
+	cr_assert_eq(tunnel_send(a.t, "late", 4, NULL, NULL), -ENOTCONN);
 	run_until(&loop, &b.ended, 1);
 	run_until(&loop, &a.ended, 1);
 	cr_assert_eq(a.ended, 1);
@@ -175,9 +189,7 @@ static void refused(void (*tamper)(uint8_t *buf, size_t *len, size_t f1, size_t 
 
 	uv_loop_init(&loop);
 	tcp_pair(fds);
-	a.t = tunnel_adopt(tunnel_new(&loop, tcp_handle(&loop, fds[0]), key_ab, key_ba, "peer-x"),
-			   on_data, on_end, &a);
-	cr_assert_not_null(a.t);
+	a.t = started(&loop, fds[0], key_ab, key_ba, &a);
 	len = peer_stream(buf, &f1, &f2);
 	tamper(buf, &len, f1, f2);
 	raw_peer_sends(fds[1], buf, len);
@@ -226,116 +238,116 @@ static void cut_second(uint8_t *buf, size_t *len, size_t f1, size_t f2)
 	*len = f2 + 5;
 }
 
-Test(tunnel, an_adopted_tunnel_refuses_a_modified_frame, .init = setup)
+Test(tunnel, a_tunnel_refuses_a_modified_frame, .init = setup)
 {
 	cr_redirect_stderr();
 	refused(flip_second, "failed authentication");
 }
 
-Test(tunnel, an_adopted_tunnel_refuses_reordered_frames, .init = setup)
+Test(tunnel, a_tunnel_refuses_reordered_frames, .init = setup)
 {
 	cr_redirect_stderr();
 	refused(swap_frames, "failed authentication");
 }
 
-Test(tunnel, an_adopted_tunnel_refuses_a_replayed_frame, .init = setup)
+Test(tunnel, a_tunnel_refuses_a_replayed_frame, .init = setup)
 {
 	cr_redirect_stderr();
 	refused(replay_first, "failed authentication");
 }
 
-Test(tunnel, an_adopted_tunnel_refuses_a_cut_frame, .init = setup)
+Test(tunnel, a_tunnel_refuses_a_cut_frame, .init = setup)
 {
 	cr_redirect_stderr();
 	refused(cut_second, "cut inside a frame");
 }
 
-static void close_free(uv_handle_t *h)
+/* A plain tunnel (the benchmark-only switch) passes bytes through as they
+ * are, and its end is an orderly shutdown: the peer reads everything, then
+ * EOF. */
+Test(tunnel, a_plain_tunnel_passes_bytes_through, .init = setup)
 {
-	free(h);
-}
-
-/* tunnel_of() finds a tunnel by its plaintext end. A tunnel whose user
- * closed and freed that end keeps the stale pointer until it reads the EOF
- * (the next poll, or much later if its local end is paused). A newer end
- * malloc'd at the same address, of a tunnel already closing (its header
- * write failed), must not make tunnel_adopt() return the older tunnel: a
- * node-protocol connection would be bound to raft's connection to another
- * node. Skipped where malloc does not reuse the address (ASan). */
-static struct {
 	uv_loop_t loop;
-	uv_check_t check;
-	uv_timer_t timer;
-	uv_stream_t *old_user;
-	void *old_addr;
-	struct tunnel *adopted;
-	bool same_addr;
-	int step;
-} stale;
-
-static void stale_on_data(void *arg, const uint8_t *data, size_t len)
-{
-	(void)arg;
-	(void)data;
-	(void)len;
-}
-
-static void stale_on_end(void *arg)
-{
-	(void)arg;
-}
-
-/* After the poll phase: the user closes its end (freed in this
- * iteration's close phase; the tunnel sees EOF only in the next poll). */
-static void stale_check_cb(uv_check_t *c)
-{
-	if (stale.step++ != 0)
-		return;
-	stale.old_addr = stale.old_user;
-	uv_close((uv_handle_t *)stale.old_user, close_free);
-	uv_check_stop(c);
-}
-
-/* Next iteration, timers phase (before poll): a new connection whose peer
- * reset it, so the new tunnel's header write fails at once. */
-static void stale_timer_cb(uv_timer_t *t)
-{
 	int fds[2];
-	struct linger lg = {1, 0};
-	uv_stream_t *user;
+	struct side a = {0};
+	char got[64] = "";
+	ssize_t n, total = 0;
 
-	(void)t;
+	uv_loop_init(&loop);
 	tcp_pair(fds);
-	setsockopt(fds[1], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fds[1]); /* RST */
-	usleep(10000);
-	user = tunnel_new(&stale.loop, tcp_handle(&stale.loop, fds[0]), key_ab, key_ba, "new");
-	cr_assert_not_null(user);
-	stale.same_addr = (void *)user == stale.old_addr;
-	stale.adopted = tunnel_adopt(user, stale_on_data, stale_on_end, NULL);
-	if (stale.adopted == NULL)
-		uv_close((uv_handle_t *)user, close_free);
+	a.t = started(&loop, fds[0], NULL, NULL, &a);
+	cr_assert_eq(tunnel_send(a.t, "in the clear", 12, NULL, NULL), 0);
+	raw_peer_sends(fds[1], (const uint8_t *)"back", 4);
+	run_until_len(&loop, &a, 4);
+	cr_assert_eq(a.len, 4);
+	cr_assert(memcmp(a.got, "back", 4) == 0);
+	tunnel_end(a.t);
+	for (int i = 0; i < 20000; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		n = recv(fds[1], got + total, sizeof(got) - 1 - (size_t)total, MSG_DONTWAIT);
+		if (n == 0)
+			break; /* EOF after the data */
+		if (n > 0)
+			total += n;
+	}
+	cr_assert_eq(total, 12, "got %zd bytes: %s", total, got);
+	cr_assert(memcmp(got, "in the clear", 12) == 0);
+	close(fds[1]);
+	run_until(&loop, &a.ended, 1);
+	cr_assert_eq(a.ended, 1);
+	finish(&loop);
+	free(a.got);
 }
 
-Test(tunnel, a_closing_tunnel_does_not_let_adopt_match_an_older_stale_one, .init = setup)
+/* A tunnel its receiver ends without starting it (the node is closing)
+ * sends its final frame and is freed: no callback, nothing left open. */
+Test(tunnel, a_tunnel_ended_before_it_started_is_dropped, .init = setup)
 {
+	uv_loop_t loop;
 	int fds[2];
-	uv_stream_t *peer_user;
+	struct tunnel *t;
+	uint8_t wire[256];
+	ssize_t n, total = 0;
 
-	uv_loop_init(&stale.loop);
+	uv_loop_init(&loop);
 	tcp_pair(fds);
-	stale.old_user = tunnel_new(&stale.loop, tcp_handle(&stale.loop, fds[0]), key_ab, key_ba,
-				    "old");
-	peer_user = tunnel_new(&stale.loop, tcp_handle(&stale.loop, fds[1]), key_ba, key_ab,
-			       "old-peer");
-	cr_assert(stale.old_user && peer_user);
-	uv_check_init(&stale.loop, &stale.check);
-	uv_check_start(&stale.check, stale_check_cb);
-	uv_timer_init(&stale.loop, &stale.timer);
-	uv_run(&stale.loop, UV_RUN_NOWAIT); /* iteration 1: close + free the old user end */
-	uv_timer_start(&stale.timer, stale_timer_cb, 0, 0);
-	uv_run(&stale.loop, UV_RUN_NOWAIT); /* iteration 2: timer first */
-	if (!stale.same_addr)
-		cr_skip_test("malloc did not reuse the address (run without ASan quarantine)");
-	cr_expect_null(stale.adopted, "tunnel_adopt matched the older tunnel through a freed pointer");
+	t = tunnel_new(&loop, (uv_stream_t *)tcp_handle(&loop, fds[0]), key_ab, key_ba, "peer");
+	cr_assert_not_null(t);
+	tunnel_end(t);
+	for (int i = 0; i < 20000; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		n = recv(fds[1], wire + total, sizeof(wire) - (size_t)total, MSG_DONTWAIT);
+		if (n == 0)
+			break;
+		if (n > 0)
+			total += n;
+	}
+	cr_assert_eq(total, SEALED_HEADER_SIZE + SEALED_PREFIX_SIZE + SEALED_ABYTES,
+		     "the header and the final frame (%zd bytes)", total);
+	close(fds[1]);
+	finish(&loop);
+}
+
+/* A tunnel whose connection went before its receiver started it (the
+ * header could not be written: the peer reset the connection) is freed
+ * by tunnel_start, which says so; no callback runs. */
+Test(tunnel, a_tunnel_gone_before_it_started_is_refused, .init = setup)
+{
+	uv_loop_t loop;
+	int fds[2];
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	struct side a = {0};
+	struct tunnel *t;
+
+	uv_loop_init(&loop);
+	tcp_pair(fds);
+	cr_assert_eq(setsockopt(fds[1], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(fds[1]); /* a reset */
+	t = tunnel_new(&loop, (uv_stream_t *)tcp_handle(&loop, fds[0]), key_ab, key_ba, "peer");
+	cr_assert_not_null(t);
+	for (int i = 0; i < 100; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	cr_assert_eq(tunnel_start(t, on_data, on_end, &a), -ENOTCONN);
+	finish(&loop);
+	cr_assert_eq(a.ended, 0);
 }

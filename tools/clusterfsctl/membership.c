@@ -15,6 +15,7 @@
 #include "../../replication/node.h"
 #include "../../replication/peer.h"
 #include "../../replication/transport.h"
+#include "../../replication/tunnel.h"
 #include "ctl.h"
 
 /* How long `remove` keeps trying (a leader change may be under way). */
@@ -104,7 +105,7 @@ static void remove_closed(struct peer_conn *conn)
 	(void)conn;
 }
 
-static void remove_connected(void *arg, uv_stream_t *stream, uint64_t id, const char *address,
+static void remove_connected(void *arg, struct tunnel *tun, uint64_t id, const char *address,
 			     int status)
 {
 	struct remove_ctx *c = arg;
@@ -118,7 +119,7 @@ static void remove_connected(void *arg, uv_stream_t *stream, uint64_t id, const 
 			     status == -EACCES ? "the cluster refused the key" : strerror(-status));
 		return;
 	}
-	conn = peer_conn_new(stream, 0, remove_msg, remove_closed, c);
+	conn = peer_conn_new(tun, 0, remove_msg, remove_closed, c);
 	if (conn == NULL) {
 		remove_retry(c, "out of memory");
 		return;
