@@ -18,12 +18,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../fs/ns.h"
 #include "../../replication/entry.h"
 #include "../../replication/store.h"
+
+/* A port the kernel considers free now, on 127.0.0.1 (bind to port 0,
+ * note what it gave, let it go: someone may take it before the caller,
+ * who tries again then). */
+static inline int h_free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
 
 /* Who "proposes" the entries the tests build. */
 #define H_NODE 7

@@ -355,20 +355,6 @@ static void transport_closed(struct raft_uv_transport *rt)
 	(void)rt;
 }
 
-/* A port the kernel considers free now, on 127.0.0.1. */
-static int free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 static void handshake(struct hs_test *t, uint8_t client_key_byte)
 {
 	uint8_t key[TRANSPORT_KEY_SIZE], other[TRANSPORT_KEY_SIZE];
@@ -388,7 +374,7 @@ static void handshake(struct hs_test *t, uint8_t client_key_byte)
 	 * ask the kernel for one with a socket of our own, and try again if
 	 * somebody took it meanwhile (a failed listen leaves nothing behind). */
 	for (int tries = 0; tries < 50 && port == 0; tries++) {
-		port = free_port();
+		port = h_free_port();
 		snprintf(address, sizeof(address), "127.0.0.1:%d", port);
 		cr_assert_eq(t->server.init(&t->server, 1, address), 0);
 		if (t->server.listen(&t->server, raft_accept_unused) != 0)
@@ -471,7 +457,7 @@ Test(peer, a_failed_listen_leaves_no_handle)
 	snprintf(address, sizeof(address), "127.0.0.1:%d", ntohs(sa.sin_port));
 	cr_assert_eq(t.server.init(&t.server, 1, address), 0);
 	cr_assert_neq(t.server.listen(&t.server, raft_accept_unused), 0, "listened on a taken port");
-	retry_port = free_port(); /* another port, free now */
+	retry_port = h_free_port(); /* another port, free now */
 	snprintf(address, sizeof(address), "127.0.0.1:%d", retry_port);
 	cr_assert_eq(t.server.init(&t.server, 1, address), 0);
 	cr_assert_eq(t.server.listen(&t.server, raft_accept_unused), 0, "listen on port %d",

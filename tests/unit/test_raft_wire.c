@@ -316,19 +316,6 @@ static void accept_unused(struct raft_uv_transport *rt, raft_id id, const char *
 	cr_assert_fail("raft_uv was handed a stream");
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 /* Node 1 and node 2, each with a transport and a link; only node 2
  * listens unless @both. */
 static void link_setup(struct link_test *t, bool both)
@@ -343,12 +330,12 @@ static void link_setup(struct link_test *t, bool both)
 		t->link[i] = raft_link_new(&t->loop, &t->rt[i], link_recv, t);
 		cr_assert_not_null(t->link[i]);
 		if (i == 0 && !both) {
-			snprintf(t->address[i], sizeof(t->address[i]), "127.0.0.1:%d", free_port());
+			snprintf(t->address[i], sizeof(t->address[i]), "127.0.0.1:%d", h_free_port());
 			cr_assert_eq(t->rt[i].init(&t->rt[i], 1, t->address[i]), 0);
 			continue;
 		}
 		for (int tries = 0; tries < 50; tries++) {
-			snprintf(t->address[i], sizeof(t->address[i]), "127.0.0.1:%d", free_port());
+			snprintf(t->address[i], sizeof(t->address[i]), "127.0.0.1:%d", h_free_port());
 			cr_assert_eq(t->rt[i].init(&t->rt[i], (raft_id)(i + 1), t->address[i]), 0);
 			if (t->rt[i].listen(&t->rt[i], accept_unused) == 0)
 				break;
@@ -464,7 +451,7 @@ Test(raft_wire, close_cancels_what_was_not_sent)
 
 	link_setup(&t, false);
 	/* Nobody listens there: the message waits for a connection. */
-	snprintf(nowhere, sizeof(nowhere), "127.0.0.1:%d", free_port());
+	snprintf(nowhere, sizeof(nowhere), "127.0.0.1:%d", h_free_port());
 	cr_assert_eq(send_result(&t, 0, 1, nowhere), 0);
 	cr_assert_eq(send_result(&t, 0, 2, nowhere), 0);
 	for (int i = 0; i < 20; i++)
