@@ -335,11 +335,14 @@ int node_raft_setup(struct node *n, char *err, size_t errlen)
 	n->io.start = node_io_start;
 	n->io_close = n->io.close;
 	n->io.close = node_io_close;
-	if (io_guard_wrap(&n->io) != 0)
-		log_warn("raft's I/O is not raft_uv's: a follower may crash answering a "
-			 "leader it no longer knows (raft 0.15)");
-	else
-		io_guard_route(&n->io, n->link);
+	/* Raft's messages go by raft_link (and the guard) or nowhere: the
+	 * transport no longer connects for raft_uv. */
+	if (io_guard_wrap(&n->io) != 0) {
+		snprintf(err, errlen, "raft's I/O is not raft_uv's: cannot send raft's messages");
+		raft_uv_close(&n->io);
+		return -EIO;
+	}
+	io_guard_route(&n->io, n->link);
 	n->fsm.markers = snapshot_io_wrap(&n->snap_io, &n->io, n->loop, n->store) == 0;
 	rv = raft_init(&n->raft, &n->io, &n->fsm.raft, n->id, n->address);
 	if (rv != 0) {

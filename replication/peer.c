@@ -29,19 +29,10 @@ static size_t frame_max(uint8_t type)
 	return type == PEER_RAFT ? PEER_MAX_RAFT_FRAME : PEER_MAX_FRAME;
 }
 
-/* A frame with room for @len bytes of data, the header filled in from @m
- * (whose data is not copied). */
-static uint8_t *frame_new(const struct peer_msg *m, size_t len, size_t *out_len)
+/* The length prefix and header of a frame of @m with @len bytes of data. */
+static void frame_head(const struct peer_msg *m, size_t len, uint8_t *p)
 {
-	size_t body = PEER_HEADER_SIZE + len;
-	uint8_t *p;
-
-	if (m->type == 0 || m->type >= PEER_TYPE_MAX || body > frame_max(m->type))
-		return NULL;
-	p = malloc(4 + body);
-	if (p == NULL)
-		return NULL;
-	le_put(p, body, 4);
+	le_put(p, PEER_HEADER_SIZE + len, 4);
 	p[4] = m->type;
 	p[5] = m->response ? 1 : 0;
 	le_put(p + 6, 0, 2);
@@ -49,8 +40,6 @@ static uint8_t *frame_new(const struct peer_msg *m, size_t len, size_t *out_len)
 	le_put(p + 16, (uint64_t)m->status, 8);
 	le_put(p + 24, m->value, 8);
 	le_put(p + 32, len, 4);
-	*out_len = 4 + body;
-	return p;
 }
 
 int peer_encode(const struct peer_msg *m, void **out, size_t *out_len)
@@ -60,26 +49,25 @@ int peer_encode(const struct peer_msg *m, void **out, size_t *out_len)
 	if (m->type == 0 || m->type >= PEER_TYPE_MAX ||
 	    PEER_HEADER_SIZE + (size_t)m->len > frame_max(m->type))
 		return -EINVAL;
-	p = frame_new(m, m->len, out_len);
+	p = malloc(PEER_FRAME_HEAD + m->len);
 	if (p == NULL)
 		return -ENOMEM;
+	frame_head(m, m->len, p);
 	if (m->len > 0)
-		memcpy(p + 4 + PEER_HEADER_SIZE, m->data, m->len);
+		memcpy(p + PEER_FRAME_HEAD, m->data, m->len);
 	*out = p;
+	*out_len = PEER_FRAME_HEAD + m->len;
 	return 0;
 }
 
-void *peer_frame_new(uint8_t type, size_t len, uint8_t **data, size_t *frame_len)
+int peer_frame_head(uint8_t type, size_t len, uint8_t out[PEER_FRAME_HEAD])
 {
 	struct peer_msg m = {.type = type};
-	uint8_t *p;
 
-	if (len > UINT32_MAX)
-		return NULL;
-	p = frame_new(&m, len, frame_len);
-	if (p != NULL)
-		*data = p + 4 + PEER_HEADER_SIZE;
-	return p;
+	if (type == 0 || type >= PEER_TYPE_MAX || len > frame_max(type) - PEER_HEADER_SIZE)
+		return -EINVAL;
+	frame_head(&m, len, out);
+	return 0;
 }
 
 int peer_decode(const void *buf, size_t len, struct peer_msg *m)
@@ -124,9 +112,10 @@ void peer_conn_close(struct peer_conn *c)
 	tunnel_end(c->tun);
 }
 
-/* The read buffer grows when less than PEER_READ_MIN bytes are free, to at
- * least twice its size: a large frame arriving in many reads is then copied
- * a logarithmic number of times, not once per read. */
+/* The read buffer grows when less than PEER_READ_MIN bytes are free: to
+ * the size of the frame being read once its length is known, else to at
+ * least twice its size, so that a large frame arriving in many reads is
+ * copied a logarithmic number of times, not once per read. */
 #define PEER_READ_MIN 4096
 #define PEER_READ_CHUNK 65536
 #define PEER_READ_KEEP (1u << 20)
@@ -139,6 +128,15 @@ static void conn_alloc_for(struct peer_conn *c, uv_buf_t *buf)
 
 		if (cap < c->rlen + PEER_READ_CHUNK)
 			cap = c->rlen + PEER_READ_CHUNK;
+		/* The first frame's length is known (frames start at 0): a
+		 * large one (a snapshot) gets exactly its size, not up to
+		 * twice it. */
+		if (c->rlen >= 4) {
+			size_t need = 4 + (size_t)le_get(c->rbuf, 4);
+
+			if (need > c->rcap && need <= 4 + c->max_frame)
+				cap = need > c->rlen + PEER_READ_CHUNK ? need : c->rlen + PEER_READ_CHUNK;
+		}
 		grown = realloc(c->rbuf, cap);
 
 		if (grown == NULL) {
@@ -243,20 +241,12 @@ struct peer_conn *peer_conn_new(struct tunnel *tun, uint64_t peer_id, peer_msg_c
 	return c;
 }
 
-int peer_conn_send_frame(struct peer_conn *c, void *frame, size_t len, tunnel_sent_cb sent,
-			 void *arg)
+/* A frame peer_conn_send encoded, freed once the tunnel is done with it
+ * (tunnel_sent_cb). */
+static void frame_sent(void *arg, int status)
 {
-	int rv;
-
-	if (c->closing) {
-		free(frame);
-		return -ENOTCONN;
-	}
-	rv = tunnel_send(c->tun, frame, len, sent, arg);
-	free(frame);
-	if (rv != 0)
-		peer_conn_close(c);
-	return rv;
+	(void)status;
+	free(arg);
 }
 
 int peer_conn_send(struct peer_conn *c, const struct peer_msg *m)
@@ -270,7 +260,33 @@ int peer_conn_send(struct peer_conn *c, const struct peer_msg *m)
 	rv = peer_encode(m, &frame, &len);
 	if (rv != 0)
 		return rv;
-	return peer_conn_send_frame(c, frame, len, NULL, NULL);
+	rv = tunnel_send(c->tun, frame, len, frame_sent, frame);
+	if (rv != 0) {
+		free(frame);
+		peer_conn_close(c);
+	}
+	return rv;
+}
+
+int peer_conn_sendv(struct peer_conn *c, const struct iovec *iov, int iovcnt, tunnel_sent_cb sent,
+		    void *arg)
+{
+	int rv;
+
+	if (c->closing)
+		return -ENOTCONN;
+	rv = tunnel_sendv(c->tun, iov, iovcnt, sent, arg);
+	if (rv != 0)
+		peer_conn_close(c);
+	return rv;
+}
+
+void peer_conn_drop(struct peer_conn *c)
+{
+	if (c->closing)
+		return;
+	tunnel_cancel(c->tun);
+	peer_conn_close(c);
 }
 
 size_t peer_conn_read_capacity(const struct peer_conn *c)

@@ -25,6 +25,8 @@
 
 /* The fixed part of a frame after its length prefix. */
 #define PEER_HEADER_SIZE 32
+/* The length prefix and the fixed part. */
+#define PEER_FRAME_HEAD (4 + PEER_HEADER_SIZE)
 /* A forwarded entry is at most ENTRY_MAX_DATA plus its header. */
 #define PEER_MAX_FRAME (8u << 20)
 /* Raft's messages (PEER_RAFT) may be as long as the frame format allows:
@@ -79,16 +81,19 @@ typedef void (*peer_close_cb)(struct peer_conn *c);
 struct peer_conn *peer_conn_new(struct tunnel *tun, uint64_t peer_id, peer_msg_cb on_msg,
 				peer_close_cb on_close, void *data);
 int peer_conn_send(struct peer_conn *c, const struct peer_msg *m);
-/* A frame of @type with room for @len bytes of data at *data, for the
- * caller to fill in place and send with peer_conn_send_frame (no copy).
- * NULL if too long or out of memory. */
-void *peer_frame_new(uint8_t type, size_t len, uint8_t **data, size_t *frame_len);
-/* Send a frame from peer_frame_new (freed here, sent or not). 0, and then
- * @sent (if not NULL) runs once its bytes are all handed to the kernel or
- * the connection failed first (tunnel_send); or -ENOTCONN, -ENOMEM (the
- * connection is then closing, and @sent does not run). */
-int peer_conn_send_frame(struct peer_conn *c, void *frame, size_t len, tunnel_sent_cb sent,
-			 void *arg);
+/* The length prefix and header of a frame of @type whose data, @len bytes,
+ * the caller sends right after it (peer_conn_sendv). 0, or -EINVAL (type
+ * unknown, or too long for it). */
+int peer_frame_head(uint8_t type, size_t len, uint8_t out[PEER_FRAME_HEAD]);
+/* Send a frame made of @iov (a head from peer_frame_head, then its data)
+ * after what was sent before; the buffers must stay valid until @sent
+ * runs (tunnel_sendv). 0, or -ENOTCONN, -ENOMEM (the connection is then
+ * closing, and @sent does not run). */
+int peer_conn_sendv(struct peer_conn *c, const struct iovec *iov, int iovcnt, tunnel_sent_cb sent,
+		    void *arg);
+/* Close now: what is not yet sealed is dropped (its @sent runs with
+ * -ECANCELED before this returns), for an owner about to free it. */
+void peer_conn_drop(struct peer_conn *c);
 /* Accept frame bodies up to @max bytes (default PEER_MAX_FRAME). */
 void peer_conn_set_max_frame(struct peer_conn *c, size_t max);
 /* The read buffer's size now (tests: a large frame's buffer is given back

@@ -15,15 +15,18 @@
 #include "transport.h"
 #include "tunnel.h"
 
-/* A message raft gave us: queued with its frame until its connection is
- * up, then in flight until its bytes are written, then (frame NULL)
- * waiting for its callback. req NULL: raft was called back at close, and
- * the write's callback only frees it. */
+/* A message raft gave us: its frame is our head (the frame's and raft's
+ * headers) and raft's own payloads, not copied (raft keeps them until its
+ * callback). Queued until its connection is up (unsent), then in flight
+ * until its bytes are out, then waiting for its callback. req NULL: raft
+ * was called back at close, and the write's callback only frees it. */
 struct pending {
 	struct raft_io_send *req;
 	int status;
-	void *frame;
-	size_t len;
+	bool unsent;
+	uint8_t *head;
+	struct iovec *iov; /* head, then raft's payloads */
+	int iovcnt;
 	struct link_out *o; /* in flight on its connection */
 	struct pending *next;
 };
@@ -46,6 +49,8 @@ struct link_out {
 	struct pending_list queue;    /* waiting for the connection */
 	struct pending_list inflight; /* written, not all out yet */
 	bool broken;		      /* lost: the next message fails (see out_closed) */
+	bool loss_reported;	      /* a message in flight failed with it */
+	unsigned draining;	      /* connections to a former address, closing */
 };
 
 /* A connection another node opened, which we only read. */
@@ -116,6 +121,13 @@ static struct pending *list_pop(struct pending_list *q)
 
 /* --- freeing --------------------------------------------------------------- */
 
+static void pending_free(struct pending *p)
+{
+	free(p->head);
+	free(p->iov);
+	free(p);
+}
+
 static void link_maybe_free(struct raft_link *l)
 {
 	if (l->closing && l->outs == NULL && l->ins == NULL && !l->idle_open)
@@ -128,7 +140,8 @@ static void out_maybe_free(struct link_out *o)
 	struct raft_link *l = o->l;
 	struct link_out **p;
 
-	if (!l->closing || o->conn != NULL || o->connecting_to[0] != '\0' || o->retry_open)
+	if (!l->closing || o->conn != NULL || o->connecting_to[0] != '\0' || o->retry_open ||
+	    o->draining > 0)
 		return;
 	for (p = &l->outs; *p != o; p = &(*p)->next)
 		;
@@ -152,7 +165,7 @@ static void done_run(uv_idle_t *idle)
 		struct raft_io_send *req = p->req;
 		int status = p->status;
 
-		free(p);
+		pending_free(p);
 		if (req->cb != NULL)
 			req->cb(req, status);
 	}
@@ -162,8 +175,7 @@ static void done_run(uv_idle_t *idle)
  * loop iteration. */
 static void done_later(struct raft_link *l, struct pending *p, int status)
 {
-	free(p->frame);
-	p->frame = NULL;
+	p->unsent = false;
 	p->status = status;
 	list_push(&l->done, p);
 	if (l->done.n == 1 && l->idle_open)
@@ -177,10 +189,9 @@ static void done_now(struct pending_list *q, int status)
 
 	while ((p = list_pop(q)) != NULL) {
 		struct raft_io_send *req = p->req;
-		int st = p->frame != NULL ? status : p->status;
+		int st = p->unsent ? status : p->status;
 
-		free(p->frame);
-		free(p);
+		pending_free(p);
 		if (req->cb != NULL)
 			req->cb(req, st);
 	}
@@ -197,10 +208,12 @@ static void out_sent(void *arg, int status)
 	struct pending *p = arg;
 
 	if (p->req == NULL) { /* raft heard at close */
-		free(p);
+		pending_free(p);
 		return;
 	}
 	list_remove(&p->o->inflight, p);
+	if (status != 0)
+		p->o->loss_reported = true;
 	done_later(p->o->l, p, status == 0 ? 0 : RAFT_NOCONNECTION);
 }
 
@@ -209,12 +222,10 @@ static void out_sent(void *arg, int status)
  * probing: a snapshot that never arrived is sent again), as with raft_uv. */
 static void out_write(struct link_out *o, struct pending *p)
 {
-	void *frame = p->frame;
-
-	p->frame = NULL; /* peer.c frees it, sent or not */
+	p->unsent = false;
 	p->o = o;
 	list_push(&o->inflight, p);
-	if (peer_conn_send_frame(o->conn, frame, p->len, out_sent, p) != 0) {
+	if (peer_conn_sendv(o->conn, p->iov, p->iovcnt, out_sent, p) != 0) {
 		list_remove(&o->inflight, p);
 		done_later(o->l, p, RAFT_NOCONNECTION);
 	}
@@ -248,8 +259,12 @@ static void out_closed(struct peer_conn *c)
 		 * fails, as with raft_uv, whose next write to it failed. A
 		 * leader waiting for a snapshot's answer then sends it again
 		 * at once instead of after its snapshot timeout (raft 0.15
-		 * ignores the rejections of a node installing a snapshot). */
-		o->broken = true;
+		 * ignores the rejections of a node installing a snapshot).
+		 * A message in flight that failed told it already. */
+		o->broken = !o->loss_reported;
+		o->loss_reported = false;
+	} else {
+		o->draining--; /* to a former address (out_get) */
 	}
 	if (o->l->closing) {
 		out_maybe_free(o);
@@ -304,6 +319,10 @@ static void out_connected(void *arg, struct tunnel *tun, uint64_t id, const char
 		return;
 	}
 	o->conn = peer_conn_new(tun, o->id, out_msg, out_closed, o);
+	if (o->conn == NULL) { /* gone already: as a failed attempt */
+		uv_timer_start(&o->retry, retry_fired, RAFT_LINK_RETRY_MS, 0);
+		return;
+	}
 	out_flush(o);
 }
 
@@ -351,47 +370,65 @@ static struct link_out *out_get(struct raft_link *l, uint64_t id, const char *ad
 			struct peer_conn *c = o->conn;
 
 			o->conn = NULL;
+			o->draining++; /* out_closed still comes, with @o */
 			peer_conn_close(c);
 		}
 	}
 	return o;
 }
 
+/* @m as a pending message: our head, then raft's payloads. NULL if it
+ * cannot be (out of memory, or longer than a frame can be). */
+static struct pending *pending_new(const struct raft_message *m)
+{
+	size_t head = raft_wire_head_size(m), total = raft_wire_size(m);
+	unsigned n = raft_wire_payloads(m, NULL, 0);
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->head = malloc(PEER_FRAME_HEAD + head);
+	p->iov = malloc((n + 1) * sizeof(*p->iov));
+	if (p->head == NULL || p->iov == NULL) {
+		pending_free(p);
+		return NULL;
+	}
+	if (peer_frame_head(PEER_RAFT, total, p->head) != 0) {
+		log_warn("a raft message to node %llu is %zu bytes, more than a frame holds: not "
+			 "sent",
+			 (unsigned long long)m->server_id, total);
+		pending_free(p);
+		return NULL;
+	}
+	raft_wire_encode_head(m, p->head + PEER_FRAME_HEAD);
+	p->iov[0] = (struct iovec){.iov_base = p->head, .iov_len = PEER_FRAME_HEAD + head};
+	raft_wire_payloads(m, p->iov + 1, n);
+	p->iovcnt = (int)n + 1;
+	p->unsent = true;
+	return p;
+}
+
+/* Every failure is RAFT_NOCONNECTION: raft 0.15 takes any other error of a
+ * send made while it handles a message as fatal (it becomes unavailable). */
 int raft_link_send(struct raft_link *l, struct raft_io_send *req, const struct raft_message *m,
 		   raft_io_send_cb cb)
 {
-	size_t size = raft_wire_size(m), alen;
+	size_t alen;
 	struct link_out *o;
 	struct pending *p;
-	uint8_t *body;
 
-	if (l->closing)
+	if (l->closing || raft_wire_head_size(m) == 0)
 		return RAFT_NOCONNECTION;
-	if (size == 0)
-		return RAFT_INVALID;
 	alen = strlen(m->server_address);
 	if (m->server_id == 0 || alen == 0 || alen > RAFT_WIRE_ADDRESS_MAX)
-		return RAFT_INVALID;
-	p = calloc(1, sizeof(*p));
+		return RAFT_NOCONNECTION;
+	p = pending_new(m);
 	if (p == NULL)
-		return RAFT_NOMEM;
-	p->frame = peer_frame_new(PEER_RAFT, size, &body, &p->len);
-	if (p->frame == NULL) {
-		free(p);
-		if (size + PEER_HEADER_SIZE > PEER_MAX_RAFT_FRAME) {
-			log_warn("a raft message to node %llu is %zu bytes, more than a frame holds: "
-				 "not sent",
-				 (unsigned long long)m->server_id, size);
-			return RAFT_NOCONNECTION;
-		}
-		return RAFT_NOMEM;
-	}
-	raft_wire_encode(m, body);
+		return RAFT_NOCONNECTION;
 	o = out_get(l, m->server_id, m->server_address);
 	if (o == NULL) {
-		free(p->frame);
-		free(p);
-		return RAFT_NOMEM;
+		pending_free(p);
+		return RAFT_NOCONNECTION;
 	}
 	req->cb = cb;
 	p->req = req;
@@ -528,8 +565,6 @@ void raft_link_close(struct raft_link *l)
 		return;
 	l->closing = true;
 	transport_set_raft_cb(l->rt, NULL, NULL);
-	done_now(&l->done, RAFT_CANCELED);
-	uv_close((uv_handle_t *)&l->idle, idle_closed);
 	for (in = l->ins; in != NULL; in = next_in) {
 		next_in = in->next;
 		peer_conn_close(in->conn);
@@ -538,8 +573,13 @@ void raft_link_close(struct raft_link *l)
 		struct pending *p;
 
 		next_out = o->next;
+		/* What is not sealed yet is dropped now (to l->done): raft may
+		 * free its payloads once called back. */
+		if (o->conn != NULL)
+			peer_conn_drop(o->conn);
 		done_now(&o->queue, RAFT_CANCELED);
-		/* Their writes still call back, later: only to free them. */
+		/* All sealed: their writes still call back, later, only to
+		 * free them. */
 		while ((p = list_pop(&o->inflight)) != NULL) {
 			struct raft_io_send *req = p->req;
 
@@ -547,10 +587,10 @@ void raft_link_close(struct raft_link *l)
 			if (req->cb != NULL)
 				req->cb(req, RAFT_CANCELED);
 		}
-		if (o->conn != NULL)
-			peer_conn_close(o->conn);
 		uv_close((uv_handle_t *)&o->retry, retry_closed);
 	}
+	done_now(&l->done, RAFT_CANCELED);
+	uv_close((uv_handle_t *)&l->idle, idle_closed);
 }
 
 int raft_link_connections(const struct raft_link *l)

@@ -33,7 +33,7 @@ static void put_bytes(struct out *o, const void *data, size_t len)
 	o->off += len;
 }
 
-size_t raft_wire_size(const struct raft_message *m)
+size_t raft_wire_head_size(const struct raft_message *m)
 {
 	size_t size = RAFT_WIRE_HEADER_SIZE;
 	unsigned i;
@@ -46,18 +46,53 @@ size_t raft_wire_size(const struct raft_message *m)
 	case RAFT_IO_TIMEOUT_NOW:
 		return size + 3 * 8;
 	case RAFT_IO_APPEND_ENTRIES:
-		size += 5 * 8;
-		for (i = 0; i < m->append_entries.n_entries; i++)
-			size += ENTRY_HEADER + m->append_entries.entries[i].buf.len;
-		return size;
+		return size + 5 * 8 + (size_t)m->append_entries.n_entries * ENTRY_HEADER;
 	case RAFT_IO_INSTALL_SNAPSHOT:
 		size += 5 * 8;
 		for (i = 0; i < m->install_snapshot.conf.n; i++)
 			size += SERVER_HEADER + strlen(m->install_snapshot.conf.servers[i].address);
-		return size + 8 + m->install_snapshot.data.len;
+		return size + 8;
 	default:
 		return 0;
 	}
+}
+
+unsigned raft_wire_payloads(const struct raft_message *m, struct iovec *iov, unsigned max)
+{
+	unsigned i, n = 0;
+
+	if (m->type == RAFT_IO_APPEND_ENTRIES) {
+		for (i = 0; i < m->append_entries.n_entries; i++) {
+			const struct raft_buffer *b = &m->append_entries.entries[i].buf;
+
+			if (b->len == 0)
+				continue;
+			if (n < max)
+				iov[n] = (struct iovec){.iov_base = b->base, .iov_len = b->len};
+			n++;
+		}
+	} else if (m->type == RAFT_IO_INSTALL_SNAPSHOT && m->install_snapshot.data.len > 0) {
+		if (max > 0)
+			iov[0] = (struct iovec){.iov_base = m->install_snapshot.data.base,
+						.iov_len = m->install_snapshot.data.len};
+		n = 1;
+	}
+	return n;
+}
+
+size_t raft_wire_size(const struct raft_message *m)
+{
+	size_t size = raft_wire_head_size(m);
+	unsigned i;
+
+	if (size == 0)
+		return 0;
+	if (m->type == RAFT_IO_APPEND_ENTRIES)
+		for (i = 0; i < m->append_entries.n_entries; i++)
+			size += m->append_entries.entries[i].buf.len;
+	else if (m->type == RAFT_IO_INSTALL_SNAPSHOT)
+		size += m->install_snapshot.data.len;
+	return size;
 }
 
 static void encode_entries(struct out *o, const struct raft_append_entries *ae)
@@ -76,8 +111,6 @@ static void encode_entries(struct out *o, const struct raft_append_entries *ae)
 		le_put(o->p + o->off + 12, ae->entries[i].buf.len, 4);
 		o->off += ENTRY_HEADER;
 	}
-	for (i = 0; i < ae->n_entries; i++)
-		put_bytes(o, ae->entries[i].buf.base, ae->entries[i].buf.len);
 }
 
 static void encode_snapshot(struct out *o, const struct raft_install_snapshot *is)
@@ -101,10 +134,9 @@ static void encode_snapshot(struct out *o, const struct raft_install_snapshot *i
 		put_bytes(o, s->address, alen);
 	}
 	put64(o, is->data.len);
-	put_bytes(o, is->data.base, is->data.len);
 }
 
-size_t raft_wire_encode(const struct raft_message *m, uint8_t *buf)
+size_t raft_wire_encode_head(const struct raft_message *m, uint8_t *buf)
 {
 	struct out o = {.p = buf, .off = RAFT_WIRE_HEADER_SIZE};
 
@@ -146,6 +178,22 @@ size_t raft_wire_encode(const struct raft_message *m, uint8_t *buf)
 	default:
 		return 0;
 	}
+	return o.off;
+}
+
+size_t raft_wire_encode(const struct raft_message *m, uint8_t *buf)
+{
+	struct out o = {.p = buf, .off = raft_wire_encode_head(m, buf)};
+	unsigned i;
+
+	if (o.off == 0)
+		return 0;
+	if (m->type == RAFT_IO_APPEND_ENTRIES)
+		for (i = 0; i < m->append_entries.n_entries; i++)
+			put_bytes(&o, m->append_entries.entries[i].buf.base,
+				  m->append_entries.entries[i].buf.len);
+	else if (m->type == RAFT_IO_INSTALL_SNAPSHOT)
+		put_bytes(&o, m->install_snapshot.data.base, m->install_snapshot.data.len);
 	return o.off;
 }
 
@@ -197,10 +245,14 @@ static int decode_entries(struct in *in, struct raft_append_entries *ae)
 	for (i = 0; i < f[4]; i++) {
 		uint64_t type = le_get(headers + i * ENTRY_HEADER + 8, 2);
 
+		uint64_t len = le_get(headers + i * ENTRY_HEADER + 12, 4);
+
+		/* raft_uv asserts that what it writes to its log is 8-byte
+		 * aligned: every entry raft or the FSM makes is. */
 		if (type < RAFT_COMMAND || type > RAFT_CHANGE ||
-		    le_get(headers + i * ENTRY_HEADER + 10, 2) != 0)
+		    le_get(headers + i * ENTRY_HEADER + 10, 2) != 0 || len % 8 != 0)
 			return -EINVAL;
-		total += le_get(headers + i * ENTRY_HEADER + 12, 4);
+		total += len;
 	}
 	if (total != in->len - in->off)
 		return -EINVAL;
@@ -235,7 +287,7 @@ static int decode_conf(struct in *in, struct raft_configuration *conf)
 	char address[RAFT_WIRE_ADDRESS_MAX + 1];
 	uint64_t n, i;
 
-	if (get64(in, &n) != 0 || n > (in->len - in->off) / SERVER_HEADER)
+	if (get64(in, &n) != 0 || n > RAFT_WIRE_SERVERS_MAX || n > (in->len - in->off) / SERVER_HEADER)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		const uint8_t *s = in->p + in->off;

@@ -19,7 +19,8 @@
  *                        address[len]), u64 size, data[size]
  *   TimeoutNow           term, last_log_index, last_log_term
  *
- * where every named field is a u64. Nothing may follow the last field.
+ * where every named field is a u64, and every entry's length a multiple of
+ * 8 (raft_uv's log requires it). Nothing may follow the last field.
  * raft_wire_decode checks every count and length against the buffer before
  * it reads or allocates, so bad input is refused (-EINVAL), never read past.
  * The sender's id and address are not on the wire: the connection's
@@ -31,16 +32,29 @@
 #include <raft.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define RAFT_WIRE_VERSION 1
 #define RAFT_WIRE_HEADER_SIZE 8
 /* Longest server address in an InstallSnapshot's configuration. */
 #define RAFT_WIRE_ADDRESS_MAX 255
+/* Most servers in it (raft_configuration_add is quadratic; a cluster has
+ * a handful). */
+#define RAFT_WIRE_SERVERS_MAX 1024
 
 /* Bytes raft_wire_encode writes for @m; 0 for a type it does not know. */
 size_t raft_wire_size(const struct raft_message *m);
 /* Encode @m into @out (raft_wire_size(m) bytes). Returns that size. */
 size_t raft_wire_encode(const struct raft_message *m, uint8_t *out);
+
+/* The same bytes in two parts, so that the bulk is never copied: the head
+ * (everything but the payloads of an AppendEntries' entries and an
+ * InstallSnapshot's data, which come last on the wire) and the payloads,
+ * as pointers into @m, in wire order (empty ones left out). raft_wire_payloads
+ * stores at most @max and returns how many there are. */
+size_t raft_wire_head_size(const struct raft_message *m);
+size_t raft_wire_encode_head(const struct raft_message *m, uint8_t *out);
+unsigned raft_wire_payloads(const struct raft_message *m, struct iovec *iov, unsigned max);
 
 /* Decode @len bytes into @m (server_id and server_address are left 0).
  * What raft takes over is allocated as raft_uv would: an AppendEntries'

@@ -32,8 +32,10 @@ struct tunnel {
 	bool dropped; /* ended before it was started: nobody waits */
 	bool gone;    /* the stream closed before the owner decided */
 	bool closing;
-	bool ending; /* we sent our final frame (or shut down): nothing more */
+	bool ending;	  /* tunnel_end ran: nothing more is accepted */
+	bool final_sent; /* the final frame (or the shutdown) is under way */
 	uv_shutdown_t shutdown;
+	struct tunnel_out *out_head, **out_tail; /* messages not yet all sealed */
 	struct sealed_tx tx;
 	struct sealed_rx rx;
 	bool rx_ready; /* the peer's header arrived */
@@ -42,6 +44,20 @@ struct tunnel {
 	size_t net_len;
 	uint8_t net[SEALED_MAX_FRAME];	 /* read, not yet opened */
 	uint8_t plain_buf[SEALED_MAX_PLAIN]; /* the frame just opened */
+	uint8_t seal_buf[SEALED_MAX_PLAIN];  /* the next frame to seal */
+};
+
+/* A message being sent: the caller's bytes (valid until @sent runs),
+ * sealed and written TUNNEL_STEP at a time while the socket keeps up. */
+struct tunnel_out {
+	struct tunnel_out *next;
+	tunnel_sent_cb sent;
+	void *arg;
+	size_t left; /* bytes not sealed yet */
+	int cur;     /* iov[cur] + off is the next byte */
+	size_t off;
+	int iovcnt;
+	struct iovec iov[];
 };
 
 struct tunnel_write {
@@ -115,16 +131,35 @@ static void stream_closed(uv_handle_t *h)
 	}
 }
 
+/* Drop every message not yet all sealed: their senders hear -ECANCELED
+ * now, and none of their bytes is read again. */
+static void out_cancel(struct tunnel *t)
+{
+	struct tunnel_out *o;
+
+	while ((o = t->out_head) != NULL) {
+		t->out_head = o->next;
+		if (t->out_head == NULL)
+			t->out_tail = &t->out_head;
+		if (o->sent != NULL)
+			o->sent(o->arg, -ECANCELED);
+		free(o);
+	}
+}
+
 static void tunnel_close(struct tunnel *t)
 {
 	if (t->closing)
 		return;
 	t->closing = true;
+	out_cancel(t);
 	/* A program tearing its loop down may have closed our stream itself
 	 * (uv_walk): then it is not ours to close again. */
 	if (!uv_is_closing((uv_handle_t *)t->stream))
 		uv_close((uv_handle_t *)t->stream, stream_closed);
 }
+
+static void out_pump(struct tunnel *t);
 
 static void write_done(uv_write_t *req, int status)
 {
@@ -140,6 +175,8 @@ static void write_done(uv_write_t *req, int status)
 		tunnel_close(t);
 	} else if (final) {
 		tunnel_close(t); /* the final frame is out: we are done */
+	} else {
+		out_pump(t); /* the socket took more: the next step */
 	}
 }
 
@@ -319,6 +356,7 @@ struct tunnel *tunnel_new(uv_loop_t *loop, uv_stream_t *stream, const uint8_t *t
 	t->stream = stream;
 	stream->data = t;
 	t->plain = tx_key == NULL || rx_key == NULL;
+	t->out_tail = &t->out_head;
 	snprintf(t->who, sizeof(t->who), "%s", who);
 	tunnels_open++;
 	if (t->plain)
@@ -356,56 +394,14 @@ static void shutdown_done(uv_shutdown_t *req, int status)
 	tunnel_close(req->data);
 }
 
-int tunnel_send(struct tunnel *t, const void *data, size_t len, tunnel_sent_cb sent, void *arg)
-{
-	const uint8_t *p = data;
-	size_t frames = len / SEALED_MAX_PLAIN + (len % SEALED_MAX_PLAIN != 0);
-	size_t size = len + (t->plain ? 0 : frames * (SEALED_PREFIX_SIZE + SEALED_ABYTES));
-	size_t off = 0;
-	struct tunnel_write *w;
-
-	if (t->closing || t->ending)
-		return -ENOTCONN;
-	if (len == 0) {
-		if (sent != NULL)
-			sent(arg, 0);
-		return 0;
-	}
-	w = write_new(t, size);
-	if (w == NULL)
-		return -ENOMEM;
-	w->sent = sent;
-	w->sent_arg = arg;
-	if (t->plain) {
-		memcpy(w->data, data, len);
-		off = len;
-	}
-	/* Every frame of the message in one write. */
-	while (!t->plain && len > 0) {
-		size_t n = len < SEALED_MAX_PLAIN ? len : SEALED_MAX_PLAIN;
-
-		off += sealed_seal(&t->tx, p, n, false, w->data + off);
-		p += n;
-		len -= n;
-	}
-	write_out(t, w, off);
-	return 0; /* sent or not, @sent was told or will be */
-}
-
-void tunnel_end(struct tunnel *t)
+/* The final frame, or a plain tunnel's shutdown, once nothing is queued. */
+static void send_final(struct tunnel *t)
 {
 	struct tunnel_write *w;
 
-	if (!t->started) {
-		t->dropped = true;
-		if (t->gone) {
-			tunnel_free(t);
-			return;
-		}
-	}
-	if (t->closing || t->ending)
+	if (t->closing || t->final_sent || t->out_head != NULL)
 		return;
-	t->ending = true;
+	t->final_sent = true;
 	if (t->plain) {
 		t->shutdown.data = t;
 		if (uv_shutdown(&t->shutdown, t->stream, shutdown_done) != 0)
@@ -419,4 +415,136 @@ void tunnel_end(struct tunnel *t)
 	}
 	w->final = true;
 	write_out(t, w, sealed_seal(&t->tx, NULL, 0, true, w->data));
+}
+
+/* Copy the next @n bytes of @o into @dst. */
+static void out_take(struct tunnel_out *o, uint8_t *dst, size_t n)
+{
+	while (n > 0) {
+		const struct iovec *v = &o->iov[o->cur];
+		size_t k = v->iov_len - o->off < n ? v->iov_len - o->off : n;
+
+		memcpy(dst, (const uint8_t *)v->iov_base + o->off, k);
+		dst += k;
+		n -= k;
+		o->left -= k;
+		o->off += k;
+		if (o->off == v->iov_len) {
+			o->cur++;
+			o->off = 0;
+		}
+	}
+}
+
+/* Seal and write the queued messages, a step (TUNNEL_STEP bytes, in frames
+ * of at most SEALED_MAX_PLAIN) at a time, for as long as the socket takes
+ * them: a message as large as the whole store neither stalls the loop
+ * while it is sealed nor sits sealed in memory at once. A message's sender
+ * is told with the write of its last step. Then the final frame, if
+ * tunnel_end asked for it. */
+static void out_pump(struct tunnel *t)
+{
+	while (t->out_head != NULL && !t->closing &&
+	       uv_stream_get_write_queue_size(t->stream) < TUNNEL_STEP) {
+		struct tunnel_out *o = t->out_head;
+		size_t n = o->left < TUNNEL_STEP ? o->left : TUNNEL_STEP;
+		size_t frames = t->plain ? 0 : n / SEALED_MAX_PLAIN + (n % SEALED_MAX_PLAIN != 0);
+		struct tunnel_write *w = write_new(t, n + frames * (SEALED_PREFIX_SIZE + SEALED_ABYTES));
+		size_t off = 0;
+
+		if (w == NULL) {
+			tunnel_close(t);
+			return;
+		}
+		if (t->plain) {
+			out_take(o, w->data, n);
+			off = n;
+		}
+		while (!t->plain && n > 0) {
+			size_t k = n < SEALED_MAX_PLAIN ? n : SEALED_MAX_PLAIN;
+
+			out_take(o, t->seal_buf, k);
+			off += sealed_seal(&t->tx, t->seal_buf, k, false, w->data + off);
+			n -= k;
+		}
+		if (o->left == 0) {
+			t->out_head = o->next;
+			if (t->out_head == NULL)
+				t->out_tail = &t->out_head;
+			w->sent = o->sent;
+			w->sent_arg = o->arg;
+			free(o);
+		}
+		write_out(t, w, off);
+	}
+	if (t->ending)
+		send_final(t);
+}
+
+int tunnel_sendv(struct tunnel *t, const struct iovec *iov, int iovcnt, tunnel_sent_cb sent,
+		 void *arg)
+{
+	struct tunnel_out *o;
+	size_t total = 0;
+
+	if (t->closing || t->ending)
+		return -ENOTCONN;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total == 0) {
+		if (sent != NULL)
+			sent(arg, 0);
+		return 0;
+	}
+	o = malloc(sizeof(*o) + (size_t)iovcnt * sizeof(o->iov[0]));
+	if (o == NULL)
+		return -ENOMEM;
+	o->next = NULL;
+	o->sent = sent;
+	o->arg = arg;
+	o->left = total;
+	o->cur = 0;
+	o->off = 0;
+	o->iovcnt = iovcnt;
+	memcpy(o->iov, iov, (size_t)iovcnt * sizeof(o->iov[0]));
+	while (o->iov[o->cur].iov_len == 0) /* total > 0: one is not empty */
+		o->cur++;
+	*t->out_tail = o;
+	t->out_tail = &o->next;
+	out_pump(t);
+	return 0; /* @sent was told, or will be */
+}
+
+int tunnel_send(struct tunnel *t, const void *data, size_t len, tunnel_sent_cb sent, void *arg)
+{
+	struct iovec v = {.iov_base = (void *)data, .iov_len = len};
+
+	return tunnel_sendv(t, &v, 1, sent, arg);
+}
+
+size_t tunnel_queued(const struct tunnel *t)
+{
+	return uv_stream_get_write_queue_size(t->stream);
+}
+
+void tunnel_cancel(struct tunnel *t)
+{
+	out_cancel(t);
+	if (t->ending)
+		send_final(t);
+}
+
+void tunnel_end(struct tunnel *t)
+{
+	if (!t->started) {
+		t->dropped = true;
+		if (t->gone) {
+			tunnel_free(t);
+			return;
+		}
+	}
+	if (t->closing || t->ending)
+		return;
+	t->ending = true;
+	send_final(t);
 }

@@ -32,11 +32,15 @@
 #define CFS_TUNNEL_H
 
 #include <stdint.h>
+#include <sys/uio.h>
 #include <uv.h>
 
 #include "sealed.h"
 
 #define TUNNEL_LOG_PER_S 5
+/* Bytes sealed and written at a time, and at most that much waits in
+ * libuv's queue before the next step is sealed (tunnel_sendv). */
+#define TUNNEL_STEP (256u << 10)
 
 struct tunnel;
 typedef void (*tunnel_data_cb)(void *arg, const uint8_t *data, size_t len);
@@ -58,17 +62,32 @@ struct tunnel *tunnel_new(uv_loop_t *loop, uv_stream_t *stream, const uint8_t *t
  * freed here and no callback runs). */
 int tunnel_start(struct tunnel *t, tunnel_data_cb on_data, tunnel_end_cb on_end, void *arg);
 
-/* Seal @len bytes (in frames of at most SEALED_MAX_PLAIN) and write them.
- * 0, and then @sent (if not NULL) runs exactly once, maybe before this
- * returns; or -ENOTCONN once the tunnel is ending, -ENOMEM, and @sent does
- * not run. */
+/* Send the @iovcnt buffers of @iov as one message, after every message
+ * before it: sealed (in frames of at most SEALED_MAX_PLAIN) and written a
+ * TUNNEL_STEP at a time while the socket keeps up, so that a message as
+ * large as the whole store does not stall the loop. The buffers (not
+ * @iov itself) must stay valid and unchanged until @sent runs. 0, and
+ * then @sent (if not NULL) runs exactly once, maybe before this returns:
+ * 0 once every byte is handed to the kernel, or a negative errno (the
+ * connection failed or closed first, or tunnel_cancel: -ECANCELED); or
+ * -ENOTCONN once the tunnel is ending, -ENOMEM, and @sent does not run. */
+int tunnel_sendv(struct tunnel *t, const struct iovec *iov, int iovcnt, tunnel_sent_cb sent,
+		 void *arg);
 int tunnel_send(struct tunnel *t, const void *data, size_t len, tunnel_sent_cb sent, void *arg);
 
-/* Send the final frame; the tunnel closes once it is out (on_end follows,
- * if it was started; one never started is simply dropped). */
+/* Drop the messages not yet all sealed: their @sent runs now with
+ * -ECANCELED and none of their bytes is read again (their owner may free
+ * them). What was sealed still goes out. */
+void tunnel_cancel(struct tunnel *t);
+
+/* Send the final frame after what is queued; the tunnel closes once it is
+ * out (on_end follows, if it was started; one never started is simply
+ * dropped). */
 void tunnel_end(struct tunnel *t);
 
 /* Tunnels open now (for tests and metrics). */
 int tunnel_count(void);
+/* Bytes @t sealed that wait in libuv's queue for the socket (tests). */
+size_t tunnel_queued(const struct tunnel *t);
 
 #endif

@@ -304,10 +304,13 @@ static void put_raft(const char *name, const struct raft_message *m)
 
 static void gen_raft_wire(void)
 {
-	char a[] = "an entry", b[] = "another, longer entry", data[] = "snapshot bytes";
-	struct raft_entry entries[2] = {{.term = 3, .type = RAFT_COMMAND, .buf = {a, sizeof(a)}},
-					{.term = 4, .type = RAFT_CHANGE, .buf = {b, sizeof(b)}}};
+	char a[] = "an entry", b[] = "another, longer entry, 32 bytes"; /* multiples of 8 */
+	char data[] = "snapshot bytes";
+	struct raft_entry entries[2];
 	struct raft_message m = {.type = RAFT_IO_REQUEST_VOTE};
+
+	entries[0] = (struct raft_entry){.term = 3, .type = RAFT_COMMAND, .buf = {a, 8}};
+	entries[1] = (struct raft_entry){.term = 4, .type = RAFT_CHANGE, .buf = {b, 32}};
 
 	m.request_vote.term = 5;
 	m.request_vote.candidate_id = 2;
