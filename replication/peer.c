@@ -283,8 +283,8 @@ int peer_conn_sendv(struct peer_conn *c, const struct iovec *iov, int iovcnt, tu
 
 void peer_conn_drop(struct peer_conn *c)
 {
-	if (c->closing)
-		return;
+	/* Also when already closing: an orderly end still sends what is
+	 * queued, which its owner is about to free. */
 	tunnel_cancel(c->tun);
 	peer_conn_close(c);
 }

@@ -371,7 +371,7 @@ static struct link_out *out_get(struct raft_link *l, uint64_t id, const char *ad
 
 			o->conn = NULL;
 			o->draining++; /* out_closed still comes, with @o */
-			peer_conn_close(c);
+			peer_conn_drop(c); /* raft hears of what it had not sent */
 		}
 	}
 	return o;
