@@ -205,6 +205,13 @@ static void conn_tunnel_data(void *arg, const uint8_t *data, size_t len)
 		uv_buf_t b;
 		size_t n;
 
+		/* Whole frames first: a buffer sized for one large frame then
+		 * has room for the next instead of doubling. */
+		if (c->rlen == c->rcap && c->rlen > 0) {
+			conn_consume(c);
+			if (c->closing)
+				return;
+		}
 		conn_alloc_for(c, &b);
 		if (b.base == NULL) {
 			peer_conn_close(c);

@@ -318,6 +318,7 @@ static void out_connected(void *arg, struct tunnel *tun, uint64_t id, const char
 		uv_timer_start(&o->retry, retry_fired, RAFT_LINK_RETRY_MS, 0);
 		return;
 	}
+	o->loss_reported = false; /* of a former connection */
 	o->conn = peer_conn_new(tun, o->id, out_msg, out_closed, o);
 	if (o->conn == NULL) { /* gone already: as a failed attempt */
 		uv_timer_start(&o->retry, retry_fired, RAFT_LINK_RETRY_MS, 0);

@@ -132,15 +132,16 @@ static void stream_closed(uv_handle_t *h)
 }
 
 /* Drop every message not yet all sealed: their senders hear -ECANCELED
- * now, and none of their bytes is read again. */
+ * now, and none of their bytes is read again. The list is detached first:
+ * a sender told may send again (that goes to a fresh queue). */
 static void out_cancel(struct tunnel *t)
 {
-	struct tunnel_out *o;
+	struct tunnel_out *o = t->out_head, *next;
 
-	while ((o = t->out_head) != NULL) {
-		t->out_head = o->next;
-		if (t->out_head == NULL)
-			t->out_tail = &t->out_head;
+	t->out_head = NULL;
+	t->out_tail = &t->out_head;
+	for (; o != NULL; o = next) {
+		next = o->next;
 		if (o->sent != NULL)
 			o->sent(o->arg, -ECANCELED);
 		free(o);
@@ -529,9 +530,11 @@ size_t tunnel_queued(const struct tunnel *t)
 
 void tunnel_cancel(struct tunnel *t)
 {
+	/* A message may have been cut short on the wire: nothing may follow
+	 * it but the end. */
+	t->ending = true;
 	out_cancel(t);
-	if (t->ending)
-		send_final(t);
+	send_final(t);
 }
 
 void tunnel_end(struct tunnel *t)

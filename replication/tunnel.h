@@ -75,9 +75,11 @@ int tunnel_sendv(struct tunnel *t, const struct iovec *iov, int iovcnt, tunnel_s
 		 void *arg);
 int tunnel_send(struct tunnel *t, const void *data, size_t len, tunnel_sent_cb sent, void *arg);
 
-/* Drop the messages not yet all sealed: their @sent runs now with
- * -ECANCELED and none of their bytes is read again (their owner may free
- * them). What was sealed still goes out. */
+/* End the tunnel now: the messages not yet all sealed are dropped (their
+ * @sent runs with -ECANCELED before this returns, and none of their bytes
+ * is read again: their owner may free them), what was sealed still goes
+ * out, then the final frame (one message may be cut short: the peer sees
+ * the connection end). As tunnel_end, without waiting for the queue. */
 void tunnel_cancel(struct tunnel *t);
 
 /* Send the final frame after what is queued; the tunnel closes once it is

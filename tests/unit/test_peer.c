@@ -302,6 +302,63 @@ Test(peer, a_large_frame_does_not_keep_its_buffer)
 	free(big);
 }
 
+/* A large frame and the start of the next in one read: the buffer sized
+ * for the large frame takes the next one after it is consumed, instead of
+ * doubling (2 GiB for a 1 GiB snapshot). */
+static size_t capacity_at_first;
+
+static void on_msg_first(struct peer_conn *c, const struct peer_msg *m)
+{
+	struct conn_test *t = peer_conn_data(c);
+
+	t->msgs++;
+	if (m->seq == 1)
+		capacity_at_first = peer_conn_read_capacity(c);
+}
+
+Test(peer, a_large_frame_and_the_next_do_not_double_the_buffer)
+{
+	struct conn_test t = {0};
+	size_t big_len = (6u << 20) + 1000, la, lb;
+	char *big = calloc(1, big_len);
+	struct peer_msg m = {.type = PEER_FORWARD, .seq = 1, .data = big, .len = (uint32_t)big_len};
+	uv_pipe_t *pipe = malloc(sizeof(*pipe));
+	struct peer_conn *c;
+	uint8_t *a, *b, *both;
+	int sv[2];
+
+	encode(&m, &a, &la);
+	m.seq = 2;
+	m.data = "small";
+	m.len = 5;
+	encode(&m, &b, &lb);
+	both = malloc(la + lb);
+	memcpy(both, a, la);
+	memcpy(both + la, b, lb);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	uv_loop_init(&t.loop);
+	uv_pipe_init(&t.loop, pipe, 0);
+	cr_assert_eq(uv_pipe_open(pipe, sv[0]), 0);
+	c = peer_conn_new(tunnel_new(&t.loop, (uv_stream_t *)pipe, NULL, NULL, "test"), 9,
+			  on_msg_first, on_close, &t);
+	cr_assert_not_null(c);
+	pump(&t.loop, sv[1], both, la + lb);
+	for (int i = 0; i < 10000 && t.msgs < 2; i++)
+		uv_run(&t.loop, UV_RUN_NOWAIT);
+	cr_assert_eq(t.msgs, 2, "the frames did not arrive");
+	cr_assert_lt(capacity_at_first, la + (1u << 20), "%zu bytes for a frame of %zu",
+		     capacity_at_first, la);
+	close(sv[1]);
+	for (int i = 0; i < 1000 && !t.closed; i++)
+		uv_run(&t.loop, UV_RUN_ONCE);
+	uv_run(&t.loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&t.loop), 0, "handles left open");
+	free(a);
+	free(b);
+	free(both);
+	free(big);
+}
+
 /* --- the handshake --------------------------------------------------------------- */
 
 struct hs_test {
