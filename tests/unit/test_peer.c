@@ -227,18 +227,16 @@ Test(peer, garbage_and_oversized_frames_close_the_connection)
 	free(buf);
 }
 
-/* A large frame's read buffer is given back once the frame is consumed:
- * raft's connections take snapshots as large as the store, and a
- * connection kept that much memory for as long as it lived. */
-static size_t capacity_at_second;
+/* Large frames: what the read buffer holds when frame @seq arrives. */
+static size_t capacity_at[3];
 
 static void on_msg_capacity(struct peer_conn *c, const struct peer_msg *m)
 {
 	struct conn_test *t = peer_conn_data(c);
 
 	t->msgs++;
-	if (m->seq == 2)
-		capacity_at_second = peer_conn_read_capacity(c);
+	if (m->seq < 3)
+		capacity_at[m->seq] = peer_conn_read_capacity(c);
 }
 
 /* Write @len bytes to @fd without blocking, running @loop meanwhile. */
@@ -259,104 +257,92 @@ static void pump(uv_loop_t *loop, int fd, const uint8_t *p, size_t len)
 	}
 }
 
-Test(peer, a_large_frame_does_not_keep_its_buffer)
+/* Frame 1 of @big_len zero bytes and frame 2 of 5, encoded back to back
+ * (*la is frame 1's length), and a connection on a socketpair whose other
+ * end is sv[1]. */
+static uint8_t *large_then_small(struct conn_test *t, size_t big_len, size_t *la, size_t *len,
+				 int sv[2])
 {
-	struct conn_test t = {0};
-	size_t big_len = 6u << 20, la, lb;
 	char *big = calloc(1, big_len);
 	struct peer_msg m = {.type = PEER_FORWARD, .seq = 1, .data = big, .len = (uint32_t)big_len};
 	uv_pipe_t *pipe = malloc(sizeof(*pipe));
-	struct peer_conn *c;
-	uint8_t *a, *b;
-	int sv[2];
+	uint8_t *a, *b, *both;
+	size_t lb;
 
-	encode(&m, &a, &la);
+	encode(&m, &a, la);
 	m.seq = 2;
 	m.data = "small";
 	m.len = 5;
 	encode(&m, &b, &lb);
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	uv_loop_init(&t.loop);
-	uv_pipe_init(&t.loop, pipe, 0);
-	cr_assert_eq(uv_pipe_open(pipe, sv[0]), 0);
-	c = peer_conn_new(tunnel_new(&t.loop, (uv_stream_t *)pipe, NULL, NULL, "test"), 9,
-			  on_msg_capacity, on_close, &t);
-	cr_assert_not_null(c);
-	pump(&t.loop, sv[1], a, la);
-	for (int i = 0; i < 10000 && t.msgs < 1; i++)
-		uv_run(&t.loop, UV_RUN_NOWAIT);
-	cr_assert_eq(t.msgs, 1, "the large frame did not arrive");
-	pump(&t.loop, sv[1], b, lb);
-	for (int i = 0; i < 10000 && t.msgs < 2; i++)
-		uv_run(&t.loop, UV_RUN_NOWAIT);
-	cr_assert_eq(t.msgs, 2, "the small frame did not arrive");
-	cr_assert_leq(capacity_at_second, 1u << 20, "the connection still holds %zu bytes",
-		      capacity_at_second);
-	close(sv[1]);
-	for (int i = 0; i < 1000 && !t.closed; i++)
-		uv_run(&t.loop, UV_RUN_ONCE);
-	uv_run(&t.loop, UV_RUN_DEFAULT);
-	cr_assert_eq(uv_loop_close(&t.loop), 0, "handles left open");
+	both = malloc(*la + lb);
+	memcpy(both, a, *la);
+	memcpy(both + *la, b, lb);
+	*len = *la + lb;
 	free(a);
 	free(b);
 	free(big);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	uv_loop_init(&t->loop);
+	uv_pipe_init(&t->loop, pipe, 0);
+	cr_assert_eq(uv_pipe_open(pipe, sv[0]), 0);
+	cr_assert_not_null(peer_conn_new(tunnel_new(&t->loop, (uv_stream_t *)pipe, NULL, NULL,
+						    "test"),
+					 9, on_msg_capacity, on_close, t));
+	return both;
+}
+
+static void run_until_msgs(struct conn_test *t, int want)
+{
+	for (int i = 0; i < 10000 && t->msgs < want; i++)
+		uv_run(&t->loop, UV_RUN_NOWAIT);
+	cr_assert_eq(t->msgs, want, "%d of %d frames arrived", t->msgs, want);
+}
+
+static void close_peer(struct conn_test *t, int fd)
+{
+	close(fd);
+	for (int i = 0; i < 1000 && !t->closed; i++)
+		uv_run(&t->loop, UV_RUN_ONCE);
+	uv_run(&t->loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&t->loop), 0, "handles left open");
+}
+
+/* A large frame's read buffer is given back once the frame is consumed:
+ * raft's connections take snapshots as large as the store, and a
+ * connection kept that much memory for as long as it lived. */
+Test(peer, a_large_frame_does_not_keep_its_buffer)
+{
+	struct conn_test t = {0};
+	size_t la, len;
+	int sv[2];
+	uint8_t *both = large_then_small(&t, 6u << 20, &la, &len, sv);
+
+	pump(&t.loop, sv[1], both, la);
+	run_until_msgs(&t, 1);
+	pump(&t.loop, sv[1], both + la, len - la);
+	run_until_msgs(&t, 2);
+	cr_assert_leq(capacity_at[2], 1u << 20, "the connection still holds %zu bytes",
+		      capacity_at[2]);
+	close_peer(&t, sv[1]);
+	free(both);
 }
 
 /* A large frame and the start of the next in one read: the buffer sized
  * for the large frame takes the next one after it is consumed, instead of
  * doubling (2 GiB for a 1 GiB snapshot). */
-static size_t capacity_at_first;
-
-static void on_msg_first(struct peer_conn *c, const struct peer_msg *m)
-{
-	struct conn_test *t = peer_conn_data(c);
-
-	t->msgs++;
-	if (m->seq == 1)
-		capacity_at_first = peer_conn_read_capacity(c);
-}
-
 Test(peer, a_large_frame_and_the_next_do_not_double_the_buffer)
 {
 	struct conn_test t = {0};
-	size_t big_len = (6u << 20) + 1000, la, lb;
-	char *big = calloc(1, big_len);
-	struct peer_msg m = {.type = PEER_FORWARD, .seq = 1, .data = big, .len = (uint32_t)big_len};
-	uv_pipe_t *pipe = malloc(sizeof(*pipe));
-	struct peer_conn *c;
-	uint8_t *a, *b, *both;
+	size_t la, len;
 	int sv[2];
+	uint8_t *both = large_then_small(&t, (6u << 20) + 1000, &la, &len, sv);
 
-	encode(&m, &a, &la);
-	m.seq = 2;
-	m.data = "small";
-	m.len = 5;
-	encode(&m, &b, &lb);
-	both = malloc(la + lb);
-	memcpy(both, a, la);
-	memcpy(both + la, b, lb);
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	uv_loop_init(&t.loop);
-	uv_pipe_init(&t.loop, pipe, 0);
-	cr_assert_eq(uv_pipe_open(pipe, sv[0]), 0);
-	c = peer_conn_new(tunnel_new(&t.loop, (uv_stream_t *)pipe, NULL, NULL, "test"), 9,
-			  on_msg_first, on_close, &t);
-	cr_assert_not_null(c);
-	pump(&t.loop, sv[1], both, la + lb);
-	for (int i = 0; i < 10000 && t.msgs < 2; i++)
-		uv_run(&t.loop, UV_RUN_NOWAIT);
-	cr_assert_eq(t.msgs, 2, "the frames did not arrive");
-	cr_assert_lt(capacity_at_first, la + (1u << 20), "%zu bytes for a frame of %zu",
-		     capacity_at_first, la);
-	close(sv[1]);
-	for (int i = 0; i < 1000 && !t.closed; i++)
-		uv_run(&t.loop, UV_RUN_ONCE);
-	uv_run(&t.loop, UV_RUN_DEFAULT);
-	cr_assert_eq(uv_loop_close(&t.loop), 0, "handles left open");
-	free(a);
-	free(b);
+	pump(&t.loop, sv[1], both, len);
+	run_until_msgs(&t, 2);
+	cr_assert_lt(capacity_at[1], la + (1u << 20), "%zu bytes for a frame of %zu",
+		     capacity_at[1], la);
+	close_peer(&t, sv[1]);
 	free(both);
-	free(big);
 }
 
 /* --- the handshake --------------------------------------------------------------- */

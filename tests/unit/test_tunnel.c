@@ -282,10 +282,26 @@ static void count_sent(void *arg, int status)
 
 #define BIG_MESSAGE (64u << 20) /* more than loopback's socket buffers */
 
+/* A started tunnel a sending a BIG_MESSAGE of @msg to a peer's tunnel,
+ * returned, that is not started: it reads nothing yet. */
+static struct tunnel *big_send(uv_loop_t *loop, struct side *a, const uint8_t *msg,
+			       struct sent_count *sc)
+{
+	int fds[2];
+	struct tunnel *tb;
+
+	uv_loop_init(loop);
+	tcp_pair(fds);
+	a->t = started(loop, fds[0], key_ab, key_ba, a);
+	tb = tunnel_new(loop, (uv_stream_t *)tcp_handle(loop, fds[1]), key_ba, key_ab, "a");
+	cr_assert_not_null(tb);
+	cr_assert_eq(tunnel_send(a->t, msg, BIG_MESSAGE, count_sent, sc), 0);
+	return tb;
+}
+
 Test(tunnel, a_large_message_is_sealed_as_the_socket_drains, .init = setup)
 {
 	uv_loop_t loop;
-	int fds[2];
 	struct side a = {0}, b = {0};
 	struct sent_count sc = {0};
 	uint8_t *msg = malloc(BIG_MESSAGE);
@@ -294,12 +310,7 @@ Test(tunnel, a_large_message_is_sealed_as_the_socket_drains, .init = setup)
 
 	for (size_t i = 0; i < BIG_MESSAGE; i++)
 		msg[i] = (uint8_t)(i * 13 + (i >> 16));
-	uv_loop_init(&loop);
-	tcp_pair(fds);
-	a.t = started(&loop, fds[0], key_ab, key_ba, &a);
-	/* The peer's tunnel, not started: it reads nothing yet. */
-	tb = tunnel_new(&loop, (uv_stream_t *)tcp_handle(&loop, fds[1]), key_ba, key_ab, "a");
-	cr_assert_eq(tunnel_send(a.t, msg, BIG_MESSAGE, count_sent, &sc), 0);
+	tb = big_send(&loop, &a, msg, &sc);
 	for (int i = 0; i < 200; i++) {
 		uv_run(&loop, UV_RUN_NOWAIT);
 		if (tunnel_queued(a.t) > most)
@@ -331,18 +342,13 @@ Test(tunnel, a_large_message_is_sealed_as_the_socket_drains, .init = setup)
 Test(tunnel, a_cancelled_message_is_never_read_again, .init = setup)
 {
 	uv_loop_t loop;
-	int fds[2];
 	struct side a = {0}, b = {0};
 	struct sent_count sc = {0};
 	uint8_t *msg = malloc(BIG_MESSAGE);
 	struct tunnel *tb;
 
 	memset(msg, 0x77, BIG_MESSAGE);
-	uv_loop_init(&loop);
-	tcp_pair(fds);
-	a.t = started(&loop, fds[0], key_ab, key_ba, &a);
-	tb = tunnel_new(&loop, (uv_stream_t *)tcp_handle(&loop, fds[1]), key_ba, key_ab, "a");
-	cr_assert_eq(tunnel_send(a.t, msg, BIG_MESSAGE, count_sent, &sc), 0);
+	tb = big_send(&loop, &a, msg, &sc);
 	for (int i = 0; i < 50; i++)
 		uv_run(&loop, UV_RUN_NOWAIT);
 	cr_assert_eq(sc.calls, 0);
