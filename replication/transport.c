@@ -340,20 +340,20 @@ static void hs_succeed(struct hs *h)
 	h->tcp_open = false;
 	tun = hs_tunnel(h, tcp);
 	if (tun == NULL) {
-		log_warn("connection with %s: cannot set up encryption",
+		log_warn("connection with %s: out of memory for its tunnel",
 			 h->outbound ? h->target : h->remote);
 		if (h->outbound)
 			hs_complete_outbound(h, NULL, -ENOMEM);
 	} else if (h->outbound) {
 		hs_complete_outbound(h, tun, 0);
-	} else if (h->purpose == TRANSPORT_RAFT) {
-		if (t->raft_cb != NULL && !t->closing)
-			t->raft_cb(t->raft_arg, tun, h->peer_id, h->peer_address, 0);
-		else
-			tunnel_end(tun);
 	} else {
-		if (t->peer_cb != NULL && !t->closing)
-			t->peer_cb(t->peer_arg, tun, h->peer_id, h->peer_address, 0);
+		/* Raft's connections go to raft_link, the rest to the node
+		 * protocol; nobody takes them once we are closing. */
+		bool raft = h->purpose == TRANSPORT_RAFT;
+		transport_peer_cb cb = raft ? t->raft_cb : t->peer_cb;
+
+		if (cb != NULL && !t->closing)
+			cb(raft ? t->raft_arg : t->peer_arg, tun, h->peer_id, h->peer_address, 0);
 		else
 			tunnel_end(tun);
 	}
