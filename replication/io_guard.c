@@ -39,15 +39,55 @@ static bool io_guard_stale_leader(const struct raft_io *io, const struct raft_me
 	       m->server_address == r->follower_state.current_leader.address;
 }
 
+/* A follower's answer that says it holds less than its own snapshot covers
+ * says instead that it matches the leader up to that snapshot (see
+ * io_guard.h: a follower ahead of the leader's snapshot). True if @m was
+ * changed. */
+bool io_guard_snapshot_answer(const struct raft *r, struct raft_message *m)
+{
+	struct raft_append_entries_result *res = &m->append_entries_result;
+	raft_index snap;
+
+	if (m->type != RAFT_IO_APPEND_ENTRIES_RESULT || r == NULL || r->state != RAFT_FOLLOWER)
+		return false;
+	snap = r->log.snapshot.last_index;
+	/* last_stored is 0 while a snapshot is being installed (raft set the
+	 * log's snapshot before it is on disk; put.data is its request): no
+	 * claim then. */
+	if (snap == 0 || r->last_stored < snap || r->snapshot.put.data != NULL ||
+	    res->term != r->current_term)
+		return false;
+	if (res->rejected != 0 ? res->rejected > snap : res->last_log_index >= snap)
+		return false;
+	res->rejected = 0;
+	res->last_log_index = snap;
+	return true;
+}
+
 static int io_guard_send(struct raft_io *io, struct raft_io_send *req,
 			 const struct raft_message *message, raft_io_send_cb cb)
 {
+	struct raft_message fixed;
+
 	if (message->server_address == NULL || (uintptr_t)message->server_address < 4096 ||
 	    io_guard_stale_leader(io, message)) {
 		log_debug("raft sent a message (type %d) to node %llu with no valid address (a "
 			  "leader it no longer knows): dropped",
 			  message->type, (unsigned long long)message->server_id);
 		return RAFT_NOCONNECTION;
+	}
+	if (message->type == RAFT_IO_APPEND_ENTRIES_RESULT) {
+		fixed = *message;
+		if (io_guard_snapshot_answer(io->data, &fixed)) {
+			log_debug(
+			    "answering node %llu that the log matches up to this node's "
+			    "snapshot at %llu (raft said: rejected %llu, last index %llu)",
+			    (unsigned long long)message->server_id,
+			    (unsigned long long)fixed.append_entries_result.last_log_index,
+			    (unsigned long long)message->append_entries_result.rejected,
+			    (unsigned long long)message->append_entries_result.last_log_index);
+			message = &fixed;
+		}
 	}
 	if (io_guard_link != NULL && io == io_guard_link_io)
 		return raft_link_send(io_guard_link, req, message, cb);

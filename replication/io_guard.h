@@ -21,6 +21,24 @@
  * dropping the answer: there is no leader to tell). What passes goes to
  * raft_link.c (io_guard_route), or to raft_uv's send if none is set.
  *
+ * A follower ahead of the leader's snapshot. raft 0.15 rejects an
+ * AppendEntries whose previous entry its own snapshot covers ("no entry at
+ * index"), and answers a snapshot older than its own with "matched up to
+ * that snapshot's index". A leader whose snapshot is older than the first
+ * entry such a follower still has can then never catch it up: after the
+ * snapshot it probes from the snapshot's index, each probe rejected, one
+ * index lower per heartbeat down to the first entry of its own log, then
+ * sends its snapshot again -- a loop (about 50 s a turn with 1024 entries
+ * per segment and a 50 ms heartbeat) in which the follower stays
+ * read-only. A new leader gets there when its first sends to a follower
+ * fail (a node still starting: raft_link drops what waits for a
+ * connection), as raft then probes from match_index + 1 = 1. Everything up
+ * to the follower's snapshot was applied, so committed: the leader's log
+ * holds the same entries (or its own newer snapshot covers them). So such
+ * an answer (a rejection of an index the snapshot covers, or a match lower
+ * than it) is sent as "matched up to my snapshot", and the leader goes on
+ * from there (io_guard_snapshot_answer).
+ *
  * Loop thread only (raft calls send from the loop).
  */
 #ifndef CFS_IO_GUARD_H
@@ -44,5 +62,10 @@ void io_guard_route(const struct raft_io *io, struct raft_link *l);
  * leader's append callback) when it is closed with appends in flight, whose
  * writes the close cancels: node_close waits for this to be 0 first. */
 unsigned io_guard_appends_in_flight(void);
+
+/* For a follower @r about to send @m: if @m is an AppendEntries result that
+ * tells less than @r's snapshot covers, make it "matched up to the
+ * snapshot" and return true (see above). */
+bool io_guard_snapshot_answer(const struct raft *r, struct raft_message *m);
 
 #endif

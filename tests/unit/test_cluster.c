@@ -11,6 +11,7 @@
 #include "../../fs/ns.h"
 #include "../../replication/entry.h"
 #include "../../replication/fsm.h"
+#include "../../replication/io_guard.h"
 #include "../../replication/store.h"
 #include "helpers.h"
 
@@ -71,11 +72,10 @@ static void applied_cb(struct raft_apply *req, int status, void *result)
 	free(req);
 }
 
-/* Propose @e on the current leader (as raft_apply, the way node.c does) and
- * step until every live server has applied it. Returns the FSM's result. */
-static int64_t propose(const struct entry *e)
+/* Propose @e on leader @r (as raft_apply, the way node.c does) and step
+ * until it has applied it. Returns the FSM's result. */
+static int64_t propose_on(struct raft *r, const struct entry *e)
 {
-	struct raft *r = raft_fixture_get(&F, raft_fixture_leader_index(&F));
 	struct raft_apply *req = calloc(1, sizeof(*req));
 	struct applied a = {0};
 	struct entry_buf b;
@@ -93,6 +93,11 @@ static int64_t propose(const struct entry *e)
 	cr_assert(a.done, "the entry was not committed");
 	cr_assert_eq(a.status, 0);
 	return a.result;
+}
+
+static int64_t propose(const struct entry *e)
+{
+	return propose_on(raft_fixture_get(&F, raft_fixture_leader_index(&F)), e);
 }
 
 static void step_until_all_applied(raft_index index)
@@ -206,5 +211,88 @@ Test(cluster, a_server_that_was_down_catches_up_through_a_snapshot)
 	raft_fixture_revive(&F, victim);
 	step_until_all_applied(leader_last());
 	H_CONTENT_EQ(S[victim].s, INO(0), "39");
+	assert_all_same();
+}
+
+/* A follower whose own snapshot is newer than the first entry the new
+ * leader still has, after the leader's first sends to it failed (raft then
+ * probes from match_index + 1 = 1 and sends its snapshot): raft 0.15 alone
+ * loops for ever -- the follower answers the older snapshot with "matched
+ * up to it", then rejects every probe below its own snapshot, the leader
+ * steps down to its first entry and sends its snapshot again. The answers
+ * go through io_guard (as in the daemon), which tells the leader the
+ * follower's own snapshot instead, and the follower catches up. */
+Test(cluster, a_follower_ahead_of_the_new_leaders_snapshot_catches_up)
+{
+	struct entry c = h_create(STORE_ROOT_INO, INO(0), FILE_MODE, "n", "", 0);
+	unsigned old = raft_fixture_leader_index(&F);
+	unsigned next = (old + 1) % N_SERVERS, ahead = (old + 2) % N_SERVERS;
+	raft_index last;
+	int k = 0;
+
+	for (unsigned i = 0; i < N_SERVERS; i++) {
+		cr_assert_eq(io_guard_wrap(raft_fixture_get(&F, i)->io), 0);
+		raft_set_pre_vote(raft_fixture_get(&F, i), true); /* as node.c */
+		raft_set_snapshot_threshold(raft_fixture_get(&F, i), 1000);
+		raft_set_snapshot_trailing(raft_fixture_get(&F, i), 2);
+	}
+	cr_assert_eq(propose(&c), (int64_t)INO(0));
+	/* The next leader takes a snapshot, and no more. */
+	raft_set_snapshot_threshold(raft_fixture_get(&F, next), 8);
+	for (; k < 10; k++) {
+		char v[16];
+		struct entry w;
+
+		snprintf(v, sizeof(v), "%d", k);
+		w = h_write(INO(0), 0, v, strlen(v), ENTRY_F_REPLACE);
+		cr_assert_eq(propose(&w), 0);
+	}
+	step_until_all_applied(leader_last());
+	raft_set_snapshot_threshold(raft_fixture_get(&F, next), 1000);
+	/* The other follower's snapshots go past the first entry it has. */
+	raft_set_snapshot_threshold(raft_fixture_get(&F, ahead), 8);
+	for (; k < 30; k++) {
+		char v[16];
+		struct entry w;
+
+		snprintf(v, sizeof(v), "%d", k);
+		w = h_write(INO(0), 0, v, strlen(v), ENTRY_F_REPLACE);
+		cr_assert_eq(propose(&w), 0);
+	}
+	step_until_all_applied(leader_last());
+	{
+		struct raft *n = raft_fixture_get(&F, next), *a = raft_fixture_get(&F, ahead);
+
+		cr_assert_gt(n->log.snapshot.last_index, 0);
+		cr_assert_lt(n->log.snapshot.last_index + 1, a->log.offset + 1,
+			     "the new leader's snapshot (%llu) is older than the first entry of "
+			     "the follower (%llu)",
+			     (unsigned long long)n->log.snapshot.last_index,
+			     (unsigned long long)a->log.offset + 1);
+	}
+	/* A new leader whose first messages to @ahead fail. */
+	raft_fixture_depose(&F);
+	raft_fixture_disconnect(&F, next, ahead);
+	raft_fixture_disconnect(&F, ahead, next);
+	/* (the fixture counts no leader while @ahead campaigns: the state
+	 * tells) */
+	raft_fixture_elect(&F, next);
+	cr_assert_eq(raft_state(raft_fixture_get(&F, next)), RAFT_LEADER);
+	{
+		struct entry w = h_write(INO(0), 0, "new", 3, ENTRY_F_REPLACE);
+
+		cr_assert_eq(propose_on(raft_fixture_get(&F, next), &w), 0);
+	}
+	raft_fixture_step_until_elapsed(&F, 500);
+	raft_fixture_reconnect(&F, next, ahead);
+	raft_fixture_reconnect(&F, ahead, next);
+	last = raft_last_index(raft_fixture_get(&F, next));
+	cr_assert(raft_fixture_step_until_applied(&F, ahead, last, 60000),
+		  "the follower ahead of the leader's snapshot did not catch up in 60 s: applied "
+		  "%llu of %llu",
+		  (unsigned long long)raft_fixture_get(&F, ahead)->last_applied,
+		  (unsigned long long)last);
+	cr_assert_eq(raft_state(raft_fixture_get(&F, next)), RAFT_LEADER);
+	H_CONTENT_EQ(S[ahead].s, INO(0), "new");
 	assert_all_same();
 }

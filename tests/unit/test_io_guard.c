@@ -120,3 +120,58 @@ Test(io_guard, an_answer_to_the_leader_of_a_candidate_fails_instead_of_crashing)
 	cr_assert_eq(g.io.send(&g.io, &req, &m, sent), RAFT_NOCONNECTION);
 	rig_close(&g);
 }
+
+/* A follower's answer that tells less than its snapshot covers says "matched
+ * up to my snapshot" (io_guard.h); others are left alone. */
+Test(io_guard, an_answer_below_the_snapshot_says_the_snapshot)
+{
+	struct raft r = {0};
+	struct raft_message m = {.type = RAFT_IO_APPEND_ENTRIES_RESULT};
+	struct raft_append_entries_result *res = &m.append_entries_result;
+
+	r.state = RAFT_FOLLOWER;
+	r.current_term = 15;
+	r.log.snapshot.last_index = 10608;
+	r.log.snapshot.last_term = 14;
+	r.last_stored = 10637;
+
+	/* a probe below the snapshot, rejected: "no entry at index" */
+	*res = (struct raft_append_entries_result){
+	    .term = 15, .rejected = 10096, .last_log_index = 10637};
+	cr_assert(io_guard_snapshot_answer(&r, &m));
+	cr_assert_eq(res->rejected, 0);
+	cr_assert_eq(res->last_log_index, 10608);
+	/* an older snapshot: "have more recent snapshot", matched up to it */
+	*res =
+	    (struct raft_append_entries_result){.term = 15, .rejected = 0, .last_log_index = 10096};
+	cr_assert(io_guard_snapshot_answer(&r, &m));
+	cr_assert_eq(res->rejected, 0);
+	cr_assert_eq(res->last_log_index, 10608);
+	/* a rejection past the snapshot (a missing or conflicting entry) */
+	*res = (struct raft_append_entries_result){
+	    .term = 15, .rejected = 10639, .last_log_index = 10637};
+	cr_assert_not(io_guard_snapshot_answer(&r, &m));
+	cr_assert_eq(res->rejected, 10639);
+	cr_assert_eq(res->last_log_index, 10637);
+	/* a match past the snapshot */
+	*res =
+	    (struct raft_append_entries_result){.term = 15, .rejected = 0, .last_log_index = 10637};
+	cr_assert_not(io_guard_snapshot_answer(&r, &m));
+	cr_assert_eq(res->last_log_index, 10637);
+	/* installing a snapshot: raft set the log's snapshot, not yet on disk */
+	r.last_stored = 0;
+	*res =
+	    (struct raft_append_entries_result){.term = 15, .rejected = 10096, .last_log_index = 0};
+	cr_assert_not(io_guard_snapshot_answer(&r, &m));
+	cr_assert_eq(res->rejected, 10096);
+	r.last_stored = 10637;
+	/* no snapshot; not a follower; another message */
+	r.log.snapshot.last_index = 0;
+	cr_assert_not(io_guard_snapshot_answer(&r, &m));
+	r.log.snapshot.last_index = 10608;
+	r.state = RAFT_CANDIDATE;
+	cr_assert_not(io_guard_snapshot_answer(&r, &m));
+	r.state = RAFT_FOLLOWER;
+	m.type = RAFT_IO_REQUEST_VOTE_RESULT;
+	cr_assert_not(io_guard_snapshot_answer(&r, &m));
+}
