@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "../common/busy_poll.h"
 #include "../common/escape.h"
 #include "../common/log.h"
 #include "../common/token_source.h"
@@ -104,6 +105,9 @@ static void usage(FILE *out)
 		"  --snapshot-trailing N  entries kept after a snapshot (default " USAGE_NUM(NODE_DEFAULT_SNAPSHOT_TRAILING) ")\n"
 		"  --disk-reserve MIB     free space kept on the data directory's disk;\n"
 		"                         below it writes here fail with ENOSPC (default " USAGE_NUM(NODE_DEFAULT_DISK_RESERVE_MB) ")\n"
+		"  --busy-poll USEC       after each event, poll up to USEC microseconds\n"
+		"                         before sleeping: lower latency on VMs whose idle\n"
+		"                         CPUs halt, for CPU while busy (default 0: off)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info); logs go\n"
 		"                         to the journal under systemd, else to stderr\n"
 		"  --recover              offline: make this node the only voter of its\n"
@@ -438,6 +442,7 @@ static const struct option options[] = {
 	{"snapshot-trailing", required_argument, NULL, OPT_SETTING},
 	{"election-timeout", required_argument, NULL, OPT_SETTING},
 	{"disk-reserve", required_argument, NULL, OPT_SETTING},
+	{"busy-poll", required_argument, NULL, OPT_SETTING},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"join-token", required_argument, NULL, OPT_JOIN_TOKEN},
 	{"recover", no_argument, NULL, OPT_RECOVER},
@@ -715,7 +720,10 @@ int main(int argc, char **argv)
 		uv_timer_start(&d.ready_poll, ready_poll_cb, READY_POLL_MS, READY_POLL_MS);
 		d.ready_polling = true;
 	}
-	uv_run(&d.loop, UV_RUN_DEFAULT);
+	if (cfg.busy_poll_us > 0)
+		log_info("busy polling: up to %u us after each event before sleeping (--busy-poll)",
+			 cfg.busy_poll_us);
+	busy_poll_run(&d.loop, cfg.busy_poll_us);
 	if (node_failed(d.node) != NULL) {
 		fail(node_failed(d.node)); /* e.g. raft stopped for good */
 		d.exit_code = 1;

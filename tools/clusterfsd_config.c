@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/busy_poll.h"
+
 /* The one section of the file. */
 #define CONFIG_SECTION "clusterfsd"
 
@@ -21,6 +23,7 @@ enum config_key {
 	KEY_SNAPSHOT_THRESHOLD,
 	KEY_SNAPSHOT_TRAILING,
 	KEY_DISK_RESERVE,
+	KEY_BUSY_POLL,
 	KEY_LOG_LEVEL,
 	KEY_N,
 };
@@ -39,6 +42,7 @@ static const char *const config_key_names[KEY_N] = {
     [KEY_SNAPSHOT_THRESHOLD] = "snapshot-threshold",
     [KEY_SNAPSHOT_TRAILING] = "snapshot-trailing",
     [KEY_DISK_RESERVE] = "disk-reserve",
+    [KEY_BUSY_POLL] = "busy-poll",
     [KEY_LOG_LEVEL] = "log-level",
 };
 
@@ -180,6 +184,12 @@ static int config_set_number(struct clusterfsd_config *c, int key, const char *v
 		else
 			c->node.snapshot_trailing = (unsigned)v;
 		return 0;
+	case KEY_BUSY_POLL:
+		v = config_number(value, 0, BUSY_POLL_MAX_US);
+		if (v < 0)
+			goto bad;
+		c->busy_poll_us = (unsigned)v;
+		return 0;
 	default: /* KEY_DISK_RESERVE */
 		v = config_number(value, 0, 1024 * 1024);
 		if (v < 0)
@@ -193,6 +203,7 @@ bad:
 		 : key == KEY_COMMIT_TIMEOUT   ? "must be a number of seconds (0 < S <= 3600)"
 		 : key == KEY_ELECTION_TIMEOUT ? "needs a number of ms from 50 to 1000000"
 		 : key == KEY_DISK_RESERVE     ? "needs a number of MiB (0 to 1048576)"
+		 : key == KEY_BUSY_POLL	       ? "needs a number of microseconds (0 to 1000)"
 					       : "needs a number from 1 to 1000000");
 	return -EINVAL;
 }

@@ -41,6 +41,7 @@ struct clusterfsd_config {
 	const char *mount;
 	const char *join_token_file; /* NULL: none */
 	enum log_level log_level;
+	unsigned busy_poll_us; /* common/busy_poll.h; 0: off */
 	char *strings[CLUSTERFSD_CONFIG_N_STRINGS];
 };
 

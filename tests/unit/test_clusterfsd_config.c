@@ -81,7 +81,7 @@ Test(clusterfsd_config, every_key)
 			       "join-token-file = /root/tok\ncluster-key = /srv/key\n"
 			       "max-voters = 5\ncommit-timeout = 2.5\nelection-timeout = 600\n"
 			       "snapshot-threshold = 100\nsnapshot-trailing = 200\n"
-			       "disk-reserve = 32\nlog-level = debug\n"),
+			       "disk-reserve = 32\nbusy-poll = 150\nlog-level = debug\n"),
 		     0, "%s", err);
 	cr_assert_str_eq(cfg.mount, "/srv/m");
 	cr_assert_str_eq(cfg.node.data_dir, "/srv/d");
@@ -97,6 +97,7 @@ Test(clusterfsd_config, every_key)
 	cr_assert_eq(cfg.node.snapshot_threshold, 100);
 	cr_assert_eq(cfg.node.snapshot_trailing, 200);
 	cr_assert_eq(cfg.node.disk_reserve_bytes, 32ull << 20);
+	cr_assert_eq(cfg.busy_poll_us, 150);
 	cr_assert_eq(cfg.log_level, LOG_LEVEL_DEBUG);
 }
 
@@ -124,6 +125,8 @@ Test(clusterfsd_config, bad_files_name_the_line)
 	assert_refused("[clusterfsd]\nelection-timeout = 10\n", 2, "election-timeout needs");
 	assert_refused("[clusterfsd]\nsnapshot-threshold = -1\n", 2, "snapshot-threshold needs");
 	assert_refused("[clusterfsd]\ndisk-reserve = lots\n", 2, "disk-reserve needs");
+	assert_refused("[clusterfsd]\nbusy-poll = 1001\n", 2, "busy-poll needs a number of microseconds");
+	assert_refused("[clusterfsd]\nbusy-poll = -5\n", 2, "busy-poll needs");
 	assert_refused("[clusterfsd]\nbootstrap = maybe\n", 2, "bootstrap must be true or false");
 	assert_refused("[clusterfsd]\nlog-level = loud\n", 2, "log-level must be debug");
 	assert_refused("[clusterfsd]\nmount =\n", 2, "mount needs a value");
@@ -181,7 +184,7 @@ Test(clusterfsd_config, the_shipped_example_keys_all_parse)
 		}
 	}
 	fclose(in);
-	cr_assert_eq(keys, 14, "the example shows %d keys", keys);
+	cr_assert_eq(keys, 15, "the example shows %d keys", keys);
 	cr_assert_eq(load_text(text), 0, "%s", err);
 	/* The numbers it shows are the defaults. */
 	cr_assert_eq(cfg.node.max_voters, NODE_DEFAULT_MAX_VOTERS);
@@ -190,6 +193,7 @@ Test(clusterfsd_config, the_shipped_example_keys_all_parse)
 	cr_assert_eq(cfg.node.snapshot_threshold, NODE_DEFAULT_SNAPSHOT_THRESHOLD);
 	cr_assert_eq(cfg.node.snapshot_trailing, NODE_DEFAULT_SNAPSHOT_TRAILING);
 	cr_assert_eq(cfg.node.disk_reserve_bytes, (uint64_t)NODE_DEFAULT_DISK_RESERVE_MB << 20);
+	cr_assert_eq(cfg.busy_poll_us, 0);
 	cr_assert_eq(cfg.log_level, LOG_LEVEL_INFO);
 	cr_assert_str_eq(cfg.mount, CLUSTERFSD_DEFAULT_MOUNT);
 	cr_assert_str_eq(cfg.node.data_dir, CLUSTERFSD_DEFAULT_DATA);
