@@ -222,6 +222,20 @@ Test(cluster, a_server_that_was_down_catches_up_through_a_snapshot)
  * steps down to its first entry and sends its snapshot again. The answers
  * go through io_guard (as in the daemon), which tells the leader the
  * follower's own snapshot instead, and the follower catches up. */
+/* Rewrite INO(0) with "K" for K from *@k up to @end - 1, on every server. */
+static void write_values(int *k, int end)
+{
+	for (; *k < end; (*k)++) {
+		char v[16];
+		struct entry w;
+
+		snprintf(v, sizeof(v), "%d", *k);
+		w = h_write(INO(0), 0, v, strlen(v), ENTRY_F_REPLACE);
+		cr_assert_eq(propose(&w), 0);
+	}
+	step_until_all_applied(leader_last());
+}
+
 Test(cluster, a_follower_ahead_of_the_new_leaders_snapshot_catches_up)
 {
 	struct entry c = h_create(STORE_ROOT_INO, INO(0), FILE_MODE, "n", "", 0);
@@ -239,27 +253,11 @@ Test(cluster, a_follower_ahead_of_the_new_leaders_snapshot_catches_up)
 	cr_assert_eq(propose(&c), (int64_t)INO(0));
 	/* The next leader takes a snapshot, and no more. */
 	raft_set_snapshot_threshold(raft_fixture_get(&F, next), 8);
-	for (; k < 10; k++) {
-		char v[16];
-		struct entry w;
-
-		snprintf(v, sizeof(v), "%d", k);
-		w = h_write(INO(0), 0, v, strlen(v), ENTRY_F_REPLACE);
-		cr_assert_eq(propose(&w), 0);
-	}
-	step_until_all_applied(leader_last());
+	write_values(&k, 10);
 	raft_set_snapshot_threshold(raft_fixture_get(&F, next), 1000);
 	/* The other follower's snapshots go past the first entry it has. */
 	raft_set_snapshot_threshold(raft_fixture_get(&F, ahead), 8);
-	for (; k < 30; k++) {
-		char v[16];
-		struct entry w;
-
-		snprintf(v, sizeof(v), "%d", k);
-		w = h_write(INO(0), 0, v, strlen(v), ENTRY_F_REPLACE);
-		cr_assert_eq(propose(&w), 0);
-	}
-	step_until_all_applied(leader_last());
+	write_values(&k, 30);
 	{
 		struct raft *n = raft_fixture_get(&F, next), *a = raft_fixture_get(&F, ahead);
 
