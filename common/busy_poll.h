@@ -6,8 +6,9 @@
  * sleeping thread, and on a virtual machine whose idle vCPUs halt at once
  * (no guest halt polling: Firecracker's guests, and many others) each
  * wake-up of a halted vCPU costs tens of microseconds -- measured here
- * about 70 us, against 2-5 us on bare metal. A write is about a dozen
- * such hops, an open+read+close two. A loop that polls for a short window
+ * about 70 us, against a few on bare metal. A write is about a dozen
+ * such hops; an open+read+close waits for two (OPEN and READ; the kernel
+ * does not wait for RELEASE). A loop that polls for a short window
  * after each event keeps its vCPU awake through the bursts a request
  * makes, as the guest kernel's own halt polling would.
  *
@@ -27,9 +28,11 @@
 /* The largest window clusterfsd accepts, in microseconds. */
 #define BUSY_POLL_MAX_US 1000u
 
-/* Run @loop until it has no active handles left (as uv_run's
- * UV_RUN_DEFAULT), polling for up to @spin_us microseconds after each turn
- * before sleeping; @spin_us 0 is plain uv_run. */
+/* Run @loop until it has no active handles or requests left, polling for
+ * up to @spin_us microseconds after each turn before sleeping; @spin_us 0
+ * is plain uv_run(UV_RUN_DEFAULT). Unlike uv_run, it does not return at
+ * uv_stop (clusterfsd never calls it: its loop ends once every handle is
+ * closed). */
 void busy_poll_run(uv_loop_t *loop, unsigned spin_us);
 
 #endif

@@ -53,7 +53,9 @@ bool io_guard_snapshot_answer(const struct raft *r, struct raft_message *m)
 	snap = r->log.snapshot.last_index;
 	/* last_stored is 0 while a snapshot is being installed (raft set the
 	 * log's snapshot before it is on disk; put.data is its request): no
-	 * claim then. */
+	 * claim then. raft stamps its answers with its current term; one of
+	 * another term (none is expected) is left alone: the leader judges
+	 * those by their term, not their content. */
 	if (snap == 0 || r->last_stored < snap || r->snapshot.put.data != NULL ||
 	    res->term != r->current_term)
 		return false;

@@ -488,20 +488,43 @@ node_kill9() {
 
 # --- assertions -----------------------------------------------------------------
 
-# Show a value so that invisible differences (newlines, NULs, spaces) show.
-# Only the first 128 bytes: a pipe closed early would end the test with
-# SIGPIPE (pipefail) before it says what differed.
-show() { printf '%s' "${1:0:128}" | od -An -c; }
+# brief VALUE: VALUE, cut to its first 200 characters (and its length) if
+# longer, so that a failure report stays readable.
+brief() {
+	if ((${#1} > 200)); then
+		printf '%s... (%d characters)' "${1:0:200}" "${#1}"
+	else
+		printf '%s' "$1"
+	fi
+}
+
+# show_diff EXPECTED ACTUAL: both lengths in bytes, the first byte where they
+# differ, and 64 bytes of each around it (od -c: invisible differences show).
+# No pipe is closed early: under pipefail that ended a test with SIGPIPE
+# (status 141) before it said what differed (test_harness.sh).
+show_diff() {
+	local e=$TEST_TMP/show.expected a=$TEST_TMP/show.actual at from out
+	printf '%s' "$1" >"$e"
+	printf '%s' "$2" >"$a"
+	out=$(cmp -- "$e" "$a" 2>&1) || true
+	at=$(sed -n 's/.* byte \([0-9]*\).*/\1/p' <<<"$out")
+	case $out in *EOF*) at=$((at + 1)) ;; esac # "EOF on F after byte N"
+	at=${at:-1}
+	from=$((at > 33 ? at - 33 : 0))
+	printf 'expected %d bytes, got %d; first difference at byte %d\n' \
+		"$(stat -c %s "$e")" "$(stat -c %s "$a")" "$at"
+	printf 'expected, bytes %d-%d:\n' "$((from + 1))" "$((from + 64))"
+	od -An -c -j "$from" -N 64 "$e"
+	printf 'actual, bytes %d-%d:\n' "$((from + 1))" "$((from + 64))"
+	od -An -c -j "$from" -N 64 "$a"
+}
 
 assert_eq() {
 	local expected=$1 actual=$2 what=${3:-value}
 	if [ "$expected" != "$actual" ]; then
-		say "$what: expected [$expected], got [$actual]"
-		say "expected bytes:"
-		show "$expected" >&2
-		say "actual bytes:"
-		show "$actual" >&2
-		fail "$what: expected $(printf %q "$expected"), got $(printf %q "$actual")"
+		say "$what: expected [$(brief "$expected")], got [$(brief "$actual")]"
+		show_diff "$expected" "$actual" >&2
+		fail "$what: expected $(brief "$(printf %q "$expected")"), got $(brief "$(printf %q "$actual")")"
 	fi
 }
 

@@ -165,6 +165,27 @@ Test(io_guard, an_answer_below_the_snapshot_says_the_snapshot)
 	cr_assert_not(io_guard_snapshot_answer(&r, &m));
 	cr_assert_eq(res->rejected, 10096);
 	r.last_stored = 10637;
+	/* ... or its request still pending */
+	r.snapshot.put.data = &r;
+	*res = (struct raft_append_entries_result){
+	    .term = 15, .rejected = 10096, .last_log_index = 10637};
+	cr_assert_not(io_guard_snapshot_answer(&r, &m));
+	r.snapshot.put.data = NULL;
+	/* the edges: a rejection of the snapshot's own index is rewritten; a
+	 * match at exactly the snapshot is already what it would say */
+	*res = (struct raft_append_entries_result){
+	    .term = 15, .rejected = 10608, .last_log_index = 10637};
+	cr_assert(io_guard_snapshot_answer(&r, &m));
+	cr_assert_eq(res->rejected, 0);
+	cr_assert_eq(res->last_log_index, 10608);
+	*res =
+	    (struct raft_append_entries_result){.term = 15, .rejected = 0, .last_log_index = 10608};
+	cr_assert_not(io_guard_snapshot_answer(&r, &m));
+	/* an answer of another term is left alone */
+	*res = (struct raft_append_entries_result){
+	    .term = 14, .rejected = 10096, .last_log_index = 10637};
+	cr_assert_not(io_guard_snapshot_answer(&r, &m));
+	cr_assert_eq(res->rejected, 10096);
 	/* no snapshot; not a follower; another message */
 	r.log.snapshot.last_index = 0;
 	cr_assert_not(io_guard_snapshot_answer(&r, &m));
