@@ -198,6 +198,21 @@ def stage_means(before, after):
     return means
 
 
+def idle_state():
+    """How this machine's idle CPUs wait: its cpuidle driver and the guest's
+    halt polling. A vCPU that halts at once makes every wake-up dear
+    (docs/operations.md, "Latency on virtual machines")."""
+    def read(path):
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+    driver = read("/sys/devices/system/cpu/cpuidle/current_driver") or "none"
+    poll = read("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+    return "cpuidle %s%s" % (driver, "" if poll is None else ", guest_halt_poll_ns %s" % poll)
+
+
 def cfs_bench(prog, what, d, n):
     """One cfs-bench loop: its fields (p50_us, p99_us, ops_per_s) as floats."""
     try:
@@ -515,11 +530,15 @@ def main():
 
     # --- figures -------------------------------------------------------------------------
     cols = ["cfs", "etcd", "zk"]
-    print("bench-peers: %d CPUs, kernel %s; %.0f s of measurement" % (os.cpu_count(), os.uname().release, elapsed))
+    print("bench-peers: %d CPUs, kernel %s, %s; %.0f s of measurement"
+          % (os.cpu_count(), os.uname().release, idle_state(), elapsed))
     print("  N=%d ops per latency series (+%d warm-up, interleaved batches of %d); W=%d ops per 8-writer run; "
           "R=%d reads" % (a.n, WARMUP, BATCH, a.writers_ops, a.reads))
     ln = a.cfs_nodes.split(",")
-    print("  clusterfs: 3 nodes; leader node %s, follower node %s writes, node %s watches" % tuple(ln))
+    flags = os.environ.get("CFS_FLAGS", "").strip()
+    flags = " (%s)" % flags if flags else ""
+    print("  clusterfs: 3 nodes%s; leader node %s, follower node %s writes, node %s watches"
+          % ((flags,) + tuple(ln)))
     for s, why in (("etcd", a.etcd_why), ("zk", a.zk_why)):
         if s in systems:
             print("  %s: 3 on 127.0.0.1; leader on client port %d, follower %d writes, %d watches"
