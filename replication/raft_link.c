@@ -24,11 +24,10 @@ struct pending {
 	struct raft_io_send *req;
 	int status;
 	bool unsent;
-	uint8_t *head;
-	struct iovec *iov; /* head, then raft's payloads */
 	int iovcnt;
 	struct link_out *o; /* in flight on its connection */
 	struct pending *next;
+	struct iovec iov[]; /* our head (after the array), then raft's payloads */
 };
 
 struct pending_list {
@@ -121,13 +120,6 @@ static struct pending *list_pop(struct pending_list *q)
 
 /* --- freeing --------------------------------------------------------------- */
 
-static void pending_free(struct pending *p)
-{
-	free(p->head);
-	free(p->iov);
-	free(p);
-}
-
 static void link_maybe_free(struct raft_link *l)
 {
 	if (l->closing && l->outs == NULL && l->ins == NULL && !l->idle_open)
@@ -165,7 +157,7 @@ static void done_run(uv_idle_t *idle)
 		struct raft_io_send *req = p->req;
 		int status = p->status;
 
-		pending_free(p);
+		free(p);
 		if (req->cb != NULL)
 			req->cb(req, status);
 	}
@@ -191,7 +183,7 @@ static void done_now(struct pending_list *q, int status)
 		struct raft_io_send *req = p->req;
 		int st = p->unsent ? status : p->status;
 
-		pending_free(p);
+		free(p);
 		if (req->cb != NULL)
 			req->cb(req, st);
 	}
@@ -208,7 +200,7 @@ static void out_sent(void *arg, int status)
 	struct pending *p = arg;
 
 	if (p->req == NULL) { /* raft heard at close */
-		pending_free(p);
+		free(p);
 		return;
 	}
 	list_remove(&p->o->inflight, p);
@@ -384,25 +376,24 @@ static struct pending *pending_new(const struct raft_message *m)
 {
 	size_t head = raft_wire_head_size(m), total = raft_wire_size(m);
 	unsigned n = raft_wire_payloads(m, NULL, 0);
-	struct pending *p = calloc(1, sizeof(*p));
+	/* One allocation: the pending, its iovecs, then the head they start
+	 * with. */
+	struct pending *p =
+	    calloc(1, sizeof(*p) + (n + 1) * sizeof(p->iov[0]) + PEER_FRAME_HEAD + head);
+	uint8_t *hd;
 
 	if (p == NULL)
 		return NULL;
-	p->head = malloc(PEER_FRAME_HEAD + head);
-	p->iov = malloc((n + 1) * sizeof(*p->iov));
-	if (p->head == NULL || p->iov == NULL) {
-		pending_free(p);
-		return NULL;
-	}
-	if (peer_frame_head(PEER_RAFT, total, p->head) != 0) {
+	hd = (uint8_t *)&p->iov[n + 1];
+	if (peer_frame_head(PEER_RAFT, total, hd) != 0) {
 		log_warn("a raft message to node %llu is %zu bytes, more than a frame holds: not "
 			 "sent",
 			 (unsigned long long)m->server_id, total);
-		pending_free(p);
+		free(p);
 		return NULL;
 	}
-	raft_wire_encode_head(m, p->head + PEER_FRAME_HEAD);
-	p->iov[0] = (struct iovec){.iov_base = p->head, .iov_len = PEER_FRAME_HEAD + head};
+	raft_wire_encode_head(m, hd + PEER_FRAME_HEAD);
+	p->iov[0] = (struct iovec){.iov_base = hd, .iov_len = PEER_FRAME_HEAD + head};
 	raft_wire_payloads(m, p->iov + 1, n);
 	p->iovcnt = (int)n + 1;
 	p->unsent = true;
@@ -428,7 +419,7 @@ int raft_link_send(struct raft_link *l, struct raft_io_send *req, const struct r
 		return RAFT_NOCONNECTION;
 	o = out_get(l, m->server_id, m->server_address);
 	if (o == NULL) {
-		pending_free(p);
+		free(p);
 		return RAFT_NOCONNECTION;
 	}
 	req->cb = cb;
