@@ -83,6 +83,10 @@ struct fs {
 	size_t n_drops, cap_drops;
 	uv_timer_t drop_timer;
 	int open_handles; /* closed one by one at unmount */
+	/* The INIT request's id, and whether the kernel offered shared mmap
+	 * of direct-I/O files (init_ext.c). */
+	uint64_t init_unique;
+	bool init_mmap_offered;
 };
 
 /* How to answer a request once its entry is applied. */
@@ -151,6 +155,12 @@ int fs_check_new_name(struct fs *fs, uint64_t parent, const char *name, uint32_t
 
 /* propose.c */
 struct fs_op *fs_op_new(struct fs *fs, fuse_req_t req, enum fs_reply reply);
+/* init_ext.c: the INIT flags libfuse 3.14 cannot ask for. _install routes
+ * the session's device I/O through us (0 or -errno); _request notes what
+ * the kernel's INIT request (@len bytes at @req) offers. */
+int fs_init_ext_install(struct fs *fs);
+void fs_init_ext_request(struct fs *fs, const void *req, size_t len);
+
 void fs_entry_init(struct fs *fs, fuse_req_t req, struct entry *e, uint8_t op);
 int fs_submit(struct fs_op *op, const struct entry *e);
 void fs_op_done(void *arg, int64_t result);

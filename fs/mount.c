@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fuse.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ static void fs_poll_cb(uv_poll_t *p, int status, int events)
 
 			memcpy(&op, (const char *)fs->buf.mem + 4, sizeof(op));
 			fs->fuse_requests[op < FS_FUSE_OPCODES ? op : 0]++;
+			if (op == FUSE_INIT)
+				fs_init_ext_request(fs, fs->buf.mem, (size_t)rv);
 		}
 		fuse_session_process_buf(fs->se, &fs->buf);
 	}
@@ -226,6 +229,11 @@ int fs_mount(struct fs **out, uv_loop_t *loop, struct store *store, const struct
 		free(fs);
 		return -EIO;
 	}
+	rv = fs_init_ext_install(fs);
+	if (rv != 0)
+		log_warn("cannot route the FUSE device through clusterfsd (%s): files cannot be "
+			 "mmap'ed shared",
+			 strerror(-rv));
 	{
 		long conn = fs_mount_conn(fs->mountpoint);
 

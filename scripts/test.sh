@@ -25,7 +25,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 # (docs/testing.md "Sanitizers" says which and why).
 meson test -C build-asan --print-errorlogs --num-processes 2 test_quorum.sh test_failover.sh \
 	test_partition.sh test_membership.sh test_snapshot.sh test_leases.sh test_health.sh \
-	test_encryption.sh test_snapshot_install_crash.sh
+	test_encryption.sh test_snapshot_install_crash.sh test_mmap.sh test_lifecycle.sh
 # The fuzzers (tests/fuzz, clang + libFuzzer): 7 targets, 24 s each, from
 # a fixed seed so that a run here explores the same inputs each time (new
 # findings come from longer runs with other seeds: docs/testing.md).

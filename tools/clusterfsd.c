@@ -562,7 +562,8 @@ int main(int argc, char **argv)
 				token_source_scrub(optarg);
 				fail(tok.argv_given ? "--join-token given twice"
 						    : "--join-token is too long to be a join token");
-				return 2;
+				rv = 2;
+				goto parsed;
 			}
 			strcpy(tok.text, optarg);
 			token_source_scrub(optarg);
@@ -573,34 +574,45 @@ int main(int argc, char **argv)
 			break;
 		case OPT_VERSION:
 			printf("clusterfsd %s\n", CFS_VERSION);
-			return 0;
+			rv = 0;
+			goto parsed;
 		case OPT_HELP:
 			usage(stdout);
-			return 0;
+			rv = 0;
+			goto parsed;
 		default:
 			usage(stderr);
-			return 2;
+			rv = 2;
+			goto parsed;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "clusterfsd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
-		return 2;
+		rv = 2;
+		goto parsed;
 	}
 	/* The file first, then the flags over it. */
 	loaded = clusterfsd_config_load(&cfg, config_path, config_given, err, sizeof(err));
 	if (loaded < 0) {
 		fail(err);
-		return 2;
+		rv = 2;
+		goto parsed;
 	}
 	for (int i = 0; i < n_flags; i++) {
 		if (clusterfsd_config_set(&cfg, flags[i].key, flags[i].value, true, err,
 					  sizeof(err)) != 0) {
 			fail(err);
-			return 2;
+			rv = 2;
+			goto parsed;
 		}
 	}
+	rv = -1; /* go on */
+parsed:
+	/* The keys and values point into argv and options: only the array goes. */
 	free(flags);
+	if (rv >= 0)
+		return rv;
 	cfg.node.validator = ns_validator();
 	tok.file = cfg.join_token_file;
 	log_setup("clusterfsd", cfg.log_level);
