@@ -19,7 +19,6 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,7 +142,7 @@ static void guardian_main(const struct guardian *g)
 	prctl(PR_SET_PDEATHSIG, GUARDIAN_SIGNAL);
 	prctl(PR_SET_NAME, "cfs-guardian"); /* not a clusterfsd in ps */
 	/* Hold nothing of the daemon's: above all not /dev/fuse. */
-	syscall(SYS_close_range, 3, ~0U, 0);
+	close_range(3, ~0U, 0);
 	/* The signal may have come before the prctl: look first. A stray
 	 * signal from someone else finds the parent alive. */
 	while (parent_alive(g))
@@ -173,7 +172,7 @@ int guardian_start(struct guardian **out, const char *mountpoint, unsigned long 
 		 (int)g->parent, mountpoint, conn, g->abort_path);
 	/* PR_SET_PDEATHSIG fires when the forking thread exits: that must be
 	 * the main thread, which lives as long as the process does. */
-	if (syscall(SYS_gettid) != g->parent) {
+	if (gettid() != g->parent) {
 		free(g);
 		return -EINVAL;
 	}

@@ -27,7 +27,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,7 +170,7 @@ done_writing:
 		rv = rmdir(r->path);
 		break;
 	case REPLAY_RENAME:
-		rv = (int)syscall(SYS_renameat2, AT_FDCWD, r->path, AT_FDCWD, r->path2, r->flags);
+		rv = renameat2(AT_FDCWD, r->path, AT_FDCWD, r->path2, r->flags);
 		break;
 	case REPLAY_ATTRIB:
 		rv = fchownat(AT_FDCWD, r->path, r->uid, r->gid, AT_SYMLINK_NOFOLLOW);
@@ -522,7 +521,7 @@ int notify_start(struct notify **out, struct fuse_session *se)
 				dup2(sv[1], 3);
 				sv[1] = 3;
 			}
-			syscall(SYS_close_range, 4, ~0U, 0);
+			close_range(4, ~0U, 0);
 			replay_child(3);
 			_exit(0);
 		}

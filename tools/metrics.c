@@ -6,6 +6,7 @@
  */
 #include "metrics.h"
 
+#include "../replication/aio_release.h"
 #include "../replication/stages.h"
 
 #include <errno.h>
@@ -56,6 +57,13 @@ static void write_stages(struct out *o)
 		   "# TYPE clusterfs_log_write_turns_total counter\n"
 		   "clusterfs_log_write_turns_total %llu\n",
 		(unsigned long long)t.log_entries, (unsigned long long)t.log_turns);
+	out_add(o,
+		"# HELP clusterfs_log_aio_released_total Kernel AIO contexts of closed log "
+		"segments released by a thread, off the event loop (each release waits tens of "
+		"milliseconds in the kernel).\n"
+		"# TYPE clusterfs_log_aio_released_total counter\n"
+		"clusterfs_log_aio_released_total %llu\n",
+		(unsigned long long)aio_release_deferred());
 	out_add(o, "# HELP clusterfs_write_stage_seconds Time changes spent in each stage of "
 		   "a write on this node (see clusterfs(5), .cluster/metrics).\n"
 		   "# TYPE clusterfs_write_stage_seconds summary\n");

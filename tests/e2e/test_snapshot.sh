@@ -7,7 +7,10 @@
 # past what the stopped node has, so when it restarts it can only catch up
 # through install-snapshot: its tree then equals the others', and it holds a
 # snapshot it did not have. A restart of it after that keeps the tree. A
-# brand-new node joining after all this catches up the same way.
+# brand-new node joining after all this catches up the same way. Closing a
+# log segment at each snapshot released raft_uv's AIO context through a
+# thread, not on the event loop (clusterfs_log_aio_released_total > 0:
+# replication/aio_release.h).
 source "$(dirname "$0")/lib.sh"
 
 SNAP=(--snapshot-threshold 16 --snapshot-trailing 8)
@@ -71,6 +74,10 @@ for n in "$L" "$O"; do
 	first=$(first_log_index "$n")
 	say "  $n: snapshots at [${snaps% }], oldest log entry kept: ${first:-none in closed segments}, last_index $(status_field "$n" last_index)"
 	[ -n "$snaps" ] || fail "$n has no snapshot in $(node_data "$n")/raft after 200+ writes with --snapshot-threshold 16"
+	released=$(sed -n 's/^clusterfs_log_aio_released_total //p' "$(node_mount "$n")/.cluster/metrics")
+	say "  $n: AIO contexts of closed log segments released off the loop: ${released:-none}"
+	[ "${released:-0}" -gt 0 ] ||
+		fail "$n took snapshots but released no AIO context off the event loop (clusterfs_log_aio_released_total: ${released:-missing})"
 	if [ -n "$first" ]; then
 		((first > F_LAST + 1)) ||
 			fail "$n still has log entry $((F_LAST + 1)) (first kept: $first): the catch-up would not need a snapshot"
