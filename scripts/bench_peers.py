@@ -188,6 +188,15 @@ def log_counters(mount):
     return (v.get("clusterfs_log_entries_stored_total ", 0), v.get("clusterfs_log_write_turns_total ", 0))
 
 
+def metric_value(mount, name):
+    """One unlabelled value from a node's metrics (None if absent)."""
+    with open(os.path.join(mount, ".cluster", "metrics")) as f:
+        for line in f:
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
 def stage_means(before, after):
     """{stage: mean microseconds} over what happened between two stage_totals."""
     means = {}
@@ -594,6 +603,9 @@ def main():
           "the replay of the follower's write there, for inotify):\n    %s" % "  ".join(
         "%s %.2f" % (k, (fuse_after.get(k, 0) - fuse_before.get(k, 0)) / n_lw)
         for k in sorted(fuse_after) if fuse_after.get(k, 0) > fuse_before.get(k, 0)))
+    stalls = [metric_value(m, "clusterfs_loop_stall_longest_seconds") for m in cfs_mounts]
+    print("  longest event-loop iteration of each node over the run (clusterfs_loop_stall_longest_seconds): %s"
+          % " / ".join("-" if v is None else "%.0f ms" % (v * 1000) for v in stalls))
     print()
 
     # --- goals ---------------------------------------------------------------------------
