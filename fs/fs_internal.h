@@ -110,6 +110,7 @@ struct fs_op {
 	bool commits_pending;	  /* success commits a pending create */
 	bool trunc_if_existed;	  /* CREATE(O_TRUNC) that found an existing file */
 	bool typed_raw;		  /* a failure drops the handle's raw bytes */
+	bool drop_pages;	  /* success drops the inode's pages on this node */
 	int64_t in_ns, submit_ns; /* CLOCK_MONOTONIC: stages.h's fuse_in */
 };
 

@@ -308,8 +308,8 @@ static int typed_raw_write(struct fs *fs, struct fs_handle *h, uint64_t ino, con
 	return fs_handle_raw_write(h, buf, size, off);
 }
 
-void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-	      struct fuse_file_info *fi)
+static void write_request(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+			  struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_handle *h = fs_fh(fi);
@@ -339,6 +339,9 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	op->ino = ino;
 	op->h = h;
 	op->typed_raw = h->typed;
+	/* A typed value is stored normalized: the kernel's pages of the
+	 * mapping that wrote it back hold the raw bytes (fs_op_done). */
+	op->drop_pages = fi->writepage && h->typed;
 	if (fs_is_pending(fs, ino)) {
 		struct fs_pending *p;
 
@@ -371,6 +374,25 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		op->clear_trunc = true;
 	}
 	fs_submit(op, &e);
+}
+
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+	      struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_handle *h = fs_fh(fi);
+
+	/* The kernel writing back a page of a shared mapping (msync, munmap,
+	 * its writeback) sends it through any writable descriptor of the
+	 * file: the page goes at its offset even through an O_APPEND one, as
+	 * on tmpfs. */
+	if (fi->writepage && fs_plug_of(fs, ino) == NULL && h->append) {
+		h->append = false;
+		write_request(req, ino, buf, size, off, fi);
+		h->append = true;
+		return;
+	}
+	write_request(req, ino, buf, size, off, fi);
 }
 
 /* Nothing is committed at FLUSH (see the top of this file). */

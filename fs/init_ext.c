@@ -90,6 +90,8 @@ static ssize_t init_ext_writev(int fd, struct iovec *iov, int count, void *userd
 	if (h->unique == 0 || h->unique != fs->init_unique || !fs->init_mmap_offered)
 		return writev(fd, iov, count);
 	fs->init_unique = 0;
+	if (h->error != 0) /* libfuse refused the kernel: nothing to amend */
+		return writev(fd, iov, count);
 	if (!init_reply_amend(iov, count, copy, &out)) {
 		log_warn("the FUSE INIT reply has an unexpected shape: files cannot be mmap'ed "
 			 "shared");
@@ -99,6 +101,10 @@ static ssize_t init_ext_writev(int fd, struct iovec *iov, int count, void *userd
 	return writev(fd, copy, 2);
 }
 
+/* libfuse documents fuse_session_custom_io as what to call instead of
+ * fuse_session_mount; 3.14 takes it after the mount too, on the mount's
+ * own descriptor (every end-to-end test mounts this way), so mounting and
+ * unmounting stay libfuse's. */
 int fs_init_ext_install(struct fs *fs)
 {
 	static const struct fuse_custom_io io = {

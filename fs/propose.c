@@ -13,6 +13,7 @@
 
 #include "../common/clock.h"
 #include "../replication/stages.h"
+#include "notify.h"
 
 struct fs_op *fs_op_new(struct fs *fs, fuse_req_t req, enum fs_reply reply)
 {
@@ -97,6 +98,8 @@ void fs_op_done(void *arg, int64_t result)
 		fs_pending_drop(fs, op->h->ino);
 	if (op->clear_trunc)
 		fs_trunc_set(fs, op->ino, false);
+	if (op->drop_pages && fs->notify != NULL)
+		notify_inode(fs->notify, op->ino);
 
 	switch (op->reply) {
 	case REPLY_ERR0:

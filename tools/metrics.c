@@ -58,9 +58,9 @@ static void write_stages(struct out *o)
 		   "clusterfs_log_write_turns_total %llu\n",
 		(unsigned long long)t.log_entries, (unsigned long long)t.log_turns);
 	out_add(o,
-		"# HELP clusterfs_log_aio_released_total Kernel AIO contexts of closed log "
-		"segments released by a thread, off the event loop (each release waits tens of "
-		"milliseconds in the kernel).\n"
+		"# HELP clusterfs_log_aio_released_total Kernel AIO contexts released by a "
+		"thread, off the event loop: one per closed log segment (each snapshot closes one) "
+		"and one at start (each release waits tens of milliseconds in the kernel).\n"
 		"# TYPE clusterfs_log_aio_released_total counter\n"
 		"clusterfs_log_aio_released_total %llu\n",
 		(unsigned long long)aio_release_deferred());

@@ -16,6 +16,11 @@
       through a writable shared mapping of MAPPED plus msync(MS_SYNC), and
       wait (at most 10 s) until OTHER reads it. Exit 1 with a line that
       says what was expected and seen.
+
+  mmap_check.py typed GATE
+      GATE is a file in gates/: write it through a writable shared mapping
+      as "yes" and check that read(2), and then the mapping (at most 10 s),
+      show the stored "true".
 """
 import errno
 import mmap
@@ -78,6 +83,10 @@ def probe(path):
     way("shared read-write, changed and msync'ed",
         lambda: mapped(mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, os.O_RDWR, b"J"))
     way("read(2) after it", lambda: read_file(path))
+    way("shared read-write through an O_APPEND descriptor, changed and msync'ed",
+        lambda: mapped(mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, os.O_RDWR | os.O_APPEND,
+                       b"A"))
+    way("read(2) after it (the page at its place, nothing appended)", lambda: read_file(path))
     way("shared writable on a read-only descriptor",
         lambda: mapped(mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, os.O_RDONLY))
 
@@ -93,8 +102,10 @@ def wait_mapping(m, want, what):
 
 
 def expect_mapping(m, want, what):
-    if m[:len(want)] != want:
-        fail("right after %s, the mapping shows %r; expected %r" % (what, m[:len(want)], want))
+    """The whole mapping: @want, then zeros (past the end of the file)."""
+    full = want[:len(m)] + bytes(max(0, len(m) - len(want)))
+    if m[:] != full:
+        fail("right after %s, the mapping shows %r; expected %r" % (what, m[:], full))
 
 
 def follow(mapped, other):
@@ -141,9 +152,28 @@ def follow(mapped, other):
     print("a change through a writable shared mapping reached the other node")
 
 
+def typed(path):
+    """A gate stored normalized ("yes" is stored as "true"): a mapping that
+    wrote "yes" shows, once its write is committed, what the cluster
+    stored, as read(2) does."""
+    write_file(path, b"true\n")
+    fd = os.open(path, os.O_RDWR)
+    w = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    os.close(fd)
+    w[:5] = b"yes\n\n"  # the same length as what is stored: no size change
+    w.flush()
+    wait_mapping(w, b"true\n", "msync of 'yes' into a gate")
+    if read_file(path) != b"true\n":
+        fail("after msync of 'yes', read(2) gives %r; expected b'true\\n'" % read_file(path))
+    w.close()
+    print("a gate written through a mapping shows its stored value")
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "probe":
         probe(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "typed":
+        typed(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "follow":
         follow(sys.argv[2], sys.argv[3])
     else:

@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/aio_abi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,7 +25,6 @@ Test(aio_release, other_calls_pass_through)
 	errno = 0;
 	cr_assert_eq(syscall(SYS_close, -1), -1);
 	cr_assert_eq(errno, EBADF);
-	/* Six arguments, the last ones mattering. */
 	cr_assert_eq(pipe(fds), 0);
 	cr_assert_eq(write(fds[1], "abcd", 4), 4);
 	cr_assert_eq(syscall(SYS_pread64, fds[0], buf, 4, 0), -1);
@@ -31,6 +33,28 @@ Test(aio_release, other_calls_pass_through)
 	cr_assert_arr_eq(buf, "abcd", 4);
 	close(fds[0]);
 	close(fds[1]);
+}
+
+/* Six arguments, the fifth and sixth mattering: mmap of a file's second
+ * page must map that page. */
+Test(aio_release, six_arguments_pass_through)
+{
+	char path[] = "/tmp/cfs-aio-release-XXXXXX";
+	char page[4096];
+	int fd = mkstemp(path);
+	long p;
+
+	cr_assert_geq(fd, 0);
+	unlink(path);
+	memset(page, 'a', sizeof(page));
+	cr_assert_eq(write(fd, page, sizeof(page)), (ssize_t)sizeof(page));
+	memset(page, 'b', sizeof(page));
+	cr_assert_eq(write(fd, page, sizeof(page)), (ssize_t)sizeof(page));
+	p = syscall(SYS_mmap, NULL, sizeof(page), PROT_READ, MAP_PRIVATE, fd, (long)sizeof(page));
+	cr_assert_neq(p, -1L, "mmap: %s", strerror(errno));
+	cr_assert_eq(((const char *)p)[0], 'b', "the offset (sixth argument) was not passed");
+	munmap((void *)p, sizeof(page));
+	close(fd);
 }
 
 /* A context is gone once io_getevents refuses it (EINVAL). */
