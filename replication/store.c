@@ -410,6 +410,7 @@ int store_open(const char *path, const struct store_validator *v, struct store *
 		snprintf(errmsg, errlen, "%s is damaged (sqlite quick_check: %s)", path, why);
 		goto err;
 	}
+	store_ckpt_start(s);
 	*out = s;
 	return 0;
 err:
@@ -423,6 +424,7 @@ void store_close(struct store *s)
 		return;
 	if (s->db != NULL)
 		store_batch_end(s); /* else the raft log applies it again */
+	store_ckpt_stop(s);
 	store_finalize(s);
 	sqlite3_close(s->db);
 	free(s);

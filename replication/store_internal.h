@@ -84,6 +84,7 @@ struct store {
 	bool batching; /* store_set_batching: else each entry commits at once */
 	bool batch, batch_lost;
 	uint64_t batch_applied, batch_bytes;
+	struct store_ckpt *ckpt;     /* store_checkpoint.c, or NULL */
 };
 
 /* The context of one entry being applied. */
@@ -93,6 +94,27 @@ struct apply {
 	const struct entry *e;
 	struct store_change *ch;
 };
+
+/* --- store_checkpoint.c: WAL checkpoints off the loop thread ------------- */
+
+/* WAL pages after a commit that wake the checkpointer (sqlite's default
+ * automatic checkpoint size). */
+#define STORE_CKPT_PAGES 1000
+/* WAL pages past which a commit finishes a checkpoint itself. */
+#define STORE_CKPT_HARD_PAGES (4 * STORE_CKPT_PAGES)
+
+/* Checkpoint @s's WAL in a thread of its own from now on (a file-backed
+ * store; nothing for an in-memory one). Without memory or a thread,
+ * sqlite's automatic checkpoints stay. */
+void store_ckpt_start(struct store *s);
+/* Stop it, waiting for a checkpoint in progress; sqlite's automatic
+ * checkpoints resume while the connection stays open. */
+void store_ckpt_stop(struct store *s);
+/* Checkpoint soon (the checkpointer's next round), or now on this
+ * connection if there is no checkpointer. */
+void store_ckpt_request(struct store *s);
+/* Checkpoints the thread has run (tests). */
+uint64_t store_ckpt_count(struct store *s);
 
 /* --- store.c: statements, transactions, meta --------------------------- */
 

@@ -248,7 +248,22 @@ static int sync_dir_of(const char *path)
 	return rv;
 }
 
+static int replace(struct store *s, const char *with, char *errmsg, size_t errlen);
+
+/* Nothing checkpoints while the file is replaced (store_checkpoint.c); the
+ * store that is left (the new one, or the old one kept) checkpoints again. */
 int store_replace(struct store *s, const char *with, char *errmsg, size_t errlen)
+{
+	int rv;
+
+	store_ckpt_stop(s);
+	rv = replace(s, with, errmsg, errlen);
+	if (s->db != NULL)
+		store_ckpt_start(s);
+	return rv;
+}
+
+static int replace(struct store *s, const char *with, char *errmsg, size_t errlen)
 {
 	char path[PATH_MAX], side[PATH_MAX + 8];
 	const char *name = sqlite3_db_filename(s->db, "main");

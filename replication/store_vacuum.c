@@ -11,6 +11,7 @@
 
 #include "../common/log.h"
 #include "../common/loop_watch.h"
+#include "store_internal.h"
 
 /* sqlite's PRAGMA auto_vacuum values. */
 #define AUTO_VACUUM_INCREMENTAL 2
@@ -101,11 +102,11 @@ int store_vacuum_step_slack(struct store *s, long long slack)
 		}
 		gave = true;
 	}
-	/* The file shrinks when the WAL is checkpointed: do it once the free
-	 * list is back within the slack rather than wait for the next
-	 * automatic checkpoint. */
+	/* The file shrinks when the WAL is checkpointed: ask for one once the
+	 * free list is back within the slack rather than wait for the WAL to
+	 * fill up (store_checkpoint.c). */
 	if (rv == 0 && gave && free_pages <= slack)
-		sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		store_ckpt_request(s);
 	loop_watch_leave(prev);
 	if (rv != 0)
 		log_warn("incremental vacuum of the store failed: %s", sqlite3_errmsg(db));
