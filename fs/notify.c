@@ -40,15 +40,6 @@
  * little later, nothing else does. */
 #define REPLAY_LINGER_NS (20 * 1000000L)
 
-/* How much lower than the daemon's the replay process's priority is (nice
- * increments). When they compete for a CPU, the daemon's loop goes first:
- * it acknowledges log entries (a follower's answer is on every commit's
- * path), and answers this node's own clients, while a replay only makes an
- * inotify event that is already late (measured: docs/architecture.md,
- * "Where the time of a write goes"). Replays still get a share of a busy
- * CPU (about a tenth) and catch up. */
-#define REPLAY_NICE 10
-
 struct notify_item {
 	struct notify_item *next;
 	uint64_t seq;
@@ -510,11 +501,6 @@ int notify_start(struct notify **out, struct fuse_session *se)
 			 * /dev/fuse): only the socket. */
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			prctl(PR_SET_NAME, "cfs-replay"); /* not a clusterfsd in ps */
-			/* Relative to the daemon's own (a systemd Nice= moves both);
-			 * if it fails, the replay runs at the daemon's priority. */
-			errno = 0;
-			if (nice(REPLAY_NICE) == -1 && errno != 0)
-				errno = 0;
 			if (getppid() != parent)
 				_exit(0);
 			if (sv[1] != 3) {

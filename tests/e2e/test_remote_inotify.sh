@@ -32,9 +32,6 @@
 #    recreates, and one on a file that node 1 replaces with mv: the old
 #    watcher sees what it sees on node 1 (DELETE_SELF...) and nothing of the
 #    new object; a new watcher on the same path works.
-#  - the replay process (cfs-replay, which makes the calls) runs 10 nice
-#    levels below its daemon, so that the daemon's loop goes first when
-#    they compete for a CPU (fs/notify.c, REPLAY_NICE).
 # It fails when the events differ from a local writer's: each failed check
 # names the operation, what node 3 saw and what node 1's own watcher saw.
 # shellcheck disable=SC2016 # op commands are eval'd later, with $GATE set
@@ -47,20 +44,6 @@ iw_cluster3
 M1=$(node_mount n1)
 M3=$(node_mount n3)
 T=$TEST_TMP
-
-# nice of a process: field 19 of /proc/PID/stat (after the command's ")").
-nice_of() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f17; }
-for n in n1 n2 n3; do
-	pid=$(node_pid "$n")
-	replay=""
-	for c in $(cat /proc/"$pid"/task/*/children); do
-		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = cfs-replay ] && replay=$c
-	done
-	[ -n "$replay" ] || fail "$n (pid $pid) has no cfs-replay child"
-	d=$(nice_of "$pid") r=$(nice_of "$replay")
-	want=$((d + 10 > 19 ? 19 : d + 10))
-	assert_eq "$want" "$r" "nice of $n's replay process (the daemon's is $d)"
-done
 
 # --- every kind of change, made on node 1 then on node 3 ---------------------------
 
