@@ -7,7 +7,7 @@
  * returns only after an RCU grace period; measured on the development
  * machine, 41 ms (strace -T), during which the loop thread was blocked:
  * every node stalled for 30-50 ms at each snapshot, all three at the same
- * index, and so did the writes of that moment (docs/architecture.md, "What
+ * index, and so did the writes of that moment (docs/performance.md, "What
  * makes the tail").
  *
  * aio_release.c gives clusterfsd a syscall(2) of its own that hands

@@ -10,26 +10,7 @@
 #include <unistd.h>
 
 #include "../../replication/store_internal.h"
-#include "helpers.h"
-
-#define INO(n)	  (STORE_FIRST_DYNAMIC_INO + (n))
-#define FILE_MODE (S_IFREG | 0644)
-
-static struct h_store T;
-
-static void setup(void)
-{
-	h_store_init(&T);
-}
-
-static void teardown(void)
-{
-	h_cleanup_run();
-	h_store_fini(&T);
-	h_leak_check();
-}
-
-TestSuite(store_checkpoint, .init = setup, .fini = teardown);
+#include "store_fixture.h"
 
 static long long wal_size(void)
 {
@@ -58,7 +39,7 @@ static void write_rounds(int files, int rounds)
 		}
 }
 
-Test(store_checkpoint, a_thread_checkpoints_and_the_wal_stays_bounded)
+Test(store, checkpoint_a_thread_checkpoints_and_the_wal_stays_bounded)
 {
 	long long peak = 0;
 
@@ -82,7 +63,7 @@ Test(store_checkpoint, a_thread_checkpoints_and_the_wal_stays_bounded)
 	cr_assert_gt(store_ckpt_count(T.s), 0);
 }
 
-Test(store_checkpoint, the_store_reads_back_what_was_written_around_checkpoints)
+Test(store, checkpoint_the_store_reads_back_what_was_written_around_checkpoints)
 {
 	char want[3000];
 	void *data;
@@ -102,7 +83,7 @@ Test(store_checkpoint, the_store_reads_back_what_was_written_around_checkpoints)
 	}
 }
 
-Test(store_checkpoint, stop_and_start_again)
+Test(store, checkpoint_stop_and_start_again)
 {
 	store_ckpt_stop(T.s);
 	cr_assert_null(T.s->ckpt);
