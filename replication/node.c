@@ -679,17 +679,23 @@ static void node_close_raft(struct node *n)
 	struct inbound *in;
 
 	uv_timer_stop(&n->transfer_timer);
-	/* raft 0.15 must not be closed with log writes in flight (io_guard.h):
-	 * wait for them, bounded (a follower may be sent more meanwhile). */
-	if (n->raft_inited && n->handles_ready && io_guard_appends_in_flight() > 0 &&
+	/* raft 0.15 must not be closed with log writes in flight (io_guard.h),
+	 * nor with a snapshot put that our wrapper still holds in a worker
+	 * (raft_uv does not know of it, so raft's close would not wait for its
+	 * callback): wait for them, bounded (a follower may be sent more
+	 * meanwhile). */
+	if (n->raft_inited && n->handles_ready &&
+	    (io_guard_appends_in_flight() > 0 || n->snap_io.syncing || n->snap_io.installing) &&
 	    n->close_waited_ms < NODE_CLOSE_WAIT_MS) {
 		n->close_waited_ms += NODE_CLOSE_POLL_MS;
 		uv_timer_start(&n->transfer_timer, close_wait_cb, NODE_CLOSE_POLL_MS, 0);
 		return;
 	}
 	if (n->close_waited_ms > 0)
-		log_debug("closed raft after waiting %u ms for log writes in flight (%u left)",
-			  n->close_waited_ms, io_guard_appends_in_flight());
+		log_debug("closed raft after waiting %u ms for log writes in flight (%u left) "
+			  "and snapshot work (%s)",
+			  n->close_waited_ms, io_guard_appends_in_flight(),
+			  n->snap_io.syncing || n->snap_io.installing ? "some left" : "none left");
 	/* raft sends nothing while it closes; its links go first. */
 	io_guard_route(&n->io, NULL);
 	raft_link_close(n->link);

@@ -64,17 +64,19 @@ bool snapshot_is_marker(const void *buf, size_t len, uint64_t *applied)
 	return true;
 }
 
-/* fdatasync the store's WAL. With journal_mode=WAL and synchronous=NORMAL a
- * commit is not synced, but sqlite syncs the WAL before every checkpoint
- * and the database file after it: so once the WAL is synced every committed
- * transaction is durable. The WAL holds at most what was written since the
- * last checkpoint (about a thousand pages), which bounds the cost. */
-static int snapshot_sync_wal(struct store *s)
+/* fdatasync the store's WAL (@wal: its path). With journal_mode=WAL and
+ * synchronous=NORMAL a commit is not synced, but sqlite syncs the WAL
+ * before every checkpoint and the database file after it, and restarts the
+ * WAL only after that: so once the WAL is synced every transaction
+ * committed before the sync began is durable. Commits made meanwhile by
+ * the loop are not waited for. The WAL holds at most what was written
+ * since the last checkpoint (about a thousand pages), which bounds the
+ * cost. Any thread. */
+static int snapshot_sync_wal(const char *wal)
 {
-	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(store_sqlite(s), "main"));
 	int fd, rv = 0;
 
-	if (wal == NULL || wal[0] == '\0')
+	if (wal[0] == '\0')
 		return 0; /* an in-memory store (tests) */
 	fd = open(wal, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -103,19 +105,14 @@ static int snapshot_marker_make(uint64_t applied, void **buf, size_t *len)
 
 int snapshot_marker_take(struct store *s, void **buf, size_t *len)
 {
-	uint64_t t0 = now_us(), applied = store_applied_index(s);
+	uint64_t applied = store_applied_index(s);
 	int rv;
 
-	rv = snapshot_sync_wal(s);
-	if (rv != 0) {
-		log_error("cannot sync the store's WAL for a snapshot: %s", strerror(-rv));
-		return rv;
-	}
 	rv = snapshot_marker_make(applied, buf, len);
 	if (rv != 0)
 		return rv;
-	log_debug_at(0, applied, "snapshot marker at applied index %llu (WAL synced in %llu us)",
-		  (unsigned long long)applied, (unsigned long long)(now_us() - t0));
+	log_debug_at(0, applied, "snapshot marker at applied index %llu",
+		     (unsigned long long)applied);
 	return 0;
 }
 
@@ -569,15 +566,24 @@ out:
 	loop_watch_leave(prev);
 }
 
-/* One snapshot of our own (trailing > 0) being written by raft_uv: timed
- * and logged when it is done. */
+/* One snapshot of our own (trailing > 0): the store's WAL synced in a
+ * worker (a marker is only a promise that the store holds its index), then
+ * written by raft_uv; timed and logged when it is done. Between the two,
+ * raft goes on as while raft_uv writes (it takes no other snapshot while
+ * this put is pending). */
 struct snapshot_take {
+	uv_work_t work;
 	struct raft_io_snapshot_put put; /* ours, to the wrapped io */
 	struct snapshot_io *w;
-	struct raft_io_snapshot_put *req; /* raft's */
-	raft_io_snapshot_put_cb cb;	  /* raft's */
-	uint64_t start_us, index;
+	struct raft_io *io;
+	unsigned trailing;
+	struct raft_io_snapshot_put *req;	 /* raft's */
+	const struct raft_snapshot *snapshot; /* raft's, valid until its cb */
+	raft_io_snapshot_put_cb cb;		 /* raft's */
+	uint64_t start_us, index, sync_us;
 	size_t len;
+	int status; /* of the sync */
+	char wal[sizeof(((struct snapshot_io *)0)->path) + 8];
 };
 
 static void snapshot_take_done(struct raft_io_snapshot_put *put, int status)
@@ -590,9 +596,11 @@ static void snapshot_take_done(struct raft_io_snapshot_put *put, int status)
 	if (status == 0) {
 		t->w->stats.taken++;
 		t->w->stats.take_s = took_s;
-		log_info_at(0, t->index, "snapshot taken at raft index %llu (%zu bytes) in %.0f ms; the log "
-			 "before it is compacted",
-			 (unsigned long long)t->index, t->len, took_s * 1000);
+		log_info_at(0, t->index, "snapshot taken at raft index %llu (%zu bytes) in %.0f ms "
+			 "(the store's WAL synced in %.1f ms off the loop); the log before it is "
+			 "compacted",
+			 (unsigned long long)t->index, t->len, took_s * 1000,
+			 (double)t->sync_us / 1000);
 	} else if (status != RAFT_CANCELED) {
 		log_warn_at(0, t->index, "snapshot at raft index %llu failed after %.0f ms (raft error %d)",
 			 (unsigned long long)t->index, took_s * 1000, status);
@@ -601,27 +609,88 @@ static void snapshot_take_done(struct raft_io_snapshot_put *put, int status)
 	cb(req, status);
 }
 
+/* Hand the put to raft_uv once the WAL is synced: 0, or a raft error with
+ * @t freed (the caller fails raft's put with it; raft then drops the
+ * snapshot and keeps its log). */
+static int snapshot_take_hand(struct snapshot_take *t)
+{
+	struct snapshot_io *w = t->w;
+	int rv;
+
+	w->stats.wal_syncs++;
+	if (t->status != 0) {
+		log_error_at(0, t->index, "cannot sync the store's WAL for the snapshot at raft "
+			     "index %llu: %s; the log is kept",
+			     (unsigned long long)t->index, strerror(-t->status));
+		rv = RAFT_IOERR;
+	} else if (w->closing) {
+		rv = RAFT_CANCELED;
+	} else {
+		t->put.data = t;
+		rv = w->put(t->io, t->trailing, &t->put, t->snapshot, snapshot_take_done);
+	}
+	if (rv != 0)
+		free(t);
+	return rv;
+}
+
+static void snapshot_take_sync(uv_work_t *work)
+{
+	struct snapshot_take *t = work->data;
+	uint64_t t0 = now_us();
+
+	t->status = snapshot_sync_wal(t->wal);
+	t->sync_us = now_us() - t0;
+}
+
+static void snapshot_take_synced(uv_work_t *work, int status)
+{
+	struct snapshot_take *t = work->data;
+	struct raft_io_snapshot_put *req = t->req;
+	raft_io_snapshot_put_cb cb = t->cb;
+	const char *prev = loop_watch_enter("snapshot: hand our own to raft_uv");
+	int rv;
+
+	(void)status;
+	t->w->syncing = false;
+	rv = snapshot_take_hand(t);
+	if (rv != 0)
+		cb(req, rv);
+	loop_watch_leave(prev);
+}
+
 static int snapshot_take_put(struct snapshot_io *w, struct raft_io *io, unsigned trailing,
 			     struct raft_io_snapshot_put *req, const struct raft_snapshot *snapshot,
 			     raft_io_snapshot_put_cb cb)
 {
 	struct snapshot_take *t = calloc(1, sizeof(*t));
-	int rv;
+	const char *wal;
 
 	if (t == NULL)
-		return w->put(io, trailing, req, snapshot, cb);
+		return RAFT_NOMEM;
 	t->w = w;
+	t->io = io;
+	t->trailing = trailing;
 	t->req = req;
+	t->snapshot = snapshot;
 	t->cb = cb;
 	t->start_us = now_us();
 	t->index = snapshot->index;
 	for (unsigned i = 0; i < snapshot->n_bufs; i++)
 		t->len += snapshot->bufs[i].len;
-	t->put.data = t;
-	rv = w->put(io, trailing, &t->put, snapshot, snapshot_take_done);
-	if (rv != 0)
-		free(t);
-	return rv;
+	wal = sqlite3_filename_wal(sqlite3_db_filename(store_sqlite(w->store), "main"));
+	if (wal != NULL)
+		snprintf(t->wal, sizeof(t->wal), "%s", wal);
+	req->cb = cb;
+	t->work.data = t;
+	if (w->loop == NULL || uv_queue_work(w->loop, &t->work, snapshot_take_sync,
+					     snapshot_take_synced) != 0) {
+		/* No loop to hand it to (tests), or libuv refused: here. */
+		snapshot_take_sync(&t->work);
+		return snapshot_take_hand(t);
+	}
+	w->syncing = true;
+	return 0;
 }
 
 static int snapshot_io_put(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,

@@ -189,6 +189,8 @@ Test(snapshot, a_checked_file_replaces_the_store_and_it_goes_on)
 static struct raft_buffer put_data;
 static unsigned put_trailing;
 static int put_calls, raft_cb_status = -1;
+static uint64_t put_syncs; /* the wrapper's WAL syncs when the put came */
+static struct snapshot_io *put_wrapper;
 
 static int fake_put(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
 		    const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
@@ -197,6 +199,7 @@ static int fake_put(struct raft_io *io, unsigned trailing, struct raft_io_snapsh
 	put_calls++;
 	put_trailing = trailing;
 	put_data = snapshot->bufs[0];
+	put_syncs = put_wrapper != NULL ? put_wrapper->stats.wal_syncs : 0;
 	req->cb = cb;
 	cb(req, 0);
 	return 0;
@@ -225,6 +228,7 @@ Test(snapshot, an_install_swaps_the_file_and_puts_a_marker)
 	io.snapshot_put = fake_put;
 	cr_assert_eq(uv_loop_init(&loop), 0);
 	cr_assert_eq(snapshot_io_wrap(&w, &io, &loop, B.s), 0);
+	put_wrapper = &w;
 	memset(&snap, 0, sizeof(snap));
 	snap.index = 42;
 	snap.term = 2;
@@ -245,13 +249,34 @@ Test(snapshot, an_install_swaps_the_file_and_puts_a_marker)
 	cr_assert_eq(store_applied_index(B.s), applied);
 	assert_has_b(B.s);
 	raft_free(buf.base);
-	/* Our own snapshots (trailing > 0) go through as they are. */
+	/* Our own snapshots (trailing > 0) go through as they are, but only
+	 * once the store's WAL is synced, in a worker: not on the loop. */
 	cr_assert_eq(snapshot_marker_take(B.s, &buf.base, &buf.len), 0);
 	raft_cb_status = -1;
 	cr_assert_eq(io.snapshot_put(&io, 8, &req, &snap, raft_put_cb), 0);
+	cr_assert_eq(put_calls, 1, "raft_uv got the marker before the WAL was synced");
+	cr_assert_eq(w.stats.wal_syncs, 0);
+	cr_assert(w.syncing);
+	while (raft_cb_status == -1)
+		uv_run(&loop, UV_RUN_ONCE);
+	cr_assert_eq(raft_cb_status, 0);
 	cr_assert_eq(put_calls, 2);
+	cr_assert_eq(put_syncs, 1, "the WAL was synced before raft_uv got the marker");
+	cr_assert_eq(put_trailing, 8);
 	cr_assert_eq(put_data.base, buf.base);
-	raft_free(buf.base);
+	cr_assert_not(w.syncing);
+	cr_assert_eq(w.stats.taken, 1);
+	/* A close while the WAL is being synced: raft's put is cancelled,
+	 * raft_uv never sees it. */
+	raft_cb_status = -1;
+	cr_assert_eq(io.snapshot_put(&io, 8, &req, &snap, raft_put_cb), 0);
 	snapshot_io_close(&w);
+	while (raft_cb_status == -1)
+		uv_run(&loop, UV_RUN_ONCE);
+	cr_assert_eq(raft_cb_status, RAFT_CANCELED);
+	cr_assert_eq(put_calls, 2);
+	cr_assert_eq(w.stats.taken, 1);
+	put_wrapper = NULL;
+	raft_free(buf.base);
 	cr_assert_eq(uv_loop_close(&loop), 0);
 }
