@@ -17,6 +17,9 @@
 #     a ZooKeeper watch through a client connected to that server), p50/p99;
 #   cached open+read+close of a small file on clusterfs and on a tmpfs;
 #   the floors: 4 KiB pwrite+fsync on the data disk, a loopback TCP round trip;
+#   a reference that no goal uses: the same writes on a one-node clusterfs
+#     (no follower to wait for, no follower sharing the CPUs), interleaved
+#     with the others;
 #   where a clusterfs write's time goes: the mean of each stage of
 #     clusterfs_write_stage_seconds (.cluster/metrics) on the leader and the
 #     follower over the write series, next to the client's mean.
@@ -130,7 +133,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$meter" ] && stop_pid "$meter"
 	for p in "${pids[@]}"; do stop_pid "$p"; done
-	for i in 1 2 3; do
+	for i in 0 1 2 3; do
 		if mountpoint -q "$work/m$i" 2>/dev/null; then umount -l "$work/m$i"; fi
 	done
 	if mountpoint -q "$work/tmpfs" 2>/dev/null; then umount "$work/tmpfs"; fi
@@ -212,6 +215,16 @@ wait_until "$START_TIMEOUT" "a clusterfs leader seen by node 1" cfs_leader_known
 cL=$(cfs_index "$(cut -d' ' -f1 "$work/m1/.cluster/leader")")
 [ -n "$cL" ] || {
 	say "the clusterfs leader is none of our 3 nodes"
+	exit 1
+}
+# and one more on its own, node 0: the one-node reference
+# shellcheck disable=SC2086 # CFS_FLAGS: words
+"$B/clusterfsd" --mount "$work/m0" --data "$work/d0" --address "127.0.0.1:$(free_port)" \
+	--log-level warn ${CFS_FLAGS:-} >/dev/null 2>>"$work/clusterfs0.log" &
+pids+=($!)
+pidname[$!]="clusterfsd one-node reference"
+"$B/clusterfsctl" --mount "$work/m0" wait --timeout "$START_TIMEOUT" >/dev/null || {
+	say "the one-node clusterfs was not ready within $START_TIMEOUT s"
 	exit 1
 }
 cF=$(((cL % 3) + 1))      # the follower that writes
@@ -345,7 +358,7 @@ mount -t tmpfs -o size=64m cfs-bench-peers "$work/tmpfs"
 # trap only after its foreground command ends); the trap stops it first.
 python3 scripts/bench_peers.py --n "$N" --writers-ops "$W" --reads "$R" \
 	--cfs-bench "$B/cfs-bench" --disk "$work/disk" --tmpfs "$work/tmpfs" \
-	--cfs "$cfs_arg" --cfs-nodes "$cL,$cF,$cX" \
+	--cfs "$cfs_arg" --cfs-nodes "$cL,$cF,$cX" --cfs-single "$work/m0" \
 	--etcd "$etcd_arg" --etcd-version "$etcd_version" --etcd-why "$etcd_why" \
 	--zk "$zk_arg" --zk-version "$zk_version" --zk-why "$zk_why" &
 meter=$!

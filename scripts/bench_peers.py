@@ -13,7 +13,9 @@ Loop shapes, the same for the three systems:
               one kept-alive HTTP connection to the gRPC gateway
               (POST /v3/kv/put, JSON); a ZooKeeper setData through kazoo. On
               the leader and on a follower, the six series in interleaved
-              batches of BATCH so that machine noise falls on all of them.
+              batches of BATCH so that machine noise falls on all of them;
+              with --cfs-single, the same clusterfs writes on a one-node
+              cluster too, a reference that no goal uses.
   8 writers   8 processes, each with its own connection (its own file, key
               or znode), WARMUP ops each, then all at once W/8 ops each, on
               the leader: total ops over the time from the first start to the
@@ -444,8 +446,10 @@ def timed(put, name):
     return op
 
 
-def prepare(systems):
+def prepare(systems, single):
     """The files, keys and znodes the loops write, created once."""
+    if single:
+        os.makedirs(single + "/bench", exist_ok=True)
     if "cfs" in systems:
         os.makedirs(systems["cfs"][0] + "/bench", exist_ok=True)
         os.makedirs(systems["cfs"][0] + "/bench-read", exist_ok=True)
@@ -473,6 +477,7 @@ def main():
     ap.add_argument("--tmpfs", required=True)
     ap.add_argument("--cfs", required=True, help="mounts: LEADER,FOLLOWER,WATCHER")
     ap.add_argument("--cfs-nodes", default="?,?,?", help="their node indexes, for the header")
+    ap.add_argument("--cfs-single", default="", help="the mount of a one-node clusterfs (a reference)")
     ap.add_argument("--etcd", required=True, help="client ports LEADER,FOLLOWER,WATCHER, or -")
     ap.add_argument("--etcd-version", default="-")
     ap.add_argument("--etcd-why", default="", help="why etcd is skipped")
@@ -492,7 +497,7 @@ def main():
         systems["zk"] = [int(p) for p in a.zk.split(",")]
     names = {"cfs": "clusterfs", "etcd": ("etcd " + a.etcd_version).replace(" -", ""),
              "zk": ("ZooKeeper " + a.zk_version).replace(" -", "")}
-    prepare(systems)
+    prepare(systems, a.cfs_single)
     started = time.time()
 
     clients = {"cfs": CfsClient, "etcd": EtcdClient, "zk": ZkClient}
@@ -503,6 +508,10 @@ def main():
             c = clients[s](t[idx])
             opened.append(c)
             series[(s, role)] = timed(c.put, "w" + role)
+    if a.cfs_single:
+        c = CfsClient(a.cfs_single)
+        opened.append(c)
+        series[("cfs1", "L")] = timed(c.put, "w1")
     cfs_mounts = systems["cfs"]
     before = {}
 
@@ -566,6 +575,9 @@ def main():
         print("%-46s %16s %16s %16s" % ((what,) + tuple(
             cell(c, lambda s: "%s / %s" % (ms(pct(writes[(s, role)], 50)), ms(pct(writes[(s, role)], 99))))
             for c in cols)))
+    if ("cfs1", "L") in writes:
+        print("%-46s %16s" % ("write on a one-node clusterfs, p50 / p99 ms", "%s / %s" % (
+            ms(pct(writes[("cfs1", "L")], 50)), ms(pct(writes[("cfs1", "L")], 99)))))
     print("%-46s %16s %16s %16s" % (("8 writers on the leader, ops/s",) + tuple(
         cell(c, lambda s: "%.0f" % par[s]) for c in cols)))
     print("%-46s %16s %16s %16s" % (("propagation leader -> follower, p50 / p99 ms",) + tuple(
@@ -595,6 +607,11 @@ def main():
     print("  leader write, mean: %.1f us as the client saw it; %.1f us of it in the daemon on the WRITE "
           "request's path; the rest is the kernel (FUSE queue and wake-ups) and the write's other requests "
           "(OPEN, GETXATTR, RELEASE)" % (mean_us(writes[("cfs", "L")]), inside))
+    if ("cfs1", "L") in writes:
+        one = pct(writes[("cfs1", "L")], 50)
+        print("  one-node reference: write p50 %.3f ms = %.2fx the fsync p50; the 3-node leader's p50 is %.2fx it "
+              "(the follower's round trip and disk write, and two followers sharing the CPUs)"
+              % (one / 1e6, one / (floors["fsync"]["p50_us"] * 1e3), pct(writes[("cfs", "L")], 50) / one))
     if batching:
         print("  8 writers on the leader: %.2f entries per log write on the leader (%d writes; "
               "clusterfs_log_entries_stored_total / clusterfs_log_write_turns_total)" % batching)
