@@ -679,23 +679,33 @@ static void node_close_raft(struct node *n)
 	struct inbound *in;
 
 	uv_timer_stop(&n->transfer_timer);
-	/* raft 0.15 must not be closed with log writes in flight (io_guard.h),
-	 * nor with a snapshot put that our wrapper still holds in a worker
-	 * (raft_uv does not know of it, so raft's close would not wait for its
-	 * callback): wait for them, bounded (a follower may be sent more
-	 * meanwhile). */
-	if (n->raft_inited && n->handles_ready &&
-	    (io_guard_appends_in_flight() > 0 || n->snap_io.syncing || n->snap_io.installing) &&
-	    n->close_waited_ms < NODE_CLOSE_WAIT_MS) {
-		n->close_waited_ms += NODE_CLOSE_POLL_MS;
-		uv_timer_start(&n->transfer_timer, close_wait_cb, NODE_CLOSE_POLL_MS, 0);
-		return;
+	/* raft 0.15 must not be closed with log writes in flight (io_guard.h):
+	 * wait for them, bounded (a follower may be sent more meanwhile). Nor
+	 * with snapshot work of our wrapper in a worker (a WAL sync, an
+	 * install), which raft_uv does not know of, so raft's close would not
+	 * wait for its callback: from now on the wrapper starts none and ends
+	 * what is in flight as cancelled; wait for that too, longer (an
+	 * install writes and checks a whole image). */
+	if (n->raft_inited && n->handles_ready) {
+		bool appends = io_guard_appends_in_flight() > 0 &&
+			       n->close_waited_ms < NODE_CLOSE_WAIT_MS;
+		bool snapshots = (n->snap_io.syncing || n->snap_io.installing) &&
+				 n->close_waited_ms < NODE_CLOSE_SNAPSHOT_WAIT_MS;
+
+		snapshot_io_close(&n->snap_io);
+		if (appends || snapshots) {
+			n->close_waited_ms += NODE_CLOSE_POLL_MS;
+			uv_timer_start(&n->transfer_timer, close_wait_cb, NODE_CLOSE_POLL_MS, 0);
+			return;
+		}
 	}
+	if (n->snap_io.syncing || n->snap_io.installing)
+		log_warn("closing raft with snapshot work still in a worker after %u ms",
+			 n->close_waited_ms);
 	if (n->close_waited_ms > 0)
 		log_debug("closed raft after waiting %u ms for log writes in flight (%u left) "
-			  "and snapshot work (%s)",
-			  n->close_waited_ms, io_guard_appends_in_flight(),
-			  n->snap_io.syncing || n->snap_io.installing ? "some left" : "none left");
+			  "and snapshot work",
+			  n->close_waited_ms, io_guard_appends_in_flight());
 	/* raft sends nothing while it closes; its links go first. */
 	io_guard_route(&n->io, NULL);
 	raft_link_close(n->link);
@@ -710,7 +720,7 @@ static void node_close_raft(struct node *n)
 		peer_conn_close(in->c);
 	if (n->raft_inited) {
 		n->raft.data = n;
-		snapshot_io_close(&n->snap_io);
+		snapshot_io_close(&n->snap_io); /* again: handles_ready may be false */
 		raft_close(&n->raft, node_raft_closed);
 	} else {
 		if (n->transport_ready)

@@ -36,9 +36,11 @@
 #include "snapshot.h"
 
 #define NODE_CONF	 "node.conf"
-/* How long a close waits for raft's log writes in flight, and how often
- * it looks (node.c, io_guard.h). */
+/* How long a close waits for raft's log writes in flight, for snapshot
+ * work in a worker (a WAL sync, an install: snapshot.h), and how often it
+ * looks (node.c, io_guard.h). */
 #define NODE_CLOSE_WAIT_MS 2000
+#define NODE_CLOSE_SNAPSHOT_WAIT_MS 30000
 #define NODE_CLOSE_POLL_MS 5
 /* How often the leader tells the same removed node that it was removed. */
 #define NODE_TELL_AGAIN_MS 2000
@@ -139,7 +141,7 @@ struct node {
 	char address[NODE_ADDRESS_MAX + 1];
 	uint64_t id;
 	/* Mounted (node_mounted); asked once per start to be a voter. */
-	unsigned close_waited_ms; /* node_close_raft: for log writes in flight */
+	unsigned close_waited_ms; /* node_close_raft: for log writes, snapshot work */
 	bool mounted, promote_asked;
 	/* Telling a removed node that it was removed (membership.c): one at a
 	 * time, best effort. */

@@ -71,21 +71,24 @@ bool snapshot_is_marker(const void *buf, size_t len, uint64_t *applied)
  * committed before the sync began is durable. Commits made meanwhile by
  * the loop are not waited for. The WAL holds at most what was written
  * since the last checkpoint (about a thousand pages), which bounds the
- * cost. Any thread. */
+ * cost. No WAL file: everything was checkpointed (and synced) and the last
+ * connection closed it. Any thread. */
 static int snapshot_sync_wal(const char *wal)
 {
 	int fd, rv = 0;
 
 	if (wal[0] == '\0')
-		return 0; /* an in-memory store (tests) */
+		return -EINVAL;
 	fd = open(wal, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno; /* no WAL: all checkpointed and synced */
+		return errno == ENOENT ? 0 : -errno;
 	if (fdatasync(fd) != 0)
 		rv = -errno;
 	close(fd);
 	return rv;
 }
+
+int (*snapshot_wal_sync)(const char *wal) = snapshot_sync_wal;
 
 /* A marker for @applied (raft_malloc'd). */
 static int snapshot_marker_make(uint64_t applied, void **buf, size_t *len)
@@ -582,7 +585,8 @@ struct snapshot_take {
 	raft_io_snapshot_put_cb cb;		 /* raft's */
 	uint64_t start_us, index, sync_us;
 	size_t len;
-	int status; /* of the sync */
+	int status;	/* of the sync */
+	bool in_worker; /* the sync ran in a libuv worker (not on the loop) */
 	char wal[sizeof(((struct snapshot_io *)0)->path) + 8];
 };
 
@@ -597,10 +601,9 @@ static void snapshot_take_done(struct raft_io_snapshot_put *put, int status)
 		t->w->stats.taken++;
 		t->w->stats.take_s = took_s;
 		log_info_at(0, t->index, "snapshot taken at raft index %llu (%zu bytes) in %.0f ms "
-			 "(the store's WAL synced in %.1f ms off the loop); the log before it is "
-			 "compacted",
+			 "(the store's WAL synced in %.1f ms%s); the log before it is compacted",
 			 (unsigned long long)t->index, t->len, took_s * 1000,
-			 (double)t->sync_us / 1000);
+			 (double)t->sync_us / 1000, t->in_worker ? " off the loop" : "");
 	} else if (status != RAFT_CANCELED) {
 		log_warn_at(0, t->index, "snapshot at raft index %llu failed after %.0f ms (raft error %d)",
 			 (unsigned long long)t->index, took_s * 1000, status);
@@ -611,19 +614,34 @@ static void snapshot_take_done(struct raft_io_snapshot_put *put, int status)
 
 /* Hand the put to raft_uv once the WAL is synced: 0, or a raft error with
  * @t freed (the caller fails raft's put with it; raft then drops the
- * snapshot and keeps its log). */
+ * snapshot and keeps its log). A sync that failed, or an I/O error the
+ * checkpointer met, stops the node: the kernel may have dropped the WAL's
+ * pages it could not write, so the store may lack transactions that only
+ * raft's log holds, and a later sync that succeeds would not say so. raft
+ * would drop them with its next snapshot; a restart applies them again
+ * from the log. */
 static int snapshot_take_hand(struct snapshot_take *t)
 {
 	struct snapshot_io *w = t->w;
+	int ckpt_error = store_write_error(w->store);
 	int rv;
 
+	if (t->status != 0 || ckpt_error != 0) {
+		if (t->status != 0)
+			log_error_at(0, t->index, "cannot sync the store's WAL (%s) for the snapshot at "
+				     "raft index %llu: %s",
+				     t->wal, (unsigned long long)t->index, strerror(-t->status));
+		else
+			log_error_at(0, t->index, "the store's checkpoints met an I/O error (sqlite "
+				     "error %d) before the snapshot at raft index %llu",
+				     ckpt_error, (unsigned long long)t->index);
+		log_error("stopping: the store may have lost writes that only raft's log still "
+			  "holds, and a snapshot would let raft drop them; check the disk, then "
+			  "restart clusterfsd, which applies them again from the log");
+		abort();
+	}
 	w->stats.wal_syncs++;
-	if (t->status != 0) {
-		log_error_at(0, t->index, "cannot sync the store's WAL for the snapshot at raft "
-			     "index %llu: %s; the log is kept",
-			     (unsigned long long)t->index, strerror(-t->status));
-		rv = RAFT_IOERR;
-	} else if (w->closing) {
+	if (w->closing) {
 		rv = RAFT_CANCELED;
 	} else {
 		t->put.data = t;
@@ -639,7 +657,7 @@ static void snapshot_take_sync(uv_work_t *work)
 	struct snapshot_take *t = work->data;
 	uint64_t t0 = now_us();
 
-	t->status = snapshot_sync_wal(t->wal);
+	t->status = snapshot_wal_sync(t->wal);
 	t->sync_us = now_us() - t0;
 }
 
@@ -653,6 +671,7 @@ static void snapshot_take_synced(uv_work_t *work, int status)
 
 	(void)status;
 	t->w->syncing = false;
+	t->in_worker = true;
 	rv = snapshot_take_hand(t);
 	if (rv != 0)
 		cb(req, rv);
@@ -678,9 +697,12 @@ static int snapshot_take_put(struct snapshot_io *w, struct raft_io *io, unsigned
 	t->index = snapshot->index;
 	for (unsigned i = 0; i < snapshot->n_bufs; i++)
 		t->len += snapshot->bufs[i].len;
+	/* sqlite names the WAL; the store's file name + "-wal" otherwise. */
 	wal = sqlite3_filename_wal(sqlite3_db_filename(store_sqlite(w->store), "main"));
-	if (wal != NULL)
+	if (wal != NULL && wal[0] != '\0')
 		snprintf(t->wal, sizeof(t->wal), "%s", wal);
+	else
+		snprintf(t->wal, sizeof(t->wal), "%s-wal", w->path);
 	req->cb = cb;
 	t->work.data = t;
 	if (w->loop == NULL || uv_queue_work(w->loop, &t->work, snapshot_take_sync,

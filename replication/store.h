@@ -286,4 +286,12 @@ bool store_is_open(struct store *s);
  * (snapshot.c, store_vacuum.c). Loop thread only. */
 struct sqlite3 *store_sqlite(struct store *s);
 
+/* The first I/O error (an sqlite extended code) the checkpointer thread
+ * met writing or syncing the store's files since this process opened it,
+ * or 0. It stays until the process restarts: the kernel may have dropped
+ * the pages it could not write, so the store may lack transactions that
+ * only raft's log still holds (snapshot.c stops the node rather than let
+ * raft drop them). Loop thread. */
+int store_write_error(struct store *s);
+
 #endif

@@ -13,7 +13,11 @@
  * writer and never makes it wait, and sqlite restarts the WAL from its
  * start at the next commit after a complete one. Writes that never pause
  * keep any round from completing: past STORE_CKPT_HARD_PAGES the commit
- * finishes one itself (see ckpt_hook), so the WAL stays bounded.
+ * finishes one itself (see ckpt_hook), so the WAL stays bounded. A round
+ * asked for by store_ckpt_request (the vacuum, so that the file shrinks)
+ * that did not finish is run again every STORE_CKPT_RETRY_MS until it
+ * does: on a node that writes no more, nothing else would. An I/O error of
+ * a round is remembered for store_write_error.
  *
  * Threads: the hook and store_ckpt_start/stop run in the thread that owns
  * the store (the loop thread); the checkpoint runs in the checkpointer.
@@ -23,9 +27,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "../common/log.h"
 #include "store_internal.h"
@@ -37,6 +44,12 @@ struct store_ckpt {
 	bool wanted, stop;
 	uint64_t done; /* checkpoints run (store_ckpt_count) */
 	int woken_at;  /* WAL pages when the last round was asked for (hook) */
+	atomic_int io_error; /* the first I/O error of a round (store_write_error) */
+	/* A round asked for by store_ckpt_request (a vacuum, a backup) that
+	 * did not finish is run again, up to STORE_CKPT_RETRIES times. */
+	bool requested;
+	unsigned retries;
+	struct timespec retry_at; /* CLOCK_MONOTONIC; retries > 0 */
 	char path[];
 };
 
@@ -67,22 +80,102 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
-static void ckpt_run(struct store_ckpt *c)
+/* Is the database file no larger than the pages it holds? sqlite cuts the
+ * file to its size (after a vacuum gave pages back) only at the end of a
+ * round that copied every frame and saw no commit meanwhile. */
+static bool ckpt_file_cut(sqlite3 *db, const char *path)
+{
+	sqlite3_stmt *st = NULL;
+	long long pages = -1, page_size = -1;
+	struct stat sb;
+
+	if (sqlite3_prepare_v2(db, "SELECT page_count * 1, (SELECT page_size FROM pragma_page_size) "
+				   "FROM pragma_page_count",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		pages = sqlite3_column_int64(st, 0);
+		page_size = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return pages >= 0 && page_size > 0 && stat(path, &sb) == 0 &&
+	       (long long)sb.st_size <= pages * page_size;
+}
+
+/* One PASSIVE round; true if it copied every frame of the WAL as it found
+ * it and the database file is cut to its pages. */
+static bool ckpt_run(struct store_ckpt *c)
 {
 	sqlite3 *db = NULL;
 	int rc = sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	int log_frames = -1, copied = -1;
+	bool finished;
 
 	/* The same durability as the main connection's checkpoints: the WAL
 	 * synced before its pages are copied, the database file after. */
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	/* BUSY: another checkpoint (a vacuum's) runs; the next hook retries. */
-	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-		log_warn("checkpoint of the store's WAL failed: %s",
-			 db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+					       &copied);
+	/* BUSY: another checkpoint runs (the writer's, past the hard limit);
+	 * a requested round is run again (ckpt_after).
+	 * An I/O error (a failed write or sync of the WAL or the database
+	 * file) is remembered: the kernel may have dropped the pages it could
+	 * not write, and a later sync that succeeds does not bring them back
+	 * (store_write_error; snapshots refuse to go on). */
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		int ext = db != NULL ? sqlite3_extended_errcode(db) : rc;
+		int none = 0;
+
+		if ((ext & 0xff) == SQLITE_IOERR &&
+		    atomic_compare_exchange_strong(&c->io_error, &none, ext))
+			log_error("checkpoint of the store's WAL failed: %s (sqlite error %d): the "
+				  "store's files may have lost writes; no snapshot will be taken",
+				  db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc), ext);
+		else
+			log_warn("checkpoint of the store's WAL failed: %s",
+				 db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	}
+	finished = rc == SQLITE_OK && copied == log_frames && ckpt_file_cut(db, c->path);
 	sqlite3_close(db);
+	log_debug("store checkpoint: %d of %d WAL frames copied (sqlite %d)%s", copied, log_frames,
+		  rc, finished ? "" : ": not finished");
+	return finished;
+}
+
+/* Wait until a round is wanted (or the next retry is due); false when
+ * stopping. With c->lock held. */
+static bool ckpt_wait(struct store_ckpt *c)
+{
+	while (!c->wanted && !c->stop) {
+		if (c->retries == 0)
+			pthread_cond_wait(&c->cond, &c->lock);
+		else if (pthread_cond_timedwait(&c->cond, &c->lock, &c->retry_at) == ETIMEDOUT)
+			c->wanted = true;
+	}
+	return !c->stop;
+}
+
+/* After a round: a requested one that did not finish (a reader still
+ * needed the frames, another checkpoint held the lock) is due again in
+ * STORE_CKPT_RETRY_MS; nothing else would run it on a node that writes no
+ * more (the hook wakes the thread only every STORE_CKPT_PAGES pages). With
+ * c->lock held. */
+static void ckpt_after(struct store_ckpt *c, bool requested, bool finished)
+{
+	if (finished || !requested || c->retries >= STORE_CKPT_RETRIES) {
+		if (!finished && requested)
+			log_warn("a requested checkpoint of the store's WAL did not finish after "
+				 "%u tries; the next one goes on", c->retries);
+		c->retries = 0;
+		return;
+	}
+	c->retries++;
+	c->requested = true;
+	clock_gettime(CLOCK_MONOTONIC, &c->retry_at);
+	c->retry_at.tv_nsec += (long)STORE_CKPT_RETRY_MS * 1000000;
+	c->retry_at.tv_sec += c->retry_at.tv_nsec / 1000000000;
+	c->retry_at.tv_nsec %= 1000000000;
 }
 
 static void *ckpt_main(void *arg)
@@ -90,16 +183,16 @@ static void *ckpt_main(void *arg)
 	struct store_ckpt *c = arg;
 
 	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		while (!c->wanted && !c->stop)
-			pthread_cond_wait(&c->cond, &c->lock);
-		if (c->stop)
-			break;
+	while (ckpt_wait(c)) {
+		bool requested = c->requested, finished;
+
 		c->wanted = false;
+		c->requested = false;
 		pthread_mutex_unlock(&c->lock);
-		ckpt_run(c);
+		finished = ckpt_run(c);
 		pthread_mutex_lock(&c->lock);
 		c->done++;
+		ckpt_after(c, requested, finished);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -119,7 +212,14 @@ void store_ckpt_start(struct store *s)
 		return; /* sqlite's automatic checkpoints stay */
 	memcpy(c->path, path, len + 1);
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* retry_at */
+		pthread_cond_init(&c->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
 		pthread_cond_destroy(&c->cond);
 		pthread_mutex_destroy(&c->lock);
@@ -144,6 +244,8 @@ void store_ckpt_stop(struct store *s)
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
+	if (s->write_error == 0)
+		s->write_error = atomic_load(&c->io_error);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -160,6 +262,7 @@ void store_ckpt_request(struct store *s)
 	}
 	pthread_mutex_lock(&c->lock);
 	c->wanted = true;
+	c->requested = true;
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -174,4 +277,11 @@ uint64_t store_ckpt_count(struct store *s)
 	n = s->ckpt->done;
 	pthread_mutex_unlock(&s->ckpt->lock);
 	return n;
+}
+
+int store_write_error(struct store *s)
+{
+	if (s->write_error != 0 || s->ckpt == NULL)
+		return s->write_error;
+	return atomic_load(&s->ckpt->io_error);
 }

@@ -85,6 +85,7 @@ struct store {
 	bool batch, batch_lost;
 	uint64_t batch_applied, batch_bytes;
 	struct store_ckpt *ckpt;     /* store_checkpoint.c, or NULL */
+	int write_error;	     /* a stopped checkpointer's (store_write_error) */
 };
 
 /* The context of one entry being applied. */
@@ -102,6 +103,10 @@ struct apply {
 #define STORE_CKPT_PAGES 1000
 /* WAL pages past which a commit finishes a checkpoint itself. */
 #define STORE_CKPT_HARD_PAGES (4 * STORE_CKPT_PAGES)
+/* A requested round that did not finish is run again this much later, at
+ * most this many times (10 s). */
+#define STORE_CKPT_RETRY_MS 100
+#define STORE_CKPT_RETRIES 100
 
 /* Checkpoint @s's WAL in a thread of its own from now on (a file-backed
  * store; nothing for an in-memory one). Without memory or a thread,
@@ -110,8 +115,8 @@ void store_ckpt_start(struct store *s);
 /* Stop it, waiting for a checkpoint in progress; sqlite's automatic
  * checkpoints resume while the connection stays open. */
 void store_ckpt_stop(struct store *s);
-/* Checkpoint soon (the checkpointer's next round), or now on this
- * connection if there is no checkpointer. */
+/* Checkpoint soon (the checkpointer's next round, run again until it
+ * finishes), or now on this connection if there is no checkpointer. */
 void store_ckpt_request(struct store *s);
 /* Checkpoints the thread has run (tests). */
 uint64_t store_ckpt_count(struct store *s);

@@ -105,8 +105,10 @@ int store_vacuum_step_slack(struct store *s, long long slack)
 	/* The file shrinks when the WAL is checkpointed: ask for one once the
 	 * free list is back within the slack rather than wait for the WAL to
 	 * fill up (store_checkpoint.c). */
-	if (rv == 0 && gave && free_pages <= slack)
+	if (rv == 0 && gave && free_pages <= slack) {
+		log_debug("store vacuum: %lld free pages left; asking for a checkpoint", free_pages);
 		store_ckpt_request(s);
+	}
 	loop_watch_leave(prev);
 	if (rv != 0)
 		log_warn("incremental vacuum of the store failed: %s", sqlite3_errmsg(db));

@@ -6,15 +6,19 @@
  * applied index; a store whose content is deleted gives its pages back; a
  * follower's install writes the image to a new file and swaps it in, and
  * raft's put then gets a marker of it (the snapshot_put wrapper, driven
- * through a stand-in raft_io on a real libuv loop).
+ * through a stand-in raft_io on a real libuv loop); our own snapshot's put
+ * reaches raft_uv only after the store's WAL is synced in a worker, and a
+ * failed sync or a checkpointer's I/O error stops the process.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "../../replication/snapshot.h"
+#include "../../replication/store_internal.h"
 #include "../../replication/store_vacuum.h"
 #include "helpers.h"
 
@@ -188,9 +192,32 @@ Test(snapshot, a_checked_file_replaces_the_store_and_it_goes_on)
 /* A stand-in for raft_uv: snapshot_put records what it was given. */
 static struct raft_buffer put_data;
 static unsigned put_trailing;
-static int put_calls, raft_cb_status = -1;
+static int put_calls, raft_cb_status = -1, raft_cb_calls;
 static uint64_t put_syncs; /* the wrapper's WAL syncs when the put came */
 static struct snapshot_io *put_wrapper;
+
+/* A stand-in for the WAL sync: where it ran and on what, then the real one
+ * (or a failure). */
+static int (*real_wal_sync)(const char *wal);
+static pid_t sync_tid;
+static char sync_path[PATH_MAX + 8];
+static int sync_calls, sync_fails;
+
+static int fake_wal_sync(const char *wal)
+{
+	sync_tid = gettid();
+	snprintf(sync_path, sizeof(sync_path), "%s", wal);
+	sync_calls++;
+	return sync_fails != 0 ? sync_fails : real_wal_sync(wal);
+}
+
+static void use_fake_wal_sync(int fail)
+{
+	real_wal_sync = snapshot_wal_sync;
+	snapshot_wal_sync = fake_wal_sync;
+	sync_fails = fail;
+	sync_calls = 0;
+}
 
 static int fake_put(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
 		    const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
@@ -209,6 +236,7 @@ static void raft_put_cb(struct raft_io_snapshot_put *req, int status)
 {
 	(void)req;
 	raft_cb_status = status;
+	raft_cb_calls++;
 }
 
 Test(snapshot, an_install_swaps_the_file_and_puts_a_marker)
@@ -251,8 +279,10 @@ Test(snapshot, an_install_swaps_the_file_and_puts_a_marker)
 	raft_free(buf.base);
 	/* Our own snapshots (trailing > 0) go through as they are, but only
 	 * once the store's WAL is synced, in a worker: not on the loop. */
+	use_fake_wal_sync(0);
 	cr_assert_eq(snapshot_marker_take(B.s, &buf.base, &buf.len), 0);
 	raft_cb_status = -1;
+	raft_cb_calls = 0;
 	cr_assert_eq(io.snapshot_put(&io, 8, &req, &snap, raft_put_cb), 0);
 	cr_assert_eq(put_calls, 1, "raft_uv got the marker before the WAL was synced");
 	cr_assert_eq(w.stats.wal_syncs, 0);
@@ -260,23 +290,96 @@ Test(snapshot, an_install_swaps_the_file_and_puts_a_marker)
 	while (raft_cb_status == -1)
 		uv_run(&loop, UV_RUN_ONCE);
 	cr_assert_eq(raft_cb_status, 0);
+	cr_assert_eq(raft_cb_calls, 1);
+	cr_assert_eq(sync_calls, 1);
+	cr_assert_neq(sync_tid, gettid(), "the WAL was synced on the loop thread");
+	{
+		char wal[PATH_MAX + 8];
+
+		snprintf(wal, sizeof(wal), "%s-wal", B.path);
+		cr_assert_str_eq(sync_path, wal);
+	}
 	cr_assert_eq(put_calls, 2);
 	cr_assert_eq(put_syncs, 1, "the WAL was synced before raft_uv got the marker");
 	cr_assert_eq(put_trailing, 8);
 	cr_assert_eq(put_data.base, buf.base);
 	cr_assert_not(w.syncing);
 	cr_assert_eq(w.stats.taken, 1);
-	/* A close while the WAL is being synced: raft's put is cancelled,
-	 * raft_uv never sees it. */
+	/* A close while the WAL is being synced: raft's put is cancelled
+	 * (once), raft_uv never sees it. */
 	raft_cb_status = -1;
+	raft_cb_calls = 0;
 	cr_assert_eq(io.snapshot_put(&io, 8, &req, &snap, raft_put_cb), 0);
 	snapshot_io_close(&w);
-	while (raft_cb_status == -1)
+	while (w.syncing)
 		uv_run(&loop, UV_RUN_ONCE);
+	uv_run(&loop, UV_RUN_NOWAIT);
 	cr_assert_eq(raft_cb_status, RAFT_CANCELED);
+	cr_assert_eq(raft_cb_calls, 1);
 	cr_assert_eq(put_calls, 2);
 	cr_assert_eq(w.stats.taken, 1);
+	/* Closed: raft's next put is refused at once. */
+	cr_assert_eq(io.snapshot_put(&io, 8, &req, &snap, raft_put_cb), RAFT_CANCELED);
+	snapshot_wal_sync = real_wal_sync;
 	put_wrapper = NULL;
 	raft_free(buf.base);
 	cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* Our own snapshot's put, up to where it stops the process. */
+static void take_own_snapshot(uv_loop_t *loop, struct snapshot_io *w, struct raft_io *io)
+{
+	static struct raft_io_snapshot_put req;
+	static struct raft_buffer buf;
+	static struct raft_snapshot snap;
+
+	memset(io, 0, sizeof(*io));
+	io->snapshot_put = fake_put;
+	cr_assert_eq(uv_loop_init(loop), 0);
+	cr_assert_eq(snapshot_io_wrap(w, io, loop, B.s), 0);
+	cr_assert_eq(snapshot_marker_take(B.s, &buf.base, &buf.len), 0);
+	memset(&snap, 0, sizeof(snap));
+	snap.index = 7;
+	snap.term = 1;
+	snap.bufs = &buf;
+	snap.n_bufs = 1;
+	put_calls = 0;
+	raft_cb_status = -1;
+	cr_assert_eq(io->snapshot_put(io, 8, &req, &snap, raft_put_cb), 0);
+	for (int i = 0; i < 1000 && raft_cb_status == -1; i++)
+		uv_run(loop, UV_RUN_ONCE);
+}
+
+/* The kernel may have dropped the WAL's pages it could not write: raft
+ * must not drop the log entries the store may lack (a restart applies
+ * them again). */
+Test(snapshot, a_failed_wal_sync_stops_the_process, .signal = SIGABRT)
+{
+	uv_loop_t loop;
+	struct raft_io io;
+	struct snapshot_io w;
+
+	mkfile(INO(1), "a", "one", 3);
+	use_fake_wal_sync(-EIO);
+	take_own_snapshot(&loop, &w, &io);
+	cr_assert_fail("the put ended (status %d, raft_uv called %d times) after a failed WAL sync",
+		raft_cb_status, put_calls);
+}
+
+Test(snapshot, a_checkpointer_io_error_stops_the_process_at_the_next_snapshot,
+     .signal = SIGABRT)
+{
+	uv_loop_t loop;
+	struct raft_io io;
+	struct snapshot_io w;
+
+	mkfile(INO(1), "a", "one", 3);
+	cr_assert_eq(store_write_error(B.s), 0);
+	B.s->write_error = SQLITE_IOERR_FSYNC; /* as store_checkpoint.c keeps it */
+	cr_assert_eq(store_write_error(B.s), SQLITE_IOERR_FSYNC);
+	use_fake_wal_sync(0);
+	take_own_snapshot(&loop, &w, &io);
+	cr_assert_fail("the put ended (status %d, raft_uv called %d times) after a checkpoint's I/O "
+		"error",
+		raft_cb_status, put_calls);
 }
