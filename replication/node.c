@@ -176,6 +176,9 @@ static void tick_cb(uv_timer_t *t)
 {
 	struct node *n = t->data;
 
+	/* A checkpoint failed to write the store's files (store.h). */
+	if (store_write_error(n->store) != 0)
+		store_stop_lost_writes("a checkpoint of the store failed to write its files");
 	node_poll(n);
 	node_events_tick(n);
 	node_view_tick(n);

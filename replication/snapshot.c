@@ -64,31 +64,20 @@ bool snapshot_is_marker(const void *buf, size_t len, uint64_t *applied)
 	return true;
 }
 
-/* fdatasync the store's WAL (@wal: its path). With journal_mode=WAL and
- * synchronous=NORMAL a commit is not synced, but sqlite syncs the WAL
- * before every checkpoint and the database file after it, and restarts the
- * WAL only after that: so once the WAL is synced every transaction
- * committed before the sync began is durable. Commits made meanwhile by
- * the loop are not waited for. The WAL holds at most what was written
- * since the last checkpoint (about a thousand pages), which bounds the
- * cost. No WAL file: everything was checkpointed (and synced) and the last
- * connection closed it. Any thread. */
-static int snapshot_sync_wal(const char *wal)
+/* fdatasync the store's WAL, opened as @fd (-1: there is none). With
+ * journal_mode=WAL and synchronous=NORMAL a commit is not synced, but sqlite
+ * syncs the WAL before every checkpoint and the database file after it,
+ * and restarts the WAL only after that: so once the WAL is synced every
+ * transaction committed before the sync began is durable. Commits made
+ * meanwhile by the loop are not waited for. The WAL holds at most what was
+ * written since the last checkpoint (about a thousand pages), which bounds
+ * the cost. Any thread. */
+static int snapshot_sync_wal(int fd)
 {
-	int fd, rv = 0;
-
-	if (wal[0] == '\0')
-		return -EINVAL;
-	fd = open(wal, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (fdatasync(fd) != 0)
-		rv = -errno;
-	close(fd);
-	return rv;
+	return fd < 0 || fdatasync(fd) == 0 ? 0 : -errno;
 }
 
-int (*snapshot_wal_sync)(const char *wal) = snapshot_sync_wal;
+int (*snapshot_wal_sync)(int fd) = snapshot_sync_wal;
 
 /* A marker for @applied (raft_malloc'd). */
 static int snapshot_marker_make(uint64_t applied, void **buf, size_t *len)
@@ -587,6 +576,7 @@ struct snapshot_take {
 	size_t len;
 	int status;	/* of the sync */
 	bool in_worker; /* the sync ran in a libuv worker (not on the loop) */
+	int wal_fd;	/* the store's WAL, opened on the loop; -1: none */
 	char wal[sizeof(((struct snapshot_io *)0)->path) + 8];
 };
 
@@ -614,34 +604,32 @@ static void snapshot_take_done(struct raft_io_snapshot_put *put, int status)
 
 /* Hand the put to raft_uv once the WAL is synced: 0, or a raft error with
  * @t freed (the caller fails raft's put with it; raft then drops the
- * snapshot and keeps its log). A sync that failed, or an I/O error the
- * checkpointer met, stops the node: the kernel may have dropped the WAL's
- * pages it could not write, so the store may lack transactions that only
- * raft's log holds, and a later sync that succeeds would not say so. raft
- * would drop them with its next snapshot; a restart applies them again
- * from the log. */
+ * snapshot and keeps its log). A sync that failed, or a checkpoint that
+ * failed to write (store_write_error), stops the node (store.h): the
+ * kernel may have dropped the WAL's pages it could not write, so the store
+ * may lack transactions that only raft's log holds, and a later sync that
+ * succeeds would not say so. A node that is closing only cancels: the put
+ * never reaches raft_uv, and its restart applies the log again anyway. */
 static int snapshot_take_hand(struct snapshot_take *t)
 {
 	struct snapshot_io *w = t->w;
-	int ckpt_error = store_write_error(w->store);
 	int rv;
 
-	if (t->status != 0 || ckpt_error != 0) {
-		if (t->status != 0)
-			log_error_at(0, t->index, "cannot sync the store's WAL (%s) for the snapshot at "
-				     "raft index %llu: %s",
-				     t->wal, (unsigned long long)t->index, strerror(-t->status));
-		else
-			log_error_at(0, t->index, "the store's checkpoints met an I/O error (sqlite "
-				     "error %d) before the snapshot at raft index %llu",
-				     ckpt_error, (unsigned long long)t->index);
-		log_error("stopping: the store may have lost writes that only raft's log still "
-			  "holds, and a snapshot would let raft drop them; check the disk, then "
-			  "restart clusterfsd, which applies them again from the log");
-		abort();
+	if (t->wal_fd >= 0)
+		close(t->wal_fd);
+	if (t->status != 0 && !w->closing) {
+		char why[sizeof(t->wal) + 128];
+
+		snprintf(why, sizeof(why), "cannot sync the store's WAL (%s) for the snapshot at "
+			 "raft index %llu: %s",
+			 t->wal, (unsigned long long)t->index, strerror(-t->status));
+		store_stop_lost_writes(why);
 	}
-	w->stats.wal_syncs++;
-	if (w->closing) {
+	if (store_write_error(w->store) != 0 && !w->closing)
+		store_stop_lost_writes("a checkpoint of the store failed to write its files");
+	if (t->status == 0)
+		w->stats.wal_syncs++;
+	if (t->status != 0 || w->closing) {
 		rv = RAFT_CANCELED;
 	} else {
 		t->put.data = t;
@@ -657,7 +645,7 @@ static void snapshot_take_sync(uv_work_t *work)
 	struct snapshot_take *t = work->data;
 	uint64_t t0 = now_us();
 
-	t->status = snapshot_wal_sync(t->wal);
+	t->status = snapshot_wal_sync(t->wal_fd);
 	t->sync_us = now_us() - t0;
 }
 
@@ -697,12 +685,23 @@ static int snapshot_take_put(struct snapshot_io *w, struct raft_io *io, unsigned
 	t->index = snapshot->index;
 	for (unsigned i = 0; i < snapshot->n_bufs; i++)
 		t->len += snapshot->bufs[i].len;
-	/* sqlite names the WAL; the store's file name + "-wal" otherwise. */
+	/* sqlite names the WAL; the store's file name + "-wal" otherwise. It
+	 * is opened here: a failure to open says nothing of lost writes, and
+	 * fails the put (raft keeps its log). No WAL: everything was
+	 * checkpointed and synced when the last connection closed it. */
 	wal = sqlite3_filename_wal(sqlite3_db_filename(store_sqlite(w->store), "main"));
 	if (wal != NULL && wal[0] != '\0')
 		snprintf(t->wal, sizeof(t->wal), "%s", wal);
 	else
 		snprintf(t->wal, sizeof(t->wal), "%s-wal", w->path);
+	t->wal_fd = open(t->wal, O_WRONLY | O_CLOEXEC);
+	if (t->wal_fd < 0 && errno != ENOENT) {
+		log_error_at(0, t->index, "cannot open the store's WAL (%s) to sync it for the "
+			     "snapshot at raft index %llu: %s; the log is kept",
+			     t->wal, (unsigned long long)t->index, strerror(errno));
+		free(t);
+		return RAFT_IOERR;
+	}
 	req->cb = cb;
 	t->work.data = t;
 	if (w->loop == NULL || uv_queue_work(w->loop, &t->work, snapshot_take_sync,

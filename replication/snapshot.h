@@ -10,8 +10,9 @@
  * (trailing > 0) only once the WAL is synced, so the store is durable at
  * least up to the marker's index before raft writes the marker and
  * compacts its log (the sync took 1-9 ms on the loop before). A sync that
- * fails, or an I/O error of the store's checkpointer, stops the node
- * (store_write_error): raft must not drop entries the store may lack.
+ * fails, or a checkpoint that failed to write (store_write_error), stops
+ * the node (store_stop_lost_writes): raft must not drop entries the store
+ * may lack.
  *
  * A whole image is needed only when the leader sends a snapshot to a
  * follower. snapshot_io_wrap() wraps raft_uv's io->snapshot_get: when raft
@@ -136,9 +137,9 @@ int snapshot_io_wrap(struct snapshot_io *w, struct raft_io *io, uv_loop_t *loop,
  * only for raft_uv's own requests. */
 void snapshot_io_close(struct snapshot_io *w);
 
-/* The WAL sync of our own snapshots: fdatasync of the file at @wal, 0 or
- * -errno. Runs in a libuv worker. Unit tests replace it to see where it
- * runs and to make it fail. */
-extern int (*snapshot_wal_sync)(const char *wal);
+/* The WAL sync of our own snapshots: fdatasync of the WAL opened as @fd
+ * (-1: there is none), 0 or -errno. Runs in a libuv worker. Unit tests
+ * replace it to see where it runs and to make it fail. */
+extern int (*snapshot_wal_sync)(int fd);
 
 #endif

@@ -286,12 +286,18 @@ bool store_is_open(struct store *s);
  * (snapshot.c, store_vacuum.c). Loop thread only. */
 struct sqlite3 *store_sqlite(struct store *s);
 
-/* The first I/O error (an sqlite extended code) the checkpointer thread
- * met writing or syncing the store's files since this process opened it,
- * or 0. It stays until the process restarts: the kernel may have dropped
- * the pages it could not write, so the store may lack transactions that
- * only raft's log still holds (snapshot.c stops the node rather than let
- * raft drop them). Loop thread. */
+/* The first error (an sqlite extended code: SQLITE_IOERR_WRITE, _FSYNC or
+ * _TRUNCATE) that a checkpoint met writing or syncing the store's files
+ * since this process opened it, or 0. The kernel may have dropped the
+ * pages it could not write, so the store may lack transactions that only
+ * raft's log still holds: the node's tick stops the process when it sees
+ * one (store_stop_lost_writes), and so does a snapshot, before raft could
+ * drop them. Loop thread. */
 int store_write_error(struct store *s);
+
+/* Stop the process (abort(); systemd's Restart=on-failure starts it again)
+ * because the store's files may have lost writes, after one line saying
+ * @why and one saying what it means and what to do. */
+void store_stop_lost_writes(const char *why) __attribute__((noreturn));
 
 #endif

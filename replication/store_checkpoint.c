@@ -45,13 +45,34 @@ struct store_ckpt {
 	uint64_t done; /* checkpoints run (store_ckpt_count) */
 	int woken_at;  /* WAL pages when the last round was asked for (hook) */
 	atomic_int io_error; /* the first I/O error of a round (store_write_error) */
-	/* A round asked for by store_ckpt_request (a vacuum, a backup) that
+	/* A round asked for by store_ckpt_request (the vacuum) that
 	 * did not finish is run again, up to STORE_CKPT_RETRIES times. */
 	bool requested;
 	unsigned retries;
 	struct timespec retry_at; /* CLOCK_MONOTONIC; retries > 0 */
 	char path[];
 };
+
+/* Did a checkpoint that ended with @ext (an extended sqlite code) fail to
+ * write or sync the store's files? Those are the errors after which the
+ * kernel may have dropped pages; failures to open, map, lock or read are
+ * not. */
+static bool ckpt_lost_writes(int ext)
+{
+	return ext == SQLITE_IOERR_WRITE || ext == SQLITE_IOERR_FSYNC ||
+	       ext == SQLITE_IOERR_TRUNCATE;
+}
+
+/* Keep the first such error of @c (any thread). */
+static void ckpt_note_error(struct store_ckpt *c, int ext, const char *msg)
+{
+	int none = 0;
+
+	if (ckpt_lost_writes(ext) && atomic_compare_exchange_strong(&c->io_error, &none, ext))
+		log_error("checkpoint of the store's WAL failed: %s (sqlite error %d): the store's "
+			  "files may have lost writes; this node stops",
+			  msg, ext);
+}
 
 static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
@@ -61,8 +82,9 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	 * round ends behind the newest commit), and only a complete one lets
 	 * sqlite start the WAL over: the writer then finishes a round itself,
 	 * which costs little as the checkpointer copied most pages already. */
-	if (pages >= STORE_CKPT_HARD_PAGES)
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (pages >= STORE_CKPT_HARD_PAGES &&
+	    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
+		ckpt_note_error(c, sqlite3_extended_errcode(db), sqlite3_errmsg(db));
 	/* One round per STORE_CKPT_PAGES new pages: a round that ends behind
 	 * the writer is not started over at the next commit (back-to-back
 	 * rounds are back-to-back fsyncs, competing with raft's log writes). */
@@ -125,16 +147,12 @@ static bool ckpt_run(struct store_ckpt *c)
 	 * (store_write_error; snapshots refuse to go on). */
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		int ext = db != NULL ? sqlite3_extended_errcode(db) : rc;
-		int none = 0;
+		const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
 
-		if ((ext & 0xff) == SQLITE_IOERR &&
-		    atomic_compare_exchange_strong(&c->io_error, &none, ext))
-			log_error("checkpoint of the store's WAL failed: %s (sqlite error %d): the "
-				  "store's files may have lost writes; no snapshot will be taken",
-				  db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc), ext);
+		if (ckpt_lost_writes(ext))
+			ckpt_note_error(c, ext, msg);
 		else
-			log_warn("checkpoint of the store's WAL failed: %s",
-				 db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+			log_warn("checkpoint of the store's WAL failed: %s", msg);
 	}
 	finished = rc == SQLITE_OK && copied == log_frames && ckpt_file_cut(db, c->path);
 	sqlite3_close(db);
@@ -163,10 +181,12 @@ static bool ckpt_wait(struct store_ckpt *c)
  * c->lock held. */
 static void ckpt_after(struct store_ckpt *c, bool requested, bool finished)
 {
-	if (finished || !requested || c->retries >= STORE_CKPT_RETRIES) {
-		if (!finished && requested)
-			log_warn("a requested checkpoint of the store's WAL did not finish after "
-				 "%u tries; the next one goes on", c->retries);
+	if (finished || !requested || c->retries >= STORE_CKPT_RETRIES ||
+	    atomic_load(&c->io_error) != 0) {
+		if (!finished && requested && c->retries >= STORE_CKPT_RETRIES)
+			log_info("a requested checkpoint of the store's WAL did not finish after "
+				 "%u tries (a reader or the writer kept it from it); the file "
+				 "shrinks at a later one", c->retries);
 		c->retries = 0;
 		return;
 	}
@@ -257,12 +277,20 @@ void store_ckpt_request(struct store *s)
 	struct store_ckpt *c = s->ckpt;
 
 	if (c == NULL) {
-		sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		if (sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
+			    SQLITE_OK &&
+		    ckpt_lost_writes(sqlite3_extended_errcode(s->db)) && s->write_error == 0) {
+			s->write_error = sqlite3_extended_errcode(s->db);
+			log_error("checkpoint of the store's WAL failed: %s (sqlite error %d): the "
+				  "store's files may have lost writes; this node stops",
+				  sqlite3_errmsg(s->db), s->write_error);
+		}
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
 	c->wanted = true;
 	c->requested = true;
+	c->retries = 0; /* a new request, a new budget */
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -284,4 +312,13 @@ int store_write_error(struct store *s)
 	if (s->write_error != 0 || s->ckpt == NULL)
 		return s->write_error;
 	return atomic_load(&s->ckpt->io_error);
+}
+
+void store_stop_lost_writes(const char *why)
+{
+	log_error("%s: stopping: the store may have lost writes that only raft's log still "
+		  "holds, and a snapshot would let raft drop them; check the disk (dmesg), then "
+		  "restart clusterfsd, which applies them again from the log",
+		  why);
+	abort();
 }

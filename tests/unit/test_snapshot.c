@@ -198,17 +198,22 @@ static struct snapshot_io *put_wrapper;
 
 /* A stand-in for the WAL sync: where it ran and on what, then the real one
  * (or a failure). */
-static int (*real_wal_sync)(const char *wal);
+static int (*real_wal_sync)(int fd);
 static pid_t sync_tid;
 static char sync_path[PATH_MAX + 8];
 static int sync_calls, sync_fails;
 
-static int fake_wal_sync(const char *wal)
+static int fake_wal_sync(int fd)
 {
+	char link[64];
+	ssize_t n;
+
 	sync_tid = gettid();
-	snprintf(sync_path, sizeof(sync_path), "%s", wal);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, sync_path, sizeof(sync_path) - 1);
+	sync_path[n > 0 ? n : 0] = '\0';
 	sync_calls++;
-	return sync_fails != 0 ? sync_fails : real_wal_sync(wal);
+	return sync_fails != 0 ? sync_fails : real_wal_sync(fd);
 }
 
 static void use_fake_wal_sync(int fail)
@@ -318,6 +323,25 @@ Test(snapshot, an_install_swaps_the_file_and_puts_a_marker)
 	cr_assert_eq(raft_cb_calls, 1);
 	cr_assert_eq(put_calls, 2);
 	cr_assert_eq(w.stats.taken, 1);
+	/* Closing, a failed sync only cancels: the process is going anyway,
+	 * and the put never reached raft_uv. */
+	{
+		struct snapshot_io w2;
+
+		cr_assert_eq(snapshot_io_wrap(&w2, &io, &loop, B.s), 0);
+		sync_fails = -EIO;
+		raft_cb_status = -1;
+		raft_cb_calls = 0;
+		cr_assert_eq(io.snapshot_put(&io, 8, &req, &snap, raft_put_cb), 0);
+		snapshot_io_close(&w2);
+		while (w2.syncing)
+			uv_run(&loop, UV_RUN_ONCE);
+		uv_run(&loop, UV_RUN_NOWAIT);
+		cr_assert_eq(raft_cb_status, RAFT_CANCELED);
+		cr_assert_eq(raft_cb_calls, 1);
+		cr_assert_eq(put_calls, 2);
+		sync_fails = 0;
+	}
 	/* Closed: raft's next put is refused at once. */
 	cr_assert_eq(io.snapshot_put(&io, 8, &req, &snap, raft_put_cb), RAFT_CANCELED);
 	snapshot_wal_sync = real_wal_sync;
