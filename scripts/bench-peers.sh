@@ -188,20 +188,25 @@ wait_until() { # wait_until SECONDS WHAT CMD...: poll every 0.1 s; fail naming W
 }
 
 # --- clusterfs: 3 nodes; node 1 bootstraps and leads ------------------------------------
+start_cfs() { # start_cfs I WHAT ADDRESS [clusterfsd ARGS...]: mount m$I, data d$I; waits until ready
+	local i=$1 what=$2 addr=$3
+	shift 3
+	# shellcheck disable=SC2086 # CFS_FLAGS: words
+	"$B/clusterfsd" --mount "$work/m$i" --data "$work/d$i" --address "$addr" "$@" \
+		--log-level warn ${CFS_FLAGS:-} >/dev/null 2>>"$work/clusterfs$i.log" &
+	pids+=($!)
+	pidname[$!]=$what
+	"$B/clusterfsctl" --mount "$work/m$i" wait --timeout "$START_TIMEOUT" >/dev/null || {
+		say "$what was not ready within $START_TIMEOUT s"
+		exit 1
+	}
+}
 declare -a caddr=()
 for i in 1 2 3; do caddr[i]=127.0.0.1:$(free_port); done
 for i in 1 2 3; do
 	join=()
 	[ "$i" = 1 ] || join=(--join "${caddr[1]}" --cluster-key "$work/d1/cluster.key")
-	# shellcheck disable=SC2086 # CFS_FLAGS: words
-	"$B/clusterfsd" --mount "$work/m$i" --data "$work/d$i" --address "${caddr[i]}" "${join[@]}" \
-		--log-level warn ${CFS_FLAGS:-} >/dev/null 2>>"$work/clusterfs$i.log" &
-	pids+=($!)
-	pidname[$!]="clusterfsd node $i"
-	"$B/clusterfsctl" --mount "$work/m$i" wait --timeout "$START_TIMEOUT" >/dev/null || {
-		say "clusterfs node $i was not ready within $START_TIMEOUT s"
-		exit 1
-	}
+	start_cfs "$i" "clusterfs node $i" "${caddr[i]}" "${join[@]}"
 done
 cfs_index() { # the index (1-3) of the clusterfs node whose id is $1
 	local i
@@ -218,15 +223,7 @@ cL=$(cfs_index "$(cut -d' ' -f1 "$work/m1/.cluster/leader")")
 	exit 1
 }
 # and one more on its own, node 0: the one-node reference
-# shellcheck disable=SC2086 # CFS_FLAGS: words
-"$B/clusterfsd" --mount "$work/m0" --data "$work/d0" --address "127.0.0.1:$(free_port)" \
-	--log-level warn ${CFS_FLAGS:-} >/dev/null 2>>"$work/clusterfs0.log" &
-pids+=($!)
-pidname[$!]="clusterfsd one-node reference"
-"$B/clusterfsctl" --mount "$work/m0" wait --timeout "$START_TIMEOUT" >/dev/null || {
-	say "the one-node clusterfs was not ready within $START_TIMEOUT s"
-	exit 1
-}
+start_cfs 0 "the one-node clusterfs" "127.0.0.1:$(free_port)"
 cF=$(((cL % 3) + 1))      # the follower that writes
 cX=$(((cF % 3) + 1))      # the other follower, which watches
 cfs_arg="$work/m$cL,$work/m$cF,$work/m$cX"
