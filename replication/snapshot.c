@@ -671,7 +671,6 @@ static int snapshot_take_put(struct snapshot_io *w, struct raft_io *io, unsigned
 			     raft_io_snapshot_put_cb cb)
 {
 	struct snapshot_take *t = calloc(1, sizeof(*t));
-	const char *wal;
 
 	if (t == NULL)
 		return RAFT_NOMEM;
@@ -685,15 +684,10 @@ static int snapshot_take_put(struct snapshot_io *w, struct raft_io *io, unsigned
 	t->index = snapshot->index;
 	for (unsigned i = 0; i < snapshot->n_bufs; i++)
 		t->len += snapshot->bufs[i].len;
-	/* sqlite names the WAL; the store's file name + "-wal" otherwise. It
-	 * is opened here: a failure to open says nothing of lost writes, and
-	 * fails the put (raft keeps its log). No WAL: everything was
-	 * checkpointed and synced when the last connection closed it. */
-	wal = sqlite3_filename_wal(sqlite3_db_filename(store_sqlite(w->store), "main"));
-	if (wal != NULL && wal[0] != '\0')
-		snprintf(t->wal, sizeof(t->wal), "%s", wal);
-	else
-		snprintf(t->wal, sizeof(t->wal), "%s-wal", w->path);
+	/* The WAL is opened here: a failure to open says nothing of lost
+	 * writes, and fails the put (raft keeps its log). No WAL: everything
+	 * was checkpointed and synced when the last connection closed it. */
+	snprintf(t->wal, sizeof(t->wal), "%s-wal", w->path);
 	t->wal_fd = open(t->wal, O_WRONLY | O_CLOEXEC);
 	if (t->wal_fd < 0 && errno != ENOENT) {
 		log_error_at(0, t->index, "cannot open the store's WAL (%s) to sync it for the "

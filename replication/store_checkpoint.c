@@ -63,15 +63,20 @@ static bool ckpt_lost_writes(int ext)
 	       ext == SQLITE_IOERR_TRUNCATE;
 }
 
+static void ckpt_log_lost_writes(int ext, const char *msg)
+{
+	log_error("checkpoint of the store's WAL failed: %s (sqlite error %d): the store's files "
+		  "may have lost writes; this node stops",
+		  msg, ext);
+}
+
 /* Keep the first such error of @c (any thread). */
 static void ckpt_note_error(struct store_ckpt *c, int ext, const char *msg)
 {
 	int none = 0;
 
 	if (ckpt_lost_writes(ext) && atomic_compare_exchange_strong(&c->io_error, &none, ext))
-		log_error("checkpoint of the store's WAL failed: %s (sqlite error %d): the store's "
-			  "files may have lost writes; this node stops",
-			  msg, ext);
+		ckpt_log_lost_writes(ext, msg);
 }
 
 static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
@@ -111,8 +116,8 @@ static bool ckpt_file_cut(sqlite3 *db, const char *path)
 	long long pages = -1, page_size = -1;
 	struct stat sb;
 
-	if (sqlite3_prepare_v2(db, "SELECT page_count * 1, (SELECT page_size FROM pragma_page_size) "
-				   "FROM pragma_page_count",
+	if (sqlite3_prepare_v2(db, "SELECT page_count, page_size FROM pragma_page_count, "
+				   "pragma_page_size",
 			       -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
 		pages = sqlite3_column_int64(st, 0);
@@ -140,11 +145,10 @@ static bool ckpt_run(struct store_ckpt *c)
 		rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &log_frames,
 					       &copied);
 	/* BUSY: another checkpoint runs (the writer's, past the hard limit);
-	 * a requested round is run again (ckpt_after).
-	 * An I/O error (a failed write or sync of the WAL or the database
-	 * file) is remembered: the kernel may have dropped the pages it could
-	 * not write, and a later sync that succeeds does not bring them back
-	 * (store_write_error; snapshots refuse to go on). */
+	 * a requested round is run again (ckpt_after). A failed write or sync
+	 * of the WAL or the database file is remembered: the kernel may have
+	 * dropped the pages it could not write, and a later sync that succeeds
+	 * does not bring them back (store_write_error: the node stops). */
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		int ext = db != NULL ? sqlite3_extended_errcode(db) : rc;
 		const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -281,9 +285,7 @@ void store_ckpt_request(struct store *s)
 			    SQLITE_OK &&
 		    ckpt_lost_writes(sqlite3_extended_errcode(s->db)) && s->write_error == 0) {
 			s->write_error = sqlite3_extended_errcode(s->db);
-			log_error("checkpoint of the store's WAL failed: %s (sqlite error %d): the "
-				  "store's files may have lost writes; this node stops",
-				  sqlite3_errmsg(s->db), s->write_error);
+			ckpt_log_lost_writes(s->write_error, sqlite3_errmsg(s->db));
 		}
 		return;
 	}
